@@ -1,0 +1,208 @@
+"""The command line: parse options, call the core, report, pick the exit code. No logic lives here.
+
+Heavy libraries (jsonschema, jinja2, any Kubernetes client) are imported inside the commands that need
+them, never at import time: every kustomize or Helm run pays for this module's start-up.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import click
+
+from meshform.diagnostics import REPORTERS, Diagnostic, Level, MeshformError, has_errors, report
+from meshform.version import __version__
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+BUILTIN_MODES = ("kubernetes-native", "builtin", "istio", "istio-ambient", "linkerd", "kuma", "consul")
+
+diagnostics_option = click.option(
+    "--diagnostics",
+    "diag_format",
+    type=click.Choice(REPORTERS),
+    default="text",
+    show_default=True,
+    help="How to print findings on stderr: parsable text, json, or GitHub annotations.",
+)
+modes_file_option = click.option(
+    "--modes-file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="YAML file defining extra governance modes (see schemas/modes.schema.json).",
+)
+mode_option = click.option(
+    "--mode",
+    default=None,
+    metavar="MODE",
+    help=f"Governance mode replacing the application's default ({', '.join(BUILTIN_MODES)}, "
+    "a Rainbond alias, or one from --modes-file). A component's own governanceMode still wins.",
+)
+enrollment_option = click.option(
+    "--enrollment",
+    type=click.Choice(["labels", "sidecar"]),
+    default=None,
+    help="labels: let the mesh's webhook inject; sidecar: pre-inject offline.",
+)
+
+
+def _emit_diagnostics(diags: list[Diagnostic], fmt: str) -> None:
+    if diags or fmt == "json":
+        sys.stderr.write(report(diags, fmt))
+
+
+def _registry(modes_file: str | None, fmt: str) -> Any:
+    from meshform.render import load_registry
+
+    try:
+        return load_registry(modes_file)
+    except MeshformError as exc:
+        _emit_diagnostics(exc.diagnostics, fmt)
+        raise SystemExit(EXIT_INVALID) from None
+
+
+def _check_mode(registry: Any, mode: str | None) -> None:
+    if mode is not None and registry.resolve(mode) is None:
+        raise click.BadParameter(
+            f"unknown mode {mode!r}; known: {', '.join(registry.names())}", param_hint="--mode"
+        )
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="meshform", message="%(prog)s %(version)s")
+def cli() -> None:
+    """meshform: choose how each application's traffic is governed on Kubernetes, offline."""
+
+
+@cli.command()
+@click.argument("app", type=click.Path(dir_okay=False, allow_dash=True))
+@mode_option
+@enrollment_option
+@click.option("-o", "--output", default="-", show_default=True, help="`-` for stdout, or a directory.")
+@click.option(
+    "--format", "out_format", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True
+)
+@click.option(
+    "--host-alias",
+    multiple=True,
+    metavar="HOST=ADDR",
+    help="builtin mode: route a Service host to another address (for local tests).",
+)
+@modes_file_option
+@diagnostics_option
+def render(
+    app: str,
+    mode: str | None,
+    enrollment: str | None,
+    output: str,
+    out_format: str,
+    host_alias: tuple[str, ...],
+    modes_file: str | None,
+    diag_format: str,
+) -> None:
+    """Render an application model into governed Kubernetes manifests."""
+    from meshform.emit import render_stream, write_dir
+    from meshform.govern import GovernOptions
+    from meshform.render import render_file
+
+    registry = _registry(modes_file, diag_format)
+    _check_mode(registry, mode)
+    aliases = dict(_split_alias(a) for a in host_alias)
+    result = render_file(app, registry, GovernOptions(mode, enrollment, aliases))
+    _emit_diagnostics(result.diagnostics, diag_format)
+    if not result.ok:
+        raise SystemExit(EXIT_INVALID)
+    if output == "-":
+        text = render_stream(result.objects, out_format)  # built whole first: never a partial stream
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        write_dir(result.objects, output, out_format)
+
+
+def _split_alias(raw: str) -> tuple[str, str]:
+    host, sep, addr = raw.partition("=")
+    if not sep or not host or not addr:
+        raise click.BadParameter(f"{raw!r} is not HOST=ADDR", param_hint="--host-alias")
+    return host, addr
+
+
+@cli.command()
+@click.argument("apps", nargs=-1, required=True, type=click.Path(dir_okay=False, allow_dash=True))
+@mode_option
+@enrollment_option
+@modes_file_option
+@diagnostics_option
+def validate(
+    apps: tuple[str, ...], mode: str | None, enrollment: str | None, modes_file: str | None, diag_format: str
+) -> None:
+    """Check application models and report every problem, located at file:line:col."""
+    from meshform.govern import GovernOptions
+    from meshform.render import check_documents
+    from meshform.yamlio import read_file
+
+    registry = _registry(modes_file, diag_format)
+    _check_mode(registry, mode)
+    diags: list[Diagnostic] = []
+    for path in apps:
+        try:
+            diags += check_documents(read_file(path), registry, GovernOptions(mode, enrollment))
+        except MeshformError as exc:
+            diags += exc.diagnostics
+    _emit_diagnostics(diags, diag_format)
+    if has_errors(diags):
+        raise SystemExit(EXIT_INVALID)
+    if diag_format == "text":
+        click.echo(f"{len(apps)} file(s) valid", err=True)
+
+
+@cli.command()
+@modes_file_option
+@click.option(
+    "-o", "--output", "out_format", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+def modes(modes_file: str | None, out_format: str) -> None:
+    """List the governance modes: enrollment, namespace needs, restart on switch, control plane."""
+    from meshform.modes_table import modes_json, modes_text
+
+    registry = _registry(modes_file, "text")
+    click.echo(modes_json(registry) if out_format == "json" else modes_text(registry), nl=False)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point with one error boundary: exit codes, no tracebacks, quiet on a closed pipe."""
+    try:
+        cli.main(args=argv, prog_name="meshform", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        raise SystemExit(exc.exit_code) from None
+    except click.ClickException as exc:
+        exc.show()
+        raise SystemExit(EXIT_USAGE) from None
+    except click.exceptions.Abort:
+        raise SystemExit(EXIT_USAGE) from None
+    except MeshformError as exc:
+        sys.stderr.write(report(exc.diagnostics, "text"))
+        raise SystemExit(EXIT_INVALID) from None
+    except BrokenPipeError:
+        _quiet_closed_pipe()
+    except SystemExit:
+        raise
+    except Exception as exc:  # the last line of defence: a bug must still not print a traceback
+        if os.environ.get("MESHFORM_DEBUG"):
+            raise
+        sys.stderr.write(
+            f"meshform: internal error: {type(exc).__name__}: {exc} (MESHFORM_DEBUG=1 for details)\n"
+        )
+        raise SystemExit(EXIT_INTERNAL) from None
+
+
+def _quiet_closed_pipe() -> None:
+    # The reader (e.g. `| head`) went away: point stdout at /dev/null so the interpreter's final flush
+    # does not raise again, and exit like other Unix tools do.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    raise SystemExit(141)
+
+
+__all__ = ["EXIT_INVALID", "EXIT_OK", "EXIT_USAGE", "Level", "cli", "main"]

@@ -1,0 +1,154 @@
+"""One located finding (`Diagnostic`), the catalogue of codes, and the reporters that print them.
+
+The core never prints: it yields or collects diagnostics, and the CLI picks a reporter. Each code has a
+stable id and a default fix hint so users (and tests) can rely on them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Level(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+@dataclass(frozen=True)
+class Code:
+    id: str
+    title: str
+    hint: str
+
+
+# The catalogue: one entry per kind of finding. Codes never change meaning once released.
+CODES: dict[str, Code] = {
+    c.id: c
+    for c in (
+        Code("MF001", "unreadable-input", "check the path exists and is readable"),
+        Code("MF002", "yaml-syntax", "fix the YAML syntax at the position shown"),
+        Code(
+            "MF003", "yaml-duplicate-key", "remove one of the duplicate keys; readers disagree on which wins"
+        ),
+        Code("MF004", "yaml-limit", "the input exceeds a safety limit (size, nesting depth or aliases)"),
+        Code("MF005", "yaml-encoding", "save the file as UTF-8 without NUL or control characters"),
+        Code(
+            "MF006", "not-an-application", "the document must be `kind: Application` of meshform.dev/v1alpha1"
+        ),
+        Code("MF100", "schema", "see the JSON Schema in schemas/ for the allowed shape"),
+        Code("MF101", "schema-required", "add the missing field"),
+        Code("MF102", "schema-unknown-field", "remove the field or fix its spelling"),
+        Code("MF103", "schema-type", "give the field a value of the expected type"),
+        Code("MF104", "schema-enum", "use one of the allowed values"),
+        Code("MF105", "schema-pattern", "use a lower-case DNS-1123 name or a value matching the pattern"),
+        Code("MF106", "schema-range", "use a value inside the allowed range"),
+        Code("MF201", "unknown-dependency", "depend on the name of a component of this application"),
+        Code("MF202", "duplicate-component", "give every component a unique name"),
+        Code("MF203", "port-clash", "give every port of a component a unique name and number"),
+        Code(
+            "MF204", "unknown-mode", "run `meshform modes` to list the modes, or define it with --modes-file"
+        ),
+        Code(
+            "MF205", "enrollment-unsupported", "pick an enrollment the mode supports (see `meshform modes`)"
+        ),
+        Code("MF206", "dependency-port", "depend on a port the dependency declares"),
+        Code("MF207", "self-dependency", "a component cannot depend on itself"),
+        Code(
+            "MF208", "conflicting-enrollment", "remove the mesh key from the component's labels/annotations"
+        ),
+        Code("MF209", "missing-schedule", "a CronJob component needs `schedule`"),
+        Code(
+            "MF210",
+            "dependency-without-ports",
+            "the dependency declares no ports; add one or drop the dependency",
+        ),
+        Code(
+            "MF211", "env-clash", "rename the env var; meshform sets <DEP>_HOST/<DEP>_PORT for dependencies"
+        ),
+        Code("MF301", "modes-file", "fix the modes file; see schemas/modes.schema.json"),
+        Code("MF302", "template", "fix the sidecar template; it must render YAML for one container"),
+        Code("MF303", "template-path", "keep templates inside the modes file's directory"),
+        Code("MF401", "host-network", "sidecar meshes skip hostNetwork pods; use kubernetes-native for it"),
+        Code("MF402", "udp-port", "sidecars do not proxy UDP; the port bypasses the mesh"),
+        Code(
+            "MF403",
+            "job-classic-sidecar",
+            "use a native sidecar (Kubernetes >= 1.29) or the mesh's job support",
+        ),
+        Code("MF404", "namespace-label", "label the namespace too, or set spec.ownsNamespace: true"),
+        Code("MF501", "usage", "see --help"),
+    )
+}
+
+
+@dataclass(frozen=True, order=True)
+class Diagnostic:
+    """One finding, ordered by position so reports read top to bottom."""
+
+    file: str
+    line: int  # 1-based; 0 when unknown
+    col: int  # 1-based; 0 when unknown
+    level: Level = field(compare=False)
+    code: str
+    message: str
+    path: str = ""  # JSON path inside the document, e.g. $.spec.components[1].name
+    resource: str = field(default="", compare=False)
+    hint: str = field(default="", compare=False)
+
+    @property
+    def fix(self) -> str:
+        return self.hint or CODES[self.code].hint
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "file": self.file,
+            "line": self.line,
+            "col": self.col,
+            "level": self.level.value,
+            "code": self.code,
+            "title": CODES[self.code].title,
+            "message": self.message,
+            "path": self.path,
+            "resource": self.resource,
+            "hint": self.fix,
+        }
+
+
+def has_errors(diags: Iterable[Diagnostic]) -> bool:
+    return any(d.level is Level.ERROR for d in diags)
+
+
+class MeshformError(Exception):
+    """Raised at an edge when input cannot be processed at all; carries its diagnostics."""
+
+    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+        super().__init__("; ".join(d.message for d in diagnostics))
+        self.diagnostics = diagnostics
+
+
+def format_text(d: Diagnostic) -> str:
+    where = f"{d.file}:{d.line}:{d.col}"
+    path = f" [{d.path}]" if d.path else ""
+    return f"{where}: {d.level.value} {d.code} {d.message}{path}\n  hint: {d.fix}"
+
+
+def format_github(d: Diagnostic) -> str:
+    kind = {"error": "error", "warning": "warning", "info": "notice"}[d.level.value]
+    msg = f"{d.code} {d.message} (hint: {d.fix})".replace("%", "%25").replace("\n", "%0A")
+    return f"::{kind} file={d.file},line={d.line},col={d.col}::{msg}"
+
+
+def report(diags: Iterable[Diagnostic], fmt: str) -> str:
+    """Render diagnostics in a named format: `text` (parsable), `json` or `github`."""
+    ordered = sorted(diags)
+    if fmt == "json":
+        return json.dumps([d.to_json() for d in ordered], indent=2, sort_keys=True) + "\n"
+    line = format_github if fmt == "github" else format_text
+    return "".join(line(d) + "\n" for d in ordered)
+
+
+REPORTERS = ("text", "json", "github")

@@ -1,0 +1,184 @@
+"""Application model → plain Kubernetes objects (workloads, Services, ServiceAccounts), mesh-agnostic.
+
+The result also says, per workload, which component and version it came from, so the govern step can
+apply each component's mode without re-deriving anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from meshform.model import Application, Component, Version, port_of
+from meshform.modes.base import Upstream
+from meshform.semantics import env_prefix
+
+APP_PROTOCOL = {"http": "http", "http2": "kubernetes.io/h2c", "grpc": "grpc", "tcp": "tcp"}
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One workload object and where it came from."""
+
+    component: Component
+    version: Version
+    workload: dict[str, Any]
+    service: dict[str, Any] | None
+    upstreams: tuple[Upstream, ...]
+
+
+@dataclass(frozen=True)
+class Expansion:
+    objects: list[dict[str, Any]]  # in output order; workloads are the same dicts as in units
+    units: list[Unit]
+
+
+def service_host(app: Application, name: str) -> str:
+    return f"{name}.{app.namespace}.svc.{app.cluster_domain}"
+
+
+def _meta(app: Application, name: str, component: str) -> dict[str, Any]:
+    labels = {
+        "app.kubernetes.io/name": component,
+        "app.kubernetes.io/part-of": app.name,
+        "app.kubernetes.io/managed-by": "meshform",
+        **app.labels,
+    }
+    meta: dict[str, Any] = {"name": name, "namespace": app.namespace, "labels": labels}
+    if app.annotations:
+        meta["annotations"] = dict(app.annotations)
+    return meta
+
+
+def _selector(app: Application, c: Component) -> dict[str, str]:
+    return {"app.kubernetes.io/part-of": app.name, "app": c.name}
+
+
+def upstreams(app: Application, c: Component) -> tuple[Upstream, ...]:
+    out = []
+    for dep in c.dependencies:
+        target = app.component(dep.name)
+        port = port_of(target, dep.port) if target else None
+        if target is not None and port is not None:
+            out.append(Upstream(dep.name, env_prefix(dep.name), service_host(app, dep.name), port))
+    return tuple(out)
+
+
+def _env(c: Component, v: Version, ups: tuple[Upstream, ...]) -> list[dict[str, str]]:
+    values = {**c.env, **v.env}
+    for u in ups:
+        values[f"{u.env_prefix}_HOST"] = u.host
+        values[f"{u.env_prefix}_PORT"] = str(u.port.port)
+    return [{"name": k, "value": val} for k, val in values.items()]
+
+
+def _probe(raw: dict[str, Any]) -> dict[str, Any]:
+    return {k: (dict(v) if isinstance(v, dict) else v) for k, v in raw.items()}
+
+
+def _container(c: Component, v: Version, ups: tuple[Upstream, ...]) -> dict[str, Any]:
+    container: dict[str, Any] = {"name": c.name, "image": v.image}
+    if c.command:
+        container["command"] = list(c.command)
+    if c.args:
+        container["args"] = list(c.args)
+    if c.ports:
+        container["ports"] = [
+            {"name": p.name, "containerPort": p.port, "protocol": "UDP" if p.protocol == "udp" else "TCP"}
+            for p in c.ports
+        ]
+    env = _env(c, v, ups)
+    if env:
+        container["env"] = env
+    if c.resources:
+        container["resources"] = {k: {r: str(q) for r, q in val.items()} for k, val in c.resources.items()}
+    for name, probe in c.probes.items():
+        container[name] = _probe(probe)
+    return container
+
+
+def _pod_template(app: Application, c: Component, v: Version, ups: tuple[Upstream, ...]) -> dict[str, Any]:
+    labels = {
+        "app.kubernetes.io/name": c.name,
+        "app.kubernetes.io/part-of": app.name,
+        "app.kubernetes.io/version": v.name,
+        "app": c.name,
+        "version": v.name,
+        **c.labels,
+        **v.labels,
+    }
+    meta: dict[str, Any] = {"labels": labels}
+    annotations = {**c.annotations, **v.annotations}
+    if annotations:
+        meta["annotations"] = annotations
+    spec: dict[str, Any] = {"serviceAccountName": f"{app.name}-{c.name}"}
+    if c.host_network:
+        spec["hostNetwork"] = True
+    spec["containers"] = [_container(c, v, ups)]
+    if c.workload in ("Job", "CronJob"):
+        spec["restartPolicy"] = "OnFailure"
+    return {"metadata": meta, "spec": spec}
+
+
+def _workload(app: Application, c: Component, v: Version, ups: tuple[Upstream, ...]) -> dict[str, Any]:
+    name = f"{c.name}-{v.name}" if c.explicit_versions else c.name
+    template = _pod_template(app, c, v, ups)
+    selector = {"matchLabels": {**_selector(app, c), "version": v.name}}
+    api = "batch/v1" if c.workload in ("Job", "CronJob") else "apps/v1"
+    doc: dict[str, Any] = {"apiVersion": api, "kind": c.workload, "metadata": _meta(app, name, c.name)}
+    if c.workload in ("Deployment", "StatefulSet"):
+        replicas = 1 if v.replicas is None else v.replicas
+        doc["spec"] = {"replicas": replicas, "selector": selector, "template": template}
+        if c.workload == "StatefulSet":
+            doc["spec"]["serviceName"] = c.name
+    elif c.workload == "DaemonSet":
+        doc["spec"] = {"selector": selector, "template": template}
+    elif c.workload == "Job":
+        doc["spec"] = {"template": template}
+    else:
+        doc["spec"] = {"schedule": c.schedule, "jobTemplate": {"spec": {"template": template}}}
+    return doc
+
+
+def _service(app: Application, c: Component) -> dict[str, Any]:
+    ports = []
+    for p in c.ports:
+        port: dict[str, Any] = {
+            "name": p.name,
+            "port": p.port,
+            "targetPort": p.port,
+            "protocol": "UDP" if p.protocol == "udp" else "TCP",
+        }
+        if p.protocol in APP_PROTOCOL:
+            port["appProtocol"] = APP_PROTOCOL[p.protocol]
+        ports.append(port)
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _meta(app, c.name, c.name),
+        "spec": {"selector": _selector(app, c), "ports": ports},
+    }
+
+
+def _service_account(app: Application, c: Component) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": _meta(app, f"{app.name}-{c.name}", c.name),
+    }
+
+
+def expand(app: Application) -> Expansion:
+    objects: list[dict[str, Any]] = []
+    units: list[Unit] = []
+    for c in app.components:
+        ups = upstreams(app, c)
+        objects.append(_service_account(app, c))
+        service = _service(app, c) if c.ports else None
+        if service is not None:
+            objects.append(service)
+        for v in c.versions:
+            workload = _workload(app, c, v, ups)
+            objects.append(workload)
+            units.append(Unit(c, v, workload, service, ups))
+    return Expansion(objects, units)

@@ -1,0 +1,161 @@
+"""Apply each workload's governance mode: un-govern what was there, enroll, record, report.
+
+This is the core every front end shares. It mutates the expanded objects in place and returns the
+final object list (extra objects such as the builtin mesh's ConfigMap follow their workload).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from meshform import status
+from meshform.diagnostics import Diagnostic, Level
+from meshform.expand import Expansion, Unit
+from meshform.model import Application
+from meshform.modes import Registry
+from meshform.modes.base import EnrollContext, Enrollment, Mode, ModeFacts
+from meshform.semantics import COMPONENTS, Locator, effective_mode, effective_strategy, options_for
+from meshform.workloads import pod_template
+
+
+@dataclass(frozen=True)
+class GovernOptions:
+    mode: str | None = None  # --mode: replaces the application's default mode
+    enrollment: str | None = None
+    host_aliases: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Choice:
+    unit: Unit
+    mode: Mode
+    strategy: str
+
+
+def _choices(app: Application, expansion: Expansion, registry: Registry, opts: GovernOptions) -> list[Choice]:
+    out = []
+    for unit in expansion.units:
+        mode = registry.resolve(effective_mode(app, unit.component, opts.mode))
+        assert mode is not None, "semantics.check rejects unknown modes before govern runs"
+        out.append(Choice(unit, mode, effective_strategy(app, unit.component, mode, opts.enrollment)))
+    return out
+
+
+def _namespace_modes(choices: list[Choice]) -> list[ModeFacts]:
+    """Modes whose pod opt-in needs the namespace's opt-in too (Kuma), in first-use order."""
+    seen: dict[str, ModeFacts] = {}
+    for choice in choices:
+        if choice.mode.facts.namespace_required:
+            seen.setdefault(choice.mode.facts.name, choice.mode.facts)
+    return list(seen.values())
+
+
+def namespace_object(app: Application, ns_modes: list[ModeFacts]) -> dict[str, Any]:
+    labels: dict[str, str] = {
+        "app.kubernetes.io/part-of": app.name,
+        "app.kubernetes.io/managed-by": "meshform",
+    }
+    annotations: dict[str, str] = {}
+    for facts in ns_modes:
+        labels.update(facts.namespace_labels)
+        annotations.update(facts.namespace_annotations)
+    meta: dict[str, Any] = {"name": app.namespace, "labels": labels}
+    if annotations:
+        meta["annotations"] = annotations
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": meta}
+
+
+def _context(
+    app: Application, choice: Choice, template: dict[str, Any], opts: GovernOptions
+) -> EnrollContext:
+    unit = choice.unit
+    return EnrollContext(
+        app=app.name,
+        namespace=app.namespace,
+        component=unit.component.name,
+        workload_name=unit.workload["metadata"]["name"],
+        kind=unit.workload["kind"],
+        pod_spec=template["spec"],
+        ports=unit.component.ports,
+        upstreams=unit.upstreams,
+        options=options_for(app, choice.mode),
+        strategy=choice.strategy,
+        host_aliases=opts.host_aliases,
+    )
+
+
+def _opt_outs(enrollment: Enrollment, mode: Mode, ns_modes: list[ModeFacts], owned: bool) -> Enrollment:
+    """In a namespace enrolled by another mode, a workload of this mode must opt out of that one."""
+    if not owned:
+        return enrollment
+    for facts in ns_modes:
+        if facts.name != mode.facts.name:
+            enrollment.labels = {**facts.opt_out_labels, **enrollment.labels}
+            enrollment.annotations = {**facts.opt_out_annotations, **enrollment.annotations}
+    return enrollment
+
+
+def _is_empty(e: Enrollment) -> bool:
+    return not (
+        e.labels or e.annotations or e.init_containers or e.containers or e.volumes or e.env or e.objects
+    )
+
+
+def _govern_one(
+    app: Application, choice: Choice, opts: GovernOptions, ns_modes: list[ModeFacts], at: Locator
+) -> tuple[list[dict[str, Any]], list[Diagnostic]]:
+    unit, mode = choice.unit, choice.mode
+    template = pod_template(unit.workload)
+    assert template is not None, "expand always builds a pod template"
+    status.remove(template)
+    if unit.service is not None:
+        status.remove_service(unit.service)
+    ctx = _context(app, choice, template, opts)
+    base = (*COMPONENTS, unit.component.index)
+    diags = [
+        at.error((*base, f.field) if f.field else base, f.code, f.message, Level(f.level))
+        for f in mode.findings(ctx)
+    ]
+    skipped = mode.facts.sidecar and template["spec"].get("hostNetwork") is True
+    enrollment = Enrollment() if skipped else mode.enroll(ctx)
+    enrollment = _opt_outs(enrollment, mode, ns_modes, app.owns_namespace)
+    if _is_empty(enrollment):
+        return [], diags
+    status.apply(template, mode.facts.name, choice.strategy, enrollment)
+    if unit.service is not None and enrollment.service_target_ports:
+        status.apply_service(unit.service, mode.facts.name, enrollment.service_target_ports)
+    return enrollment.objects, diags
+
+
+def _namespace_warnings(app: Application, ns_modes: list[ModeFacts], at: Locator) -> Iterator[Diagnostic]:
+    if app.owns_namespace:
+        return
+    for facts in ns_modes:
+        keys = ", ".join(f"{k}={v}" for k, v in facts.namespace_labels.items())
+        yield at.error(
+            ("spec",),
+            "MF404",
+            f"{facts.name} injects only in namespaces labelled {keys}; label namespace {app.namespace!r} "
+            "or set spec.ownsNamespace: true",
+            Level.WARNING,
+        )
+
+
+def govern(
+    app: Application, expansion: Expansion, registry: Registry, opts: GovernOptions, at: Locator
+) -> tuple[list[dict[str, Any]], list[Diagnostic]]:
+    choices = _choices(app, expansion, registry, opts)
+    ns_modes = _namespace_modes(choices)
+    diags = list(_namespace_warnings(app, ns_modes, at))
+    extra: dict[int, list[dict[str, Any]]] = {}
+    for choice in choices:
+        objects, found = _govern_one(app, choice, opts, ns_modes, at)
+        extra[id(choice.unit.workload)] = objects
+        diags += found
+    out = [namespace_object(app, ns_modes)] if app.owns_namespace else []
+    for obj in expansion.objects:
+        out.append(obj)
+        out += extra.get(id(obj), [])
+    return out, diags

@@ -1,0 +1,50 @@
+"""The explicit registry of governance modes.
+
+Built-in modes are listed here by hand (no discovery by import side effects); user-defined modes from
+a modes file are added to a copy of the registry at the edge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from meshform.modes import ambient, builtin, consul, istio, kuma, linkerd, native
+from meshform.modes.base import Mode
+
+MODES: dict[str, Mode] = {
+    "kubernetes-native": native.MODE,
+    "builtin": builtin.MODE,
+    "istio": istio.MODE,
+    "istio-ambient": ambient.MODE,
+    "linkerd": linkerd.MODE,
+    "kuma": kuma.MODE,
+    "consul": consul.MODE,
+}
+
+
+@dataclass(frozen=True)
+class Registry:
+    """Modes by name, plus aliases (Rainbond's names among them)."""
+
+    modes: MappingProxyType[str, Mode]
+
+    @property
+    def aliases(self) -> dict[str, str]:
+        return {alias: name for name, mode in self.modes.items() for alias in mode.facts.aliases}
+
+    def resolve(self, name: str) -> Mode | None:
+        return self.modes.get(name) or self.modes.get(self.aliases.get(name, ""))
+
+    def with_modes(self, extra: Iterable[Mode]) -> Registry:
+        merged = dict(self.modes)
+        for mode in extra:
+            merged[mode.facts.name] = mode
+        return Registry(MappingProxyType(merged))
+
+    def names(self) -> list[str]:
+        return [*self.modes, *self.aliases]
+
+
+DEFAULT = Registry(MappingProxyType(MODES))

@@ -1,0 +1,153 @@
+"""The contract every governance mode meets, and the records that cross it.
+
+A mode is mostly data (`ModeFacts`): what it puts on a pod template, what a namespace needs, how a
+cluster shows the control plane. Behaviour beyond data (a revision label, a pre-injected sidecar) lives
+in the mode's own small module, behind the `Mode` protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+LABELS = "labels"
+SIDECAR = "sidecar"
+
+
+@dataclass(frozen=True)
+class ModeFacts:
+    """What `meshform modes` prints, and what checks and later `verify` read."""
+
+    name: str
+    summary: str
+    aliases: tuple[str, ...] = ()
+    strategies: tuple[str, ...] = (LABELS,)
+    pod_labels: Mapping[str, str] = field(default_factory=dict)
+    pod_annotations: Mapping[str, str] = field(default_factory=dict)
+    namespace_labels: Mapping[str, str] = field(default_factory=dict)
+    namespace_annotations: Mapping[str, str] = field(default_factory=dict)
+    namespace_required: bool = False  # pod opt-in does nothing unless the namespace opts in too
+    opt_out_labels: Mapping[str, str] = field(default_factory=dict)
+    opt_out_annotations: Mapping[str, str] = field(default_factory=dict)
+    restart_on_switch: bool = True
+    sidecar: bool = True  # runs a per-pod proxy: hostNetwork pods and UDP ports escape it
+    native_sidecar: bool = False  # the proxy runs as a native sidecar, so Jobs complete
+    control_plane: tuple[str, ...] = ()  # signals `verify` reads, in words
+    owned_keys: tuple[str, ...] = ()  # every label/annotation key the mode writes in any variant
+    proof_containers: tuple[str, ...] = ()  # containers that prove the data plane arrived
+
+
+@dataclass(frozen=True)
+class Port:
+    name: str
+    port: int
+    protocol: str  # http | http2 | grpc | tcp | udp
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """A dependency as the consumer sees it: which Service, which port."""
+
+    name: str  # the dependency component's name
+    env_prefix: str  # DEP in DEP_HOST / DEP_PORT
+    host: str  # the Service's cluster DNS name
+    port: Port
+
+
+@dataclass(frozen=True)
+class EnrollContext:
+    """Everything a mode may read to enroll one workload (never the CLI, never files)."""
+
+    app: str
+    namespace: str
+    component: str
+    workload_name: str
+    kind: str
+    pod_spec: Mapping[str, Any]
+    ports: tuple[Port, ...] = ()
+    upstreams: tuple[Upstream, ...] = ()
+    options: Mapping[str, Any] = field(default_factory=dict)
+    strategy: str = LABELS
+    host_aliases: Mapping[str, str] = field(default_factory=dict)  # Service host → address (tests)
+
+
+@dataclass
+class Enrollment:
+    """What a mode adds to one workload. govern() applies it and records it for exact removal."""
+
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+    init_containers: list[dict[str, Any]] = field(default_factory=list)  # prepended, in order
+    containers: list[dict[str, Any]] = field(default_factory=list)  # appended, in order
+    volumes: list[dict[str, Any]] = field(default_factory=list)  # appended, in order
+    env: dict[str, dict[str, str]] = field(default_factory=dict)  # container → var → value
+    service_target_ports: dict[str, int] = field(default_factory=dict)  # Service port name → port
+    objects: list[dict[str, Any]] = field(default_factory=list)  # extra objects (e.g. a ConfigMap)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A mode's remark about a workload; govern() turns it into a located Diagnostic."""
+
+    code: str
+    level: str
+    message: str
+    field: str = ""
+
+
+class Mode(Protocol):
+    @property
+    def facts(self) -> ModeFacts:
+        """The mode's declared facts (read-only: modes are immutable values)."""
+        ...
+
+    def enroll(self, ctx: EnrollContext) -> Enrollment:
+        """What to add to this workload's pod template (nothing for kubernetes-native)."""
+        ...
+
+    def findings(self, ctx: EnrollContext) -> Iterator[Finding]:
+        """Remarks about hosts this mode cannot serve well."""
+        ...
+
+
+def sidecar_findings(facts: ModeFacts, ctx: EnrollContext) -> Iterator[Finding]:
+    """The traps every per-pod proxy shares: hostNetwork, UDP, Jobs with classic sidecars."""
+    if not facts.sidecar:
+        return
+    if ctx.pod_spec.get("hostNetwork") is True:
+        yield Finding(
+            "MF401",
+            "warning",
+            f"{facts.name} skips hostNetwork pods; {ctx.workload_name} stays unmeshed",
+            "spec.hostNetwork",
+        )
+    for port in ctx.ports:
+        if port.protocol == "udp":
+            yield Finding(
+                "MF402",
+                "warning",
+                f"UDP port {port.name} ({port.port}) is not proxied by {facts.name}",
+                "ports",
+            )
+    if ctx.kind in ("Job", "CronJob") and not facts.native_sidecar:
+        yield Finding(
+            "MF403",
+            "warning",
+            f"{ctx.kind} {ctx.workload_name} under {facts.name}: a classic sidecar keeps the Job from "
+            "completing unless the mesh injects native sidecars (Kubernetes >= 1.29)",
+            "workload",
+        )
+
+
+@dataclass(frozen=True)
+class LabelMode:
+    """A mode whose whole job is a few keys on the pod template; the cluster's webhook does the rest."""
+
+    facts: ModeFacts
+
+    def enroll(self, ctx: EnrollContext) -> Enrollment:
+        return Enrollment(labels=dict(self.facts.pod_labels), annotations=dict(self.facts.pod_annotations))
+
+    def findings(self, ctx: EnrollContext) -> Iterator[Finding]:
+        yield from sidecar_findings(self.facts, ctx)

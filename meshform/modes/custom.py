@@ -1,0 +1,118 @@
+"""User-defined modes: data from a modes file, no code (Rainbond's ServiceMeshClass, plus annotations,
+namespaces and an optional pre-injected sidecar template)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from meshform.diagnostics import Diagnostic, Level, MeshformError
+from meshform.modes.base import (
+    LABELS,
+    SIDECAR,
+    EnrollContext,
+    Enrollment,
+    Finding,
+    LabelMode,
+    ModeFacts,
+    sidecar_findings,
+)
+from meshform.yamlio import Document
+
+
+@dataclass(frozen=True)
+class SidecarTemplate:
+    source: str  # path as written, for messages
+    text: str
+    native: bool
+    values: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CustomMode:
+    facts: ModeFacts
+    sidecar: SidecarTemplate | None = None
+
+    def enroll(self, ctx: EnrollContext) -> Enrollment:
+        if ctx.strategy == LABELS or self.sidecar is None:
+            return LabelMode(self.facts).enroll(ctx)
+        from meshform.inject import render_container
+
+        container = render_container(self.sidecar.text, _values(ctx, self.sidecar), self.sidecar.source)
+        if self.sidecar.native:
+            container["restartPolicy"] = "Always"
+            return Enrollment(init_containers=[container])
+        return Enrollment(containers=[container])
+
+    def findings(self, ctx: EnrollContext) -> Iterator[Finding]:
+        yield from sidecar_findings(self.facts, ctx)
+
+
+def _values(ctx: EnrollContext, sidecar: SidecarTemplate) -> dict[str, Any]:
+    return {
+        "app": ctx.app,
+        "namespace": ctx.namespace,
+        "component": ctx.component,
+        "workload": ctx.workload_name,
+        "kind": ctx.kind,
+        "ports": [{"name": p.name, "port": p.port, "protocol": p.protocol} for p in ctx.ports],
+        "dependencies": [{"name": u.name, "host": u.host, "port": u.port.port} for u in ctx.upstreams],
+        "values": dict(sidecar.values),
+    }
+
+
+def _template(doc: Document, index: int, raw: dict[str, Any], base: str) -> SidecarTemplate:
+    """Read a template, refusing anything that resolves outside the modes file's directory."""
+    rel = raw["template"]
+    line, col = doc.position(("modes", index, "sidecar", "template"))
+
+    def refuse(message: str) -> MeshformError:
+        return MeshformError([Diagnostic(doc.file, line, col, Level.ERROR, "MF303", message)])
+
+    if os.path.isabs(rel) or ".." in rel.replace("\\", "/").split("/"):
+        raise refuse(f"template path {rel!r} must be relative and stay inside {base}")
+    root = os.path.realpath(base)
+    real = os.path.realpath(os.path.join(root, rel))
+    if os.path.commonpath([root, real]) != root:
+        raise refuse(f"template {rel!r} resolves outside {base} (symlink?)")
+    try:
+        with open(real, encoding="utf-8") as fh:
+            text = fh.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise refuse(f"cannot read template {rel!r}: {exc}") from None
+    return SidecarTemplate(rel, text, bool(raw.get("native", True)), dict(raw.get("values", {})))
+
+
+def build(doc: Document) -> list[CustomMode]:
+    """Schema-valid modes document → modes."""
+    base = os.path.dirname(os.path.abspath(doc.file))
+    modes = []
+    for i, raw in enumerate(doc.data["modes"]):
+        sidecar = _template(doc, i, raw["sidecar"], base) if "sidecar" in raw else None
+        labels, annotations = raw.get("podLabels", {}), raw.get("podAnnotations", {})
+        strategies = ((LABELS,) if labels or annotations or sidecar is None else ()) + (
+            (SIDECAR,) if sidecar else ()
+        )
+        facts = ModeFacts(
+            name=raw["name"],
+            summary=raw.get("summary", "user-defined mode"),
+            aliases=tuple(raw.get("aliases", ())),
+            strategies=strategies,
+            pod_labels=labels,
+            pod_annotations=annotations,
+            namespace_labels=raw.get("namespaceLabels", {}),
+            namespace_annotations=raw.get("namespaceAnnotations", {}),
+            namespace_required=bool(raw.get("namespaceRequired", False)),
+            opt_out_labels=raw.get("optOutLabels", {}),
+            opt_out_annotations=raw.get("optOutAnnotations", {}),
+            restart_on_switch=bool(raw.get("restartOnSwitch", True)),
+            sidecar=bool(sidecar) or bool(labels or annotations),
+            native_sidecar=bool(sidecar and sidecar.native),
+            control_plane=tuple(raw.get("controlPlane", ())),
+            owned_keys=tuple(sorted({*labels, *annotations})),
+            proof_containers=tuple(raw.get("proofContainers", ())),
+        )
+        modes.append(CustomMode(facts, sidecar))
+    return modes

@@ -1,0 +1,47 @@
+"""istio (sidecar): the istiod webhook injects `istio-proxy` into pods carrying its label.
+
+The annotation form of `sidecar.istio.io/inject` never starts injection (webhook selectors see labels
+only), so enrollment is a pod *label*. With a revision, `istio.io/rev: <rev>` selects that revision's
+webhook instead, which works even where no default revision exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from meshform.modes.base import EnrollContext, Enrollment, Finding, LabelMode, ModeFacts, sidecar_findings
+
+FACTS = ModeFacts(
+    name="istio",
+    summary="Istio sidecar mode: istiod's webhook injects istio-proxy",
+    aliases=("ISTIO_SERVICE_MESH",),
+    pod_labels={"sidecar.istio.io/inject": "true"},
+    namespace_labels={"istio-injection": "enabled"},
+    opt_out_labels={"sidecar.istio.io/inject": "false"},
+    native_sidecar=True,  # Istio >= 1.27 injects native sidecars on Kubernetes >= 1.29
+    control_plane=(
+        "MutatingWebhookConfiguration app=sidecar-injector (istio.io/rev, istio.io/tag)",
+        "caBundle filled, webhook Service with ready endpoints",
+        "ConfigMap istio-ca-root-cert in the namespace",
+    ),
+    owned_keys=("sidecar.istio.io/inject", "istio.io/rev"),
+    proof_containers=("istio-proxy",),
+)
+
+
+@dataclass(frozen=True)
+class IstioMode:
+    facts: ModeFacts = FACTS
+
+    def enroll(self, ctx: EnrollContext) -> Enrollment:
+        revision = ctx.options.get("revision")
+        if revision:
+            return Enrollment(labels={"istio.io/rev": str(revision)})
+        return LabelMode(self.facts).enroll(ctx)
+
+    def findings(self, ctx: EnrollContext) -> Iterator[Finding]:
+        yield from sidecar_findings(self.facts, ctx)
+
+
+MODE = IstioMode()

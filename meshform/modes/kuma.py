@@ -1,0 +1,41 @@
+"""kuma: pod label opt-in, which does nothing unless the namespace carries the label too."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from meshform.modes.base import EnrollContext, Enrollment, Finding, ModeFacts, sidecar_findings
+
+FACTS = ModeFacts(
+    name="kuma",
+    summary="Kuma: kuma-sidecar injected into labelled pods of a labelled namespace",
+    pod_labels={"kuma.io/sidecar-injection": "enabled"},
+    namespace_labels={"kuma.io/sidecar-injection": "enabled"},
+    namespace_required=True,
+    opt_out_labels={"kuma.io/sidecar-injection": "disabled"},
+    control_plane=(
+        "Deployment and Service kuma-control-plane (namespace kuma-system)",
+        "CRD meshes.kuma.io and the Mesh named by kuma.io/mesh",
+    ),
+    owned_keys=("kuma.io/sidecar-injection", "kuma.io/mesh"),
+    proof_containers=("kuma-sidecar",),
+)
+
+
+@dataclass(frozen=True)
+class KumaMode:
+    facts: ModeFacts = FACTS
+
+    def enroll(self, ctx: EnrollContext) -> Enrollment:
+        labels = dict(self.facts.pod_labels)
+        mesh = ctx.options.get("mesh")
+        if mesh:
+            labels["kuma.io/mesh"] = str(mesh)
+        return Enrollment(labels=labels)
+
+    def findings(self, ctx: EnrollContext) -> Iterator[Finding]:
+        yield from sidecar_findings(self.facts, ctx)
+
+
+MODE = KumaMode()

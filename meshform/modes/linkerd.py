@@ -1,0 +1,40 @@
+"""linkerd: the proxy injector reads an *annotation* (a label does nothing), on pod or namespace."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from meshform.modes.base import EnrollContext, Enrollment, Finding, ModeFacts, sidecar_findings
+
+FACTS = ModeFacts(
+    name="linkerd",
+    summary="Linkerd: the proxy injector adds linkerd-proxy to annotated pods",
+    pod_annotations={"linkerd.io/inject": "enabled"},
+    namespace_annotations={"linkerd.io/inject": "enabled"},
+    opt_out_annotations={"linkerd.io/inject": "disabled"},
+    native_sidecar=True,  # Linkerd >= 2.20 injects native sidecars on Kubernetes >= 1.29
+    control_plane=(
+        "ConfigMap linkerd-config (namespace linkerd)",
+        "Deployments linkerd-identity, linkerd-destination, linkerd-proxy-injector available",
+        "MutatingWebhookConfiguration linkerd-proxy-injector-webhook-config with ready endpoints",
+    ),
+    owned_keys=("linkerd.io/inject",),
+    proof_containers=("linkerd-proxy",),
+)
+
+
+@dataclass(frozen=True)
+class LinkerdMode:
+    facts: ModeFacts = FACTS
+
+    def enroll(self, ctx: EnrollContext) -> Enrollment:
+        # `ingress` mode proxies ingress controllers, which route on Host headers themselves.
+        value = "ingress" if ctx.options.get("ingress") else "enabled"
+        return Enrollment(annotations={"linkerd.io/inject": value})
+
+    def findings(self, ctx: EnrollContext) -> Iterator[Finding]:
+        yield from sidecar_findings(self.facts, ctx)
+
+
+MODE = LinkerdMode()

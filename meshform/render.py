@@ -1,0 +1,125 @@
+"""`render`: application model file → governed Kubernetes objects. The pipeline, start to end."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from meshform import model, schema, semantics
+from meshform.diagnostics import Diagnostic, Level, MeshformError, has_errors
+from meshform.expand import expand
+from meshform.govern import GovernOptions, govern
+from meshform.modes import DEFAULT, Registry
+from meshform.yamlio import Document, read_file
+
+APP_SCHEMA = "application.schema.json"
+MODES_SCHEMA = "modes.schema.json"
+
+
+@dataclass
+class Result:
+    objects: list[dict[str, Any]] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not has_errors(self.diagnostics)
+
+
+def load_registry(modes_file: str | None) -> Registry:
+    """The built-in modes plus any from a modes file; a bad file raises a located MeshformError."""
+    if modes_file is None:
+        return DEFAULT
+    from meshform.modes import custom
+
+    docs = [d for d in read_file(modes_file) if d.data is not None]
+    diags: list[Diagnostic] = []
+    modes = []
+    for doc in docs:
+        found = list(schema.validate(doc, MODES_SCHEMA))
+        diags += [_recode(d) for d in found]
+        if not found:
+            modes += custom.build(doc)
+    for mode in modes:
+        if mode.facts.name in DEFAULT.modes or DEFAULT.resolve(mode.facts.name):
+            diags.append(
+                Diagnostic(
+                    docs[0].file,
+                    0,
+                    0,
+                    Level.ERROR,
+                    "MF301",
+                    f"mode {mode.facts.name!r} is built in; pick another name",
+                )
+            )
+    if diags:
+        raise MeshformError(diags)
+    return DEFAULT.with_modes(modes)
+
+
+def _recode(d: Diagnostic) -> Diagnostic:
+    return Diagnostic(d.file, d.line, d.col, d.level, "MF301", d.message, d.path)
+
+
+def _is_application(doc: Document) -> bool:
+    return isinstance(doc.data, dict) and doc.data.get("kind") == "Application"
+
+
+def check_documents(docs: list[Document], registry: Registry, opts: GovernOptions) -> list[Diagnostic]:
+    """Every problem in every document, without rendering."""
+    diags: list[Diagnostic] = []
+    for doc in docs:
+        if doc.data is None:
+            continue
+        if not _is_application(doc):
+            line, col = doc.position(())
+            diags.append(
+                Diagnostic(
+                    doc.file,
+                    line,
+                    col,
+                    Level.ERROR,
+                    "MF006",
+                    f"document {doc.index + 1} is not a meshform Application",
+                )
+            )
+            continue
+        found = list(schema.validate(doc, APP_SCHEMA))
+        if not found:
+            app = model.build(doc.data)
+            found = list(semantics.check(app, doc, registry, opts.mode, opts.enrollment))
+        diags += found
+    return diags
+
+
+def render_documents(docs: list[Document], registry: Registry, opts: GovernOptions) -> Result:
+    result = Result(diagnostics=check_documents(docs, registry, opts))
+    if not result.ok:
+        return result
+    apps = [d for d in docs if d.data is not None]
+    if not apps:
+        result.diagnostics.append(
+            Diagnostic(
+                docs[0].file if docs else "-",
+                1,
+                1,
+                Level.ERROR,
+                "MF006",
+                "no Application document in the input",
+            )
+        )
+        return result
+    for doc in apps:
+        app = model.build(doc.data)
+        objects, found = govern(app, expand(app), registry, opts, semantics.Locator(doc))
+        result.objects += objects
+        result.diagnostics += found
+    return result
+
+
+def render_file(path: str, registry: Registry, opts: GovernOptions) -> Result:
+    try:
+        docs = read_file(path)
+    except MeshformError as exc:
+        return Result(diagnostics=exc.diagnostics)
+    return render_documents(docs, registry, opts)

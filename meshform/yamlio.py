@@ -1,0 +1,351 @@
+"""Reading and writing YAML: the only module that knows which YAML engine runs.
+
+Reading uses ruamel.yaml's round-trip loader because it keeps line/column positions, which every
+diagnostic needs. Input is bounded (size, nesting depth, alias expansion) before anything walks it.
+
+Writing uses a small emitter of our own, for three reasons: it is fast, its output is kubectl-styled
+(2-space indent, sequences flush with their key), and it controls quoting exactly. A string is written
+plain only when *both* a YAML 1.1 reader (Kubernetes, PyYAML) and a YAML 1.2 reader would read it back
+as the same string; otherwise it is double-quoted with escapes (never single-quoted: NEL and the
+Unicode line separators do not survive single quotes in every reader).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from meshform.diagnostics import Diagnostic, Level, MeshformError
+
+MAX_BYTES = 64 * 1024 * 1024
+MAX_DEPTH = 100
+MAX_ALIAS_NODES = 100_000  # nodes reached through aliases; a "billion laughs" blows far past it
+
+Position = tuple[int, int]  # 1-based line, column
+Path = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Document:
+    """One YAML document as plain data, with where each node came from."""
+
+    data: Any
+    file: str
+    index: int
+    positions: dict[Path, Position]
+
+    def position(self, path: Path) -> Position:
+        """The nearest known position for a path (walking up to the parent when needed)."""
+        while path not in self.positions and path:
+            path = path[:-1]
+        return self.positions.get(path, (1, 1))
+
+
+def _error(file: str, code: str, message: str, line: int = 0, col: int = 0) -> MeshformError:
+    return MeshformError([Diagnostic(file, line, col, Level.ERROR, code, message)])
+
+
+def decode(raw: bytes, file: str) -> str:
+    """UTF-8 only, located errors for anything else (Kubernetes itself reads UTF-8)."""
+    if len(raw) > MAX_BYTES:
+        raise _error(file, "MF004", f"input is {len(raw)} bytes; the limit is {MAX_BYTES}")
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise _error(file, "MF005", "input is UTF-16 (byte-order mark found); meshform reads UTF-8", 1, 1)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise _error(file, "MF005", f"invalid UTF-8 byte 0x{raw[exc.start]:02x}", line, col) from None
+    return text.removeprefix("\ufeff")
+
+
+def _loader() -> Any:
+    from ruamel.yaml import YAML
+
+    yaml = YAML(typ="rt")
+    yaml.allow_duplicate_keys = False
+    return yaml
+
+
+def load_documents(text: str, file: str) -> list[Document]:
+    """Parse a (multi-document) YAML stream into plain-data documents with positions."""
+    from ruamel.yaml.constructor import DuplicateKeyError
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    nul = text.find("\0")
+    if nul >= 0:
+        line = text.count("\n", 0, nul) + 1
+        raise _error(file, "MF005", "NUL character in input", line, nul - text.rfind("\n", 0, nul))
+    try:
+        raw_docs = list(_loader().load_all(text))
+    except DuplicateKeyError as exc:
+        raise _marked(file, "MF003", exc) from None
+    except MarkedYAMLError as exc:
+        raise _marked(file, "MF002", exc) from None
+    except YAMLError as exc:
+        raise _error(file, "MF002", str(exc).splitlines()[0]) from None
+    except RecursionError:
+        raise _error(file, "MF004", f"nesting deeper than {MAX_DEPTH} levels") from None
+    return [_plain_document(node, file, i) for i, node in enumerate(raw_docs)]
+
+
+def _marked(file: str, code: str, exc: Any) -> MeshformError:
+    mark = exc.problem_mark or exc.context_mark
+    problem = exc.problem or "invalid YAML"
+    if code == "MF003":
+        problem = f"duplicate key: {problem}"
+    line, col = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
+    return _error(file, code, problem.strip(), line, col)
+
+
+class _Walk:
+    """Converts round-trip nodes to plain data while recording positions and enforcing limits."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.positions: dict[Path, Position] = {}
+        self.seen: set[int] = set()
+        self.alias_nodes = 0
+
+    def node(self, value: Any, path: Path, aliased: bool) -> Any:
+        if len(path) > MAX_DEPTH:
+            line, col = self.positions.get(path, (0, 0))
+            raise _error(self.file, "MF004", f"nesting deeper than {MAX_DEPTH} levels", line, col)
+        if isinstance(value, dict | list):
+            aliased = aliased or id(value) in self.seen
+            self.seen.add(id(value))
+        if aliased:
+            self.alias_nodes += 1
+            if self.alias_nodes > MAX_ALIAS_NODES:
+                raise _error(self.file, "MF004", f"aliases expand to more than {MAX_ALIAS_NODES} nodes")
+        if isinstance(value, dict):
+            return self.mapping(value, path, aliased)
+        if isinstance(value, list):
+            return self.sequence(value, path, aliased)
+        return _scalar(value)
+
+    def mapping(self, value: Any, path: Path, aliased: bool) -> dict[Any, Any]:
+        out: dict[Any, Any] = {}
+        lc = getattr(value, "lc", None)
+        for key, item in value.items():
+            plain_key = _scalar(key)
+            child = (*path, str(plain_key))
+            if lc is not None and not aliased:
+                pos = lc.data.get(key)
+                if pos is not None:
+                    self.positions[child] = (pos[0] + 1, pos[1] + 1)
+            out[plain_key] = self.node(item, child, aliased)
+        return out
+
+    def sequence(self, value: Any, path: Path, aliased: bool) -> list[Any]:
+        lc = getattr(value, "lc", None)
+        out = []
+        for i, item in enumerate(value):
+            child = (*path, i)
+            if lc is not None and not aliased and i in lc.data:
+                pos = lc.data[i]
+                self.positions[child] = (pos[0] + 1, pos[1] + 1)
+            out.append(self.node(item, child, aliased))
+        return out
+
+
+def _scalar(value: Any) -> Any:
+    """Round-trip scalar subclasses → the plain Python type they stand for."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, _dt.datetime | _dt.date):
+        # Kept as a date: schemas reject it where a string is expected, with a hint to quote it.
+        return value
+    return value
+
+
+def _plain_document(node: Any, file: str, index: int) -> Document:
+    walk = _Walk(file)
+    lc = getattr(node, "lc", None)
+    if lc is not None:
+        walk.positions[()] = (lc.line + 1, lc.col + 1)
+    data = walk.node(node, (), False)
+    return Document(data, file, index, walk.positions)
+
+
+def read_file(path: str) -> list[Document]:
+    """Read a file (or `-` for stdin) into documents; every failure is a located MeshformError."""
+    import sys
+
+    try:
+        raw = sys.stdin.buffer.read() if path == "-" else open(path, "rb").read()  # noqa: SIM115
+    except OSError as exc:
+        raise _error(path, "MF001", f"cannot read: {exc.strerror or exc}") from None
+    return load_documents(decode(raw, path), "<stdin>" if path == "-" else path)
+
+
+# --------------------------------------------------------------------------------------------- writing
+
+# Anything a YAML 1.1 or 1.2 reader could resolve to a non-string. Broad on purpose: a needless
+# quote costs nothing, a missing one turns a string into a number or boolean inside Kubernetes.
+_NON_STRING = re.compile(
+    r"""^(?:
+        ~|null|Null|NULL|
+        y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF|
+        [-+]?\.?[0-9][0-9a-zA-Z_.:+-]*|          # ints, floats, octal, hex, sexagesimal, dates
+        [-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)|
+        <<|=
+    )$""",
+    re.VERBOSE,
+)
+_FIRST_UNSAFE = set("-?:,[]{}#&*!|>'\"%@`")
+_ANYWHERE_UNSAFE = (": ", " #", "{", "}", "[", "]", ",", "\t")
+
+
+def _printable(ch: str) -> bool:
+    """YAML's printable set, minus the line breaks some readers fold (NEL, LS, PS)."""
+    o = ord(ch)
+    if o < 0x20 or o == 0x7F or 0x80 <= o <= 0x9F or o in (0x2028, 0x2029):
+        return False
+    return not (0xD800 <= o <= 0xDFFF or o in (0xFEFF, 0xFFFE, 0xFFFF))
+
+
+def _plain_ok(s: str) -> bool:
+    if not s or s != s.strip(" ") or _NON_STRING.match(s):
+        return False
+    first = s[0]
+    if first in _FIRST_UNSAFE and not (first == "-" and len(s) > 1 and s[1] != " "):
+        return False
+    if s.startswith(("---", "...")) or s.endswith(":") or any(t in s for t in _ANYWHERE_UNSAFE):
+        return False
+    return all(_printable(c) for c in s)
+
+
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r", "\0": "\\0"}
+
+
+def _double_quoted(s: str) -> str:
+    parts = []
+    for c in s:
+        if c in _ESCAPES:
+            parts.append(_ESCAPES[c])
+        elif _printable(c):
+            parts.append(c)
+        elif ord(c) <= 0xFFFF:
+            parts.append(f"\\u{ord(c):04x}")
+        else:
+            parts.append(f"\\U{ord(c):08x}")
+    return '"' + "".join(parts) + '"'
+
+
+def _block_ok(s: str) -> bool:
+    """Multi-line text reads best as a literal block, when it round-trips exactly as one."""
+    if "\n" not in s or s.endswith("\n\n") or s.startswith((" ", "\n")):
+        return False
+    return all(_printable(c) or c == "\n" for c in s) and not any(
+        line != line.rstrip(" ") for line in s.split("\n")
+    )
+
+
+def format_scalar(value: Any) -> str:
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if value != value:
+            return ".nan"
+        if value in (float("inf"), float("-inf")):
+            return ".inf" if value > 0 else "-.inf"
+        text = repr(value)
+        return text if any(c in text for c in ".en") else text + ".0"
+    if isinstance(value, _dt.datetime | _dt.date):
+        return _double_quoted(value.isoformat())
+    s = str(value)
+    return s if _plain_ok(s) else _double_quoted(s)
+
+
+def _block(out: list[str], head: str, s: str, ind: str) -> None:
+    out.append(head + ("|" if s.endswith("\n") else "|-"))
+    out.extend(ind + line if line else "" for line in s.removesuffix("\n").split("\n"))
+
+
+def _mapping(out: list[str], m: dict[Any, Any], ind: str, lead: str) -> None:
+    for k, v in m.items():
+        head = lead + format_scalar(k) + ":"
+        lead = ind
+        if isinstance(v, dict) and v:
+            out.append(head)
+            _mapping(out, v, ind + "  ", ind + "  ")
+        elif isinstance(v, list) and v:
+            out.append(head)
+            _sequence(out, v, ind, ind)
+        elif isinstance(v, str) and _block_ok(v):
+            _block(out, head + " ", v, ind + "  ")
+        else:
+            out.append(head + " " + _flow_empty_or_scalar(v))
+
+
+def _sequence(out: list[str], seq: list[Any], ind: str, lead: str) -> None:
+    for v in seq:
+        head = lead + "- "
+        lead = ind
+        if isinstance(v, dict) and v:
+            _mapping(out, v, ind + "  ", head)
+        elif isinstance(v, list) and v:
+            _sequence(out, v, ind + "  ", head)
+        elif isinstance(v, str) and _block_ok(v):
+            _block(out, head, v, ind + "  ")
+        else:
+            out.append(head + _flow_empty_or_scalar(v))
+
+
+def _flow_empty_or_scalar(v: Any) -> str:
+    if isinstance(v, dict):
+        return "{}"
+    if isinstance(v, list):
+        return "[]"
+    return format_scalar(v)
+
+
+def dump_document(doc: Any) -> str:
+    out: list[str] = []
+    if isinstance(doc, dict) and doc:
+        _mapping(out, doc, "", "")
+    elif isinstance(doc, list) and doc:
+        _sequence(out, doc, "", "")
+    else:
+        out.append(_flow_empty_or_scalar(doc))
+    return "\n".join(out) + "\n"
+
+
+def dump_stream(docs: list[Any]) -> str:
+    """A multi-document stream, kubectl-style: documents separated by `---`."""
+    return "---\n".join(dump_document(d) for d in docs)
+
+
+def dump_json(docs: list[Any]) -> str:
+    """JSON output: one object as itself, several as a `v1/List` (like `kubectl get -o json`)."""
+    payload = docs[0] if len(docs) == 1 else {"apiVersion": "v1", "kind": "List", "items": docs}
+    return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
+
+
+def iter_paths(data: Any, path: Path = ()) -> Iterator[tuple[Path, Any]]:
+    """Every (path, value) pair in a document, depth first."""
+    yield path, data
+    if isinstance(data, dict):
+        for k, v in data.items():
+            yield from iter_paths(v, (*path, str(k)))
+    elif isinstance(data, list):
+        for i, v in enumerate(data):
+            yield from iter_paths(v, (*path, i))
