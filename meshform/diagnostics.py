@@ -69,6 +69,7 @@ CODES: dict[str, Code] = {
         Code(
             "MF211", "env-clash", "rename the env var; meshform sets <DEP>_HOST/<DEP>_PORT for dependencies"
         ),
+        Code("MF212", "port-reserved", "move the port; the builtin proxy needs it (see modeOptions.builtin)"),
         Code("MF301", "modes-file", "fix the modes file; see schemas/modes.schema.json"),
         Code("MF302", "template", "fix the sidecar template; it must render YAML for one container"),
         Code("MF303", "template-path", "keep templates inside the modes file's directory"),

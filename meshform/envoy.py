@@ -30,6 +30,7 @@ class Route:
     target_host: str
     target_port: int
     protocol: str
+    host_header: str | None = None  # outbound: what the app meant to call, not 127.0.0.1:<local port>
 
 
 @dataclass(frozen=True)
@@ -71,13 +72,15 @@ def _cluster(name: str, host: str, port: int, protocol: str) -> dict[str, Any]:
 
 
 def _http_filter(
-    stat: str, cluster: str, prefix_rewrite: str | None = None, path: str = "/"
+    stat: str, cluster: str, prefix_rewrite: str | None = None, path: str = "/", host: str | None = None
 ) -> dict[str, Any]:
     route: dict[str, Any] = {"cluster": cluster}
     if prefix_rewrite is not None:
         route["prefix_rewrite"] = prefix_rewrite
     else:
         route["timeout"] = "0s"  # streaming and long calls are the app's business, not the proxy's
+    if host is not None:
+        route["host_rewrite_literal"] = host
     return {
         "name": "envoy.filters.network.http_connection_manager",
         "typed_config": {
@@ -104,7 +107,10 @@ def _tcp_filter(stat: str, cluster: str) -> dict[str, Any]:
 
 def _listener(route: Route) -> dict[str, Any]:
     stat = route.name.replace("|", "_")
-    network = _tcp_filter(stat, route.name) if route.protocol == "tcp" else _http_filter(stat, route.name)
+    if route.protocol == "tcp":
+        network = _tcp_filter(stat, route.name)
+    else:
+        network = _http_filter(stat, route.name, host=route.host_header)
     return {
         "name": route.name,
         "address": _address(route.listen_address, route.listen_port),
@@ -142,7 +148,8 @@ def inbound_routes(ports: tuple[Port, ...], proxy: ProxyPorts) -> list[Route]:
 
 
 def local_ports(wanted: list[int], taken: set[int], base: int) -> list[int]:
-    """Give each dependency its own port on loopback, the Service port when free (Rainbond-style)."""
+    """Give each dependency its own port on loopback: its Service port when free (as Rainbond does),
+    else the next free one from `base`."""
     used = set(taken)
     out = []
     for port in wanted:

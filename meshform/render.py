@@ -84,12 +84,20 @@ def check_documents(docs: list[Document], registry: Registry, opts: GovernOption
                 )
             )
             continue
-        found = list(schema.validate(doc, APP_SCHEMA))
-        if not found:
-            app = model.build(doc.data)
-            found = list(semantics.check(app, doc, registry, opts.mode, opts.enrollment))
-        diags += found
-    return diags
+        diags += schema.validate(doc, APP_SCHEMA)
+        app = _best_effort_model(doc)
+        if app is not None:
+            diags += semantics.check(app, doc, registry, opts.mode, opts.enrollment)
+    return sorted(set(diags))
+
+
+def _best_effort_model(doc: Document) -> model.Application | None:
+    """Build the model even from schema-invalid data where its shape allows, so `validate` can also
+    report reference errors (unknown dependencies, modes...) in the same run: every error at once."""
+    try:
+        return model.build(doc.data)
+    except (KeyError, TypeError, AttributeError, ValueError):
+        return None
 
 
 def render_documents(docs: list[Document], registry: Registry, opts: GovernOptions) -> Result:

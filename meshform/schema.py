@@ -7,6 +7,7 @@ jsonschema's errors into located, coded diagnostics. jsonschema is imported lazi
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 from functools import cache
 from typing import Any
 
@@ -71,6 +72,8 @@ def _diagnostic(doc: Document, error: Any) -> Diagnostic:
             message = f"unknown field {extra[0]!r}"
     elif error.validator == "required":
         message = f"missing required field {error.message.split(' ')[0]}"
+    elif error.validator == "type" and isinstance(error.instance, date):
+        message = f"{error.instance.isoformat()} reads as a date, not a string; quote it"
     elif error.validator == "type" and not isinstance(error.instance, dict | list):
         message = f"{error.instance!r} is not of type {error.validator_value!r}"
         if error.validator_value == "string" or "string" in error.validator_value:

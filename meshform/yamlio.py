@@ -76,6 +76,7 @@ def load_documents(text: str, file: str) -> list[Document]:
     """Parse a (multi-document) YAML stream into plain-data documents with positions."""
     from ruamel.yaml.constructor import DuplicateKeyError
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
+    from ruamel.yaml.reader import ReaderError
 
     nul = text.find("\0")
     if nul >= 0:
@@ -87,6 +88,12 @@ def load_documents(text: str, file: str) -> list[Document]:
         raise _marked(file, "MF003", exc) from None
     except MarkedYAMLError as exc:
         raise _marked(file, "MF002", exc) from None
+    except ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        col = exc.position - text.rfind("\n", 0, exc.position)
+        raise _error(
+            file, "MF005", f"control character {exc.character!r} is not allowed in YAML", line, col
+        ) from None
     except YAMLError as exc:
         raise _error(file, "MF002", str(exc).splitlines()[0]) from None
     except RecursionError:
@@ -114,7 +121,7 @@ class _Walk:
 
     def node(self, value: Any, path: Path, aliased: bool) -> Any:
         if len(path) > MAX_DEPTH:
-            line, col = self.positions.get(path, (0, 0))
+            line, col = self.nearest(path)
             raise _error(self.file, "MF004", f"nesting deeper than {MAX_DEPTH} levels", line, col)
         if isinstance(value, dict | list):
             aliased = aliased or id(value) in self.seen
@@ -122,12 +129,30 @@ class _Walk:
         if aliased:
             self.alias_nodes += 1
             if self.alias_nodes > MAX_ALIAS_NODES:
-                raise _error(self.file, "MF004", f"aliases expand to more than {MAX_ALIAS_NODES} nodes")
+                line, col = self.nearest(path)
+                raise _error(
+                    self.file, "MF004", f"aliases expand to more than {MAX_ALIAS_NODES} nodes", line, col
+                )
+        self.check_tag(value, path)
         if isinstance(value, dict):
             return self.mapping(value, path, aliased)
         if isinstance(value, list):
             return self.sequence(value, path, aliased)
         return _scalar(value)
+
+    def check_tag(self, value: Any, path: Path) -> None:
+        """Explicit tags other than YAML's core ones are refused: Kubernetes has no use for them, and a
+        `!!python/...` tag must never reach anything that might construct it."""
+        tag = getattr(getattr(value, "tag", None), "value", None)
+        if tag is None or tag in _CORE_TAGS:
+            return
+        line, col = self.nearest(path)
+        raise _error(self.file, "MF002", f"unsupported YAML tag {tag!r}", line, col)
+
+    def nearest(self, path: Path) -> Position:
+        while path and path not in self.positions:
+            path = path[:-1]
+        return self.positions.get(path, (1, 1))
 
     def mapping(self, value: Any, path: Path, aliased: bool) -> dict[Any, Any]:
         out: dict[Any, Any] = {}
@@ -135,7 +160,7 @@ class _Walk:
         for key, item in value.items():
             plain_key = _scalar(key)
             child = (*path, str(plain_key))
-            if lc is not None and not aliased:
+            if lc is not None and not aliased and lc.data:
                 pos = lc.data.get(key)
                 if pos is not None:
                     self.positions[child] = (pos[0] + 1, pos[1] + 1)
@@ -147,15 +172,22 @@ class _Walk:
         out = []
         for i, item in enumerate(value):
             child = (*path, i)
-            if lc is not None and not aliased and i in lc.data:
+            if lc is not None and not aliased and lc.data and i in lc.data:
                 pos = lc.data[i]
                 self.positions[child] = (pos[0] + 1, pos[1] + 1)
             out.append(self.node(item, child, aliased))
         return out
 
 
+_CORE_TAGS = frozenset(
+    f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp")
+)
+
+
 def _scalar(value: Any) -> Any:
     """Round-trip scalar subclasses → the plain Python type they stand for."""
+    if type(value).__name__ == "TaggedScalar":  # `!!str 5` and friends: the text is the value
+        return str(value.value)
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, str):
@@ -184,7 +216,11 @@ def read_file(path: str) -> list[Document]:
     import sys
 
     try:
-        raw = sys.stdin.buffer.read() if path == "-" else open(path, "rb").read()  # noqa: SIM115
+        if path == "-":
+            raw = sys.stdin.buffer.read()
+        else:
+            with open(path, "rb") as fh:
+                raw = fh.read()
     except OSError as exc:
         raise _error(path, "MF001", f"cannot read: {exc.strerror or exc}") from None
     return load_documents(decode(raw, path), "<stdin>" if path == "-" else path)
@@ -267,8 +303,13 @@ def format_scalar(value: Any) -> str:
             return ".nan"
         if value in (float("inf"), float("-inf")):
             return ".inf" if value > 0 else "-.inf"
-        text = repr(value)
-        return text if any(c in text for c in ".en") else text + ".0"
+        # YAML 1.1 wants a dot in the mantissa and a signed exponent (`1.0e+20`); 1.2 accepts that too.
+        mantissa, _, exponent = repr(value).partition("e")
+        if "." not in mantissa:
+            mantissa += ".0"
+        if exponent and exponent[0] not in "+-":
+            exponent = "+" + exponent
+        return mantissa + ("e" + exponent if exponent else "")
     if isinstance(value, _dt.datetime | _dt.date):
         return _double_quoted(value.isoformat())
     s = str(value)

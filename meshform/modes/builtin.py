@@ -9,7 +9,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from meshform import envoy
-from meshform.modes.base import SIDECAR, EnrollContext, Enrollment, Finding, ModeFacts, sidecar_findings
+from meshform.modes.base import (
+    SIDECAR,
+    EnrollContext,
+    Enrollment,
+    Finding,
+    ModeFacts,
+    Upstream,
+    sidecar_findings,
+)
 from meshform.yamlio import dump_document
 
 PROXY = "meshform-proxy"
@@ -33,6 +41,24 @@ def config_map_name(workload: str) -> str:
     return f"{workload}-meshform-envoy"
 
 
+def proxied(ctx: EnrollContext) -> list[Upstream]:
+    """Dependencies the proxy carries: everything but UDP, which Envoy's TCP listeners cannot take."""
+    return [u for u in ctx.upstreams if u.port.protocol != "udp"]
+
+
+def _reserved(ctx: EnrollContext, proxy: envoy.ProxyPorts) -> dict[int, str]:
+    ports = {proxy.admin: "admin", proxy.health: "health"}
+    for i, _ in enumerate(p for p in ctx.ports if p.protocol != "udp"):
+        ports[proxy.inbound_base + i] = "inbound"
+    return ports
+
+
+def _taken(ctx: EnrollContext, proxy: envoy.ProxyPorts) -> set[int]:
+    """Local ports a dependency listener may not use. Ports below 1024 count as taken: the proxy runs
+    as an unprivileged user and could not bind them on clusters that keep them privileged."""
+    return {p.port for p in ctx.ports} | set(_reserved(ctx, proxy)) | set(range(1, 1024))
+
+
 @dataclass(frozen=True)
 class BuiltinMode:
     facts: ModeFacts = FACTS
@@ -40,8 +66,8 @@ class BuiltinMode:
     def enroll(self, ctx: EnrollContext) -> Enrollment:
         proxy = envoy.proxy_ports(ctx.options)
         inbound = envoy.inbound_routes(ctx.ports, proxy)
-        taken = {p.port for p in ctx.ports} | {proxy.admin, proxy.health} | {r.listen_port for r in inbound}
-        local = envoy.local_ports([u.port.port for u in ctx.upstreams], taken, proxy.outbound_base)
+        upstreams = proxied(ctx)
+        local = envoy.local_ports([u.port.port for u in upstreams], _taken(ctx, proxy), proxy.outbound_base)
         outbound = [
             envoy.Route(
                 f"outbound|{u.name}|{u.port.port}",
@@ -50,23 +76,41 @@ class BuiltinMode:
                 ctx.host_aliases.get(u.host, u.host),
                 u.port.port,
                 u.port.protocol,
+                host_header=u.host,
             )
-            for u, lp in zip(ctx.upstreams, local, strict=True)
+            for u, lp in zip(upstreams, local, strict=True)
         ]
         config = envoy.bootstrap(ctx.workload_name, ctx.component, inbound + outbound, proxy)
+        meshed_ports = [p for p in ctx.ports if p.protocol != "udp"]
         return Enrollment(
             init_containers=[self._sidecar(ctx, proxy, [r.listen_port for r in inbound])],
             volumes=[{"name": VOLUME, "configMap": {"name": config_map_name(ctx.workload_name)}}],
-            env=self._env(ctx, local),
-            service_target_ports={
-                p.name: r.listen_port
-                for p, r in zip([p for p in ctx.ports if p.protocol != "udp"], inbound, strict=True)
-            },
+            env=self._env(ctx, upstreams, local),
+            service_target_ports={p.name: r.listen_port for p, r in zip(meshed_ports, inbound, strict=True)},
             objects=[self._config_map(ctx, config)],
         )
 
     def findings(self, ctx: EnrollContext) -> Iterator[Finding]:
         yield from sidecar_findings(self.facts, ctx)
+        proxy = envoy.proxy_ports(ctx.options)
+        reserved = _reserved(ctx, proxy)
+        for port in ctx.ports:
+            if port.port in reserved:
+                yield Finding(
+                    "MF212",
+                    "error",
+                    f"port {port.name} ({port.port}) is the builtin proxy's {reserved[port.port]} port",
+                    "ports",
+                )
+        for upstream in ctx.upstreams:
+            if upstream.port.protocol == "udp":
+                yield Finding(
+                    "MF402",
+                    "warning",
+                    f"dependency {upstream.name} is UDP: it bypasses the builtin proxy and is reached "
+                    "at its Service address",
+                    "dependencies",
+                )
 
     def _sidecar(self, ctx: EnrollContext, proxy: envoy.ProxyPorts, inbound: list[int]) -> dict[str, Any]:
         from meshform.inject import render_container
@@ -83,9 +127,11 @@ class BuiltinMode:
         }
         return render_container(template(TEMPLATE), values, f"templates/{TEMPLATE}")
 
-    def _env(self, ctx: EnrollContext, local: list[int]) -> dict[str, dict[str, str]]:
+    def _env(
+        self, ctx: EnrollContext, upstreams: list[Upstream], local: list[int]
+    ) -> dict[str, dict[str, str]]:
         env: dict[str, str] = {}
-        for upstream, port in zip(ctx.upstreams, local, strict=True):
+        for upstream, port in zip(upstreams, local, strict=True):
             env[f"{upstream.env_prefix}_HOST"] = "127.0.0.1"
             env[f"{upstream.env_prefix}_PORT"] = str(port)
         containers = ctx.pod_spec.get("containers", [])

@@ -1,0 +1,46 @@
+"""Shared test helpers: rendering, YAML snapshots, running the real CLI as a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from syrupy.assertion import SnapshotAssertion
+from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
+
+from meshform.govern import GovernOptions
+from meshform.modes import DEFAULT
+from meshform.render import Result, render_file
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = sorted(p for p in (ROOT / "examples").glob("*/app.yaml"))
+
+
+class YamlSnapshot(SingleFileSnapshotExtension):
+    """One readable .yaml file per snapshot, so reviews see real manifests."""
+
+    _write_mode = WriteMode.TEXT
+    file_extension = "yaml"
+
+
+@pytest.fixture
+def yaml_snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    return snapshot.use_extension(YamlSnapshot)
+
+
+def render(path: Path | str, mode: str | None = None, enrollment: str | None = None, **kw: Any) -> Result:
+    return render_file(str(path), DEFAULT, GovernOptions(mode, enrollment, **kw))
+
+
+def run_cli(*args: str, stdin: bytes | None = None, env: dict[str, str] | None = None,
+            cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:
+    """The real console entry point, as users and orchestrators run it."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "meshform", *args], input=stdin, capture_output=True, env=full_env,
+        cwd=cwd or ROOT, timeout=60, check=False,
+    )
