@@ -36,11 +36,17 @@ def render(path: Path | str, mode: str | None = None, enrollment: str | None = N
     return render_file(str(path), DEFAULT, GovernOptions(mode, enrollment, **kw))
 
 
-def run_cli(*args: str, stdin: bytes | None = None, env: dict[str, str] | None = None,
-            cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:
+def run_cli(
+    *args: str, stdin: bytes | None = None, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[bytes]:
     """The real console entry point, as users and orchestrators run it."""
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "meshform", *args], input=stdin, capture_output=True, env=full_env,
-        cwd=cwd or ROOT, timeout=60, check=False,
+        [sys.executable, "-m", "meshform", *args],
+        input=stdin,
+        capture_output=True,
+        env=full_env,
+        cwd=cwd or ROOT,
+        timeout=60,
+        check=False,
     )

@@ -101,7 +101,8 @@ def test_validate_ok_and_modes_table() -> None:
 
 def test_closed_pipe_gives_no_traceback() -> None:
     cmd = f"{sys.executable} -m meshform render {BOOKINFO} --mode builtin | head -n 1"
-    proc = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], capture_output=True, cwd=ROOT, timeout=60,
-                          check=False)
+    proc = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", cmd], capture_output=True, cwd=ROOT, timeout=60, check=False
+    )
     assert proc.stdout == b"apiVersion: v1\n"
     assert b"Traceback" not in proc.stderr and b"Error" not in proc.stderr

@@ -54,16 +54,26 @@ def template_of(objects: list[dict[str, Any]], name: str) -> dict[str, Any]:
         ("istio", "{istio: {revision: canary}}", {"istio.io/rev": "canary"}, {}),
         ("ISTIO_SERVICE_MESH", "{}", {"sidecar.istio.io/inject": "true"}, {}),
         ("istio-ambient", "{}", {"istio.io/dataplane-mode": "ambient"}, {}),
-        ("istio-ambient", "{istio-ambient: {waypoint: wp}}",
-         {"istio.io/dataplane-mode": "ambient", "istio.io/use-waypoint": "wp"}, {}),
+        (
+            "istio-ambient",
+            "{istio-ambient: {waypoint: wp}}",
+            {"istio.io/dataplane-mode": "ambient", "istio.io/use-waypoint": "wp"},
+            {},
+        ),
         ("linkerd", "{}", {}, {"linkerd.io/inject": "enabled"}),
         ("linkerd", "{linkerd: {ingress: true}}", {}, {"linkerd.io/inject": "ingress"}),
-        ("kuma", "{kuma: {mesh: payments}}", {"kuma.io/sidecar-injection": "enabled", "kuma.io/mesh": "payments"}, {}),
+        (
+            "kuma",
+            "{kuma: {mesh: payments}}",
+            {"kuma.io/sidecar-injection": "enabled", "kuma.io/mesh": "payments"},
+            {},
+        ),
         ("consul", "{}", {}, {"consul.hashicorp.com/connect-inject": "true"}),
     ],
 )
-def test_mode_enrolls_the_pod_template(tmp_path: Path, mode: str, options: str, labels: dict[str, str],
-                                       annotations: dict[str, str]) -> None:
+def test_mode_enrolls_the_pod_template(
+    tmp_path: Path, mode: str, options: str, labels: dict[str, str], annotations: dict[str, str]
+) -> None:
     result = render(write_app(tmp_path, mode, options))
     assert result.ok, result.diagnostics
     template = template_of(result.objects, "web")
@@ -143,13 +153,18 @@ def test_user_defined_mode_by_labels_and_by_sidecar(tmp_path: Path) -> None:
     template = template_of(items, "web")
     assert template["metadata"]["labels"]["acme.io/mesh"] == "enabled"
     assert template["metadata"]["annotations"]["acme.io/proxy-config"] == '{"x": 1}'
-    by_sidecar = run_cli("render", str(app), "--modes-file", str(modes), "--enrollment", "sidecar",
-                         "--format", "json")
+    by_sidecar = run_cli(
+        "render", str(app), "--modes-file", str(modes), "--enrollment", "sidecar", "--format", "json"
+    )
     assert by_sidecar.returncode == 0, by_sidecar.stderr
     template = template_of(json.loads(by_sidecar.stdout)["items"], "web")
     (proxy,) = template["spec"]["initContainers"]
-    assert proxy == {"name": "acme-proxy", "image": "acme/proxy:2", "restartPolicy": "Always",
-                     "env": [{"name": "ACME_WORKLOAD", "value": "web"}]}
+    assert proxy == {
+        "name": "acme-proxy",
+        "image": "acme/proxy:2",
+        "restartPolicy": "Always",
+        "env": [{"name": "ACME_WORKLOAD", "value": "web"}],
+    }
     listed = run_cli("modes", "--modes-file", str(modes), "-o", "json")
     assert "acme-mesh" in [m["mode"] for m in json.loads(listed.stdout)]
 
@@ -170,8 +185,9 @@ def test_user_defined_mode_by_labels_and_by_sidecar(tmp_path: Path) -> None:
 )
 def test_hostile_templates_are_refused(tmp_path: Path, template: str, message: str) -> None:
     modes = _modes_dir(tmp_path, template=template)
-    proc = run_cli("render", str(write_app(tmp_path, "acme-mesh")), "--modes-file", str(modes),
-                   "--enrollment", "sidecar")
+    proc = run_cli(
+        "render", str(write_app(tmp_path, "acme-mesh")), "--modes-file", str(modes), "--enrollment", "sidecar"
+    )
     assert proc.returncode == 1
     assert proc.stdout == b""
     err = proc.stderr.decode()
@@ -182,8 +198,16 @@ def test_hostile_templates_are_refused(tmp_path: Path, template: str, message: s
 def test_values_with_yaml_syntax_stay_one_scalar(tmp_path: Path) -> None:
     hostile = "x\\n- name: LD_PRELOAD\\n  value: /evil.so"
     modes = _modes_dir(tmp_path, modes=MODES_FILE.replace('"acme/proxy:2"', f'"{hostile}"'))
-    proc = run_cli("render", str(write_app(tmp_path, "acme-mesh")), "--modes-file", str(modes),
-                   "--enrollment", "sidecar", "--format", "json")
+    proc = run_cli(
+        "render",
+        str(write_app(tmp_path, "acme-mesh")),
+        "--modes-file",
+        str(modes),
+        "--enrollment",
+        "sidecar",
+        "--format",
+        "json",
+    )
     assert proc.returncode == 0, proc.stderr
     (proxy,) = template_of(json.loads(proc.stdout)["items"], "web")["spec"]["initContainers"]
     assert proxy["image"] == "x\n- name: LD_PRELOAD\n  value: /evil.so"

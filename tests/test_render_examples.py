@@ -1,4 +1,4 @@
-"""Every example × every mode × every enrollment it supports: snapshot, strict schema, determinism."""
+"""Every example x every mode x every enrollment it supports: snapshot, strict schema, determinism."""
 
 from __future__ import annotations
 

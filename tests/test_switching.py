@@ -71,7 +71,9 @@ def test_ungovern_restores_the_plain_workloads(example: object, mode: str) -> No
 NAMES = st.sampled_from(["web", "api", "db", "cache", "worker", "auth", "cart", "search"])
 PROTOCOLS = st.sampled_from(["http", "http2", "grpc", "tcp", "udp"])
 WORKLOADS = st.sampled_from(["Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob"])
-SCALAR_TEXT = st.sampled_from(["on", "yes", "0777", "1:30", "a: b", "x\ny", "#c", "*a", "!!str", "{x}", "plain"])
+SCALAR_TEXT = st.sampled_from(
+    ["on", "yes", "0777", "1:30", "a: b", "x\ny", "#c", "*a", "!!str", "{x}", "plain"]
+)
 
 
 @st.composite
@@ -79,8 +81,10 @@ def applications(draw: st.DrawFn) -> dict[str, Any]:
     names = draw(st.lists(NAMES, min_size=1, max_size=5, unique=True))
     components = []
     for i, name in enumerate(names):
-        ports = [{"name": f"p{j}", "port": 8000 + j, "protocol": draw(PROTOCOLS)}
-                 for j in range(draw(st.integers(0, 2)))]
+        ports = [
+            {"name": f"p{j}", "port": 8000 + j, "protocol": draw(PROTOCOLS)}
+            for j in range(draw(st.integers(0, 2)))
+        ]
         workload = draw(WORKLOADS)
         comp: dict[str, Any] = {"name": name, "image": f"{name}:1", "workload": workload, "ports": ports}
         if workload == "CronJob":
