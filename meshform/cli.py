@@ -170,6 +170,136 @@ def modes(modes_file: str | None, out_format: str) -> None:
     click.echo(modes_json(registry) if out_format == "json" else modes_text(registry), nl=False)
 
 
+config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="MeshTransformer (or ConfigMap with data.mode) choosing modes per workload.",
+)
+
+
+def _transform_setup(
+    config_path: str | None, mode: str | None, enrollment: str | None, modes_file: str | None, fmt: str
+) -> tuple[Any, Any]:
+    from meshform.config import load
+
+    registry = _registry(modes_file, fmt)
+    _check_mode(registry, mode)
+    try:
+        config = load(config_path, mode, enrollment)
+    except MeshformError as exc:
+        _emit_diagnostics(exc.diagnostics, fmt)
+        raise SystemExit(EXIT_INVALID) from None
+    return config, registry
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(allow_dash=True))
+@mode_option
+@enrollment_option
+@config_option
+@click.option("-o", "--output", default="-", show_default=True, help="`-` for stdout, or a directory.")
+@click.option("--in-place", is_flag=True, help="Rewrite the input files (comments and formatting kept).")
+@click.option("--diff", is_flag=True, help="Print a unified diff; exit 0 no change, 1 change, >1 error.")
+@click.option("--preserve-comments", is_flag=True, help="Keep comments in changed documents on stdout too.")
+@modes_file_option
+@diagnostics_option
+def transform(
+    paths: tuple[str, ...],
+    mode: str | None,
+    enrollment: str | None,
+    config_path: str | None,
+    output: str,
+    in_place: bool,
+    diff: bool,
+    preserve_comments: bool,
+    modes_file: str | None,
+    diag_format: str,
+) -> None:
+    """Govern existing manifests (files, directories, or - for stdin)."""
+    from meshform.frontends import transform_command
+
+    config, registry = _transform_setup(config_path, mode, enrollment, modes_file, diag_format)
+    if not (config.mode or config.rules):
+        raise click.UsageError("give --mode or a --config with a mode or rules")
+    code = transform_command(
+        list(paths),
+        config,
+        registry,
+        output=output,
+        in_place=in_place,
+        diff=diff,
+        preserve=preserve_comments or in_place,
+        diag_format=diag_format,
+    )
+    raise SystemExit(code)
+
+
+@cli.command(name="helm-postrender")
+@mode_option
+@enrollment_option
+@config_option
+@modes_file_option
+@diagnostics_option
+def helm_postrender(
+    mode: str | None,
+    enrollment: str | None,
+    config_path: str | None,
+    modes_file: str | None,
+    diag_format: str,
+) -> None:
+    """Helm post-renderer: all manifests on stdin, governed manifests on stdout."""
+    from meshform.frontends import transform_command
+
+    config, registry = _transform_setup(
+        config_path, mode or os.environ.get("MESHFORM_MODE"), enrollment, modes_file, diag_format
+    )
+    if not (config.mode or config.rules):
+        raise click.UsageError("give --mode, MESHFORM_MODE or a --config")
+    raise SystemExit(
+        transform_command(
+            [],
+            config,
+            registry,
+            output="-",
+            in_place=False,
+            diff=False,
+            preserve=False,
+            diag_format=diag_format,
+        )
+    )
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(allow_dash=True))
+@mode_option
+@config_option
+@modes_file_option
+@diagnostics_option
+def check(
+    paths: tuple[str, ...],
+    mode: str | None,
+    config_path: str | None,
+    modes_file: str | None,
+    diag_format: str,
+) -> None:
+    """Fail when a workload the config says must be governed carries no meshform (or mesh) status."""
+    from meshform.frontends import check_command
+
+    config, registry = _transform_setup(config_path, mode, None, modes_file, diag_format)
+    raise SystemExit(check_command(list(paths), config, registry, diag_format))
+
+
+@cli.command()
+@modes_file_option
+def krm(modes_file: str | None) -> None:
+    """KRM function (kustomize, kpt): ResourceList on stdin → ResourceList with results on stdout."""
+    from meshform.frontends import krm_command
+
+    raise SystemExit(krm_command(_registry(modes_file, "text")))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point with one error boundary: exit codes, no tracebacks, quiet on a closed pipe."""
     try:

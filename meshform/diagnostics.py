@@ -81,7 +81,15 @@ CODES: dict[str, Code] = {
             "use a native sidecar (Kubernetes >= 1.29) or the mesh's job support",
         ),
         Code("MF404", "namespace-label", "label the namespace too, or set spec.ownsNamespace: true"),
+        Code("MF405", "helm-hook-skipped", "set spec.helmHooks: govern to govern hook Jobs too"),
         Code("MF501", "usage", "see --help"),
+        Code("MF601", "namespace-two-meshes", "keep one mesh's namespace key"),
+        Code("MF602", "namespace-injection-disabled", "enable injection on the namespace"),
+        Code("MF603", "namespace-webhook-excluded", "remove the namespace label that excludes it"),
+        Code("MF604", "namespace-revision", "use one revision"),
+        Code("MF701", "config", "give a MeshTransformer (schemas/transformer.schema.json) or a ConfigMap"),
+        Code("MF702", "resource-list", "the KRM function reads one ResourceList on stdin"),
+        Code("MF801", "not-governed", "run meshform (kustomize needs --enable-alpha-plugins --enable-exec)"),
     )
 }
 

@@ -74,6 +74,11 @@ def _loader() -> Any:
 
 def load_documents(text: str, file: str) -> list[Document]:
     """Parse a (multi-document) YAML stream into plain-data documents with positions."""
+    return [_plain_document(node, file, i) for i, node in enumerate(load_round_trip(text, file))]
+
+
+def load_round_trip(text: str, file: str, loader: Any = None) -> list[Any]:
+    """ruamel round-trip nodes (comments, positions), every parse failure a located MeshformError."""
     from ruamel.yaml.constructor import DuplicateKeyError
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
     from ruamel.yaml.reader import ReaderError
@@ -83,7 +88,7 @@ def load_documents(text: str, file: str) -> list[Document]:
         line = text.count("\n", 0, nul) + 1
         raise _error(file, "MF005", "NUL character in input", line, nul - text.rfind("\n", 0, nul))
     try:
-        raw_docs = list(_loader().load_all(text))
+        return list((loader or _loader()).load_all(text))
     except DuplicateKeyError as exc:
         raise _marked(file, "MF003", exc) from None
     except MarkedYAMLError as exc:
@@ -98,7 +103,6 @@ def load_documents(text: str, file: str) -> list[Document]:
         raise _error(file, "MF002", str(exc).splitlines()[0]) from None
     except RecursionError:
         raise _error(file, "MF004", f"nesting deeper than {MAX_DEPTH} levels") from None
-    return [_plain_document(node, file, i) for i, node in enumerate(raw_docs)]
 
 
 def _marked(file: str, code: str, exc: Any) -> MeshformError:
@@ -211,6 +215,11 @@ def _plain_document(node: Any, file: str, index: int) -> Document:
     return Document(data, file, index, walk.positions)
 
 
+def plain_document(data: Any, file: str) -> Document:
+    """Already-loaded plain data as a Document (no positions: diagnostics point at line 1)."""
+    return Document(data, file, 0, {})
+
+
 def read_file(path: str) -> list[Document]:
     """Read a file (or `-` for stdin) into documents; every failure is a located MeshformError."""
     import sys
@@ -228,13 +237,15 @@ def read_file(path: str) -> list[Document]:
 
 # --------------------------------------------------------------------------------------------- writing
 
-# Anything a YAML 1.1 or 1.2 reader could resolve to a non-string. Broad on purpose: a needless
-# quote costs nothing, a missing one turns a string into a number or boolean inside Kubernetes.
+# Anything a YAML 1.1 or 1.2 reader could resolve to a non-string. Numbers are matched broadly (any
+# digit-led run of number-ish characters, and date prefixes): a needless quote costs nothing, a missing
+# one turns a string into a number inside Kubernetes. Quantities such as `100m` or `128Mi` stay plain.
 _NON_STRING = re.compile(
     r"""^(?:
         ~|null|Null|NULL|
         y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF|
-        [-+]?\.?[0-9][0-9a-zA-Z_.:+-]*|          # ints, floats, octal, hex, sexagesimal, dates
+        [-+]?\.?[0-9][0-9a-fA-FxXoObB_.:+-]*|   # ints, floats, octal, hex, binary, sexagesimal
+        [0-9]{4}-[0-9]{1,2}-[0-9]{1,2}.*|        # dates and timestamps
         [-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)|
         <<|=
     )$""",
@@ -280,6 +291,11 @@ def _double_quoted(s: str) -> str:
     return '"' + "".join(parts) + '"'
 
 
+def plain_ok(s: str) -> bool:
+    """True when a string can be written unquoted and read back as itself by YAML 1.1 and 1.2."""
+    return _plain_ok(s)
+
+
 def _block_ok(s: str) -> bool:
     """Multi-line text reads best as a literal block, when it round-trips exactly as one."""
     if "\n" not in s or s.endswith("\n\n") or s.startswith((" ", "\n")):
@@ -319,6 +335,10 @@ def format_scalar(value: Any) -> str:
 def _block(out: list[str], head: str, s: str, ind: str) -> None:
     out.append(head + ("|" if s.endswith("\n") else "|-"))
     out.extend(ind + line if line else "" for line in s.removesuffix("\n").split("\n"))
+
+
+def block_ok(s: str) -> bool:
+    return _block_ok(s)
 
 
 def _mapping(out: list[str], m: dict[Any, Any], ind: str, lead: str) -> None:

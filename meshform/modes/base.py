@@ -36,6 +36,18 @@ class ModeFacts:
     control_plane: tuple[str, ...] = ()  # signals `verify` reads, in words
     owned_keys: tuple[str, ...] = ()  # every label/annotation key the mode writes in any variant
     proof_containers: tuple[str, ...] = ()  # containers that prove the data plane arrived
+    namespace_any_keys: tuple[str, ...] = ()  # namespace labels that enroll whatever their value
+
+    def enrolls_namespace(self, labels: Mapping[str, Any], annotations: Mapping[str, Any]) -> bool:
+        """Does a Namespace with these keys inject this mode's data plane into its pods?"""
+        if any(labels.get(k) == v for k, v in self.namespace_labels.items()):
+            return True
+        if any(annotations.get(k) == v for k, v in self.namespace_annotations.items()):
+            return True
+        return any(k in labels for k in self.namespace_any_keys)
+
+    def is_opt_out(self, key: str, value: Any) -> bool:
+        return bool(self.opt_out_labels.get(key) == value or self.opt_out_annotations.get(key) == value)
 
 
 @dataclass(frozen=True)

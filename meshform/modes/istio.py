@@ -27,6 +27,7 @@ FACTS = ModeFacts(
     ),
     owned_keys=("sidecar.istio.io/inject", "istio.io/rev"),
     proof_containers=("istio-proxy",),
+    namespace_any_keys=("istio.io/rev",),
 )
 
 

@@ -1,0 +1,191 @@
+"""The transformer config: which workload gets which mode. Parsed once into frozen records.
+
+Accepts the typed `MeshTransformer` (schemas/transformer.schema.json) or a kpt-style ConfigMap
+(`data.mode`, `data.enrollment`, `data.helmHooks`) as synthesised by `kpt fn eval -- mode=istio`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from meshform import schema
+from meshform.diagnostics import Diagnostic, Level, MeshformError
+from meshform.yamlio import Document
+
+OPT_OUT = "meshform.dev/ignore"  # on a workload or its pod template: "true" leaves it alone
+SCHEMA = "transformer.schema.json"
+
+
+@dataclass(frozen=True)
+class Requirement:
+    key: str
+    operator: str
+    values: tuple[str, ...] = ()
+
+    def matches(self, labels: Mapping[str, Any]) -> bool:
+        if self.operator == "Exists":
+            return self.key in labels
+        if self.operator == "DoesNotExist":
+            return self.key not in labels
+        inside = self.key in labels and str(labels[self.key]) in self.values
+        return inside if self.operator == "In" else not inside
+
+
+@dataclass(frozen=True)
+class Rule:
+    kinds: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()
+    namespaces: tuple[str, ...] = ()
+    match_labels: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    expressions: tuple[Requirement, ...] = ()
+    mode: str | None = None
+    enrollment: str | None = None
+    skip: bool = False
+
+    def matches(self, kind: str, name: str, namespace: str, labels: Mapping[str, Any]) -> bool:
+        if self.kinds and kind not in self.kinds:
+            return False
+        if self.names and not any(fnmatch.fnmatchcase(name, p) for p in self.names):
+            return False
+        if self.namespaces and namespace not in self.namespaces:
+            return False
+        if any(str(labels.get(k)) != v or k not in labels for k, v in self.match_labels.items()):
+            return False
+        return all(r.matches(labels) for r in self.expressions)
+
+
+@dataclass(frozen=True)
+class Choice:
+    mode: str
+    enrollment: str | None
+
+
+@dataclass(frozen=True)
+class TransformConfig:
+    mode: str | None = None
+    enrollment: str | None = None
+    rules: tuple[Rule, ...] = ()
+    helm_hooks: str = "skip"
+    mode_options: MappingProxyType[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+    def choose(self, kind: str, name: str, namespace: str, labels: Mapping[str, Any]) -> Choice | None:
+        """First matching rule wins; otherwise the default mode; None = leave the workload alone."""
+        for rule in self.rules:
+            if rule.matches(kind, name, namespace, labels):
+                return (
+                    None
+                    if rule.skip or rule.mode is None
+                    else Choice(rule.mode, rule.enrollment or self.enrollment)
+                )
+        return Choice(self.mode, self.enrollment) if self.mode else None
+
+    def modes(self) -> list[str]:
+        return [m for m in [self.mode, *(r.mode for r in self.rules)] if m]
+
+
+def _rule(raw: dict[str, Any]) -> Rule:
+    selector = raw.get("selector", {})
+    return Rule(
+        kinds=tuple(raw.get("kinds", ())),
+        names=tuple(raw.get("names", ())),
+        namespaces=tuple(raw.get("namespaces", ())),
+        match_labels=MappingProxyType(dict(selector.get("matchLabels", {}))),
+        expressions=tuple(
+            Requirement(e["key"], e["operator"], tuple(e.get("values", ())))
+            for e in selector.get("matchExpressions", ())
+        ),
+        mode=raw.get("mode"),
+        enrollment=raw.get("enrollment"),
+        skip=bool(raw.get("skip", False)),
+    )
+
+
+def from_document(doc: Document) -> TransformConfig:
+    """A MeshTransformer or ConfigMap document → config; a located MeshformError when invalid."""
+    data = doc.data
+    if isinstance(data, dict) and data.get("kind") == "ConfigMap":
+        return _from_config_map(doc)
+    errors = list(schema.validate(doc, SCHEMA))
+    if errors:
+        raise MeshformError(errors)
+    spec = data.get("spec", {})
+    return TransformConfig(
+        mode=spec.get("mode"),
+        enrollment=spec.get("enrollment"),
+        rules=tuple(_rule(r) for r in spec.get("rules", ())),
+        helm_hooks=spec.get("helmHooks", "skip"),
+        mode_options=MappingProxyType(dict(spec.get("modeOptions", {}))),
+    )
+
+
+def _from_config_map(doc: Document) -> TransformConfig:
+    data = doc.data.get("data") or {}
+    known = {"mode", "enrollment", "helmHooks"}
+    for key in data:
+        if key not in known:
+            line, col = doc.position(("data", key))
+            raise MeshformError(
+                [
+                    Diagnostic(
+                        doc.file,
+                        line,
+                        col,
+                        Level.ERROR,
+                        "MF102",
+                        f"unknown key {key!r} in functionConfig data (known: mode, enrollment, helmHooks)",
+                        f"$.data.{key}",
+                    )
+                ]
+            )
+    enrollment = data.get("enrollment")
+    if enrollment not in (None, "labels", "sidecar"):
+        line, col = doc.position(("data", "enrollment"))
+        raise MeshformError(
+            [
+                Diagnostic(
+                    doc.file,
+                    line,
+                    col,
+                    Level.ERROR,
+                    "MF104",
+                    f"enrollment {enrollment!r} is not labels or sidecar",
+                    "$.data.enrollment",
+                )
+            ]
+        )
+    hooks = data.get("helmHooks", "skip")
+    return TransformConfig(mode=data.get("mode"), enrollment=enrollment, helm_hooks=hooks)
+
+
+def load(path: str | None, mode: str | None, enrollment: str | None) -> TransformConfig:
+    """The config from a file (MeshTransformer or ConfigMap) and/or flags; flags win over the file."""
+    from dataclasses import replace
+
+    from meshform.yamlio import read_file
+
+    config = TransformConfig()
+    if path is not None:
+        docs = [d for d in read_file(path) if d.data is not None]
+        if len(docs) != 1:
+            raise MeshformError(
+                [
+                    Diagnostic(
+                        path,
+                        1,
+                        1,
+                        Level.ERROR,
+                        "MF701",
+                        "the config file must hold exactly one MeshTransformer or ConfigMap",
+                    )
+                ]
+            )
+        config = from_document(docs[0])
+    if mode is not None:
+        config = replace(config, mode=mode)
+    if enrollment is not None:
+        config = replace(config, enrollment=enrollment)
+    return config

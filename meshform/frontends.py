@@ -1,0 +1,133 @@
+"""What each command does with the pipeline's outcome: where output goes, which exit code."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from meshform import status
+from meshform.config import TransformConfig
+from meshform.diagnostics import Diagnostic, Level, MeshformError, report
+from meshform.manifests import FAST, ROUND_TRIP, emit_file
+from meshform.modes import Registry
+from meshform.pipeline import Outcome, govern_sources, unified_diff
+from meshform.transform import Item, Transformer, resource_ref
+from meshform.workloads import pod_template
+
+EXIT_OK, EXIT_INVALID, EXIT_CHANGED, EXIT_DIFF_ERROR = 0, 1, 1, 2
+
+
+def _report(diags: list[Diagnostic], fmt: str) -> None:
+    if diags or fmt == "json":
+        sys.stderr.write(report(diags, fmt))
+
+
+def transform_command(
+    paths: list[str],
+    config: TransformConfig,
+    registry: Registry,
+    *,
+    output: str,
+    in_place: bool,
+    diff: bool,
+    preserve: bool,
+    diag_format: str,
+) -> int:
+    engine = ROUND_TRIP if preserve else FAST
+    outcome = govern_sources(paths, config, registry, engine)
+    _report(outcome.diagnostics, diag_format)
+    if not outcome.ok:
+        return EXIT_DIFF_ERROR if diff else EXIT_INVALID
+    if diff:
+        text = unified_diff(outcome, engine)
+        sys.stdout.write(text)
+        return EXIT_CHANGED if text else EXIT_OK
+    if in_place:
+        _write_back(outcome, engine)
+    elif output != "-":
+        from meshform.emit import write_dir
+
+        write_dir([o for c in outcome.chunks() for o in _objects(c.items)], output, "yaml")
+    else:
+        text = outcome.text(engine)  # whole stream first: never a partial one on stdout
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    return EXIT_OK
+
+
+def _objects(items: list[Item]) -> list[Any]:
+    out = []
+    for item in items:
+        if not item.dropped:
+            out.append(item.obj)
+        out += item.added
+    return out
+
+
+def _write_back(outcome: Outcome, engine: str) -> None:
+    for path, chunks in outcome.chunks_by_file.items():
+        if path == "<stdin>" or not any(c.changed for c in chunks):
+            continue
+        with open(path, "w", encoding="utf-8", newline="") as fh:
+            fh.write(emit_file(chunks, engine))
+
+
+def check_command(paths: list[str], config: TransformConfig, registry: Registry, diag_format: str) -> int:
+    """Every workload the config selects must carry meshform's status or its mesh's own markers."""
+    outcome = govern_sources(paths, TransformConfig(), registry)  # read only: governs nothing
+    diags = list(outcome.diagnostics)
+    items = [i for c in outcome.chunks() for i in c.items]
+    judge = Transformer(items, config, registry)
+    for item in items:
+        template = pod_template(item.obj)
+        if template is None:
+            continue
+        plan = judge.plan(item, template)
+        if plan is not None and not _governed(template, plan.mode.facts.name, registry):
+            diags.append(
+                item.diagnostic(
+                    Level.ERROR,
+                    "MF801",
+                    f"{resource_ref(item.obj)} should be governed by {plan.mode.facts.name} but carries no "
+                    "meshform or mesh status",
+                )
+            )
+    diags += [d for d in judge.diagnostics if d.level is Level.ERROR]
+    _report(diags, diag_format)
+    if any(d.level is Level.ERROR for d in diags):
+        return EXIT_INVALID
+    if diag_format == "text":
+        sys.stderr.write(f"{len(items)} object(s) checked\n")
+    return EXIT_OK
+
+
+def _governed(template: dict[str, Any], mode: str, registry: Registry) -> bool:
+    record = status.read(template)
+    if record is not None:
+        return record.get("mode") == mode
+    facts = registry.modes[mode].facts
+    meta = template.get("metadata") or {}
+    labels, annotations = meta.get("labels") or {}, meta.get("annotations") or {}
+    enrolled = all(labels.get(k) == v for k, v in facts.pod_labels.items()) and all(
+        annotations.get(k) == v for k, v in facts.pod_annotations.items()
+    )
+    if (facts.pod_labels or facts.pod_annotations) and enrolled:
+        return True
+    spec = template.get("spec") or {}
+    names = {c.get("name") for c in (spec.get("containers") or []) + (spec.get("initContainers") or [])}
+    return bool(facts.proof_containers and names & set(facts.proof_containers))
+
+
+def krm_command(registry: Registry) -> int:
+    from meshform import krm
+    from meshform.yamlio import decode
+
+    try:
+        text = decode(sys.stdin.buffer.read(), "<stdin>")
+        out, ok = krm.run(text, registry)
+    except MeshformError as exc:
+        sys.stderr.write(report(exc.diagnostics, "text"))
+        return EXIT_INVALID
+    sys.stdout.write(out)
+    sys.stdout.flush()
+    return EXIT_OK if ok else EXIT_INVALID

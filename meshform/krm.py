@@ -1,0 +1,130 @@
+"""The KRM function: one ResourceList on stdin, one on stdout (items + results), logs on stderr.
+
+Items go through the same core as `transform`, with the round-trip engine so comments survive when
+kpt writes them back. On failure the items come back unchanged with error results — never an empty
+or partial `items`, which orchestrators would read as "delete everything".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from meshform.config import TransformConfig, from_document
+from meshform.diagnostics import Diagnostic, Level, MeshformError, has_errors
+from meshform.manifests import ROUND_TRIP, Chunk, load_text, objects_of
+from meshform.modes import Registry
+from meshform.transform import Item, transform
+from meshform.yamlio import plain_document
+
+API_VERSIONS = ("config.kubernetes.io/v1", "config.kubernetes.io/v1beta1")
+PATH_ANNOTATIONS = ("internal.config.kubernetes.io/path", "config.kubernetes.io/path")
+INDEX_ANNOTATIONS = ("internal.config.kubernetes.io/index", "config.kubernetes.io/index")
+
+
+def _result(d: Diagnostic, items: list[Item]) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "message": f"{d.code} {d.message}" + (f" (hint: {d.fix})" if d.fix else ""),
+        "severity": d.level.value,
+        "tags": {"code": d.code},
+    }
+    item = next((i for i in items if _ref_string(i.obj) == d.resource), None) if d.resource else None
+    if item is not None:
+        meta = item.obj.get("metadata") or {}
+        ref = {
+            "apiVersion": item.obj.get("apiVersion"),
+            "kind": item.obj.get("kind"),
+            "name": meta.get("name"),
+        }
+        if meta.get("namespace"):
+            ref["namespace"] = meta["namespace"]
+        result["resourceRef"] = ref
+        annotations = meta.get("annotations") or {}
+        path = next((annotations[k] for k in PATH_ANNOTATIONS if k in annotations), None)
+        if path is not None:
+            index = next((annotations[k] for k in INDEX_ANNOTATIONS if k in annotations), "0")
+            result["file"] = {"path": str(path), "index": int(str(index)) if str(index).isdigit() else 0}
+    if d.path:
+        result["field"] = {"path": d.path}
+    return result
+
+
+def _ref_string(obj: Any) -> str:
+    from meshform.transform import resource_ref
+
+    return resource_ref(obj)
+
+
+def _config(resource_list: Any, file: str) -> TransformConfig:
+    raw = resource_list.get("functionConfig")
+    if not isinstance(raw, dict) or not raw:
+        raise MeshformError(
+            [
+                Diagnostic(
+                    file,
+                    1,
+                    1,
+                    Level.ERROR,
+                    "MF701",
+                    "no functionConfig: give a MeshTransformer or a ConfigMap with data.mode",
+                    "$.functionConfig",
+                )
+            ]
+        )
+    return from_document(plain_document(_plain(raw), file))
+
+
+def _plain(node: Any) -> Any:
+    """Round-trip nodes → plain data for schema validation (positions are not needed here)."""
+    if isinstance(node, dict):
+        return {str(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    if isinstance(node, str):
+        return str(node)
+    return node
+
+
+def _resource_list(text: str, file: str) -> Chunk:
+    chunks = [c for c in load_text(text, file, ROUND_TRIP) if c.data is not None]
+    if len(chunks) != 1 or not _is_resource_list(chunks[0].data):
+        raise MeshformError(
+            [
+                Diagnostic(
+                    file,
+                    1,
+                    1,
+                    Level.ERROR,
+                    "MF702",
+                    "stdin must hold exactly one ResourceList (config.kubernetes.io/v1)",
+                )
+            ]
+        )
+    return chunks[0]
+
+
+def run(text: str, registry: Registry, file: str = "<stdin>") -> tuple[str, bool]:
+    """ResourceList text → (ResourceList text, ok). Raises MeshformError only when the input is not a
+    ResourceList at all (there are then no items to give back)."""
+    from meshform.roundtrip import dump
+
+    chunk = _resource_list(text, file)
+    try:
+        diags = transform(chunk.items, _config(chunk.data, file), registry)
+    except MeshformError as exc:
+        diags = exc.diagnostics
+    ok = not has_errors(diags)
+    if ok:
+        chunk.data["items"] = objects_of(chunk)
+    else:
+        chunk = _resource_list(text, file)  # failure: every item exactly as it came
+    chunk.data["results"] = [_result(d, chunk.items) for d in sorted(diags)]
+    return dump(chunk.data, chunk.indent), ok
+
+
+def _is_resource_list(data: Any) -> bool:
+    return (
+        isinstance(data, dict)
+        and data.get("kind") == "ResourceList"
+        and data.get("apiVersion") in API_VERSIONS
+        and isinstance(data.get("items"), list)
+    )

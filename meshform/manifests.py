@@ -1,0 +1,215 @@
+"""Manifest streams: read files, directories or stdin into documents and objects; write them back.
+
+Each input document keeps its original text. A document meshform did not change is written back as
+that text, byte for byte, so its comments and formatting survive by construction and it costs nothing
+to emit. Changed documents are re-emitted by the engine in use: the fast one (no comments) or the
+round-trip one (comments, key order and quoting kept) where the output goes back to a person's files.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from meshform.diagnostics import Diagnostic, Level, MeshformError
+from meshform.transform import Item
+from meshform.yamlio import MAX_ALIAS_NODES, MAX_BYTES, MAX_DEPTH, decode, dump_document
+
+FAST, ROUND_TRIP = "fast", "round-trip"
+_SEPARATOR = re.compile(r"^(?:---(?:[ \t].*)?|\.\.\.)$")
+WRAPPERS = ("List", "ResourceList")
+EXTENSIONS = (".yaml", ".yml", ".json")
+
+
+@dataclass
+class Chunk:
+    """One document of the input: its text, its data, the objects in it."""
+
+    file: str
+    line: int
+    text: str
+    data: Any
+    items: list[Item] = field(default_factory=list)
+    wrapper: bool = False  # a List (or ResourceList) whose items are the objects
+    indent: tuple[int, int] = (2, 0)  # round-trip engine: the author's indentation, kept on re-emit
+    sep: str = ""  # the separator line that preceded this document in its file
+
+    @property
+    def changed(self) -> bool:
+        return any(i.changed or i.dropped or i.added for i in self.items)
+
+
+def split(text: str) -> Iterator[tuple[int, str, str]]:
+    """(first line, separator line before it, text) of each document, so that joining every
+    separator and text gives back the input exactly."""
+    start, sep, lines = 1, "", list[str]()
+    for n, line in enumerate(text.splitlines(keepends=True), 1):
+        if _SEPARATOR.match(line.rstrip("\r\n")):
+            yield start, sep, "".join(lines)
+            start, sep, lines = n + 1, line, []
+        else:
+            lines.append(line)
+    yield start, sep, "".join(lines)
+
+
+def _fail(file: str, line: int, col: int, code: str, message: str) -> MeshformError:
+    return MeshformError([Diagnostic(file, line, col, Level.ERROR, code, message)])
+
+
+def _parse(text: str, file: str, line: int, engine: str) -> tuple[Any, tuple[int, int]]:
+    if engine == ROUND_TRIP:
+        from meshform.roundtrip import load
+
+        return load(text, file, line)
+    return _parse_fast(text, file, line), (2, 0)
+
+
+def _parse_fast(text: str, file: str, line: int) -> Any:
+    import yaml
+
+    from meshform import fastyaml
+
+    try:
+        data = fastyaml.load(text)
+    except fastyaml.DuplicateKey as exc:
+        raise _fail(file, line + exc.line - 1, exc.col, "MF003", f"duplicate key: {exc}") from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = (line + mark.line, mark.column + 1) if mark else (line, 1)
+        raise _fail(file, *where, "MF002", str(exc.problem or exc).strip()) from None
+    except yaml.YAMLError as exc:
+        raise _fail(
+            file, line, 1, "MF005" if "special characters" in str(exc) else "MF002", str(exc).splitlines()[0]
+        ) from None
+    except RecursionError:
+        raise _fail(file, line, 1, "MF004", f"nesting deeper than {MAX_DEPTH} levels") from None
+    if "&" in text and "*" in text:
+        _bound_aliases(data, file, line)
+    return data
+
+
+def _bound_aliases(data: Any, file: str, line: int) -> None:
+    """Anchors are shared objects after loading: count the nodes a walk would visit, bounded."""
+    budget = MAX_ALIAS_NODES * 10
+    stack = [(data, 0)]
+    while stack:
+        node, depth = stack.pop()
+        budget -= 1
+        if budget < 0:
+            raise _fail(file, line, 1, "MF004", "aliases expand beyond the node limit")
+        if depth > MAX_DEPTH:
+            raise _fail(file, line, 1, "MF004", f"nesting deeper than {MAX_DEPTH} levels")
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)
+
+
+def _is_wrapper(data: Any) -> bool:
+    return (
+        isinstance(data, dict)
+        and isinstance(data.get("items"), list)
+        and str(data.get("kind", "")).endswith(WRAPPERS)
+        and "apiVersion" in data
+    )
+
+
+def load_text(text: str, file: str, engine: str = FAST) -> list[Chunk]:
+    chunks = []
+    for line, sep, doc_text in split(text):
+        if all(ln.lstrip().startswith("#") or not ln.strip() for ln in doc_text.splitlines()):
+            chunks.append(Chunk(file, line, doc_text, None, sep=sep))
+            continue
+        data, indent = _parse(doc_text, file, line, engine)
+        chunk = Chunk(file, line, doc_text, data, wrapper=_is_wrapper(data), indent=indent, sep=sep)
+        objects = data["items"] if chunk.wrapper else [data]
+        chunk.items = [Item(obj, file, line) for obj in objects if isinstance(obj, dict)]
+        chunks.append(chunk)
+    return chunks
+
+
+def expand_paths(paths: list[str]) -> list[str]:
+    """Files as given; directories walked recursively for YAML/JSON files, in sorted order."""
+    out = []
+    for path in paths:
+        if path != "-" and os.path.isdir(path):
+            for root, dirs, files in os.walk(path):
+                dirs.sort()
+                out += [os.path.join(root, f) for f in sorted(files) if f.endswith(EXTENSIONS)]
+        else:
+            out.append(path)
+    return out
+
+
+def read_source(path: str, engine: str = FAST) -> list[Chunk]:
+    import sys
+
+    try:
+        if path == "-":
+            raw = sys.stdin.buffer.read()
+        else:
+            with open(path, "rb") as fh:
+                raw = fh.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise _fail(path, 0, 0, "MF001", f"cannot read: {exc.strerror or exc}") from None
+    name = "<stdin>" if path == "-" else path
+    return load_text(decode(raw, name), name, engine)
+
+
+# ------------------------------------------------------------------------------------------- writing
+
+
+def _dump(data: Any, engine: str, indent: tuple[int, int]) -> str:
+    if engine == ROUND_TRIP:
+        from meshform.roundtrip import dump
+
+        return dump(data, indent)
+    return dump_document(data)
+
+
+def objects_of(chunk: Chunk) -> list[Any]:
+    out = []
+    for item in chunk.items:
+        if not item.dropped:
+            out.append(item.obj)
+        out += item.added
+    return out
+
+
+def emit_chunk(chunk: Chunk, engine: str) -> list[str]:
+    """The documents this chunk becomes (text without separators)."""
+    if not chunk.changed:
+        return [chunk.text]
+    if chunk.wrapper:
+        chunk.data["items"] = objects_of(chunk)
+        return [_dump(chunk.data, engine, chunk.indent)]
+    return [_dump(obj, engine, chunk.indent) for obj in objects_of(chunk)]
+
+
+def emit_file(chunks: list[Chunk], engine: str) -> str:
+    """One file's new text: unchanged documents and separators exactly as they were."""
+    out = []
+    for chunk in chunks:
+        if not chunk.changed:
+            out.append(chunk.sep + chunk.text)
+            continue
+        docs = [d if d.endswith("\n") else d + "\n" for d in emit_chunk(chunk, engine)]
+        if docs:
+            out.append((chunk.sep or "") + "---\n".join(docs))
+    return "".join(out)
+
+
+def emit(chunks: list[Chunk], engine: str = FAST) -> str:
+    """A stream of every document, files one after another, separated by `---`."""
+    by_file: dict[str, list[Chunk]] = {}
+    for chunk in chunks:
+        by_file.setdefault(chunk.file, []).append(chunk)
+    parts = []
+    for file_chunks in by_file.values():
+        text = emit_file(file_chunks, engine)
+        if text.strip():
+            parts.append(text if text.endswith("\n") else text + "\n")
+    return "".join(p if i == 0 or p.startswith("---") else "---\n" + p for i, p in enumerate(parts))
