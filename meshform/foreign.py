@@ -139,7 +139,7 @@ def _swap_handler(probe: dict[str, Any], original: dict[str, Any]) -> None:
 
 
 def _uninject_istio(template: dict[str, Any]) -> bool:
-    meta, spec = template.setdefault("metadata", {}), template["spec"]
+    meta, spec = template.get("metadata") or {}, template["spec"]
     annotations = meta.get("annotations") or {}
     raw = annotations.get(ISTIO_STATUS)
     if not isinstance(raw, str):
@@ -181,7 +181,7 @@ def _restore_prometheus(annotations: dict[str, Any], saved: str | None) -> None:
 
 
 def _uninject(template: dict[str, Any], injector: Injector) -> bool:
-    meta, spec = template.setdefault("metadata", {}), template["spec"]
+    meta, spec = template.get("metadata") or {}, template["spec"]
     changed = bool(_drop_named(spec, "containers", injector.containers))
     changed |= bool(_drop_named(spec, "initContainers", injector.containers))
     if changed:

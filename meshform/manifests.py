@@ -16,7 +16,7 @@ from typing import Any
 
 from meshform.diagnostics import Diagnostic, Level, MeshformError
 from meshform.transform import Item
-from meshform.yamlio import MAX_ALIAS_NODES, MAX_BYTES, MAX_DEPTH, decode, dump_document
+from meshform.yamlio import MAX_ALIAS_NODES, MAX_BYTES, MAX_DEPTH, decode, dump_document, unshare
 
 FAST, ROUND_TRIP = "fast", "round-trip"
 _SEPARATOR = re.compile(r"^(?:---(?:[ \t].*)?|\.\.\.)$")
@@ -63,7 +63,11 @@ def _parse(text: str, file: str, line: int, engine: str) -> tuple[Any, tuple[int
     if engine == ROUND_TRIP:
         from meshform.roundtrip import load
 
-        return load(text, file, line)
+        data, indent = load(text, file, line)
+        if "&" in text and "*" in text:
+            _bound_aliases(data, file, line)
+            unshare(data)
+        return data, indent
     return _parse_fast(text, file, line), (2, 0)
 
 
@@ -88,6 +92,7 @@ def _parse_fast(text: str, file: str, line: int) -> Any:
         raise _fail(file, line, 1, "MF004", f"nesting deeper than {MAX_DEPTH} levels") from None
     if "&" in text and "*" in text:
         _bound_aliases(data, file, line)
+        unshare(data)
     return data
 
 

@@ -161,10 +161,11 @@ def apply_service(service: dict[str, Any], mode: str, target_ports: dict[str, in
         annotations[STATUS] = json.dumps(record, sort_keys=True, separators=(",", ":"))
 
 
-def remove_service(service: dict[str, Any]) -> None:
+def remove_service(service: dict[str, Any]) -> bool:
+    """Undo apply_service; True when there was something to undo."""
     record = read(service)
     if record is None:
-        return
+        return False
     annotations = service["metadata"]["annotations"]
     del annotations[STATUS]
     for port in service["spec"]["ports"]:
@@ -176,3 +177,4 @@ def remove_service(service: dict[str, Any]) -> None:
                 port["targetPort"] = prior
     if "annotations" in record.get("created", ()) and not annotations:
         del service["metadata"]["annotations"]
+    return True

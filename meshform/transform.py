@@ -152,7 +152,7 @@ class Transformer:
         services = self._services(item, template)
         old = status.remove(template)
         for svc in services:
-            status.remove_service(svc.obj)
+            svc.changed |= status.remove_service(svc.obj)
         self._drop_stale(old, item, by_ref)
         foreign.uninject(template)
         self._clear_keys(template)
@@ -204,7 +204,9 @@ class Transformer:
 
     def _clear_keys(self, template: dict[str, Any]) -> None:
         """Drop every mode's enabling keys; other meshes' opt-outs stay (they still mean something)."""
-        meta = template.setdefault("metadata", {})
+        meta = template.get("metadata")
+        if not isinstance(meta, dict):
+            return
         for field_name in ("labels", "annotations"):
             keys = meta.get(field_name)
             if not isinstance(keys, dict):

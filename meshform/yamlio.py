@@ -215,6 +215,26 @@ def _plain_document(node: Any, file: str, index: int) -> Document:
     return Document(data, file, index, walk.positions)
 
 
+def unshare(node: Any, seen: set[int] | None = None) -> None:
+    """Give every aliased node its own copy. After loading, `*ref` is the very object `&ref` names:
+    changing a pod template's labels would silently change a selector that aliased them too."""
+    import copy
+
+    seen = set() if seen is None else seen
+    children = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for key, child in list(children):
+        if not isinstance(child, dict | list):
+            continue
+        if id(child) in seen:
+            child = copy.deepcopy(child)
+            anchor = getattr(child, "anchor", None)
+            if anchor is not None:
+                anchor.value = None  # the copy is not the anchored original
+            node[key] = child
+        seen.add(id(child))
+        unshare(child, seen)
+
+
 def plain_document(data: Any, file: str) -> Document:
     """Already-loaded plain data as a Document (no positions: diagnostics point at line 1)."""
     return Document(data, file, 0, {})
