@@ -62,10 +62,10 @@ def _registry(modes_file: str | None, fmt: str) -> Any:
         raise SystemExit(EXIT_INVALID) from None
 
 
-def _check_mode(registry: Any, mode: str | None) -> None:
+def _check_mode(registry: Any, mode: str | None, hint: str = "--mode") -> None:
     if mode is not None and registry.resolve(mode) is None:
         raise click.BadParameter(
-            f"unknown mode {mode!r}; known: {', '.join(registry.names())}", param_hint="--mode"
+            f"MF204 unknown mode {mode!r}; known: {', '.join(registry.names())}", param_hint=hint
         )
 
 
@@ -180,17 +180,28 @@ config_option = click.option(
 
 
 def _transform_setup(
-    config_path: str | None, mode: str | None, enrollment: str | None, modes_file: str | None, fmt: str
+    config_path: str | None,
+    mode: str | None,
+    enrollment: str | None,
+    modes_file: str | None,
+    fmt: str,
+    hint: str = "--mode",
 ) -> tuple[Any, Any]:
-    from meshform.config import load
+    from meshform.config import load, unknown_modes
 
     registry = _registry(modes_file, fmt)
-    _check_mode(registry, mode)
+    _check_mode(registry, mode, hint)
     try:
         config = load(config_path, mode, enrollment)
     except MeshformError as exc:
         _emit_diagnostics(exc.diagnostics, fmt)
         raise SystemExit(EXIT_INVALID) from None
+    if not (config.mode or config.rules):
+        raise click.UsageError("give --mode or a --config with a mode or rules")
+    bad = unknown_modes(config, registry, config_path or "--config")
+    if bad:
+        _emit_diagnostics(bad, fmt)
+        raise SystemExit(EXIT_INVALID)
     return config, registry
 
 
@@ -221,8 +232,6 @@ def transform(
     from meshform.frontends import transform_command
 
     config, registry = _transform_setup(config_path, mode, enrollment, modes_file, diag_format)
-    if not (config.mode or config.rules):
-        raise click.UsageError("give --mode or a --config with a mode or rules")
     code = transform_command(
         list(paths),
         config,
@@ -252,11 +261,11 @@ def helm_postrender(
     """Helm post-renderer: all manifests on stdin, governed manifests on stdout."""
     from meshform.frontends import transform_command
 
+    hint = "--mode" if mode else "MESHFORM_MODE"
+    env_mode = os.environ.get("MESHFORM_MODE") or None
     config, registry = _transform_setup(
-        config_path, mode or os.environ.get("MESHFORM_MODE"), enrollment, modes_file, diag_format
+        config_path, mode or env_mode, enrollment, modes_file, diag_format, hint
     )
-    if not (config.mode or config.rules):
-        raise click.UsageError("give --mode, MESHFORM_MODE or a --config")
     raise SystemExit(
         transform_command(
             [],

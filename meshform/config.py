@@ -158,7 +158,38 @@ def _from_config_map(doc: Document) -> TransformConfig:
             ]
         )
     hooks = data.get("helmHooks", "skip")
+    if hooks not in ("skip", "govern"):  # a typo must not let a sidecar into hook Jobs
+        line, col = doc.position(("data", "helmHooks"))
+        raise MeshformError(
+            [
+                Diagnostic(
+                    doc.file,
+                    line,
+                    col,
+                    Level.ERROR,
+                    "MF104",
+                    f"helmHooks {hooks!r} is not skip or govern",
+                    "$.data.helmHooks",
+                )
+            ]
+        )
     return TransformConfig(mode=data.get("mode"), enrollment=enrollment, helm_hooks=hooks)
+
+
+def unknown_modes(config: TransformConfig, registry: Any, file: str) -> list[Diagnostic]:
+    """Every mode the config names must exist, checked before any input is read."""
+    return [
+        Diagnostic(
+            file,
+            1,
+            1,
+            Level.ERROR,
+            "MF204",
+            f"unknown governance mode {m!r} in the config (known: {', '.join(registry.modes)})",
+        )
+        for m in dict.fromkeys(config.modes())
+        if registry.resolve(m) is None
+    ]
 
 
 def load(path: str | None, mode: str | None, enrollment: str | None) -> TransformConfig:

@@ -89,6 +89,8 @@ CODES: dict[str, Code] = {
         Code("MF604", "namespace-revision", "use one revision"),
         Code("MF701", "config", "give a MeshTransformer (schemas/transformer.schema.json) or a ConfigMap"),
         Code("MF702", "resource-list", "the KRM function reads one ResourceList on stdin"),
+        Code("MF703", "empty-input", "check the step before meshform produced manifests"),
+        Code("MF704", "no-mode", "set spec.mode, rules, or data.mode in the functionConfig"),
         Code("MF801", "not-governed", "run meshform (kustomize needs --enable-alpha-plugins --enable-exec)"),
     )
 }

@@ -35,6 +35,7 @@ def transform_command(
 ) -> int:
     engine = ROUND_TRIP if preserve else FAST
     outcome = govern_sources(paths, config, registry, engine)
+    outcome.diagnostics += _nothing_read(outcome)
     _report(outcome.diagnostics, diag_format)
     if not outcome.ok:
         return EXIT_DIFF_ERROR if diff else EXIT_INVALID
@@ -53,6 +54,15 @@ def transform_command(
         sys.stdout.write(text)
         sys.stdout.flush()
     return EXIT_OK
+
+
+def _nothing_read(outcome: Outcome) -> list[Diagnostic]:
+    """An empty input is an error: downstream (Argo CD auto-prune, kubectl apply --prune) would read
+    an empty output as "delete everything", and a failed upstream step often looks exactly like this."""
+    if not outcome.ok or any(c.text.strip() for c in outcome.chunks()):
+        return []
+    where = next(iter(outcome.chunks_by_file), "<stdin>")
+    return [Diagnostic(where, 0, 0, Level.ERROR, "MF703", "no documents in the input")]
 
 
 def _objects(items: list[Item]) -> list[Any]:
@@ -75,7 +85,7 @@ def _write_back(outcome: Outcome, engine: str) -> None:
 def check_command(paths: list[str], config: TransformConfig, registry: Registry, diag_format: str) -> int:
     """Every workload the config selects must carry meshform's status or its mesh's own markers."""
     outcome = govern_sources(paths, TransformConfig(), registry)  # read only: governs nothing
-    diags = list(outcome.diagnostics)
+    diags = list(outcome.diagnostics) + _nothing_read(outcome)
     items = [i for c in outcome.chunks() for i in c.items]
     judge = Transformer(items, config, registry)
     for item in items:
@@ -124,10 +134,13 @@ def krm_command(registry: Registry) -> int:
 
     try:
         text = decode(sys.stdin.buffer.read(), "<stdin>")
-        out, ok = krm.run(text, registry)
+        out, diags = krm.run(text, registry)
     except MeshformError as exc:
         sys.stderr.write(report(exc.diagnostics, "text"))
         return EXIT_INVALID
     sys.stdout.write(out)
     sys.stdout.flush()
-    return EXIT_OK if ok else EXIT_INVALID
+    failed = [d for d in diags if d.level is Level.ERROR]
+    if failed:  # kustomize drops a failed function's stdout: say it on stderr too
+        sys.stderr.write(report(failed, "text"))
+    return EXIT_INVALID if failed else EXIT_OK

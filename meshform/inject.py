@@ -11,7 +11,6 @@ from functools import cache
 from typing import Any
 
 from meshform.diagnostics import Diagnostic, Level, MeshformError
-from meshform.yamlio import load_documents
 
 MAX_OUTPUT = 256 * 1024  # a sidecar is a few KiB; anything near this is a runaway template
 
@@ -30,6 +29,7 @@ def _environment() -> Any:
     )
 
 
+@cache
 def _compile(text: str, source: str) -> Any:
     from jinja2 import TemplateSyntaxError
 
@@ -68,14 +68,18 @@ def _bounded(chunks: Any, source: str) -> Any:
 
 def render_container(text: str, values: Mapping[str, Any], source: str) -> dict[str, Any]:
     """Render a template that describes exactly one container, and return it as data."""
+    import yaml
+
+    from meshform import fastyaml
+
     rendered = render_text(text, values, source)
     try:
-        docs = load_documents(rendered, f"{source} (rendered)")
-    except MeshformError as exc:
-        raise _fail(source, f"template rendered invalid YAML: {exc.diagnostics[0].message}") from None
-    if len(docs) != 1 or not isinstance(docs[0].data, dict):
+        docs = [d for d in yaml.load_all(rendered, Loader=fastyaml.FastLoader) if d is not None]
+    except (yaml.YAMLError, fastyaml.DuplicateKey) as exc:
+        raise _fail(source, f"template rendered invalid YAML: {str(exc).splitlines()[0]}") from None
+    if len(docs) != 1 or not isinstance(docs[0], dict):
         raise _fail(source, "template must render one YAML mapping (a container)")
-    container: dict[str, Any] = docs[0].data
+    container: dict[str, Any] = docs[0]
     for key in ("name", "image"):
         if not isinstance(container.get(key), str) or not container[key]:
             raise _fail(source, f"rendered container needs a string {key!r}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from meshform.config import TransformConfig, from_document
+from meshform.config import TransformConfig, from_document, unknown_modes
 from meshform.diagnostics import Diagnostic, Level, MeshformError, has_errors
 from meshform.manifests import ROUND_TRIP, Chunk, load_text, objects_of
 from meshform.modes import Registry
@@ -102,14 +102,27 @@ def _resource_list(text: str, file: str) -> Chunk:
     return chunks[0]
 
 
-def run(text: str, registry: Registry, file: str = "<stdin>") -> tuple[str, bool]:
-    """ResourceList text → (ResourceList text, ok). Raises MeshformError only when the input is not a
-    ResourceList at all (there are then no items to give back)."""
+def run(text: str, registry: Registry, file: str = "<stdin>") -> tuple[str, list[Diagnostic]]:
+    """ResourceList text → (ResourceList text, findings). Raises MeshformError only when the input is
+    not a ResourceList at all (there are then no items to give back)."""
     from meshform.roundtrip import dump
 
     chunk = _resource_list(text, file)
     try:
-        diags = transform(chunk.items, _config(chunk.data, file), registry)
+        config = _config(chunk.data, file)
+        diags = unknown_modes(config, registry, file) or transform(chunk.items, config, registry)
+        if not config.modes():
+            diags.append(
+                Diagnostic(
+                    file,
+                    1,
+                    1,
+                    Level.WARNING,
+                    "MF704",
+                    "the functionConfig selects no mode: nothing was governed",
+                    "$.functionConfig",
+                )
+            )
     except MeshformError as exc:
         diags = exc.diagnostics
     ok = not has_errors(diags)
@@ -118,7 +131,7 @@ def run(text: str, registry: Registry, file: str = "<stdin>") -> tuple[str, bool
     else:
         chunk = _resource_list(text, file)  # failure: every item exactly as it came
     chunk.data["results"] = [_result(d, chunk.items) for d in sorted(diags)]
-    return dump(chunk.data, chunk.indent), ok
+    return dump(chunk.data, chunk.indent), diags
 
 
 def _is_resource_list(data: Any) -> bool:

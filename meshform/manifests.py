@@ -76,6 +76,9 @@ def _parse_fast(text: str, file: str, line: int) -> Any:
 
     from meshform import fastyaml
 
+    data = fastyaml.accelerated(text)
+    if data is not NotImplemented:
+        return data
     try:
         data = fastyaml.load(text)
     except fastyaml.DuplicateKey as exc:
@@ -122,10 +125,32 @@ def _is_wrapper(data: Any) -> bool:
     )
 
 
-def load_text(text: str, file: str, engine: str = FAST) -> list[Chunk]:
+_KIND = re.compile(r"^kind:[ \t]*[\"']?([A-Za-z0-9]+)", re.MULTILINE)
+_OURS = ("meshform.dev/", "-meshform-envoy")
+
+
+def wanted(kinds: frozenset[str] | None, text: str) -> bool:
+    """Must this document be parsed into data? Yes for the kinds asked for, for anything whose kind
+    cannot be seen at a glance (flow style, JSON, Lists), for anything meshform wrote into, and for
+    anything not provably well-formed; every other document passes through as its own text."""
+    if kinds is None:
+        return True
+    found = _KIND.search(text)
+    if found is None or found.group(1) in kinds or found.group(1).endswith(WRAPPERS):
+        return True
+    if any(marker in text for marker in _OURS):
+        return True
+    from meshform.fastyaml import well_formed
+
+    return not well_formed(text)
+
+
+def load_text(text: str, file: str, engine: str = FAST, kinds: frozenset[str] | None = None) -> list[Chunk]:
+    """Documents of a stream; with `kinds`, only those kinds (and meshform's own) are parsed."""
     chunks = []
     for line, sep, doc_text in split(text):
-        if all(ln.lstrip().startswith("#") or not ln.strip() for ln in doc_text.splitlines()):
+        blank = all(ln.lstrip().startswith("#") or not ln.strip() for ln in doc_text.splitlines())
+        if blank or not wanted(kinds, doc_text):
             chunks.append(Chunk(file, line, doc_text, None, sep=sep))
             continue
         data, indent = _parse(doc_text, file, line, engine)
@@ -142,14 +167,16 @@ def expand_paths(paths: list[str]) -> list[str]:
     for path in paths:
         if path != "-" and os.path.isdir(path):
             for root, dirs, files in os.walk(path):
-                dirs.sort()
-                out += [os.path.join(root, f) for f in sorted(files) if f.endswith(EXTENSIONS)]
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))  # .git, .github: not manifests
+                out += [
+                    os.path.join(root, f) for f in sorted(files) if f.endswith(EXTENSIONS) and f[0] != "."
+                ]
         else:
             out.append(path)
     return out
 
 
-def read_source(path: str, engine: str = FAST) -> list[Chunk]:
+def read_source(path: str, engine: str = FAST, kinds: frozenset[str] | None = None) -> list[Chunk]:
     import sys
 
     try:
@@ -161,7 +188,7 @@ def read_source(path: str, engine: str = FAST) -> list[Chunk]:
     except OSError as exc:
         raise _fail(path, 0, 0, "MF001", f"cannot read: {exc.strerror or exc}") from None
     name = "<stdin>" if path == "-" else path
-    return load_text(decode(raw, name), name, engine)
+    return load_text(decode(raw, name), name, engine, kinds)
 
 
 # ------------------------------------------------------------------------------------------- writing

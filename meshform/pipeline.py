@@ -10,6 +10,7 @@ from meshform.diagnostics import Diagnostic, MeshformError, has_errors
 from meshform.manifests import FAST, Chunk, emit, expand_paths, read_source
 from meshform.modes import Registry
 from meshform.transform import transform
+from meshform.workloads import TEMPLATE_PATHS
 
 
 @dataclass
@@ -36,9 +37,10 @@ def govern_sources(
 ) -> Outcome:
     """Read every source (all or nothing), then govern every object in one pass."""
     outcome = Outcome()
+    kinds = kinds_to_parse(config, registry)
     for path in expand_paths(paths or ["-"]):
         try:
-            chunks = read_source(path, engine)
+            chunks = read_source(path, engine, kinds)
         except MeshformError as exc:
             outcome.diagnostics += exc.diagnostics
             continue
@@ -48,6 +50,15 @@ def govern_sources(
         items = [item for chunk in outcome.chunks() for item in chunk.items]
         outcome.diagnostics += transform(items, config, registry)
     return outcome
+
+
+def kinds_to_parse(config: TransformConfig, registry: Registry) -> frozenset[str]:
+    """Workloads and Namespaces always; Services only when a mode in use rewires them."""
+    kinds = {*TEMPLATE_PATHS, "Namespace"}
+    modes = [registry.resolve(m) for m in config.modes()]
+    if any(m is not None and m.facts.rewires_services for m in modes):
+        kinds.add("Service")
+    return frozenset(kinds)
 
 
 def unified_diff(outcome: Outcome, engine: str) -> str:

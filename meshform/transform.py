@@ -8,6 +8,7 @@ in the chosen mode and record it. Objects are mutated in place; the caller decid
 from __future__ import annotations
 
 import copy
+import marshal
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -92,6 +93,15 @@ class Transformer:
         self.registry = registry
         self.namespaces = NamespaceIndex.build([i.obj for i in items])
         self.diagnostics: list[Diagnostic] = []
+        # (namespace, one selector pair) → Services, so matching a workload costs a few look-ups
+        self.services: dict[tuple[str, str, str], list[Item]] = {}
+        for item in items:
+            if isinstance(item.obj, dict) and item.obj.get("kind") == "Service":
+                selector = (item.obj.get("spec") or {}).get("selector") or {}
+                if selector:
+                    key, value = min((str(k), str(v)) for k, v in selector.items())
+                    ns = str(_meta(item.obj).get("namespace", ""))
+                    self.services.setdefault((ns, key, value), []).append(item)
 
     def run(self) -> list[Diagnostic]:
         by_ref = {_object_key(i.obj): i for i in self.items if isinstance(i.obj, dict)}
@@ -148,8 +158,8 @@ class Transformer:
         plan = self.plan(item, template)
         if plan is None or self._conflict(item, template, plan.mode):
             return
-        before = copy.deepcopy(item.obj)
-        services = self._services(item, template)
+        before = snapshot(item.obj)
+        services = self._services(item, template) if self.services else []
         old = status.remove(template)
         for svc in services:
             svc.changed |= status.remove_service(svc.obj)
@@ -161,15 +171,13 @@ class Transformer:
 
     def _services(self, item: Item, template: dict[str, Any]) -> list[Item]:
         labels = _meta(template).get("labels") or {}
-        ns = _meta(item.obj).get("namespace")
+        ns = str(_meta(item.obj).get("namespace", ""))
         found = []
-        for other in self.items:
-            obj = other.obj
-            if not isinstance(obj, dict) or obj.get("kind") != "Service" or _meta(obj).get("namespace") != ns:
-                continue
-            selector = (obj.get("spec") or {}).get("selector") or {}
-            if selector and all(labels.get(k) == v for k, v in selector.items()):
-                found.append(other)
+        for key, value in labels.items():
+            for other in self.services.get((ns, str(key), str(value)), []):
+                selector = other.obj["spec"]["selector"]
+                if all(labels.get(k) == v for k, v in selector.items()):
+                    found.append(other)
         return found
 
     def _drop_stale(
@@ -261,7 +269,7 @@ class Transformer:
         for svc in services:
             targets = dict(_service_targets(svc.obj, ports, enrollment.service_target_ports))
             if targets:
-                before = copy.deepcopy(svc.obj)
+                before = snapshot(svc.obj)
                 status.apply_service(svc.obj, mode.facts.name, targets)
                 svc.changed = svc.obj != before
 
@@ -274,6 +282,17 @@ def _service_targets(
         port = next((p for p in ports if target in (p.name, p.port)), None)
         if port is not None and port.name in inbound and sp.get("name"):
             yield str(sp["name"]), inbound[port.name]
+
+
+def snapshot(obj: Any) -> Any:
+    """A deep copy to compare against later. Plain data (the fast engine) goes through marshal, several
+    times faster than copy.deepcopy; round-trip nodes need deepcopy."""
+    if type(obj) is dict:
+        try:
+            return marshal.loads(marshal.dumps(obj))
+        except ValueError:  # a value marshal does not know; fall through
+            pass
+    return copy.deepcopy(obj)
 
 
 def _is_empty(e: Enrollment) -> bool:

@@ -17,6 +17,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from meshform.diagnostics import Diagnostic, Level, MeshformError
@@ -271,44 +272,31 @@ _NON_STRING = re.compile(
     )$""",
     re.VERBOSE,
 )
-_FIRST_UNSAFE = set("-?:,[]{}#&*!|>'\"%@`")
-_ANYWHERE_UNSAFE = (": ", " #", "{", "}", "[", "]", ",", "\t")
-
-
-def _printable(ch: str) -> bool:
-    """YAML's printable set, minus the line breaks some readers fold (NEL, LS, PS)."""
-    o = ord(ch)
-    if o < 0x20 or o == 0x7F or 0x80 <= o <= 0x9F or o in (0x2028, 0x2029):
-        return False
-    return not (0xD800 <= o <= 0xDFFF or o in (0xFEFF, 0xFFFE, 0xFFFF))
+_FIRST_UNSAFE = frozenset("-?:,[]{}#&*!|>'\"%@`")
+_ANYWHERE_UNSAFE = re.compile(r": |\s#|[{}\[\],\t]|:$|^---|^\.\.\.")
+# Characters never written raw: C0/C1 controls (NEL among them), DEL, the Unicode line and paragraph
+# separators (some readers fold them), surrogates, BOM and the non-characters.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]")
+_NEEDS_ESCAPE = re.compile('["\\\\\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]')
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r", "\0": "\\0"}
 
 
 def _plain_ok(s: str) -> bool:
-    if not s or s != s.strip(" ") or _NON_STRING.match(s):
+    if not s or s[0] == " " or s[-1] == " " or _NON_STRING.match(s):
         return False
     first = s[0]
     if first in _FIRST_UNSAFE and not (first == "-" and len(s) > 1 and s[1] != " "):
         return False
-    if s.startswith(("---", "...")) or s.endswith(":") or any(t in s for t in _ANYWHERE_UNSAFE):
-        return False
-    return all(_printable(c) for c in s)
+    return not (_ANYWHERE_UNSAFE.search(s) or _UNPRINTABLE.search(s))
 
 
-_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r", "\0": "\\0"}
+def _escape(match: re.Match[str]) -> str:
+    c = match.group()
+    return _ESCAPES.get(c) or f"\\u{ord(c):04x}"
 
 
 def _double_quoted(s: str) -> str:
-    parts = []
-    for c in s:
-        if c in _ESCAPES:
-            parts.append(_ESCAPES[c])
-        elif _printable(c):
-            parts.append(c)
-        elif ord(c) <= 0xFFFF:
-            parts.append(f"\\u{ord(c):04x}")
-        else:
-            parts.append(f"\\U{ord(c):08x}")
-    return '"' + "".join(parts) + '"'
+    return '"' + _NEEDS_ESCAPE.sub(_escape, s) + '"'
 
 
 def plain_ok(s: str) -> bool:
@@ -318,14 +306,20 @@ def plain_ok(s: str) -> bool:
 
 def _block_ok(s: str) -> bool:
     """Multi-line text reads best as a literal block, when it round-trips exactly as one."""
-    if "\n" not in s or s.endswith("\n\n") or s.startswith((" ", "\n")):
+    if "\n" not in s or s.endswith(("\n\n", " ")) or s.startswith((" ", "\n")) or " \n" in s:
         return False
-    return all(_printable(c) or c == "\n" for c in s) and not any(
-        line != line.rstrip(" ") for line in s.split("\n")
-    )
+    return not _UNPRINTABLE.search(s.replace("\n", ""))
+
+
+@lru_cache(maxsize=1 << 16)
+def _format_str(s: str) -> str:
+    # Manifests repeat the same keys and values thousands of times: decide each string's quoting once.
+    return s if _plain_ok(s) else _double_quoted(s)
 
 
 def format_scalar(value: Any) -> str:
+    if type(value) is str:
+        return _format_str(value)
     if value is None:
         return "null"
     if value is True:

@@ -37,6 +37,7 @@ class ModeFacts:
     owned_keys: tuple[str, ...] = ()  # every label/annotation key the mode writes in any variant
     proof_containers: tuple[str, ...] = ()  # containers that prove the data plane arrived
     namespace_any_keys: tuple[str, ...] = ()  # namespace labels that enroll whatever their value
+    rewires_services: bool = False  # points Services at the proxy (so Services must be read)
 
     def enrolls_namespace(self, labels: Mapping[str, Any], annotations: Mapping[str, Any]) -> bool:
         """Does a Namespace with these keys inject this mode's data plane into its pods?"""

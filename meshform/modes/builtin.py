@@ -34,6 +34,7 @@ FACTS = ModeFacts(
     native_sidecar=True,
     control_plane=("none needed (static Envoy bootstrap in a ConfigMap)",),
     proof_containers=(PROXY,),
+    rewires_services=True,
 )
 
 
