@@ -22,6 +22,14 @@ from meshform.yamlio import dump_stream
 
 ALL_MODES = list(MODES)
 ENGINES = [FAST, ROUND_TRIP]
+
+
+@pytest.fixture(params=["yaml-rs", "pyyaml"], autouse=True)
+def reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every property holds whichever reader the fast engine uses."""
+    if request.param == "pyyaml":
+        monkeypatch.setenv("MESHFORM_YAML_ENGINE", "pyyaml")
+    return str(request.param)
 CORPUS = sorted((ROOT / "tests" / "fixtures" / "corpus").glob("*.yaml"))
 
 
