@@ -1,0 +1,278 @@
+"""`python -m bench`: meshform against kustomize and the YAML floor, in one run, in alternation.
+
+Reports median wall time and peak RSS per contender and size, the ratios meshform/kustomize and
+meshform/floor, whether each target of the performance issue is met, a JSON file and a PNG plot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from bench.corpus import application, stream
+
+ROOT = Path(__file__).resolve().parent.parent
+MESHFORM = [sys.executable, "-m", "meshform"]
+
+
+@dataclass(frozen=True)
+class Sample:
+    contender: str
+    n: int
+    seconds: float
+    rss_mib: float
+
+
+def run_once(cmd: list[str], cwd: Path) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MiB) of one child process, measured by the kernel (wait4)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert proc.stderr is not None
+    err = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    proc.stderr.close()
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{err.decode()[-2000:]}")
+    return wall, usage.ru_maxrss / 1024
+
+
+def kustomize_binary() -> str:
+    script = ROOT / "tests" / "tools" / "build.sh"
+    found = subprocess.run(["bash", str(script), "--print-path", "kustomize"], capture_output=True, text=True)
+    if found.returncode != 0:
+        subprocess.run(["bash", str(script), "kustomize"], check=True)
+        found = subprocess.run(
+            ["bash", str(script), "--print-path", "kustomize"], capture_output=True, text=True
+        )
+    return found.stdout.strip()
+
+
+def prepare(work: Path, n: int) -> dict[str, list[str]]:
+    """Inputs for one size, and the command of each contender."""
+    d = work / f"n{n}"
+    d.mkdir()
+    (d / "stream.yaml").write_text(stream(n))
+    (d / "commented.yaml").write_text(stream(n, comments=True))
+    (d / "app.yaml").write_text(application(n))
+    (d / "kustomization.yaml").write_text(
+        "resources:\n- stream.yaml\n"
+        'labels:\n- pairs:\n    sidecar.istio.io/inject: "true"\n  includeTemplates: true\n'
+    )
+    return {
+        "meshform-labels": [*MESHFORM, "transform", str(d / "stream.yaml"), "--mode", "istio"],
+        "meshform-builtin-sidecar": [
+            *MESHFORM,
+            "transform",
+            str(d / "stream.yaml"),
+            "--mode",
+            "builtin",
+            "--enrollment",
+            "sidecar",
+        ],
+        "meshform-render": [*MESHFORM, "render", str(d / "app.yaml")],
+        "meshform-comments": [
+            *MESHFORM,
+            "transform",
+            str(d / "commented.yaml"),
+            "--mode",
+            "istio",
+            "--preserve-comments",
+        ],
+        "floor": [sys.executable, "-m", "bench.floor", str(d / "stream.yaml")],
+        "kustomize": ["KUSTOMIZE", "build", str(d)],
+    }
+
+
+def check_comments_kept(work: Path, n: int) -> None:
+    """The comment-preserving path must really keep them: every input comment line is in the output."""
+    src = (work / f"n{n}" / "commented.yaml").read_text()
+    out = subprocess.run(
+        [*MESHFORM, "transform", "-", "--mode", "istio", "--preserve-comments"],
+        input=src,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    ).stdout
+    wanted = [ln for ln in src.splitlines() if "#" in ln]
+    missing = [ln for ln in wanted if ln not in out]
+    if missing:
+        raise SystemExit(f"comments lost at N={n}: {missing[:3]}")
+
+
+def measure(sizes: list[int], repeats: int, kustomize_max: int, work: Path) -> list[Sample]:
+    kustomize = kustomize_binary()
+    samples: list[Sample] = []
+    for n in sizes:
+        commands = prepare(work, n)
+        commands["kustomize"][0] = kustomize
+        if n > kustomize_max:
+            del commands["kustomize"]
+        check_comments_kept(work, n)
+        for _ in range(repeats):  # alternation: machine noise spreads over every contender alike
+            for name, cmd in commands.items():
+                wall, rss = run_once(cmd, ROOT)
+                samples.append(Sample(name, n, wall, rss))
+                print(f"  N={n:<6} {name:<26} {wall:8.3f} s {rss:8.1f} MiB", file=sys.stderr)
+    for name, cmd in {
+        "meshform-version": [*MESHFORM, "--version"],
+        "meshform-render-bookinfo": [*MESHFORM, "render", "examples/bookinfo/app.yaml"],
+    }.items():
+        for _ in range(max(repeats, 5)):
+            wall, rss = run_once(cmd, ROOT)
+            samples.append(Sample(name, 0, wall, rss))
+    return samples
+
+
+def summarize(samples: list[Sample]) -> list[dict[str, object]]:
+    rows: dict[tuple[str, int], list[Sample]] = {}
+    for s in samples:
+        rows.setdefault((s.contender, s.n), []).append(s)
+    table = []
+    for (name, n), group in rows.items():
+        table.append(
+            {
+                "contender": name,
+                "n": n,
+                "median_s": statistics.median(s.seconds for s in group),
+                "peak_rss_mib": max(s.rss_mib for s in group),
+                "runs": len(group),
+            }
+        )
+    by = {(r["contender"], r["n"]): r for r in table}
+    for r in table:
+        for ref in ("kustomize", "floor"):
+            other = by.get((ref, r["n"]))
+            r[f"vs_{ref}"] = round(float(r["median_s"]) / float(other["median_s"]), 3) if other else None
+    return table
+
+
+def targets(table: list[dict[str, object]]) -> list[tuple[str, bool | None, str]]:
+    by = {(r["contender"], r["n"]): r for r in table}
+
+    def t(name: str, n: int) -> float | None:
+        row = by.get((name, n))
+        return float(row["median_s"]) if row else None  # type: ignore[arg-type]
+
+    def rss(name: str, n: int) -> float | None:
+        row = by.get((name, n))
+        return float(row["peak_rss_mib"]) if row else None  # type: ignore[arg-type]
+
+    checks = []
+
+    def add(label: str, value: float | None, ok: bool | None, fmt: str) -> None:
+        checks.append((label, ok, fmt.format(value) if value is not None else "not measured"))
+
+    labels, kz, floor = t("meshform-labels", 1000), t("kustomize", 1000), t("floor", 1000)
+    ratio = kz / labels if kz and labels else None
+    add("N=1000 labels >= 15x faster than kustomize", ratio, ratio >= 15 if ratio else None, "{:.1f}x")
+    ratio = labels / floor if labels and floor else None
+    add("N=1000 labels within 2x of the floor", ratio, ratio <= 2 if ratio else None, "{:.2f}x floor")
+    big = t("meshform-labels", 10000)
+    ratio = big / labels if big and labels else None
+    add("t(10k)/t(1k) <= 11", ratio, ratio <= 11 if ratio else None, "{:.1f}")
+    peak = rss("meshform-labels", 10000)
+    add("N=10000 peak RSS <= 500 MiB", peak, peak <= 500 if peak else None, "{:.0f} MiB")
+    side = t("meshform-builtin-sidecar", 1000)
+    ratio = side / labels if side and labels else None
+    add("builtin sidecar within 3x of labels (N=1000)", ratio, ratio <= 3 if ratio else None, "{:.2f}x")
+    comments = t("meshform-comments", 1000)
+    ratio = kz / comments if kz and comments else None
+    add("comment-preserving >= 3x faster than kustomize", ratio, ratio >= 3 if ratio else None, "{:.1f}x")
+    version, bookinfo = t("meshform-version", 0), t("meshform-render-bookinfo", 0)
+    add("meshform --version <= 100 ms", version, version <= 0.1 if version else None, "{:.3f} s")
+    add("render bookinfo <= 300 ms", bookinfo, bookinfo <= 0.3 if bookinfo else None, "{:.3f} s")
+    return checks
+
+
+def print_table(table: list[dict[str, object]], checks: list[tuple[str, bool | None, str]]) -> None:
+    print(f"{'contender':<26} {'N':>6} {'median s':>9} {'peak MiB':>9} {'/kustomize':>10} {'/floor':>7}")
+    for r in sorted(table, key=lambda r: (r["n"], r["contender"])):  # type: ignore[arg-type, return-value]
+        vk = "" if r["vs_kustomize"] is None else f"{r['vs_kustomize']:.3f}"
+        vf = "" if r["vs_floor"] is None else f"{r['vs_floor']:.2f}"
+        name, n, med, rss = r["contender"], r["n"], r["median_s"], r["peak_rss_mib"]
+        print(f"{name:<26} {n:>6} {med:>9.3f} {rss:>9.1f} {vk:>10} {vf:>7}")
+    print()
+    for label, ok, value in checks:
+        mark = "MET " if ok else "MISS" if ok is False else "n/a "
+        print(f"[{mark}] {label}: {value}")
+
+
+def plot(table: list[dict[str, object]], path: Path) -> bool:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for name in sorted({str(r["contender"]) for r in table if r["n"]}):
+        points = sorted(
+            (int(r["n"]), float(r["median_s"]))
+            for r in table  # type: ignore[arg-type]
+            if r["contender"] == name and r["n"]
+        )
+        ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=name)
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="workloads (N, plus N Services)",
+        ylabel="median wall time (s)",
+        title="meshform vs kustomize vs YAML floor",
+    )
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    return True
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--sizes", default="1,100,1000,10000")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--kustomize-max", type=int, default=1000, help="largest N to run kustomize on")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="meshform-bench-"))
+    try:
+        samples = measure([int(n) for n in args.sizes.split(",")], args.repeats, args.kustomize_max, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    table = summarize(samples)
+    checks = targets(table)
+    print_table(table, checks)
+    (out / "results.json").write_text(
+        json.dumps(
+            {
+                "table": table,
+                "targets": [{"target": c[0], "met": c[1], "value": c[2]} for c in checks],
+                "samples": [asdict(s) for s in samples],
+                "python": sys.version.split()[0],
+                "cpus": os.cpu_count(),
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    if plot(table, out / "time-vs-n.png"):
+        print(f"\nplot: {out / 'time-vs-n.png'}")
+    print(f"json: {out / 'results.json'}")
+
+
+if __name__ == "__main__":
+    main()
