@@ -111,7 +111,9 @@ def check_comments_kept(work: Path, n: int) -> None:
         raise SystemExit(f"comments lost at N={n}: {missing[:3]}")
 
 
-def measure(sizes: list[int], repeats: int, kustomize_max: int, work: Path) -> list[Sample]:
+def measure(
+    sizes: list[int], repeats: int, kustomize_max: int, comments_max: int, work: Path
+) -> list[Sample]:
     kustomize = kustomize_binary()
     samples: list[Sample] = []
     for n in sizes:
@@ -119,7 +121,10 @@ def measure(sizes: list[int], repeats: int, kustomize_max: int, work: Path) -> l
         commands["kustomize"][0] = kustomize
         if n > kustomize_max:
             del commands["kustomize"]
-        check_comments_kept(work, n)
+        if n > comments_max:
+            del commands["meshform-comments"]
+        else:
+            check_comments_kept(work, n)
         for _ in range(repeats):  # alternation: machine noise spreads over every contender alike
             for name, cmd in commands.items():
                 wall, rss = run_once(cmd, ROOT)
@@ -244,13 +249,15 @@ def main() -> None:
     parser.add_argument("--sizes", default="1,100,1000,10000")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--kustomize-max", type=int, default=1000, help="largest N to run kustomize on")
+    parser.add_argument("--comments-max", type=int, default=1000, help="largest N for the comment path")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="meshform-bench-"))
     try:
-        samples = measure([int(n) for n in args.sizes.split(",")], args.repeats, args.kustomize_max, work)
+        sizes = [int(n) for n in args.sizes.split(",")]
+        samples = measure(sizes, args.repeats, args.kustomize_max, args.comments_max, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     table = summarize(samples)

@@ -309,6 +309,37 @@ def krm(modes_file: str | None) -> None:
     raise SystemExit(krm_command(_registry(modes_file, "text")))
 
 
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(allow_dash=True))
+@mode_option
+@click.option("--kubeconfig", type=click.Path(dir_okay=False), default=None, help="Kubeconfig file.")
+@click.option("--context", default=None, help="Kubeconfig context (default: its current-context).")
+@click.option(
+    "-o", "--output", "out_format", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@click.option(
+    "--timeout", type=click.FloatRange(min=0.1), default=15.0, show_default=True, help="Seconds per request."
+)
+@modes_file_option
+def verify(
+    paths: tuple[str, ...],
+    mode: str | None,
+    kubeconfig: str | None,
+    context: str | None,
+    out_format: str,
+    timeout: float,
+    modes_file: str | None,
+) -> None:
+    """Prove against a live cluster that each workload's governance mode will work (read-only)."""
+    from meshform.verify.run import Options, command
+
+    registry = _registry(modes_file, "text")
+    _check_mode(registry, mode)
+    if not paths and sys.stdin.isatty():
+        raise click.UsageError("give an application model, manifests, or - for stdin")
+    raise SystemExit(command(Options(paths, mode, kubeconfig, context, timeout), registry, out_format))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point with one error boundary: exit codes, no tracebacks, quiet on a closed pipe."""
     try:

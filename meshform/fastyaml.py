@@ -82,14 +82,14 @@ def _yaml_rs() -> Any:
     return yaml_rs
 
 
-def accelerated(text: str) -> Any:
+def accelerated(text: str, dates: bool = False) -> Any:
     """Parse with yaml-rs when it is installed and the text has no 1.1/1.2-ambiguous plain scalar;
     return NotImplemented to ask for the PyYAML path."""
     rs = _yaml_rs()
     if rs is None or _AMBIGUOUS.search(text):
         return NotImplemented
     try:
-        return rs.loads(text, parse_datetime=False)
+        return rs.loads(text, parse_datetime=dates)
     except Exception:
         return NotImplemented
 

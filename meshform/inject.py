@@ -6,8 +6,10 @@ or a `: ` inside a value stays one YAML scalar. jinja2 is imported here, lazily,
 
 from __future__ import annotations
 
+import copy
+import json
 from collections.abc import Mapping
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from meshform.diagnostics import Diagnostic, Level, MeshformError
@@ -67,7 +69,19 @@ def _bounded(chunks: Any, source: str) -> Any:
 
 
 def render_container(text: str, values: Mapping[str, Any], source: str) -> dict[str, Any]:
-    """Render a template that describes exactly one container, and return it as data."""
+    """Render a template that describes exactly one container, and return it as data (a fresh copy:
+    callers insert it into manifests they then change)."""
+    key = json.dumps(values, sort_keys=True, default=str)
+    return copy.deepcopy(_render_cached(text, key, source))
+
+
+@lru_cache(maxsize=256)
+def _render_cached(text: str, values_json: str, source: str) -> dict[str, Any]:
+    # Most workloads of a stream get the very same sidecar: render and parse it once per distinct values.
+    return _render_container(text, json.loads(values_json), source)
+
+
+def _render_container(text: str, values: Mapping[str, Any], source: str) -> dict[str, Any]:
     import yaml
 
     from meshform import fastyaml

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any
 
@@ -76,8 +77,15 @@ class Application:
     mode_options: MappingProxyType[str, Any]
     components: tuple[Component, ...] = field(default_factory=tuple)
 
+    @cached_property
+    def _by_name(self) -> dict[str, Component]:
+        by_name: dict[str, Component] = {}
+        for c in self.components:
+            by_name.setdefault(c.name, c)  # the first of duplicates, as validation reports the later ones
+        return by_name
+
     def component(self, name: str) -> Component | None:
-        return next((c for c in self.components if c.name == name), None)
+        return self._by_name.get(name)
 
 
 def _versions(raw: dict[str, Any]) -> tuple[Version, ...]:

@@ -10,7 +10,7 @@ from meshform.diagnostics import Diagnostic, Level, MeshformError, has_errors
 from meshform.expand import expand
 from meshform.govern import GovernOptions, govern
 from meshform.modes import DEFAULT, Registry
-from meshform.yamlio import Document, read_file
+from meshform.yamlio import Document, load_documents, load_documents_quick, read_file, read_text
 
 APP_SCHEMA = "application.schema.json"
 MODES_SCHEMA = "modes.schema.json"
@@ -126,8 +126,15 @@ def render_documents(docs: list[Document], registry: Registry, opts: GovernOptio
 
 
 def render_file(path: str, registry: Registry, opts: GovernOptions) -> Result:
+    """Render through the quick reader; any finding at all is recomputed with the positioned reader,
+    so every diagnostic still points at file:line:col."""
     try:
-        docs = read_file(path)
+        text, name = read_text(path)
+        quick = load_documents_quick(text, name)
+        if quick is not None:
+            result = render_documents(quick, registry, opts)
+            if not result.diagnostics:
+                return result
+        return render_documents(load_documents(text, name), registry, opts)
     except MeshformError as exc:
         return Result(diagnostics=exc.diagnostics)
-    return render_documents(docs, registry, opts)

@@ -106,3 +106,29 @@ def test_closed_pipe_gives_no_traceback() -> None:
     )
     assert proc.stdout == b"apiVersion: v1\n"
     assert b"Traceback" not in proc.stderr and b"Error" not in proc.stderr
+
+
+def test_closed_pipe_on_a_large_stream_gives_no_traceback(tmp_path: Path) -> None:
+    """Output far larger than a pipe buffer, so `head` really closes the pipe under meshform."""
+    from bench.corpus import stream
+
+    big = tmp_path / "big.yaml"
+    big.write_text(stream(300))
+    items = "".join("- " + doc.replace("\n", "\n  ").rstrip() + "\n" for doc in stream(300).split("---\n"))
+    resource_list = tmp_path / "rl.yaml"
+    resource_list.write_text(
+        "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n"
+        + items
+        + "functionConfig:\n  apiVersion: v1\n  kind: ConfigMap\n"
+        + "  metadata: {name: fn}\n  data: {mode: istio}\n"
+    )
+    for cmd in (f"-m meshform transform {big} --mode builtin", f"-m meshform krm < {resource_list}"):
+        proc = subprocess.run(
+            ["bash", "-c", f"{sys.executable} {cmd} | head -c 100"],
+            capture_output=True,
+            cwd=ROOT,
+            timeout=120,
+            check=False,
+        )
+        assert len(proc.stdout) == 100, cmd
+        assert b"Traceback" not in proc.stderr and b"Exception" not in proc.stderr, proc.stderr[-500:]

@@ -30,6 +30,8 @@ def reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> s
     if request.param == "pyyaml":
         monkeypatch.setenv("MESHFORM_YAML_ENGINE", "pyyaml")
     return str(request.param)
+
+
 CORPUS = sorted((ROOT / "tests" / "fixtures" / "corpus").glob("*.yaml"))
 
 

@@ -31,9 +31,22 @@ class SidecarTemplate:
 
 
 @dataclass(frozen=True)
+class ControlPlaneObject:
+    """An object the mode's control plane must have; `meshform verify` checks it (and, with `ready`,
+    its readiness)."""
+
+    api_version: str
+    kind: str
+    name: str
+    namespace: str = ""
+    ready: bool = False
+
+
+@dataclass(frozen=True)
 class CustomMode:
     facts: ModeFacts
     sidecar: SidecarTemplate | None = None
+    control_plane_objects: tuple[ControlPlaneObject, ...] = ()
 
     def enroll(self, ctx: EnrollContext) -> Enrollment:
         if ctx.strategy == LABELS or self.sidecar is None:
@@ -114,5 +127,11 @@ def build(doc: Document) -> list[CustomMode]:
             owned_keys=tuple(sorted({*labels, *annotations})),
             proof_containers=tuple(raw.get("proofContainers", ())),
         )
-        modes.append(CustomMode(facts, sidecar))
+        objects = tuple(
+            ControlPlaneObject(
+                o["apiVersion"], o["kind"], o["name"], o.get("namespace", ""), bool(o.get("ready"))
+            )
+            for o in raw.get("controlPlaneObjects", ())
+        )
+        modes.append(CustomMode(facts, sidecar, objects))
     return modes

@@ -1,0 +1,127 @@
+"""A quick yes/no check of a document against one of meshform's JSON Schemas, without jsonschema.
+
+jsonschema costs ~170 ms to import, more than meshform spends rendering a whole application; yet
+almost every document it sees is valid. This checker understands the keywords meshform's own schemas
+use and answers only True (valid) or False (invalid, or a keyword it does not know). On False the
+caller runs jsonschema, which reports every error with its location, so a wrong False costs time,
+never correctness; a wrong True is impossible for the keywords implemented here (property-tested
+against jsonschema).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+from meshform.resources import schema
+
+Check = Callable[[Any], bool]
+_TYPES: dict[str, Callable[[Any], bool]] = {
+    "object": lambda v: isinstance(v, dict),
+    "array": lambda v: isinstance(v, list),
+    "string": lambda v: isinstance(v, str),
+    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+    "boolean": lambda v: isinstance(v, bool),
+    "null": lambda v: v is None,
+}
+_IGNORED = {"$schema", "$id", "title", "description", "default", "$defs"}
+
+
+class Unsupported(Exception):
+    """The schema uses a keyword this checker does not implement."""
+
+
+def _compile(node: dict[str, Any], root: dict[str, Any], refs: dict[str, Check]) -> Check:
+    checks = [_keyword(k, v, node, root, refs) for k, v in node.items() if k not in _IGNORED]
+    return lambda value: all(check(value) for check in checks)
+
+
+def _ref(target: str, root: dict[str, Any], refs: dict[str, Check]) -> Check:
+    if target not in refs:
+        refs[target] = lambda v: False  # placeholder for recursive definitions; replaced below
+        node: Any = root
+        for part in target.removeprefix("#/").split("/"):
+            node = node[part]
+        refs[target] = _compile(node, root, refs)
+    return lambda value: refs[target](value)
+
+
+def _keyword(key: str, arg: Any, node: dict[str, Any], root: dict[str, Any], refs: dict[str, Check]) -> Check:
+    def sub(n: Any) -> Check:
+        return _compile(n, root, refs)
+
+    if key == "$ref":
+        return _ref(arg, root, refs)
+    if key == "type":
+        types = [_TYPES[t] for t in ([arg] if isinstance(arg, str) else arg)]
+        return lambda v: any(t(v) for t in types)
+    if key == "const":
+        return lambda v: v == arg and type(v) is type(arg)
+    if key == "enum":
+        return lambda v: any(v == e and type(v) is type(e) for e in arg)
+    if key == "pattern":
+        rx = re.compile(arg)
+        return lambda v: not isinstance(v, str) or rx.search(v) is not None
+    if key in ("minLength", "maxLength", "minItems", "minimum", "maximum"):
+        return _bound(key, arg)
+    if key == "required":
+        return lambda v: not isinstance(v, dict) or all(r in v for r in arg)
+    if key == "properties":
+        props = {name: sub(s) for name, s in arg.items()}
+        return lambda v: not isinstance(v, dict) or all(props[k](x) for k, x in v.items() if k in props)
+    if key == "additionalProperties":
+        return _additional(arg, node, sub)
+    if key == "propertyNames":
+        names = sub(arg)
+        return lambda v: not isinstance(v, dict) or all(names(k) for k in v)
+    if key == "items":
+        item = sub(arg)
+        return lambda v: not isinstance(v, list) or all(item(x) for x in v)
+    if key == "oneOf":
+        options = [sub(s) for s in arg]
+        return lambda v: sum(1 for o in options if o(v)) == 1
+    raise Unsupported(key)
+
+
+def _bound(key: str, arg: Any) -> Check:
+    if key == "minLength":
+        return lambda v: not isinstance(v, str) or len(v) >= arg
+    if key == "maxLength":
+        return lambda v: not isinstance(v, str) or len(v) <= arg
+    if key == "minItems":
+        return lambda v: not isinstance(v, list) or len(v) >= arg
+    number = _TYPES["number"]
+    if key == "minimum":
+        return lambda v: not number(v) or v >= arg
+    return lambda v: not number(v) or v <= arg
+
+
+def _additional(arg: Any, node: dict[str, Any], sub: Callable[[Any], Check]) -> Check:
+    if "patternProperties" in node:
+        raise Unsupported("patternProperties")
+    known = set(node.get("properties", {}))
+    if arg is False:
+        return lambda v: not isinstance(v, dict) or all(k in known for k in v)
+    extra = sub(arg)
+    return lambda v: not isinstance(v, dict) or all(extra(x) for k, x in v.items() if k not in known)
+
+
+@cache
+def checker(name: str) -> Check | None:
+    root = schema(name)
+    try:
+        return _compile(root, root, {})
+    except Unsupported:
+        return None
+
+
+def is_valid(data: Any, name: str) -> bool:
+    """True only when the document is certainly valid against the named schema."""
+    check = checker(name)
+    try:
+        return check is not None and check(data)
+    except RecursionError:
+        return False

@@ -1,0 +1,196 @@
+"""Which cluster, as whom: a kubeconfig context resolved into one `Endpoint`, kubectl's way.
+
+`--kubeconfig`, else every file in $KUBECONFIG (the first file to define a name wins), else
+~/.kube/config, else the in-cluster service account. File paths in a kubeconfig are relative to it.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+IN_CLUSTER_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+
+class KubeconfigError(Exception):
+    """The kubeconfig cannot name a usable cluster and credential (a usage problem, exit 2)."""
+
+
+@dataclass(frozen=True)
+class ExecConfig:
+    """A `users[].user.exec` credential plugin (client.authentication.k8s.io/v1 or v1beta1)."""
+
+    api_version: str
+    command: str
+    args: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+    provide_cluster_info: bool = False
+    base_dir: str = ""  # a relative command with a slash is relative to the kubeconfig's directory
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    context: str
+    server: str
+    ca_data: bytes | None = None  # PEM; None = the system's trust store
+    insecure: bool = False
+    tls_server_name: str = ""
+    token: str = ""
+    token_file: str = ""
+    cert_data: bytes | None = None
+    key_data: bytes | None = None
+    basic: tuple[str, str] | None = None
+    exec: ExecConfig | None = None
+    namespace: str = "default"  # the context's namespace: where manifests without one would go
+    source: str = ""  # where it came from, for messages
+
+    def cluster_info(self) -> dict[str, Any]:
+        """The `spec.cluster` an exec plugin gets when it asks for provideClusterInfo."""
+        info: dict[str, Any] = {"server": self.server, "insecure-skip-tls-verify": self.insecure}
+        if self.ca_data:
+            info["certificate-authority-data"] = base64.b64encode(self.ca_data).decode()
+        if self.tls_server_name:
+            info["tls-server-name"] = self.tls_server_name
+        return info
+
+
+def _read_yaml(path: str) -> dict[str, Any]:
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = yaml.safe_load(fh)
+    except (OSError, yaml.YAMLError) as exc:
+        raise KubeconfigError(f"cannot read kubeconfig {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise KubeconfigError(f"kubeconfig {path} is not a mapping")
+    data["__dir__"] = os.path.dirname(os.path.abspath(path))
+    return data
+
+
+def _paths(explicit: str | None) -> list[str]:
+    if explicit:
+        return [explicit]
+    env = os.environ.get("KUBECONFIG", "")
+    found = [p for p in env.split(os.pathsep) if p and os.path.exists(p)]
+    default = os.path.join(os.path.expanduser("~"), ".kube", "config")
+    return found or ([default] if os.path.exists(default) else [])
+
+
+@dataclass
+class _Merged:
+    """Named entries from every file, the first file's entry winning, with each entry's directory."""
+
+    current: str = ""
+    entries: dict[str, dict[str, tuple[dict[str, Any], str]]] = field(
+        default_factory=lambda: {"clusters": {}, "users": {}, "contexts": {}}
+    )
+
+    def add(self, data: dict[str, Any]) -> None:
+        self.current = self.current or str(data.get("current-context") or "")
+        for section, key in (("clusters", "cluster"), ("users", "user"), ("contexts", "context")):
+            for entry in data.get(section) or []:
+                if isinstance(entry, dict) and entry.get("name"):
+                    body = entry.get(key) or {}
+                    self.entries[section].setdefault(str(entry["name"]), (body, data["__dir__"]))
+
+    def get(self, section: str, name: str) -> tuple[dict[str, Any], str]:
+        if name not in self.entries[section]:
+            raise KubeconfigError(f"kubeconfig has no {section[:-1]} named {name!r}")
+        return self.entries[section][name]
+
+
+def _file_or_data(body: Mapping[str, Any], key: str, base: str) -> bytes | None:
+    if body.get(f"{key}-data"):
+        try:
+            return base64.b64decode(str(body[f"{key}-data"]))
+        except ValueError:
+            raise KubeconfigError(f"{key}-data is not base64") from None
+    if body.get(key):
+        path = os.path.join(base, os.path.expanduser(str(body[key])))
+        try:
+            with open(path, "rb") as fh:
+                return fh.read()
+        except OSError as exc:
+            raise KubeconfigError(f"cannot read {key} {path}: {exc.strerror}") from None
+    return None
+
+
+def _exec(raw: Mapping[str, Any], base: str) -> ExecConfig:
+    if not raw.get("command") or not raw.get("apiVersion"):
+        raise KubeconfigError("exec credential plugin needs command and apiVersion")
+    env = {str(e["name"]): str(e.get("value", "")) for e in raw.get("env") or [] if isinstance(e, dict)}
+    return ExecConfig(
+        api_version=str(raw["apiVersion"]),
+        command=str(raw["command"]),
+        args=tuple(str(a) for a in raw.get("args") or ()),
+        env=env,
+        provide_cluster_info=bool(raw.get("provideClusterInfo")),
+        base_dir=base,
+    )
+
+
+def _user_fields(user: Mapping[str, Any], base: str) -> dict[str, Any]:
+    if user.get("auth-provider"):
+        name = (user["auth-provider"] or {}).get("name", "?")
+        raise KubeconfigError(
+            f"auth-provider {name!r} is not supported (kubectl removed it too); use an exec plugin"
+        )
+    out: dict[str, Any] = {
+        "token": str(user.get("token") or ""),
+        "cert_data": _file_or_data(user, "client-certificate", base),
+        "key_data": _file_or_data(user, "client-key", base),
+    }
+    if user.get("tokenFile"):
+        out["token_file"] = os.path.join(base, str(user["tokenFile"]))
+    if user.get("username"):
+        out["basic"] = (str(user["username"]), str(user.get("password") or ""))
+    if user.get("exec"):
+        out["exec"] = _exec(user["exec"], base)
+    return out
+
+
+def load(path: str | None = None, context: str | None = None) -> Endpoint:
+    """Resolve the context to use into an Endpoint, or raise KubeconfigError saying what is missing."""
+    paths = _paths(path)
+    if not paths:
+        if not context and os.environ.get("KUBERNETES_SERVICE_HOST"):
+            return in_cluster()
+        raise KubeconfigError("no kubeconfig: give --kubeconfig, set KUBECONFIG or create ~/.kube/config")
+    merged = _Merged()
+    for p in paths:
+        merged.add(_read_yaml(p))
+    name = context or merged.current
+    if not name:
+        raise KubeconfigError("the kubeconfig has no current-context; give --context")
+    ctx, _ = merged.get("contexts", name)
+    cluster, cbase = merged.get("clusters", str(ctx.get("cluster", "")))
+    user, ubase = merged.get("users", str(ctx.get("user", ""))) if ctx.get("user") else ({}, "")
+    if not cluster.get("server"):
+        raise KubeconfigError(f"cluster of context {name!r} has no server")
+    return Endpoint(
+        context=name,
+        server=str(cluster["server"]).rstrip("/"),
+        ca_data=_file_or_data(cluster, "certificate-authority", cbase),
+        insecure=bool(cluster.get("insecure-skip-tls-verify")),
+        tls_server_name=str(cluster.get("tls-server-name") or ""),
+        namespace=str(ctx.get("namespace") or "default"),
+        source=", ".join(paths),
+        **_user_fields(user, ubase),
+    )
+
+
+def in_cluster() -> Endpoint:
+    host, port = os.environ["KUBERNETES_SERVICE_HOST"], os.environ.get("KUBERNETES_SERVICE_PORT", "443")
+    host = f"[{host}]" if ":" in host else host
+    ca = _file_or_data({"certificate-authority": "ca.crt"}, "certificate-authority", IN_CLUSTER_DIR)
+    return Endpoint(
+        context="in-cluster",
+        server=f"https://{host}:{port}",
+        ca_data=ca,
+        token_file=os.path.join(IN_CLUSTER_DIR, "token"),
+        source="in-cluster service account",
+    )
