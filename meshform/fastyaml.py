@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from functools import lru_cache
 from typing import Any
 
 import yaml
@@ -55,21 +56,53 @@ def load(text: str) -> Any:
 # Plain scalars that YAML 1.1 (Kubernetes, PyYAML) and YAML 1.2 (yaml-rs) read differently: 1.1-only
 # booleans, 1.1 octal/binary/sexagesimal/underscored numbers, 1.2-only exponents and octal. A document
 # holding one anywhere outside quotes is read by PyYAML, so Kubernetes' meaning is the one kept.
-_TOKEN = r"""(?:
-        y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF|
-        [-+]?0[0-7_]+|[-+]?0b[01_]+|[-+]?0o[0-7]+|
-        [-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?|
-        [-+]?[0-9]+_[0-9_]*(?:\.[0-9_]*)?|
-        [-+]?[0-9]+[eE][-+]?[0-9]+|
-        [-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)[eE][0-9]+|
-        <<|=
-    )"""
-# Values start after ": ", "- " or a flow indicator; keys start a line. Requiring that literal prefix
-# keeps the scan fast: the regex engine only tries the alternation where a value or key can begin.
-_AMBIGUOUS = re.compile(
-    rf"(?:[:-][ \t]+|[\[{{,][ \t]*){_TOKEN}(?=[ \t]*(?:$|[#,\]}}]))|^[ \t-]*{_TOKEN}[ \t]*:",
-    re.VERBOSE | re.MULTILINE,
+# What YAML 1.1 (Kubernetes, PyYAML) and YAML 1.2 (yaml-rs) read differently, seen from yaml-rs' side:
+# strings that 1.1 reads as booleans or numbers, ints that came from 1.1 octal or 1.2 `0o` text, and
+# floats written with an exponent (1.1 wants `1.0e+3`). A document showing any of them is read again
+# by PyYAML, so Kubernetes' meaning is the one meshform keeps.
+_BOOL11 = frozenset(
+    ["y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF"]
 )
+_NUMBER11 = re.compile(
+    r"^(?:[-+]?0b[01_]+|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?|"
+    r"[-+]?[0-9]+_[0-9_]*(?:\.[0-9_]*)?|<<|=)$"
+)
+_LEADING_ZERO = re.compile(r"[\s:\[{,-][-+]?0[0-9_oObB]")
+_EXPONENT = re.compile(r"[0-9.][eE][-+]?[0-9]")
+
+
+@lru_cache(maxsize=256)
+def _plain_pattern(word: str) -> re.Pattern[str]:
+    return re.compile(rf"(?:^|[\s\[{{,:-]){re.escape(word)}(?=[ \t]*(?:$|[#,\]}}:]))", re.MULTILINE)
+
+
+def _plain_in(word: str, text: str) -> bool:
+    """Does the word appear unquoted (a plain scalar) somewhere in the text? Quoted, it is a string to
+    every reader and nothing is ambiguous."""
+    return _plain_pattern(word).search(text) is not None
+
+
+def _suspicious(data: Any, text: str) -> bool:
+    stack, has_int, has_float = [data], False, False
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, str):
+            if (node in _BOOL11 or (node[:1] in "0123456789+-<=" and _NUMBER11.match(node))) and _plain_in(
+                node, text
+            ):
+                return True
+        elif isinstance(node, bool):
+            continue
+        elif isinstance(node, int):
+            has_int = True
+        elif isinstance(node, float):
+            has_float = True
+    return bool((has_int and _LEADING_ZERO.search(text)) or (has_float and _EXPONENT.search(text)))
 
 
 def _yaml_rs() -> Any:
@@ -83,15 +116,16 @@ def _yaml_rs() -> Any:
 
 
 def accelerated(text: str, dates: bool = False) -> Any:
-    """Parse with yaml-rs when it is installed and the text has no 1.1/1.2-ambiguous plain scalar;
-    return NotImplemented to ask for the PyYAML path."""
+    """Parse with yaml-rs when it is installed and the document shows nothing YAML 1.1 and 1.2 could
+    read differently; return NotImplemented to ask for the PyYAML path."""
     rs = _yaml_rs()
-    if rs is None or _AMBIGUOUS.search(text):
+    if rs is None:
         return NotImplemented
     try:
-        return rs.loads(text, parse_datetime=dates)
-    except Exception:
+        data = rs.loads(text, parse_datetime=dates)
+    except Exception:  # any refusal: PyYAML reads it again and reports it with a position
         return NotImplemented
+    return NotImplemented if _suspicious(data, text) else data
 
 
 def well_formed(text: str) -> bool:

@@ -1,0 +1,85 @@
+"""The yaml-rs fast path reads every document exactly as the Kubernetes-like reader (PyYAML, YAML 1.1)
+does, or steps aside: it must never silently change what a plain scalar means."""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from meshform.fastyaml import accelerated, load
+
+TOKENS = [
+    "on",
+    "off",
+    "yes",
+    "no",
+    "y",
+    "n",
+    "On",
+    "NO",
+    "true",
+    "False",
+    "0777",
+    "010",
+    "0o17",
+    "0b101",
+    "0x1F",
+    "1:30",
+    "190:20:30.15",
+    "1_000",
+    "1e3",
+    "1.5e3",
+    "1.0e+3",
+    ".5",
+    "1.",
+    "-1",
+    "+12",
+    "0",
+    "8080",
+    "100m",
+    "128Mi",
+    "nginx:1.27",
+    "2024-01-01",
+    "~",
+    "null",
+    "Null",
+    "=",
+    "<<",
+    ".inf",
+    "plain text",
+    "a-b",
+    "v1",
+    "12:30:00",
+    "-0777",
+    "3.14",
+]
+SCALAR = st.sampled_from(TOKENS).flatmap(
+    lambda t: st.sampled_from([t, f'"{t}"', f"'{t}'"]) if t not in ("<<",) else st.just(f'"{t}"')
+)
+
+
+@st.composite
+def documents(draw: st.DrawFn) -> str:
+    lines = []
+    for i in range(draw(st.integers(1, 6))):
+        value = draw(SCALAR)
+        style = draw(st.sampled_from(["map", "seq", "flow"]))
+        if style == "map":
+            lines.append(f"k{i}: {value}")
+        elif style == "seq":
+            lines.append(f"k{i}:\n- {value}\n- {draw(SCALAR)}")
+        else:
+            lines.append(f"k{i}: [{value}, {draw(SCALAR)}]")
+    if draw(st.booleans()):
+        lines.append(f"{draw(st.sampled_from(['on', 'yes', 'key', 'n']))}: x")
+    return "\n".join(lines) + "\n"
+
+
+@settings(max_examples=500, deadline=None)
+@given(documents())
+def test_fast_reader_agrees_with_the_kubernetes_reader_or_steps_aside(text: str) -> None:
+    fast = accelerated(text)
+    if fast is not NotImplemented:  # JSON tells 1 from 1.0 from true, which == does not
+        assert json.dumps(fast, sort_keys=True) == json.dumps(load(text), sort_keys=True)
