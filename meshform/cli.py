@@ -53,7 +53,7 @@ def _emit_diagnostics(diags: list[Diagnostic], fmt: str) -> None:
 
 
 def _registry(modes_file: str | None, fmt: str) -> Any:
-    from meshform.render import load_registry
+    from meshform.modes.loading import load_registry
 
     try:
         return load_registry(modes_file)

@@ -122,57 +122,23 @@ def from_document(doc: Document) -> TransformConfig:
     )
 
 
+def _data_error(doc: Document, key: str, code: str, message: str) -> MeshformError:
+    line, col = doc.position(("data", key))
+    return MeshformError([Diagnostic(doc.file, line, col, Level.ERROR, code, message, f"$.data.{key}")])
+
+
 def _from_config_map(doc: Document) -> TransformConfig:
     data = doc.data.get("data") or {}
-    known = {"mode", "enrollment", "helmHooks"}
     for key in data:
-        if key not in known:
-            line, col = doc.position(("data", key))
-            raise MeshformError(
-                [
-                    Diagnostic(
-                        doc.file,
-                        line,
-                        col,
-                        Level.ERROR,
-                        "MF102",
-                        f"unknown key {key!r} in functionConfig data (known: mode, enrollment, helmHooks)",
-                        f"$.data.{key}",
-                    )
-                ]
-            )
+        if key not in ("mode", "enrollment", "helmHooks"):
+            known = "known: mode, enrollment, helmHooks"
+            raise _data_error(doc, key, "MF102", f"unknown key {key!r} in functionConfig data ({known})")
     enrollment = data.get("enrollment")
     if enrollment not in (None, "labels", "sidecar"):
-        line, col = doc.position(("data", "enrollment"))
-        raise MeshformError(
-            [
-                Diagnostic(
-                    doc.file,
-                    line,
-                    col,
-                    Level.ERROR,
-                    "MF104",
-                    f"enrollment {enrollment!r} is not labels or sidecar",
-                    "$.data.enrollment",
-                )
-            ]
-        )
+        raise _data_error(doc, "enrollment", "MF104", f"enrollment {enrollment!r} is not labels or sidecar")
     hooks = data.get("helmHooks", "skip")
     if hooks not in ("skip", "govern"):  # a typo must not let a sidecar into hook Jobs
-        line, col = doc.position(("data", "helmHooks"))
-        raise MeshformError(
-            [
-                Diagnostic(
-                    doc.file,
-                    line,
-                    col,
-                    Level.ERROR,
-                    "MF104",
-                    f"helmHooks {hooks!r} is not skip or govern",
-                    "$.data.helmHooks",
-                )
-            ]
-        )
+        raise _data_error(doc, "helmHooks", "MF104", f"helmHooks {hooks!r} is not skip or govern")
     return TransformConfig(mode=data.get("mode"), enrollment=enrollment, helm_hooks=hooks)
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from meshform.diagnostics import Diagnostic, Level, MeshformError
 from meshform.transform import Item
-from meshform.yamlio import MAX_ALIAS_NODES, MAX_BYTES, MAX_DEPTH, decode, dump_document, unshare
+from meshform.yamlio import MAX_ALIAS_NODES, MAX_DEPTH, dump_document, read_text, unshare
 
 FAST, ROUND_TRIP = "fast", "round-trip"
 _SEPARATOR = re.compile(r"^(?:---(?:[ \t].*)?|\.\.\.)$")
@@ -177,18 +177,8 @@ def expand_paths(paths: list[str]) -> list[str]:
 
 
 def read_source(path: str, engine: str = FAST, kinds: frozenset[str] | None = None) -> list[Chunk]:
-    import sys
-
-    try:
-        if path == "-":
-            raw = sys.stdin.buffer.read()
-        else:
-            with open(path, "rb") as fh:
-                raw = fh.read(MAX_BYTES + 1)
-    except OSError as exc:
-        raise _fail(path, 0, 0, "MF001", f"cannot read: {exc.strerror or exc}") from None
-    name = "<stdin>" if path == "-" else path
-    return load_text(decode(raw, name), name, engine, kinds)
+    text, name = read_text(path)
+    return load_text(text, name, engine, kinds)
 
 
 # ------------------------------------------------------------------------------------------- writing

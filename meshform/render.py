@@ -9,11 +9,10 @@ from meshform import model, schema, semantics
 from meshform.diagnostics import Diagnostic, Level, MeshformError, has_errors
 from meshform.expand import expand
 from meshform.govern import GovernOptions, govern
-from meshform.modes import DEFAULT, Registry
-from meshform.yamlio import Document, load_documents, load_documents_quick, read_file, read_text
+from meshform.modes import Registry
+from meshform.yamlio import Document, load_documents, load_documents_quick, read_text
 
 APP_SCHEMA = "application.schema.json"
-MODES_SCHEMA = "modes.schema.json"
 
 
 @dataclass
@@ -24,41 +23,6 @@ class Result:
     @property
     def ok(self) -> bool:
         return not has_errors(self.diagnostics)
-
-
-def load_registry(modes_file: str | None) -> Registry:
-    """The built-in modes plus any from a modes file; a bad file raises a located MeshformError."""
-    if modes_file is None:
-        return DEFAULT
-    from meshform.modes import custom
-
-    docs = [d for d in read_file(modes_file) if d.data is not None]
-    diags: list[Diagnostic] = []
-    modes = []
-    for doc in docs:
-        found = list(schema.validate(doc, MODES_SCHEMA))
-        diags += [_recode(d) for d in found]
-        if not found:
-            modes += custom.build(doc)
-    for mode in modes:
-        if mode.facts.name in DEFAULT.modes or DEFAULT.resolve(mode.facts.name):
-            diags.append(
-                Diagnostic(
-                    docs[0].file,
-                    0,
-                    0,
-                    Level.ERROR,
-                    "MF301",
-                    f"mode {mode.facts.name!r} is built in; pick another name",
-                )
-            )
-    if diags:
-        raise MeshformError(diags)
-    return DEFAULT.with_modes(modes)
-
-
-def _recode(d: Diagnostic) -> Diagnostic:
-    return Diagnostic(d.file, d.line, d.col, d.level, "MF301", d.message, d.path)
 
 
 def _is_application(doc: Document) -> bool:

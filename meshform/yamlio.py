@@ -250,10 +250,11 @@ def read_text(path: str) -> tuple[str, str]:
             raw = sys.stdin.buffer.read()
         else:
             with open(path, "rb") as fh:
-                raw = fh.read()
+                raw = fh.read(MAX_BYTES + 1)  # one byte more than allowed, so decode() can refuse it
     except OSError as exc:
         raise _error(path, "MF001", f"cannot read: {exc.strerror or exc}") from None
-    return decode(raw, path), "<stdin>" if path == "-" else path
+    name = "<stdin>" if path == "-" else path
+    return decode(raw, name), name
 
 
 def read_file(path: str) -> list[Document]:

@@ -8,7 +8,6 @@ manifests, and kubernetes-native for a rendered application (that mode adds noth
 from __future__ import annotations
 
 import copy
-import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +17,7 @@ from meshform.diagnostics import MeshformError
 from meshform.manifests import expand_paths, load_text
 from meshform.modes import Registry
 from meshform.workloads import pod_template
-from meshform.yamlio import MAX_BYTES, decode
+from meshform.yamlio import read_text
 
 NATIVE = "kubernetes-native"
 
@@ -43,23 +42,6 @@ class Inputs:
     skipped: tuple[str, ...] = ()  # workloads without a mode to verify
     namespaces: frozenset[str] = field(default_factory=frozenset)  # Namespaces the input creates
     service_accounts: frozenset[str] = field(default_factory=frozenset)  # "ns/name" the input creates
-
-
-def _read(path: str) -> tuple[str, str]:
-    name = "<stdin>" if path == "-" else path
-    try:
-        if path == "-":
-            raw = sys.stdin.buffer.read()
-        else:
-            with open(path, "rb") as fh:
-                raw = fh.read(MAX_BYTES + 1)
-    except OSError as exc:
-        from meshform.diagnostics import Diagnostic, Level
-
-        raise MeshformError(
-            [Diagnostic(name, 0, 0, Level.ERROR, "MF001", f"cannot read: {exc.strerror}")]
-        ) from None
-    return decode(raw, name), name
 
 
 def _is_app(data: Any) -> bool:
@@ -97,7 +79,7 @@ def _mode_of(template: dict[str, Any], registry: Registry, fallback: str | None)
 def load(paths: Iterable[str], registry: Registry, mode: str | None, default_namespace: str) -> Inputs:
     targets, skipped, namespaces, accounts = [], [], set(), set()
     for path in expand_paths(list(paths) or ["-"]):
-        text, name = _read(path)
+        text, name = read_text(path)
         objects, rendered = _objects(text, name, registry, mode)
         for obj, source in objects:
             meta = obj.get("metadata") or {}

@@ -15,7 +15,7 @@ import jsonschema
 import pytest
 
 from meshform.modes import DEFAULT
-from meshform.render import load_registry
+from meshform.modes.loading import load_registry
 from meshform.verify import dryrun, report
 from meshform.verify.client import Answer, Kind, _classify, _network_answer
 from meshform.verify.kubeconfig import KubeconfigError, load
