@@ -26,8 +26,3 @@ def pod_template(doc: Any) -> dict[str, Any] | None:
     if not isinstance(node, dict) or not isinstance(node.get("spec"), dict):
         return None
     return node
-
-
-def template_field(kind: str) -> str:
-    """The dotted path of the pod template, for diagnostics."""
-    return ".".join(TEMPLATE_PATHS.get(kind, ()))

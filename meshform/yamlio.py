@@ -457,14 +457,3 @@ def dump_json(docs: list[Any]) -> str:
     """JSON output: one object as itself, several as a `v1/List` (like `kubectl get -o json`)."""
     payload = docs[0] if len(docs) == 1 else {"apiVersion": "v1", "kind": "List", "items": docs}
     return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
-
-
-def iter_paths(data: Any, path: Path = ()) -> Iterator[tuple[Path, Any]]:
-    """Every (path, value) pair in a document, depth first."""
-    yield path, data
-    if isinstance(data, dict):
-        for k, v in data.items():
-            yield from iter_paths(v, (*path, str(k)))
-    elif isinstance(data, list):
-        for i, v in enumerate(data):
-            yield from iter_paths(v, (*path, i))
