@@ -86,23 +86,6 @@ def _context(
     )
 
 
-def _opt_outs(enrollment: Enrollment, mode: Mode, ns_modes: list[ModeFacts], owned: bool) -> Enrollment:
-    """In a namespace enrolled by another mode, a workload of this mode must opt out of that one."""
-    if not owned:
-        return enrollment
-    for facts in ns_modes:
-        if facts.name != mode.facts.name:
-            enrollment.labels = {**facts.opt_out_labels, **enrollment.labels}
-            enrollment.annotations = {**facts.opt_out_annotations, **enrollment.annotations}
-    return enrollment
-
-
-def _is_empty(e: Enrollment) -> bool:
-    return not (
-        e.labels or e.annotations or e.init_containers or e.containers or e.volumes or e.env or e.objects
-    )
-
-
 def _govern_one(
     app: Application, choice: Choice, opts: GovernOptions, ns_modes: list[ModeFacts], at: Locator
 ) -> tuple[list[dict[str, Any]], list[Diagnostic]]:
@@ -120,8 +103,9 @@ def _govern_one(
     ]
     skipped = mode.facts.sidecar and template["spec"].get("hostNetwork") is True
     enrollment = Enrollment() if skipped else mode.enroll(ctx)
-    enrollment = _opt_outs(enrollment, mode, ns_modes, app.owns_namespace)
-    if _is_empty(enrollment):
+    if app.owns_namespace:
+        enrollment.opt_out_of(mode.facts.name, ns_modes)
+    if enrollment.is_empty():
         return [], diags
     status.apply(template, mode.facts.name, choice.strategy, enrollment)
     if unit.service is not None and enrollment.service_target_ports:

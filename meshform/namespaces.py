@@ -87,7 +87,7 @@ class NamespaceIndex:
     def _workload(
         self, item: Located, template: dict[str, Any], mode: str, ns: str, warned: set[tuple[str, str]]
     ) -> Iterator[Diagnostic]:
-        labels, annotations = self._keys(ns)
+        labels, _ = self._keys(ns)
         pod_labels = (template.get("metadata") or {}).get("labels") or {}
         known = ns in self.namespaces
         if mode == "istio" and labels.get("istio-injection") == "disabled":
@@ -131,4 +131,3 @@ class NamespaceIndex:
                 f"Kuma injects only in labelled namespaces; {where} needs kuma.io/sidecar-injection=enabled",
                 "label the namespace",
             )
-        del annotations

@@ -250,11 +250,8 @@ class Transformer:
         if mode.facts.sidecar and template["spec"].get("hostNetwork") is True:
             return
         enrollment = mode.enroll(ctx)
-        for facts in self.namespaces.enrolling(ns, self.registry):
-            if facts.name != mode.facts.name:
-                enrollment.labels = {**facts.opt_out_labels, **enrollment.labels}
-                enrollment.annotations = {**facts.opt_out_annotations, **enrollment.annotations}
-        if _is_empty(enrollment):
+        enrollment.opt_out_of(mode.facts.name, self.namespaces.enrolling(ns, self.registry))
+        if enrollment.is_empty():
             return
         status.apply(template, mode.facts.name, plan.strategy, enrollment)
         self._rewire(services, ctx.ports, enrollment, mode)
@@ -293,12 +290,6 @@ def snapshot(obj: Any) -> Any:
         except ValueError:  # a value marshal does not know; fall through
             pass
     return copy.deepcopy(obj)
-
-
-def _is_empty(e: Enrollment) -> bool:
-    return not (
-        e.labels or e.annotations or e.init_containers or e.containers or e.volumes or e.env or e.objects
-    )
 
 
 def _object_key(obj: dict[str, Any]) -> tuple[str, ...]:

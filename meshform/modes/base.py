@@ -98,6 +98,25 @@ class Enrollment:
     service_target_ports: dict[str, int] = field(default_factory=dict)  # Service port name → port
     objects: list[dict[str, Any]] = field(default_factory=list)  # extra objects (e.g. a ConfigMap)
 
+    def is_empty(self) -> bool:
+        return not (
+            self.labels
+            or self.annotations
+            or self.init_containers
+            or self.containers
+            or self.volumes
+            or self.env
+            or self.objects
+        )
+
+    def opt_out_of(self, mode: str, enrolling: list[ModeFacts]) -> None:
+        """In a namespace that another mode enrolls, a workload of `mode` must opt out of that one.
+        The opt-outs are part of the enrollment, so they are recorded and removed like the rest."""
+        for facts in enrolling:
+            if facts.name != mode:
+                self.labels = {**facts.opt_out_labels, **self.labels}
+                self.annotations = {**facts.opt_out_annotations, **self.annotations}
+
 
 @dataclass(frozen=True)
 class Finding:
