@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from meshform.yamlio import dump_document
+from meshform.yamlio.writer import dump_document
 
 KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "ReplicaSet", "Deployment", "Deployment")
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from meshform.fastyaml import accelerated, load
-from meshform.manifests import split
-from meshform.yamlio import dump_document
+from meshform.yamlio.fast import accelerated, load
+from meshform.yamlio.split import split
+from meshform.yamlio.writer import dump_document
 
 
 def main(path: str) -> None:

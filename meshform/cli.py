@@ -53,7 +53,7 @@ def _emit_diagnostics(diags: list[Diagnostic], fmt: str) -> None:
 
 
 def _registry(modes_file: str | None, fmt: str) -> Any:
-    from meshform.modes.loading import load_registry
+    from meshform.model.modes_file import load_registry
 
     try:
         return load_registry(modes_file)
@@ -102,9 +102,9 @@ def render(
     diag_format: str,
 ) -> None:
     """Render an application model into governed Kubernetes manifests."""
-    from meshform.emit import render_stream, write_dir
-    from meshform.govern import GovernOptions
-    from meshform.render import render_file
+    from meshform.core.govern import GovernOptions
+    from meshform.frontends.emit import render_stream, write_dir
+    from meshform.frontends.render import render_file
 
     registry = _registry(modes_file, diag_format)
     _check_mode(registry, mode)
@@ -138,9 +138,9 @@ def validate(
     apps: tuple[str, ...], mode: str | None, enrollment: str | None, modes_file: str | None, diag_format: str
 ) -> None:
     """Check application models and report every problem, located at file:line:col."""
-    from meshform.govern import GovernOptions
-    from meshform.render import check_documents
-    from meshform.yamlio import read_file
+    from meshform.core.govern import GovernOptions
+    from meshform.frontends.render import check_documents
+    from meshform.yamlio.reader import read_file
 
     registry = _registry(modes_file, diag_format)
     _check_mode(registry, mode)
@@ -164,7 +164,7 @@ def validate(
 )
 def modes(modes_file: str | None, out_format: str) -> None:
     """List the governance modes: enrollment, namespace needs, restart on switch, control plane."""
-    from meshform.modes_table import modes_json, modes_text
+    from meshform.frontends.modes_table import modes_json, modes_text
 
     registry = _registry(modes_file, "text")
     click.echo(modes_json(registry) if out_format == "json" else modes_text(registry), nl=False)
@@ -187,7 +187,7 @@ def _transform_setup(
     fmt: str,
     hint: str = "--mode",
 ) -> tuple[Any, Any]:
-    from meshform.config import load, unknown_modes
+    from meshform.model.config import load, unknown_modes
 
     registry = _registry(modes_file, fmt)
     _check_mode(registry, mode, hint)
@@ -229,7 +229,7 @@ def transform(
     diag_format: str,
 ) -> None:
     """Govern existing manifests (files, directories, or - for stdin)."""
-    from meshform.frontends import transform_command
+    from meshform.frontends.commands import transform_command
 
     config, registry = _transform_setup(config_path, mode, enrollment, modes_file, diag_format)
     code = transform_command(
@@ -259,7 +259,7 @@ def helm_postrender(
     diag_format: str,
 ) -> None:
     """Helm post-renderer: all manifests on stdin, governed manifests on stdout."""
-    from meshform.frontends import transform_command
+    from meshform.frontends.commands import transform_command
 
     hint = "--mode" if mode else "MESHFORM_MODE"
     env_mode = os.environ.get("MESHFORM_MODE") or None
@@ -294,7 +294,7 @@ def check(
     diag_format: str,
 ) -> None:
     """Fail when a workload the config says must be governed carries no meshform (or mesh) status."""
-    from meshform.frontends import check_command
+    from meshform.frontends.commands import check_command
 
     config, registry = _transform_setup(config_path, mode, None, modes_file, diag_format)
     raise SystemExit(check_command(list(paths), config, registry, diag_format))
@@ -304,7 +304,7 @@ def check(
 @modes_file_option
 def krm(modes_file: str | None) -> None:
     """KRM function (kustomize, kpt): ResourceList on stdin → ResourceList with results on stdout."""
-    from meshform.frontends import krm_command
+    from meshform.frontends.commands import krm_command
 
     raise SystemExit(krm_command(_registry(modes_file, "text")))
 

@@ -12,9 +12,9 @@ import pytest
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
-from meshform.govern import GovernOptions
+from meshform.core.govern import GovernOptions
+from meshform.frontends.render import Result, render_file
 from meshform.modes import DEFAULT
-from meshform.render import Result, render_file
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted(p for p in (ROOT / "examples").glob("*/app.yaml"))

@@ -30,10 +30,10 @@ from typing import Any
 
 import pytest
 
-from meshform.govern import GovernOptions
+from meshform.core.govern import GovernOptions
+from meshform.frontends.render import render_file
 from meshform.modes import DEFAULT
 from meshform.modes.builtin import config_map_name
-from meshform.render import render_file
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = {

@@ -8,7 +8,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from meshform.fastyaml import accelerated, load
+from meshform.yamlio.fast import accelerated, load
 
 TOKENS = [
     "on",

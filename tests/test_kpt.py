@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from meshform.workloads import pod_template
+from meshform.core.workloads import pod_template
 
 KPT = shutil.which("kpt")
 pytestmark = pytest.mark.skipif(KPT is None, reason="kpt is not installed (optional, not required on CI)")

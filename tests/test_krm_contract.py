@@ -13,7 +13,7 @@ import pytest
 import yaml
 from conftest import run_cli
 
-from meshform.workloads import pod_template
+from meshform.core.workloads import pod_template
 
 ITEMS = """\
 # The API: a head comment on the first item.

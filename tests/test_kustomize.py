@@ -20,7 +20,7 @@ from conftest import ROOT, run_cli
 from k8s_schema import validate_manifest
 from syrupy.assertion import SnapshotAssertion
 
-from meshform.workloads import pod_template
+from meshform.core.workloads import pod_template
 
 EXAMPLE = ROOT / "examples" / "kustomize"
 BUILDS = ["overlays/istio", "overlays/linkerd", "generator"]

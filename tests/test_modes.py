@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from conftest import render, run_cli
 
-from meshform import status
-from meshform.workloads import pod_template
+from meshform.core import status
+from meshform.core.workloads import pod_template
 
 APP = """\
 apiVersion: meshform.dev/v1alpha1

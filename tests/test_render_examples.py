@@ -8,7 +8,7 @@ from conftest import EXAMPLES, render
 from k8s_schema import validate_manifest
 from syrupy.assertion import SnapshotAssertion
 
-from meshform.emit import render_stream
+from meshform.frontends.emit import render_stream
 from meshform.modes import MODES
 
 CASES = [
@@ -40,8 +40,8 @@ def test_example_renders(case: tuple[object, str, str], yaml_snapshot: SnapshotA
 @pytest.mark.parametrize("mode", [m for m in MODES if m != "kubernetes-native"])
 def test_enrollment_sits_on_the_pod_template(example: object, mode: str) -> None:
     """Never only on the workload object (Rainbond's first bug), and the record names the mode."""
-    from meshform import status
-    from meshform.workloads import pod_template
+    from meshform.core import status
+    from meshform.core.workloads import pod_template
 
     result = render(example, mode)  # type: ignore[arg-type]
     governed = 0

@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
+from meshform.model.schema_fast import checker, is_valid
 from meshform.resources import schema
-from meshform.schema_fast import checker, is_valid
-from meshform.yamlio import read_file
+from meshform.yamlio.reader import read_file
 
 SCHEMAS = ["application.schema.json", "modes.schema.json", "transformer.schema.json"]
 SCALARS = st.one_of(

@@ -11,14 +11,15 @@ from conftest import EXAMPLES, run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from meshform import model, status
-from meshform.emit import render_stream
-from meshform.expand import Expansion, expand
-from meshform.govern import GovernOptions, govern
+from meshform.core import status
+from meshform.core.expand import Expansion, expand
+from meshform.core.govern import GovernOptions, govern
+from meshform.core.workloads import pod_template
+from meshform.frontends.emit import render_stream
+from meshform.model import application as model
+from meshform.model.semantics import Locator
 from meshform.modes import DEFAULT, MODES
-from meshform.semantics import Locator
-from meshform.workloads import pod_template
-from meshform.yamlio import Document, read_file
+from meshform.yamlio.reader import Document, read_file
 
 ALL_MODES = list(MODES)
 

@@ -13,12 +13,12 @@ from conftest import ROOT
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from meshform.config import TransformConfig
-from meshform.manifests import FAST, ROUND_TRIP, emit, load_text
+from meshform.core.transform import transform
+from meshform.core.workloads import TEMPLATE_PATHS, pod_template
+from meshform.model.config import TransformConfig
 from meshform.modes import DEFAULT, MODES
-from meshform.transform import transform
-from meshform.workloads import TEMPLATE_PATHS, pod_template
-from meshform.yamlio import dump_stream
+from meshform.yamlio.streams import FAST, ROUND_TRIP, emit, load_text
+from meshform.yamlio.writer import dump_stream
 
 ALL_MODES = list(MODES)
 ENGINES = [FAST, ROUND_TRIP]

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from meshform.diagnostics import MeshformError
-from meshform.yamlio import decode, dump_document, dump_stream, load_documents
+from meshform.yamlio.reader import decode, load_documents
+from meshform.yamlio.writer import dump_document, dump_stream
 
 
 def read_11(text: str) -> object:

@@ -9,10 +9,40 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
+
+from meshform.diagnostics import Level
 
 LABELS = "labels"
 SIDECAR = "sidecar"
+
+
+@dataclass(frozen=True)
+class NamespaceTrap:
+    """A Namespace label that defeats a pod's enrollment in this mode, as the mesh documents it.
+
+    `when` says how the namespace label `key` is compared: `equals` its value is `value`; `not-equals`
+    it is missing or anything but `value`; `differs-from-pod` the pod template carries the same label
+    with another value. `message` may use {ns}, {where}, {value} (the namespace's) and {pod_value}.
+    Checked offline (`transform`, `check`) and on the live cluster (`verify`) by meshform.core.namespaces.
+    """
+
+    key: str
+    when: Literal["equals", "not-equals", "differs-from-pod"]
+    level: Level
+    code: str
+    message: str
+    hint: str
+    value: str = ""
+    needs_namespace: bool = True  # False: also report when the Namespace is not in the input
+    once_per_namespace: bool = False
+
+    def triggered(self, ns_labels: Mapping[str, Any], pod_labels: Mapping[str, Any]) -> bool:
+        if self.when == "equals":
+            return ns_labels.get(self.key) == self.value
+        if self.when == "not-equals":
+            return ns_labels.get(self.key) != self.value
+        return self.key in ns_labels and pod_labels.get(self.key) not in (None, ns_labels[self.key])
 
 
 @dataclass(frozen=True)
@@ -38,6 +68,9 @@ class ModeFacts:
     proof_containers: tuple[str, ...] = ()  # containers that prove the data plane arrived
     namespace_any_keys: tuple[str, ...] = ()  # namespace labels that enroll whatever their value
     rewires_services: bool = False  # points Services at the proxy (so Services must be read)
+    namespace_traps: tuple[NamespaceTrap, ...] = ()  # namespace keys that beat the pod's enrollment
+    # Another mode enrolling the same namespace, and what then happens: this mode's data plane wins.
+    namespace_overlaps: Mapping[str, str] = field(default_factory=dict)
 
     def enrolls_namespace(self, labels: Mapping[str, Any], annotations: Mapping[str, Any]) -> bool:
         """Does a Namespace with these keys inject this mode's data plane into its pods?"""

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from meshform import envoy
+from meshform.modes import envoy
 from meshform.modes.base import (
     SIDECAR,
     EnrollContext,
@@ -18,7 +18,7 @@ from meshform.modes.base import (
     Upstream,
     sidecar_findings,
 )
-from meshform.yamlio import dump_document
+from meshform.yamlio.writer import dump_document
 
 PROXY = "meshform-proxy"
 VOLUME = "meshform-envoy"
@@ -114,7 +114,7 @@ class BuiltinMode:
                 )
 
     def _sidecar(self, ctx: EnrollContext, proxy: envoy.ProxyPorts, inbound: list[int]) -> dict[str, Any]:
-        from meshform.inject import render_container
+        from meshform.modes.templating import render_container
         from meshform.resources import template
 
         values = {

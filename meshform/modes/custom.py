@@ -19,7 +19,7 @@ from meshform.modes.base import (
     ModeFacts,
     sidecar_findings,
 )
-from meshform.yamlio import Document
+from meshform.yamlio.reader import Document
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ class CustomMode:
     def enroll(self, ctx: EnrollContext) -> Enrollment:
         if ctx.strategy == LABELS or self.sidecar is None:
             return LabelMode(self.facts).enroll(ctx)
-        from meshform.inject import render_container
+        from meshform.modes.templating import render_container
 
         container = render_container(self.sidecar.text, _values(ctx, self.sidecar), self.sidecar.source)
         if self.sidecar.native:

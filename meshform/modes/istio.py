@@ -10,7 +10,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from meshform.modes.base import EnrollContext, Enrollment, Finding, LabelMode, ModeFacts, sidecar_findings
+from meshform.diagnostics import Level
+from meshform.modes.base import (
+    EnrollContext,
+    Enrollment,
+    Finding,
+    LabelMode,
+    ModeFacts,
+    NamespaceTrap,
+    sidecar_findings,
+)
 
 FACTS = ModeFacts(
     name="istio",
@@ -28,6 +37,29 @@ FACTS = ModeFacts(
     owned_keys=("sidecar.istio.io/inject", "istio.io/rev"),
     proof_containers=("istio-proxy",),
     namespace_any_keys=("istio.io/rev",),
+    namespace_traps=(
+        NamespaceTrap(
+            "istio-injection",
+            "equals",
+            Level.ERROR,
+            "MF602",
+            "namespace {ns} has istio-injection=disabled, which beats the pod's label: "
+            "no sidecar will be injected",
+            "set istio-injection=enabled (or remove it) on the namespace",
+            value="disabled",
+        ),
+        NamespaceTrap(
+            "istio.io/rev",
+            "differs-from-pod",
+            Level.WARNING,
+            "MF604",
+            "namespace {ns} revision {value} overrides the pod's revision {pod_value}",
+            "use one revision, or drop the namespace label",
+        ),
+    ),
+    namespace_overlaps={
+        "istio-ambient": "enables both Istio sidecars and ambient: pods get sidecars (the sidecar wins)"
+    },
 )
 
 

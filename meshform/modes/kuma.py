@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from meshform.modes.base import EnrollContext, Enrollment, Finding, ModeFacts, sidecar_findings
+from meshform.diagnostics import Level
+from meshform.modes.base import EnrollContext, Enrollment, Finding, ModeFacts, NamespaceTrap, sidecar_findings
 
 FACTS = ModeFacts(
     name="kuma",
@@ -20,6 +21,19 @@ FACTS = ModeFacts(
     ),
     owned_keys=("kuma.io/sidecar-injection", "kuma.io/mesh"),
     proof_containers=("kuma-sidecar",),
+    namespace_traps=(
+        NamespaceTrap(
+            "kuma.io/sidecar-injection",
+            "not-equals",
+            Level.WARNING,
+            "MF404",
+            "Kuma injects only in labelled namespaces; {where} needs kuma.io/sidecar-injection=enabled",
+            "label the namespace",
+            value="enabled",
+            needs_namespace=False,
+            once_per_namespace=True,
+        ),
+    ),
 )
 
 

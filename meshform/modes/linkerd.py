@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from meshform.modes.base import EnrollContext, Enrollment, Finding, ModeFacts, sidecar_findings
+from meshform.diagnostics import Level
+from meshform.modes.base import EnrollContext, Enrollment, Finding, ModeFacts, NamespaceTrap, sidecar_findings
 
 FACTS = ModeFacts(
     name="linkerd",
@@ -21,6 +22,18 @@ FACTS = ModeFacts(
     ),
     owned_keys=("linkerd.io/inject",),
     proof_containers=("linkerd-proxy",),
+    namespace_traps=(
+        NamespaceTrap(
+            "config.linkerd.io/admission-webhooks",
+            "equals",
+            Level.ERROR,
+            "MF603",
+            "namespace {ns} is excluded from Linkerd's webhook "
+            "(config.linkerd.io/admission-webhooks=disabled)",
+            "remove that namespace label",
+            value="disabled",
+        ),
+    ),
 )
 
 

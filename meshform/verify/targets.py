@@ -12,12 +12,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from meshform import status
+from meshform.core import status
+from meshform.core.workloads import pod_template
 from meshform.diagnostics import MeshformError
-from meshform.manifests import expand_paths, load_text
 from meshform.modes import Registry
-from meshform.workloads import pod_template
-from meshform.yamlio import read_text
+from meshform.yamlio.reader import read_text
+from meshform.yamlio.streams import expand_paths, load_text
 
 NATIVE = "kubernetes-native"
 
@@ -59,9 +59,9 @@ def _objects(
     chunks = load_text(text, name)
     if not any(_is_app(c.data) for c in chunks):
         return [(i.obj, f"{i.file}:{i.line}") for c in chunks for i in c.items], False
-    from meshform.govern import GovernOptions
-    from meshform.render import render_documents
-    from meshform.yamlio import load_documents
+    from meshform.core.govern import GovernOptions
+    from meshform.frontends.render import render_documents
+    from meshform.yamlio.reader import load_documents
 
     result = render_documents(load_documents(text, name), registry, GovernOptions(mode))
     if not result.ok:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from meshform.modes.loading import load_registry
+from meshform.model.modes_file import load_registry
 from meshform.verify.results import Status
 from verify import installers, kube
 from verify.conftest import Cluster

@@ -14,8 +14,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from meshform.model.modes_file import load_registry
 from meshform.modes import DEFAULT
-from meshform.modes.loading import load_registry
 from meshform.verify import dryrun, report
 from meshform.verify.client import Answer, Kind, _classify, _network_answer
 from meshform.verify.kubeconfig import KubeconfigError, load

@@ -1,5 +1,5 @@
 """Namespace conflicts in the live cluster: the same precedence rules `transform` applies offline
-(meshform.namespaces), run against the Namespaces as the cluster has them."""
+(meshform.core.namespaces), run against the Namespaces as the cluster has them."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from meshform import status
+from meshform.core import status
+from meshform.core.namespaces import NamespaceIndex
 from meshform.diagnostics import Diagnostic, Level
 from meshform.modes import Registry
-from meshform.namespaces import NamespaceIndex
 from meshform.verify.cluster import ClusterView, labels_of
 from meshform.verify.results import Check, Status, ok, unavailable
 from meshform.verify.targets import Target
@@ -26,7 +26,7 @@ REASONS = {
 }
 
 
-@dataclass  # not frozen: meshform.namespaces.Located declares plain (settable) attributes
+@dataclass  # not frozen: meshform.core.namespaces.Located declares plain (settable) attributes
 class _Located:
     """A live object, or a target shown as the governed workload it is, for the offline checker."""
 

@@ -12,7 +12,8 @@ from dataclasses import replace
 from typing import Any
 
 from meshform.diagnostics import MeshformError
-from meshform.yamlio import block_ok, load_round_trip, plain_ok
+from meshform.yamlio.reader import load_round_trip
+from meshform.yamlio.writer import block_ok, plain_ok
 
 WIDTH = 4096  # never fold long strings
 

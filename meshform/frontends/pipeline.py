@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from meshform.config import TransformConfig
+from meshform.core.transform import transform
+from meshform.core.workloads import TEMPLATE_PATHS
 from meshform.diagnostics import Diagnostic, MeshformError, has_errors
-from meshform.manifests import FAST, Chunk, emit, expand_paths, read_source
+from meshform.model.config import TransformConfig
 from meshform.modes import Registry
-from meshform.transform import transform
-from meshform.workloads import TEMPLATE_PATHS
+from meshform.yamlio.streams import FAST, Chunk, emit, expand_paths, read_source
 
 
 @dataclass

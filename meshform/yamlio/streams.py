@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from meshform.diagnostics import Diagnostic, Level, MeshformError
-from meshform.transform import Item
-from meshform.yamlio import MAX_ALIAS_NODES, MAX_DEPTH, dump_document, read_text, unshare
+from meshform.objects import Item
+from meshform.yamlio.reader import MAX_ALIAS_NODES, MAX_DEPTH, read_text, unshare
+from meshform.yamlio.split import split
+from meshform.yamlio.writer import dump_document
 
 FAST, ROUND_TRIP = "fast", "round-trip"
-_SEPARATOR = re.compile(r"^(?:---(?:[ \t].*)?|\.\.\.)$")
 WRAPPERS = ("List", "ResourceList")
 EXTENSIONS = (".yaml", ".yml", ".json")
 
@@ -42,26 +42,13 @@ class Chunk:
         return any(i.changed or i.dropped or i.added for i in self.items)
 
 
-def split(text: str) -> Iterator[tuple[int, str, str]]:
-    """(first line, separator line before it, text) of each document, so that joining every
-    separator and text gives back the input exactly."""
-    start, sep, lines = 1, "", list[str]()
-    for n, line in enumerate(text.splitlines(keepends=True), 1):
-        if _SEPARATOR.match(line.rstrip("\r\n")):
-            yield start, sep, "".join(lines)
-            start, sep, lines = n + 1, line, []
-        else:
-            lines.append(line)
-    yield start, sep, "".join(lines)
-
-
 def _fail(file: str, line: int, col: int, code: str, message: str) -> MeshformError:
     return MeshformError([Diagnostic(file, line, col, Level.ERROR, code, message)])
 
 
 def _parse(text: str, file: str, line: int, engine: str) -> tuple[Any, tuple[int, int]]:
     if engine == ROUND_TRIP:
-        from meshform.roundtrip import load
+        from meshform.yamlio.roundtrip import load
 
         data, indent = load(text, file, line)
         if "&" in text and "*" in text:
@@ -74,14 +61,14 @@ def _parse(text: str, file: str, line: int, engine: str) -> tuple[Any, tuple[int
 def _parse_fast(text: str, file: str, line: int) -> Any:
     import yaml
 
-    from meshform import fastyaml
+    from meshform.yamlio import fast
 
-    data = fastyaml.accelerated(text)
+    data = fast.accelerated(text)
     if data is not NotImplemented:
         return data
     try:
-        data = fastyaml.load(text)
-    except fastyaml.DuplicateKey as exc:
+        data = fast.load(text)
+    except fast.DuplicateKey as exc:
         raise _fail(file, line + exc.line - 1, exc.col, "MF003", f"duplicate key: {exc}") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -140,7 +127,7 @@ def wanted(kinds: frozenset[str] | None, text: str) -> bool:
         return True
     if any(marker in text for marker in _OURS):
         return True
-    from meshform.fastyaml import well_formed
+    from meshform.yamlio.fast import well_formed
 
     return not well_formed(text)
 
@@ -186,7 +173,7 @@ def read_source(path: str, engine: str = FAST, kinds: frozenset[str] | None = No
 
 def _dump(data: Any, engine: str, indent: tuple[int, int]) -> str:
     if engine == ROUND_TRIP:
-        from meshform.roundtrip import dump
+        from meshform.yamlio.roundtrip import dump
 
         return dump(data, indent)
     return dump_document(data)

@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from meshform import model, schema, semantics
+from meshform.core.expand import expand
+from meshform.core.govern import GovernOptions, govern
 from meshform.diagnostics import Diagnostic, Level, MeshformError, has_errors
-from meshform.expand import expand
-from meshform.govern import GovernOptions, govern
+from meshform.model import application as model
+from meshform.model import schema, semantics
 from meshform.modes import Registry
-from meshform.yamlio import Document, load_documents, load_documents_quick, read_text
+from meshform.yamlio.reader import Document, load_documents, load_documents_quick, read_text
 
 APP_SCHEMA = "application.schema.json"
 

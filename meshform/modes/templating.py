@@ -84,12 +84,12 @@ def _render_cached(text: str, values_json: str, source: str) -> dict[str, Any]:
 def _render_container(text: str, values: Mapping[str, Any], source: str) -> dict[str, Any]:
     import yaml
 
-    from meshform import fastyaml
+    from meshform.yamlio import fast
 
     rendered = render_text(text, values, source)
     try:
-        docs = [d for d in yaml.load_all(rendered, Loader=fastyaml.FastLoader) if d is not None]
-    except (yaml.YAMLError, fastyaml.DuplicateKey) as exc:
+        docs = [d for d in yaml.load_all(rendered, Loader=fast.FastLoader) if d is not None]
+    except (yaml.YAMLError, fast.DuplicateKey) as exc:
         raise _fail(source, f"template rendered invalid YAML: {str(exc).splitlines()[0]}") from None
     if len(docs) != 1 or not isinstance(docs[0], dict):
         raise _fail(source, "template must render one YAML mapping (a container)")

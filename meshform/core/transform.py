@@ -10,39 +10,19 @@ from __future__ import annotations
 import copy
 import marshal
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from meshform import foreign, status
-from meshform.config import OPT_OUT, TransformConfig
+from meshform.core import foreign, status
+from meshform.core.namespaces import NamespaceIndex
+from meshform.core.workloads import pod_template
 from meshform.diagnostics import Diagnostic, Level
+from meshform.model.config import OPT_OUT, TransformConfig
 from meshform.modes import Registry
 from meshform.modes.base import EnrollContext, Enrollment, Mode, ModeFacts, Port
-from meshform.namespaces import NamespaceIndex
-from meshform.workloads import pod_template
+from meshform.objects import Item, resource_ref
 
 HELM_HOOK = "helm.sh/hook"
-
-
-@dataclass
-class Item:
-    """One Kubernetes object of the input, with where it came from."""
-
-    obj: Any
-    file: str
-    line: int
-    changed: bool = False
-    dropped: bool = False  # an object an earlier run added (e.g. a builtin ConfigMap), now stale
-    added: list[Any] = field(default_factory=list)  # objects to emit right after this one
-
-    def diagnostic(self, level: Level, code: str, message: str, hint: str = "") -> Diagnostic:
-        return Diagnostic(self.file, self.line, 1, level, code, message, "", resource_ref(self.obj), hint)
-
-
-def resource_ref(obj: Any) -> str:
-    meta = obj.get("metadata") or {} if isinstance(obj, dict) else {}
-    ns = f"{meta.get('namespace')}/" if meta.get("namespace") else ""
-    return f"{obj.get('kind', '?')}/{ns}{meta.get('name', '?')}" if isinstance(obj, dict) else "?"
 
 
 def _meta(obj: Any) -> dict[str, Any]:

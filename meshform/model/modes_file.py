@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from meshform import schema
 from meshform.diagnostics import Diagnostic, Level, MeshformError
+from meshform.model import schema
 from meshform.modes import DEFAULT, Registry
-from meshform.yamlio import read_file
+from meshform.yamlio.reader import read_file
 
 MODES_SCHEMA = "modes.schema.json"
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from meshform import status
-from meshform.config import TransformConfig
+from meshform.core import status
+from meshform.core.transform import Transformer
+from meshform.core.workloads import pod_template
 from meshform.diagnostics import Diagnostic, Level, MeshformError, report
-from meshform.manifests import FAST, ROUND_TRIP, emit_file
+from meshform.frontends.pipeline import Outcome, govern_sources, unified_diff
+from meshform.model.config import TransformConfig
 from meshform.modes import Registry
-from meshform.pipeline import Outcome, govern_sources, unified_diff
-from meshform.transform import Item, Transformer, resource_ref
-from meshform.workloads import pod_template
+from meshform.objects import Item, resource_ref
+from meshform.yamlio.streams import FAST, ROUND_TRIP, emit_file
 
 EXIT_OK, EXIT_INVALID, EXIT_CHANGED, EXIT_DIFF_ERROR = 0, 1, 1, 2
 
@@ -46,7 +47,7 @@ def transform_command(
     if in_place:
         _write_back(outcome, engine)
     elif output != "-":
-        from meshform.emit import write_dir
+        from meshform.frontends.emit import write_dir
 
         write_dir([o for c in outcome.chunks() for o in _objects(c.items)], output, "yaml")
     else:
@@ -129,8 +130,8 @@ def _governed(template: dict[str, Any], mode: str, registry: Registry) -> bool:
 
 
 def krm_command(registry: Registry) -> int:
-    from meshform import krm
-    from meshform.yamlio import decode
+    from meshform.frontends import krm
+    from meshform.yamlio.reader import decode
 
     try:
         text = decode(sys.stdin.buffer.read(), "<stdin>")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from meshform.yamlio import dump_document, dump_json, dump_stream
+from meshform.yamlio.writer import dump_document, dump_json, dump_stream
 
 
 def file_name(obj: dict[str, Any]) -> str:

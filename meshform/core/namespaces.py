@@ -1,9 +1,10 @@
 """Namespace precedence traps, checked offline where the Namespace is part of the input.
 
-A Namespace's keys can override or fight a workload's enrollment: `istio-injection=disabled` beats any
-pod label, a namespace revision beats a pod revision, Linkerd's admission-webhooks=disabled removes the
-namespace from its webhook, Kuma ignores pods of an unlabelled namespace, two meshes enrolling one
-namespace inject twice.
+A Namespace's keys can override or fight a workload's enrollment. Which keys, and what they do, are
+each mode's facts (`ModeFacts.namespace_traps`, `namespace_overlaps`: e.g. Istio's
+`istio-injection=disabled` beats any pod label); this module only applies them, the same way offline
+and, through meshform.verify.checks.conflicts, on a live cluster. Two meshes enrolling one namespace
+inject twice, unless one's data plane is documented to win.
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from meshform import status
+from meshform.core import status
+from meshform.core.workloads import pod_template
 from meshform.diagnostics import Diagnostic, Level
 from meshform.modes import Registry
 from meshform.modes.base import ModeFacts
-from meshform.workloads import pod_template
 
 
 class Located(Protocol):
@@ -62,19 +63,20 @@ class NamespaceIndex:
             record = status.read(template) if template is not None else None
             if record is None or template is None:
                 continue
+            mode = registry.modes.get(str(record.get("mode")))
+            if mode is None:
+                continue
             ns = str((item.obj.get("metadata") or {}).get("namespace", ""))
-            yield from self._workload(item, template, str(record.get("mode")), ns, warned)
+            yield from self._workload(item, template, mode.facts, ns, warned)
 
     def _double_enrollment(self, item: Located, registry: Registry) -> Iterator[Diagnostic]:
         name = str((item.obj.get("metadata") or {}).get("name", ""))
-        modes = [f.name for f in self.enrolling(name, registry)]
-        if set(modes) == {"istio", "istio-ambient"}:
+        enrolling = self.enrolling(name, registry)
+        modes = [f.name for f in enrolling]
+        overlap = _winner_note(enrolling)
+        if overlap:
             yield item.diagnostic(
-                Level.WARNING,
-                "MF601",
-                f"namespace {name} enables both Istio sidecars and "
-                "ambient: pods get sidecars (the sidecar wins)",
-                "keep one of the two labels",
+                Level.WARNING, "MF601", f"namespace {name} {overlap}", "keep one of the two labels"
             )
         elif len(modes) > 1:
             yield item.diagnostic(
@@ -85,49 +87,31 @@ class NamespaceIndex:
             )
 
     def _workload(
-        self, item: Located, template: dict[str, Any], mode: str, ns: str, warned: set[tuple[str, str]]
+        self, item: Located, template: dict[str, Any], facts: ModeFacts, ns: str, warned: set[tuple[str, str]]
     ) -> Iterator[Diagnostic]:
         labels, _ = self._keys(ns)
         pod_labels = (template.get("metadata") or {}).get("labels") or {}
         known = ns in self.namespaces
-        if mode == "istio" and labels.get("istio-injection") == "disabled":
-            yield item.diagnostic(
-                Level.ERROR,
-                "MF602",
-                f"namespace {ns} has istio-injection=disabled, which "
-                "beats the pod's label: no sidecar will be injected",
-                "set istio-injection=enabled (or remove it) on the namespace",
-            )
-        if (
-            mode == "istio"
-            and "istio.io/rev" in labels
-            and pod_labels.get("istio.io/rev") not in (None, labels["istio.io/rev"])
-        ):
-            yield item.diagnostic(
-                Level.WARNING,
-                "MF604",
-                f"namespace {ns} revision {labels['istio.io/rev']} "
-                f"overrides the pod's revision {pod_labels['istio.io/rev']}",
-                "use one revision, or drop the namespace label",
-            )
-        if mode == "linkerd" and labels.get("config.linkerd.io/admission-webhooks") == "disabled":
-            yield item.diagnostic(
-                Level.ERROR,
-                "MF603",
-                f"namespace {ns} is excluded from Linkerd's webhook "
-                "(config.linkerd.io/admission-webhooks=disabled)",
-                "remove that namespace label",
-            )
-        if (
-            mode == "kuma"
-            and labels.get("kuma.io/sidecar-injection") != "enabled"
-            and (ns, mode) not in warned
-        ):
-            warned.add((ns, mode))
-            where = f"namespace {ns or '(unset)'}" + ("" if known else " (not in the input)")
-            yield item.diagnostic(
-                Level.WARNING,
-                "MF404",
-                f"Kuma injects only in labelled namespaces; {where} needs kuma.io/sidecar-injection=enabled",
-                "label the namespace",
-            )
+        where = f"namespace {ns or '(unset)'}" + ("" if known else " (not in the input)")
+        for trap in facts.namespace_traps:
+            if (trap.needs_namespace and not known) or not trap.triggered(labels, pod_labels):
+                continue
+            if trap.once_per_namespace:
+                if (ns, trap.code) in warned:
+                    continue
+                warned.add((ns, trap.code))
+            values = {
+                "ns": ns,
+                "where": where,
+                "value": labels.get(trap.key),
+                "pod_value": pod_labels.get(trap.key),
+            }
+            yield item.diagnostic(trap.level, trap.code, trap.message.format(**values), trap.hint)
+
+
+def _winner_note(enrolling: list[ModeFacts]) -> str:
+    """When exactly two modes enroll a namespace and one's data plane is documented to win, what happens."""
+    if len(enrolling) != 2:
+        return ""
+    a, b = enrolling
+    return a.namespace_overlaps.get(b.name) or b.namespace_overlaps.get(a.name) or ""

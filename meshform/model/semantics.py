@@ -9,11 +9,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from meshform.diagnostics import Diagnostic, Level
-from meshform.model import Application, Component, port_of
+from meshform.model.application import Application, Component, port_of
+from meshform.model.schema import json_path
 from meshform.modes import Registry
 from meshform.modes.base import Mode
-from meshform.schema import json_path
-from meshform.yamlio import Document, Path
+from meshform.yamlio.reader import Document, Path
 
 COMPONENTS: Path = ("spec", "components")
 

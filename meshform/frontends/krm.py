@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from meshform.config import TransformConfig, from_document, unknown_modes
+from meshform.core.transform import transform
 from meshform.diagnostics import Diagnostic, Level, MeshformError, has_errors
-from meshform.manifests import ROUND_TRIP, Chunk, load_text, objects_of
+from meshform.model.config import TransformConfig, from_document, unknown_modes
 from meshform.modes import Registry
-from meshform.transform import Item, transform
-from meshform.yamlio import plain_document
+from meshform.objects import Item
+from meshform.yamlio.reader import plain_document
+from meshform.yamlio.streams import ROUND_TRIP, Chunk, load_text, objects_of
 
 API_VERSIONS = ("config.kubernetes.io/v1", "config.kubernetes.io/v1beta1")
 PATH_ANNOTATIONS = ("internal.config.kubernetes.io/path", "config.kubernetes.io/path")
@@ -49,7 +50,7 @@ def _result(d: Diagnostic, items: list[Item]) -> dict[str, Any]:
 
 
 def _ref_string(obj: Any) -> str:
-    from meshform.transform import resource_ref
+    from meshform.objects import resource_ref
 
     return resource_ref(obj)
 
@@ -105,7 +106,7 @@ def _resource_list(text: str, file: str) -> Chunk:
 def run(text: str, registry: Registry, file: str = "<stdin>") -> tuple[str, list[Diagnostic]]:
     """ResourceList text → (ResourceList text, findings). Raises MeshformError only when the input is
     not a ResourceList at all (there are then no items to give back)."""
-    from meshform.roundtrip import dump
+    from meshform.yamlio.roundtrip import dump
 
     chunk = _resource_list(text, file)
     try:

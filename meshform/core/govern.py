@@ -10,14 +10,14 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from meshform import status
+from meshform.core import status
+from meshform.core.expand import Expansion, Unit
+from meshform.core.workloads import pod_template
 from meshform.diagnostics import Diagnostic, Level
-from meshform.expand import Expansion, Unit
-from meshform.model import Application
+from meshform.model.application import Application
+from meshform.model.semantics import COMPONENTS, Locator, effective_mode, effective_strategy, options_for
 from meshform.modes import Registry
 from meshform.modes.base import EnrollContext, Enrollment, Mode, ModeFacts
-from meshform.semantics import COMPONENTS, Locator, effective_mode, effective_strategy, options_for
-from meshform.workloads import pod_template
 
 
 @dataclass(frozen=True)

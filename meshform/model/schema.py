@@ -13,7 +13,7 @@ from typing import Any
 
 from meshform.diagnostics import Diagnostic, Level
 from meshform.resources import schema
-from meshform.yamlio import Document, Path
+from meshform.yamlio.reader import Document, Path
 
 _CODES = {
     "required": "MF101",
@@ -47,7 +47,7 @@ def json_path(path: Path) -> str:
 
 def validate(doc: Document, schema_name: str) -> Iterator[Diagnostic]:
     """Every schema error of one document, each located and coded."""
-    from meshform.schema_fast import is_valid
+    from meshform.model.schema_fast import is_valid
 
     if is_valid(doc.data, schema_name):  # the common case, without importing jsonschema at all
         return

@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from meshform.model import Application, Component, Version, port_of
+from meshform.model.application import Application, Component, Version, port_of
+from meshform.model.semantics import env_prefix
 from meshform.modes.base import Upstream
-from meshform.semantics import env_prefix
 
 APP_PROTOCOL = {"http": "http", "http2": "kubernetes.io/h2c", "grpc": "grpc", "tcp": "tcp"}
 

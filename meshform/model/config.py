@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from meshform import schema
 from meshform.diagnostics import Diagnostic, Level, MeshformError
-from meshform.yamlio import Document
+from meshform.model import schema
+from meshform.yamlio.reader import Document
 
 OPT_OUT = "meshform.dev/ignore"  # on a workload or its pod template: "true" leaves it alone
 SCHEMA = "transformer.schema.json"
@@ -162,7 +162,7 @@ def load(path: str | None, mode: str | None, enrollment: str | None) -> Transfor
     """The config from a file (MeshTransformer or ConfigMap) and/or flags; flags win over the file."""
     from dataclasses import replace
 
-    from meshform.yamlio import read_file
+    from meshform.yamlio.reader import read_file
 
     config = TransformConfig()
     if path is not None:

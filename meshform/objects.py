@@ -1,0 +1,29 @@
+"""One Kubernetes object of an input stream, with where it came from: the unit every stage passes on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from meshform.diagnostics import Diagnostic, Level
+
+
+@dataclass
+class Item:
+    """One Kubernetes object of the input, with where it came from."""
+
+    obj: Any
+    file: str
+    line: int
+    changed: bool = False
+    dropped: bool = False  # an object an earlier run added (e.g. a builtin ConfigMap), now stale
+    added: list[Any] = field(default_factory=list)  # objects to emit right after this one
+
+    def diagnostic(self, level: Level, code: str, message: str, hint: str = "") -> Diagnostic:
+        return Diagnostic(self.file, self.line, 1, level, code, message, "", resource_ref(self.obj), hint)
+
+
+def resource_ref(obj: Any) -> str:
+    meta = obj.get("metadata") or {} if isinstance(obj, dict) else {}
+    ns = f"{meta.get('namespace')}/" if meta.get("namespace") else ""
+    return f"{obj.get('kind', '?')}/{ns}{meta.get('name', '?')}" if isinstance(obj, dict) else "?"

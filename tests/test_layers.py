@@ -1,0 +1,144 @@
+"""The package reads like the data flow: every module sits in one layer, imports only its own layer or
+lower ones, and no import cycle exists, counting the imports inside functions too (a lazy import is
+still a dependency). The graph is built from the source with `ast`, so nothing is imported to check it.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "meshform"
+
+# Lowest first. A module belongs to the first entry naming it or a package above it.
+LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("foundation", ("meshform", "meshform.version", "meshform.diagnostics", "meshform.resources",
+                    "meshform.objects")),
+    ("reading and writing YAML", ("meshform.yamlio",)),
+    ("modes", ("meshform.modes",)),
+    ("the model and its checks", ("meshform.model",)),
+    ("core", ("meshform.core",)),
+    ("traffic policy", ("meshform.policy",)),
+    ("front ends", ("meshform.frontends",)),
+    ("verify", ("meshform.verify",)),
+    ("entry points", ("meshform.cli", "meshform.launch", "meshform.__main__")),
+)  # fmt: skip
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def modules() -> dict[str, Path]:
+    return {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def _absolute(node: ast.ImportFrom, name: str, is_package: bool) -> str:
+    if not node.level:
+        return node.module or ""
+    base = name.split(".") if is_package else name.split(".")[:-1]
+    base = base[: len(base) - node.level + 1]
+    return ".".join(base + ([node.module] if node.module else []))
+
+
+def imports_of(name: str, path: Path, known: set[str]) -> set[str]:
+    """meshform modules `name` imports anywhere in its source, resolved to the most specific module."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = _absolute(node, name, path.name == "__init__.py")
+            targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in known else base for a in node.names]
+        else:
+            continue
+        found.update(t for t in targets if t == "meshform" or t.startswith("meshform."))
+    found.discard(name)
+    return found
+
+
+def layer_of(name: str) -> int:
+    best, best_len = -1, -1
+    for index, (_, prefixes) in enumerate(LAYERS):
+        for prefix in prefixes:
+            if (name == prefix or name.startswith(prefix + ".")) and len(prefix) > best_len:
+                best, best_len = index, len(prefix)
+    return best
+
+
+def graph() -> dict[str, set[str]]:
+    mods = modules()
+    return {name: imports_of(name, path, set(mods)) for name, path in mods.items()}
+
+
+def find_cycle(edges: dict[str, set[str]]) -> list[str]:
+    """One import cycle as a path that starts and ends at the same module, or [] when there is none."""
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str]:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(edges.get(node, ())):
+            if state.get(nxt) == 1:
+                return [*path[path.index(nxt) :], nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        path.pop()
+        state[node] = 2
+        return []
+
+    for start in sorted(edges):
+        if start not in state and (found := visit(start)):
+            return found
+    return []
+
+
+def test_every_module_has_a_layer() -> None:
+    unplaced = [name for name in modules() if layer_of(name) < 0]
+    assert not unplaced, f"modules in no layer (add them to LAYERS): {unplaced}"
+
+
+def test_no_module_imports_a_higher_layer() -> None:
+    upward = []
+    for name, targets in graph().items():
+        for target in sorted(targets):
+            if layer_of(target) > layer_of(name):
+                upward.append(
+                    f"{name} ({LAYERS[layer_of(name)][0]}) imports {target} ({LAYERS[layer_of(target)][0]})"
+                )
+    assert not upward, "upward imports:\n" + "\n".join(upward)
+
+
+def test_no_import_cycle() -> None:
+    # A package's __init__ importing its own submodules is Python's normal shape, not a cycle: only
+    # edges between distinct modules count, and a submodule importing its package is resolved to the
+    # most specific module it names.
+    cycle = find_cycle(graph())
+    assert not cycle, "import cycle: " + " -> ".join(cycle)
+
+
+@pytest.mark.parametrize(
+    ("edges", "cycle"),
+    [
+        ({"a": {"b"}, "b": {"c"}, "c": {"a"}}, ["a", "b", "c", "a"]),
+        ({"a": {"b"}, "b": {"c"}, "c": set()}, []),
+        ({"a": {"a2"}, "a2": {"b"}, "b": {"a2"}}, ["a2", "b", "a2"]),
+    ],
+)
+def test_cycle_finder_finds_cycles(edges: dict[str, set[str]], cycle: list[str]) -> None:
+    assert find_cycle(edges) == cycle
+
+
+def test_the_checker_sees_lazy_and_relative_imports(tmp_path: Path) -> None:
+    source = tmp_path / "m.py"
+    source.write_text("def f():\n    from meshform.core import govern\n    import meshform.cli\n")
+    known = {"meshform.core", "meshform.core.govern", "meshform.cli"}
+    assert imports_of("meshform.yamlio.m", source, known) == {"meshform.core.govern", "meshform.cli"}
+    assert layer_of("meshform.core.govern") > layer_of("meshform.yamlio.reader")
