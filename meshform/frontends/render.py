@@ -9,7 +9,7 @@ from meshform.core.expand import expand
 from meshform.core.govern import GovernOptions, govern
 from meshform.diagnostics import Diagnostic, Level, MeshformError, has_errors
 from meshform.model import application as model
-from meshform.model import schema, semantics
+from meshform.model import policy_checks, schema, semantics
 from meshform.modes import Registry
 from meshform.yamlio.reader import Document, load_documents, load_documents_quick, read_text
 
@@ -50,6 +50,7 @@ def check_documents(docs: list[Document], registry: Registry, opts: GovernOption
             )
             continue
         diags += schema.validate(doc, APP_SCHEMA)
+        diags += policy_checks.durations(doc, semantics.Locator(doc))
         app = _best_effort_model(doc)
         if app is not None:
             diags += semantics.check(app, doc, registry, opts.mode, opts.enrollment)

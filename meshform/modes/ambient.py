@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from meshform.modes.base import EnrollContext, Enrollment, Finding, ModeFacts
+from meshform.policy.context import PolicyContext
 
 FACTS = ModeFacts(
     name="istio-ambient",
@@ -30,6 +32,9 @@ class AmbientMode:
         if waypoint:
             labels["istio.io/use-waypoint"] = str(waypoint)
         return Enrollment(labels=labels)
+
+    def render_policy(self, ctx: PolicyContext) -> list[dict[str, Any]]:
+        return []
 
     def findings(self, ctx: EnrollContext) -> Iterator[Finding]:
         if ctx.pod_spec.get("hostNetwork") is True:

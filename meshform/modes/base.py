@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from meshform.diagnostics import Level
+from meshform.policy.context import Capability, PolicyContext, Support
 
 LABELS = "labels"
 SIDECAR = "sidecar"
@@ -71,6 +72,17 @@ class ModeFacts:
     namespace_traps: tuple[NamespaceTrap, ...] = ()  # namespace keys that beat the pod's enrollment
     # Another mode enrolling the same namespace, and what then happens: this mode's data plane wins.
     namespace_overlaps: Mapping[str, str] = field(default_factory=dict)
+    # Traffic policy: how far this mode carries each feature (meshform.policy.records.FEATURES; a
+    # feature not listed is not supported), and what the mesh does when nothing is said.
+    policy: Mapping[str, Capability] = field(default_factory=dict)
+    policy_defaults: tuple[str, ...] = ()
+
+    def supports(self, feature: str, options: Mapping[str, Any]) -> bool:
+        """Can this mode render `feature` with these modeOptions?"""
+        cap = self.policy.get(feature)
+        if cap is None or cap.support is Support.NO:
+            return False
+        return not cap.requires_option or options.get(cap.requires_option) is True
 
     def enrolls_namespace(self, labels: Mapping[str, Any], annotations: Mapping[str, Any]) -> bool:
         """Does a Namespace with these keys inject this mode's data plane into its pods?"""
@@ -116,6 +128,7 @@ class EnrollContext:
     options: Mapping[str, Any] = field(default_factory=dict)
     strategy: str = LABELS
     host_aliases: Mapping[str, str] = field(default_factory=dict)  # Service host → address (tests)
+    policy: PolicyContext | None = None  # the component's traffic policy, as this mode may render it
 
 
 @dataclass
@@ -130,6 +143,7 @@ class Enrollment:
     env: dict[str, dict[str, str]] = field(default_factory=dict)  # container → var → value
     service_target_ports: dict[str, int] = field(default_factory=dict)  # Service port name → port
     objects: list[dict[str, Any]] = field(default_factory=list)  # extra objects (e.g. a ConfigMap)
+    policy: dict[str, Any] = field(default_factory=dict)  # the neutral policy (context JSON), recorded
 
     def is_empty(self) -> bool:
         return not (
@@ -140,6 +154,7 @@ class Enrollment:
             or self.volumes
             or self.env
             or self.objects
+            or self.policy
         )
 
     def opt_out_of(self, mode: str, enrolling: list[ModeFacts]) -> None:
@@ -173,6 +188,12 @@ class Mode(Protocol):
 
     def findings(self, ctx: EnrollContext) -> Iterator[Finding]:
         """Remarks about hosts this mode cannot serve well."""
+        ...
+
+    def render_policy(self, ctx: PolicyContext) -> list[dict[str, Any]]:
+        """This mode's own objects for one component's traffic policy (DestinationRule, MeshTimeout,
+        ...), in a stable order; [] where the policy lives elsewhere (builtin: its Envoy config).
+        Called only with features `facts.supports`; never reads files or the cluster."""
         ...
 
 
@@ -216,3 +237,6 @@ class LabelMode:
 
     def findings(self, ctx: EnrollContext) -> Iterator[Finding]:
         yield from sidecar_findings(self.facts, ctx)
+
+    def render_policy(self, ctx: PolicyContext) -> list[dict[str, Any]]:
+        return []

@@ -18,6 +18,7 @@ from meshform.modes.base import (
     Upstream,
     sidecar_findings,
 )
+from meshform.policy.context import PolicyContext
 from meshform.yamlio.writer import dump_document
 
 PROXY = "meshform-proxy"
@@ -90,6 +91,9 @@ class BuiltinMode:
             service_target_ports={p.name: r.listen_port for p, r in zip(meshed_ports, inbound, strict=True)},
             objects=[self._config_map(ctx, config)],
         )
+
+    def render_policy(self, ctx: PolicyContext) -> list[dict[str, Any]]:
+        return []
 
     def findings(self, ctx: EnrollContext) -> Iterator[Finding]:
         yield from sidecar_findings(self.facts, ctx)

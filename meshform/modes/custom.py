@@ -19,6 +19,7 @@ from meshform.modes.base import (
     ModeFacts,
     sidecar_findings,
 )
+from meshform.policy.context import PolicyContext
 from meshform.yamlio.reader import Document
 
 
@@ -58,6 +59,9 @@ class CustomMode:
             container["restartPolicy"] = "Always"
             return Enrollment(init_containers=[container])
         return Enrollment(containers=[container])
+
+    def render_policy(self, ctx: PolicyContext) -> list[dict[str, Any]]:
+        return []
 
     def findings(self, ctx: EnrollContext) -> Iterator[Finding]:
         yield from sidecar_findings(self.facts, ctx)

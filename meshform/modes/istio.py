@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from meshform.diagnostics import Level
 from meshform.modes.base import (
@@ -20,6 +21,7 @@ from meshform.modes.base import (
     NamespaceTrap,
     sidecar_findings,
 )
+from meshform.policy.context import PolicyContext
 
 FACTS = ModeFacts(
     name="istio",
@@ -72,6 +74,9 @@ class IstioMode:
         if revision:
             return Enrollment(labels={"istio.io/rev": str(revision)})
         return LabelMode(self.facts).enroll(ctx)
+
+    def render_policy(self, ctx: PolicyContext) -> list[dict[str, Any]]:
+        return []
 
     def findings(self, ctx: EnrollContext) -> Iterator[Finding]:
         yield from sidecar_findings(self.facts, ctx)

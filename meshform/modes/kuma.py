@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from meshform.diagnostics import Level
 from meshform.modes.base import EnrollContext, Enrollment, Finding, ModeFacts, NamespaceTrap, sidecar_findings
+from meshform.policy.context import PolicyContext
 
 FACTS = ModeFacts(
     name="kuma",
@@ -47,6 +49,9 @@ class KumaMode:
         if mesh:
             labels["kuma.io/mesh"] = str(mesh)
         return Enrollment(labels=labels)
+
+    def render_policy(self, ctx: PolicyContext) -> list[dict[str, Any]]:
+        return []
 
     def findings(self, ctx: EnrollContext) -> Iterator[Finding]:
         yield from sidecar_findings(self.facts, ctx)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from meshform.diagnostics import Level
 from meshform.modes.base import EnrollContext, Enrollment, Finding, ModeFacts, NamespaceTrap, sidecar_findings
+from meshform.policy.context import PolicyContext
 
 FACTS = ModeFacts(
     name="linkerd",
@@ -45,6 +47,9 @@ class LinkerdMode:
         # `ingress` mode proxies ingress controllers, which route on Host headers themselves.
         value = "ingress" if ctx.options.get("ingress") else "enabled"
         return Enrollment(annotations={"linkerd.io/inject": value})
+
+    def render_policy(self, ctx: PolicyContext) -> list[dict[str, Any]]:
+        return []
 
     def findings(self, ctx: EnrollContext) -> Iterator[Finding]:
         yield from sidecar_findings(self.facts, ctx)
