@@ -140,6 +140,23 @@ def _workload(app: Application, c: Component, v: Version, ups: tuple[Upstream, .
     return doc
 
 
+def version_service_name(c: Component, v: Version) -> str:
+    return f"{c.name}-{v.name}"
+
+
+def _version_services(app: Application, c: Component, service: dict[str, Any]) -> list[dict[str, Any]]:
+    """One Service per weighted version, selecting only that version: the backends a traffic split
+    names where the mesh routes to Services (builtin, Linkerd, ambient, Kuma), not to pod subsets."""
+    if not any(v.weight is not None for v in c.versions):
+        return []
+    out = []
+    for v in c.versions:
+        meta = _meta(app, version_service_name(c, v), c.name)
+        spec = {**service["spec"], "selector": {**service["spec"]["selector"], "version": v.name}}
+        out.append({"apiVersion": "v1", "kind": "Service", "metadata": meta, "spec": spec})
+    return out
+
+
 def _service(app: Application, c: Component) -> dict[str, Any]:
     ports = []
     for p in c.ports:
@@ -177,6 +194,7 @@ def expand(app: Application) -> Expansion:
         service = _service(app, c) if c.ports else None
         if service is not None:
             objects.append(service)
+            objects += _version_services(app, c, service)
         for v in c.versions:
             workload = _workload(app, c, v, ups)
             objects.append(workload)

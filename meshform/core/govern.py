@@ -12,12 +12,14 @@ from typing import Any
 
 from meshform.core import status
 from meshform.core.expand import Expansion, Unit
+from meshform.core.policy import attach, contexts, enforceable, has_policy
 from meshform.core.workloads import pod_template
 from meshform.diagnostics import Diagnostic, Level
 from meshform.model.application import Application
 from meshform.model.semantics import COMPONENTS, Locator, effective_mode, effective_strategy, options_for
 from meshform.modes import Registry
 from meshform.modes.base import EnrollContext, Enrollment, Mode, ModeFacts
+from meshform.policy.context import PolicyContext
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,11 @@ def namespace_object(app: Application, ns_modes: list[ModeFacts]) -> dict[str, A
 
 
 def _context(
-    app: Application, choice: Choice, template: dict[str, Any], opts: GovernOptions
+    app: Application,
+    choice: Choice,
+    template: dict[str, Any],
+    opts: GovernOptions,
+    policy: PolicyContext | None,
 ) -> EnrollContext:
     unit = choice.unit
     return EnrollContext(
@@ -83,11 +89,17 @@ def _context(
         options=options_for(app, choice.mode),
         strategy=choice.strategy,
         host_aliases=opts.host_aliases,
+        policy=policy,
     )
 
 
 def _govern_one(
-    app: Application, choice: Choice, opts: GovernOptions, ns_modes: list[ModeFacts], at: Locator
+    app: Application,
+    choice: Choice,
+    opts: GovernOptions,
+    ns_modes: list[ModeFacts],
+    at: Locator,
+    declared: PolicyContext,
 ) -> tuple[list[dict[str, Any]], list[Diagnostic]]:
     unit, mode = choice.unit, choice.mode
     template = pod_template(unit.workload)
@@ -95,7 +107,8 @@ def _govern_one(
     status.remove(template)
     if unit.service is not None:
         status.remove_service(unit.service)
-    ctx = _context(app, choice, template, opts)
+    usable = enforceable(declared, mode) if has_policy(declared) else None
+    ctx = _context(app, choice, template, opts, usable)
     base = (*COMPONENTS, unit.component.index)
     diags = [
         at.error((*base, f.field) if f.field else base, f.code, f.message, Level(f.level))
@@ -105,6 +118,9 @@ def _govern_one(
     enrollment = Enrollment() if skipped else mode.enroll(ctx)
     if app.owns_namespace:
         enrollment.opt_out_of(mode.facts.name, ns_modes)
+    if usable is not None:
+        owner = unit.version is unit.component.versions[0]
+        attach(enrollment, mode, declared, usable, owner)
     if enrollment.is_empty():
         return [], diags
     status.apply(template, mode.facts.name, choice.strategy, enrollment)
@@ -134,8 +150,10 @@ def govern(
     ns_modes = _namespace_modes(choices)
     diags = list(_namespace_warnings(app, ns_modes, at))
     extra: dict[int, list[dict[str, Any]]] = {}
+    policies = contexts(app, expansion, {c.unit.component.name: options_for(app, c.mode) for c in choices})
     for choice in choices:
-        objects, found = _govern_one(app, choice, opts, ns_modes, at)
+        declared = policies[choice.unit.component.name]
+        objects, found = _govern_one(app, choice, opts, ns_modes, at, declared)
         extra[id(choice.unit.workload)] = objects
         diags += found
     out = [namespace_object(app, ns_modes)] if app.owns_namespace else []

@@ -74,6 +74,8 @@ def apply(template: dict[str, Any], mode: str, strategy: str, enrollment: Enroll
         record["env"] = _set_env(spec.get("containers", []), enrollment.env, created)
     if enrollment.objects:
         record["objects"] = [f"{o['kind']}/{o['metadata']['name']}" for o in enrollment.objects]
+    if enrollment.policy:
+        record["policy"] = enrollment.policy
     record["created"] = created
     annotations[STATUS] = json.dumps(record, sort_keys=True, separators=(",", ":"))
 

@@ -1,0 +1,130 @@
+"""From the application model to each component's PolicyContext, and from a context to what one mode
+can enforce of it.
+
+The context is built from the expanded objects (the Service and ServiceAccount names a mode targets
+are the ones expand wrote), so renderers never re-derive a name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from types import MappingProxyType
+from typing import Any
+
+from meshform.core.expand import Expansion, service_host, version_service_name
+from meshform.model.application import Application, Component, port_of
+from meshform.modes.base import Enrollment, Mode
+from meshform.policy import records as r
+from meshform.policy.context import Edge, Peer, PolicyContext, PolicyPort, VersionTarget, context_to_json
+
+
+def _peer(app: Application, c: Component, expansion: Expansion) -> Peer:
+    unit = next(u for u in expansion.units if u.component is c)
+    spec = unit.workload["spec"]
+    template = spec["jobTemplate"]["spec"]["template"] if "jobTemplate" in spec else spec.get("template", {})
+    service = unit.service["metadata"]["name"] if unit.service else c.name
+    selector = unit.service["spec"]["selector"] if unit.service else {}
+    return Peer(
+        component=c.name,
+        namespace=app.namespace,
+        service=service,
+        host=service_host(app, service),
+        service_account=template["spec"].get("serviceAccountName", "default"),
+        selector=MappingProxyType(dict(selector)),
+    )
+
+
+def _versions(c: Component) -> tuple[VersionTarget, ...]:
+    return tuple(
+        VersionTarget(v.name, v.weight, version_service_name(c, v), MappingProxyType({"version": v.name}))
+        for v in c.versions
+        if v.weight is not None
+    )
+
+
+def _port(c: Component, ref: int | str | None) -> PolicyPort | None:
+    p = port_of(c, ref)
+    return None if p is None else PolicyPort(p.name, p.port, p.protocol)
+
+
+def contexts(
+    app: Application, expansion: Expansion, options_of: Mapping[str, Any]
+) -> dict[str, PolicyContext]:
+    """Component name → its PolicyContext, for every component (empty policies included: a caller's
+    builtin proxy still needs the edges). `options_of` maps a component name to its mode's options."""
+    peers = {c.name: _peer(app, c, expansion) for c in app.components}
+    out = {}
+    for c in app.components:
+        edges = []
+        for dep in c.dependencies:
+            target = app.component(dep.name)
+            port = _port(target, dep.port) if target else None
+            if target is None or port is None:
+                continue
+            effective = target.traffic.overridden_by(dep.traffic)
+            edges.append(Edge(peers[target.name], port, dep.traffic, effective, _versions(target)))
+        dependents = tuple(
+            peers[o.name] for o in app.components if any(d.name == c.name for d in o.dependencies)
+        )
+        out[c.name] = PolicyContext(
+            app=app.name,
+            component=peers[c.name],
+            ports=tuple(PolicyPort(p.name, p.port, p.protocol) for p in c.ports),
+            policy=c.policy,
+            versions=_versions(c),
+            dependents=dependents,
+            edges=tuple(edges),
+            options=MappingProxyType(dict(options_of.get(c.name, {}))),
+        )
+    return out
+
+
+def _supported(traffic: r.Traffic, mode: Mode, options: Mapping[str, Any]) -> r.Traffic:
+    for feature in traffic.features():
+        if not mode.facts.supports(feature, options):
+            traffic = traffic.without(feature)
+    return traffic
+
+
+def enforceable(ctx: PolicyContext, mode: Mode) -> PolicyContext:
+    """The part of a context this mode can enforce (best-effort drops the rest; strict never gets
+    here with anything unsupported, because validation refused it)."""
+    facts, options = mode.facts, ctx.options
+    policy = ctx.policy
+    edges_ok = facts.supports(r.EDGE_OVERRIDES, options)
+    policy = r.ComponentPolicy(
+        traffic=_supported(policy.traffic, mode, options),
+        authorization=policy.authorization if facts.supports(r.AUTHORIZATION, options) else None,
+        weights=policy.weights if facts.supports(r.SPLIT, options) else (),
+        edges=MappingProxyType(
+            {k: _supported(v, mode, options) for k, v in policy.edges.items()} if edges_ok else {}
+        ),
+    )
+    edges = tuple(
+        replace(
+            e,
+            override=_supported(e.override, mode, options) if edges_ok else r.Traffic(),
+            effective=_supported(e.effective, mode, options),
+            versions=e.versions if facts.supports(r.SPLIT, options) else (),
+        )
+        for e in ctx.edges
+    )
+    versions = ctx.versions if facts.supports(r.SPLIT, options) else ()
+    return replace(ctx, policy=policy, edges=edges, versions=versions)
+
+
+def has_policy(ctx: PolicyContext) -> bool:
+    """Anything declared that some mode would render: the component's own policy, or traffic its
+    caller's proxy applies on an edge (the provider's, or the edge's override)."""
+    return not ctx.policy.is_empty() or any(not e.effective.is_empty() or e.versions for e in ctx.edges)
+
+
+def attach(
+    enrollment: Enrollment, mode: Mode, declared: PolicyContext, usable: PolicyContext, owner: bool
+) -> None:
+    """Record the declared (neutral) policy on the workload, so another mode can render all of it
+    later, and add this mode's objects to the workload that owns them (the component's first version)."""
+    enrollment.policy = {"owner": owner, "context": context_to_json(declared)}
+    if owner:
+        enrollment.objects += mode.render_policy(usable)
