@@ -104,6 +104,11 @@ CODES: dict[str, Code] = {
             "choose a mode that can enforce it, or set spec.policyEnforcement: best-effort",
         ),
         Code("MF911", "policy-left-out", "choose a mode that can enforce it to have it enforced"),
+        Code(
+            "MF912",
+            "policy-record",
+            "re-render from the application model; the recorded policy cannot be read",
+        ),
         Code("MF701", "config", "give a MeshTransformer (schemas/transformer.schema.json) or a ConfigMap"),
         Code("MF702", "resource-list", "the KRM function reads one ResourceList on stdin"),
         Code("MF703", "empty-input", "check the step before meshform produced manifests"),

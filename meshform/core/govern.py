@@ -120,7 +120,7 @@ def _govern_one(
         enrollment.opt_out_of(mode.facts.name, ns_modes)
     if usable is not None:
         owner = unit.version is unit.component.versions[0]
-        attach(enrollment, mode, declared, usable, owner)
+        attach(enrollment, mode, declared, usable, owner, app.policy_enforcement)
     if enrollment.is_empty():
         return [], diags
     status.apply(template, mode.facts.name, choice.strategy, enrollment)

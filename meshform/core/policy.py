@@ -121,10 +121,17 @@ def has_policy(ctx: PolicyContext) -> bool:
 
 
 def attach(
-    enrollment: Enrollment, mode: Mode, declared: PolicyContext, usable: PolicyContext, owner: bool
+    enrollment: Enrollment,
+    mode: Mode,
+    declared: PolicyContext,
+    usable: PolicyContext,
+    owner: bool,
+    enforcement: str | None,
 ) -> None:
     """Record the declared (neutral) policy on the workload, so another mode can render all of it
     later, and add this mode's objects to the workload that owns them (the component's first version)."""
     enrollment.policy = {"owner": owner, "context": context_to_json(declared)}
+    if enforcement == "best-effort":
+        enrollment.policy["enforcement"] = enforcement
     if owner:
         enrollment.objects += mode.render_policy(usable)

@@ -15,12 +15,14 @@ from typing import Any
 
 from meshform.core import foreign, status
 from meshform.core.namespaces import NamespaceIndex
+from meshform.core.policy import attach, enforceable
 from meshform.core.workloads import pod_template
 from meshform.diagnostics import Diagnostic, Level
 from meshform.model.config import OPT_OUT, TransformConfig
 from meshform.modes import Registry
 from meshform.modes.base import EnrollContext, Enrollment, Mode, ModeFacts, Port
 from meshform.objects import Item, resource_ref
+from meshform.policy.context import PolicyContext, context_from_json
 
 HELM_HOOK = "helm.sh/hook"
 
@@ -146,7 +148,7 @@ class Transformer:
         self._drop_stale(old, item, by_ref)
         foreign.uninject(template)
         self._clear_keys(template)
-        self._enroll(item, template, plan, services)
+        self._enroll(item, template, plan, services, (old or {}).get("policy"))
         item.changed = item.obj != before
 
     def _services(self, item: Item, template: dict[str, Any]) -> list[Item]:
@@ -212,8 +214,13 @@ class Transformer:
                 return mode.facts
         return None
 
-    def _enroll(self, item: Item, template: dict[str, Any], plan: Plan, services: list[Item]) -> None:
+    def _enroll(
+        self, item: Item, template: dict[str, Any], plan: Plan, services: list[Item], recorded: Any
+    ) -> None:
         mode, obj = plan.mode, item.obj
+        options = dict(self.config.mode_options.get(mode.facts.name, {}))
+        declared = self._recorded_policy(item, recorded, options)
+        usable = None if declared is None else self._usable(item, declared, mode, recorded)
         ns = str(_meta(obj).get("namespace", ""))
         ctx = EnrollContext(
             app=str((_meta(obj).get("labels") or {}).get("app.kubernetes.io/part-of", "")),
@@ -223,19 +230,57 @@ class Transformer:
             kind=str(obj["kind"]),
             pod_spec=template["spec"],
             ports=container_ports(template["spec"]),
-            options=dict(self.config.mode_options.get(mode.facts.name, {})),
+            options=options,
             strategy=plan.strategy,
+            policy=usable,
         )
         self.diagnostics += (item.diagnostic(Level(f.level), f.code, f.message) for f in mode.findings(ctx))
         if mode.facts.sidecar and template["spec"].get("hostNetwork") is True:
             return
         enrollment = mode.enroll(ctx)
         enrollment.opt_out_of(mode.facts.name, self.namespaces.enrolling(ns, self.registry))
+        if declared is not None and usable is not None:
+            attach(
+                enrollment, mode, declared, usable, bool(recorded.get("owner")), recorded.get("enforcement")
+            )
         if enrollment.is_empty():
             return
         status.apply(template, mode.facts.name, plan.strategy, enrollment)
         self._rewire(services, ctx.ports, enrollment, mode)
         item.added = enrollment.objects
+
+    def _recorded_policy(self, item: Item, recorded: Any, options: dict[str, Any]) -> PolicyContext | None:
+        """The neutral policy a previous run recorded on this workload, or None; a malformed record is
+        a located error (and the workload is governed without it)."""
+        if recorded is None:
+            return None
+        try:
+            return context_from_json(recorded["context"], options)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            self.diagnostics.append(
+                item.diagnostic(
+                    Level.ERROR,
+                    "MF912",
+                    f"{resource_ref(item.obj)}: the traffic policy in {status.STATUS} is malformed ({exc!r})",
+                )
+            )
+            return None
+
+    def _usable(self, item: Item, declared: PolicyContext, mode: Mode, recorded: Any) -> PolicyContext:
+        """What `mode` can enforce of the recorded policy; the rest is an error when the policy was
+        declared strict, a warning under best-effort, as in `render`."""
+        usable = enforceable(declared, mode)
+        lost = sorted(set(declared.policy.features()) - set(usable.policy.features()))
+        strict = recorded.get("enforcement", "strict") == "strict"
+        for feature in lost:
+            message = f"{mode.facts.name} cannot enforce {feature} for {resource_ref(item.obj)}"
+            if strict:
+                self.diagnostics.append(item.diagnostic(Level.ERROR, "MF910", message))
+            else:
+                self.diagnostics.append(
+                    item.diagnostic(Level.WARNING, "MF911", message + "; left out (best-effort)")
+                )
+        return usable
 
     def _rewire(
         self, services: list[Item], ports: tuple[Port, ...], enrollment: Enrollment, mode: Mode
