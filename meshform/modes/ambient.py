@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from meshform.modes import policy_support
 from meshform.modes.base import EnrollContext, Enrollment, Finding, ModeFacts
 from meshform.policy.context import PolicyContext
 
@@ -19,6 +20,8 @@ FACTS = ModeFacts(
     sidecar=False,
     control_plane=("DaemonSets ztunnel and istio-cni-node fully scheduled", "istiod with ambient enabled"),
     owned_keys=("istio.io/dataplane-mode", "istio.io/use-waypoint"),
+    policy=policy_support.AMBIENT,
+    policy_defaults=policy_support.AMBIENT_DEFAULTS,
 )
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from meshform.modes import envoy
+from meshform.modes import envoy, policy_support
 from meshform.modes.base import (
     SIDECAR,
     EnrollContext,
@@ -36,6 +36,8 @@ FACTS = ModeFacts(
     control_plane=("none needed (static Envoy bootstrap in a ConfigMap)",),
     proof_containers=(PROXY,),
     rewires_services=True,
+    policy=policy_support.BUILTIN,
+    policy_defaults=policy_support.BUILTIN_DEFAULTS,
 )
 
 

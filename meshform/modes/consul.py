@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from meshform.modes import policy_support
 from meshform.modes.base import LabelMode, ModeFacts
 
 MODE = LabelMode(
@@ -16,5 +17,7 @@ MODE = LabelMode(
         ),
         owned_keys=("consul.hashicorp.com/connect-inject",),
         proof_containers=("consul-dataplane",),
+        policy=policy_support.CONSUL,
+        policy_defaults=policy_support.CONSUL_DEFAULTS,
     )
 )

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from meshform.diagnostics import Level
+from meshform.modes import policy_support
 from meshform.modes.base import (
     EnrollContext,
     Enrollment,
@@ -62,6 +63,8 @@ FACTS = ModeFacts(
     namespace_overlaps={
         "istio-ambient": "enables both Istio sidecars and ambient: pods get sidecars (the sidecar wins)"
     },
+    policy=policy_support.ISTIO,
+    policy_defaults=policy_support.ISTIO_DEFAULTS,
 )
 
 

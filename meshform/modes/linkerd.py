@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from meshform.diagnostics import Level
+from meshform.modes import policy_support
 from meshform.modes.base import EnrollContext, Enrollment, Finding, ModeFacts, NamespaceTrap, sidecar_findings
 from meshform.policy.context import PolicyContext
 
@@ -36,6 +37,8 @@ FACTS = ModeFacts(
             value="disabled",
         ),
     ),
+    policy=policy_support.LINKERD,
+    policy_defaults=policy_support.LINKERD_DEFAULTS,
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from meshform.modes import policy_support
 from meshform.modes.base import LABELS, SIDECAR, LabelMode, ModeFacts
 
 MODE = LabelMode(
@@ -13,5 +14,7 @@ MODE = LabelMode(
         sidecar=False,
         restart_on_switch=True,
         control_plane=("none needed",),
+        policy=policy_support.NATIVE,
+        policy_defaults=policy_support.NATIVE_DEFAULTS,
     )
 )
