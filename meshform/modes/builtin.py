@@ -35,6 +35,7 @@ FACTS = ModeFacts(
     control_plane=("none needed (static Envoy bootstrap in a ConfigMap)",),
     proof_containers=(PROXY,),
     rewires_services=True,
+    local_upstreams=True,
 )
 
 
