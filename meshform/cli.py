@@ -139,15 +139,15 @@ def validate(
 ) -> None:
     """Check application models and report every problem, located at file:line:col."""
     from meshform.core.govern import GovernOptions
-    from meshform.frontends.render import check_documents
+    from meshform.frontends.render import render_documents
     from meshform.yamlio.reader import read_file
 
     registry = _registry(modes_file, diag_format)
     _check_mode(registry, mode)
     diags: list[Diagnostic] = []
     for path in apps:
-        try:
-            diags += check_documents(read_file(path), registry, GovernOptions(mode, enrollment))
+        try:  # render in memory: valid means exactly what `render` accepts (e.g. no name collisions)
+            diags += render_documents(read_file(path), registry, GovernOptions(mode, enrollment)).diagnostics
         except MeshformError as exc:
             diags += exc.diagnostics
     _emit_diagnostics(diags, diag_format)

@@ -70,6 +70,23 @@ CODES: dict[str, Code] = {
             "MF211", "env-clash", "rename the env var; meshform sets <DEP>_HOST/<DEP>_PORT for dependencies"
         ),
         Code("MF212", "port-reserved", "move the port; the builtin proxy needs it (see modeOptions.builtin)"),
+        Code(
+            "MF250",
+            "status-malformed",
+            "remove the meshform.dev/status annotation: it is not a record meshform wrote",
+        ),
+        Code(
+            "MF251",
+            "status-not-meshforms",
+            "remove the copied or edited meshform.dev/status annotation, then run meshform again",
+        ),
+        Code("MF252", "user-opt-out", "remove your own opt-out key to govern the workload in that mode"),
+        Code(
+            "MF253", "user-key-kept", "meshform changes only keys its status records: change the key yourself"
+        ),
+        Code("MF254", "selector-held-key", "take the key out of the selector (it is immutable) and recreate"),
+        Code("MF255", "name-collision", "rename the container, volume or object: meshform's names are fixed"),
+        Code("MF256", "reserved-annotation", "remove meshform.dev/status: only meshform writes it"),
         Code("MF301", "modes-file", "fix the modes file; see schemas/modes.schema.json"),
         Code("MF302", "template", "fix the sidecar template; it must render YAML for one container"),
         Code("MF303", "template-path", "keep templates inside the modes file's directory"),

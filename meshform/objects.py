@@ -18,6 +18,7 @@ class Item:
     changed: bool = False
     dropped: bool = False  # an object an earlier run added (e.g. a builtin ConfigMap), now stale
     added: list[Any] = field(default_factory=list)  # objects to emit right after this one
+    parent: Any = None  # the List (or ResourceList) this object is an item of
 
     def diagnostic(self, level: Level, code: str, message: str, hint: str = "") -> Diagnostic:
         return Diagnostic(self.file, self.line, 1, level, code, message, "", resource_ref(self.obj), hint)

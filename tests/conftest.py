@@ -13,8 +13,12 @@ from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
 from meshform.core.govern import GovernOptions
+from meshform.core.transform import transform
+from meshform.diagnostics import Diagnostic
 from meshform.frontends.render import Result, render_file
-from meshform.modes import DEFAULT
+from meshform.model.config import TransformConfig
+from meshform.modes import DEFAULT, Registry
+from meshform.yamlio.streams import FAST, emit, load_text
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted(p for p in (ROOT / "examples").glob("*/app.yaml"))
@@ -34,6 +38,16 @@ def yaml_snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
 
 def render(path: Path | str, mode: str | None = None, enrollment: str | None = None, **kw: Any) -> Result:
     return render_file(str(path), DEFAULT, GovernOptions(mode, enrollment, **kw))
+
+
+def transform_text(
+    text: str, mode: str | TransformConfig, engine: str = FAST, registry: Registry = DEFAULT
+) -> tuple[str, list[Diagnostic]]:
+    """`meshform transform --mode MODE` (or with a config) of a stream, in-process: (output, diagnostics)."""
+    config = mode if isinstance(mode, TransformConfig) else TransformConfig(mode=mode)
+    chunks = load_text(text, "in.yaml", engine)
+    diags = transform([i for c in chunks for i in c.items], config, registry)
+    return emit(chunks, engine), diags
 
 
 def run_cli(

@@ -252,16 +252,20 @@ def test_unknown_mode_is_one_error_before_any_item_is_touched() -> None:
     assert "MF204" in err  # kustomize drops stdout of a failed function: stderr says it too
 
 
+# A status copied onto the Deployment, naming its own container: an error, and nothing is removed.
+FORGED_STATUS = (
+    "labels: {app: api}   # flow style kept\n"
+    '        annotations: {meshform.dev/status: \'{"mode":"istio","containers":["api"]}\'}'
+)
+
+
 def test_error_results_locate_each_item_by_the_internal_annotations() -> None:
-    items = ITEMS.replace(
-        "labels: {app: api}   # flow style kept",
-        "labels: {app: api, sidecar.istio.io/inject: 'false'}   # flow style kept",
-    )
+    items = ITEMS.replace("labels: {app: api}   # flow style kept", FORGED_STATUS)
     code, out, _ = krm(resource_list(items=items))
     assert code == 1
     results = {r["resourceRef"]["kind"]: r for r in parse(out)["results"]}
     assert set(results) == {"Deployment"}
-    assert results["Deployment"]["severity"] == "error" and "MF208" in results["Deployment"]["message"]
+    assert results["Deployment"]["severity"] == "error" and "MF251" in results["Deployment"]["message"]
     # internal.config.kubernetes.io/* wins over the legacy config.kubernetes.io/* pair; index is an int
     assert results["Deployment"]["file"] == {"path": "deploy/api.yaml", "index": 1}
     assert results["Deployment"]["resourceRef"] == {
@@ -300,10 +304,8 @@ FAILURES = {
         "functionConfig:\n  apiVersion: v1\n  kind: Secret\n  metadata: {name: s}\n  data: {mode: istio}\n"
     ),
     "no-function-config": resource_list(config=""),
-    "conflicting-opt-out": resource_list(
-        items=ITEMS.replace(
-            "labels: {app: api}   #", "labels: {app: api, sidecar.istio.io/inject: 'false'}   #"
-        )
+    "forged-status": resource_list(
+        items=ITEMS.replace("labels: {app: api}   # flow style kept", FORGED_STATUS)
     ),
 }
 

@@ -81,8 +81,8 @@ def test_mode_enrolls_the_pod_template(
     assert annotations.items() <= template["metadata"].get("annotations", {}).items()
     record = status.read(template)
     assert record is not None
-    assert set(record.get("labels", {})) == set(labels)
-    assert set(record.get("annotations", {})) == set(annotations)
+    assert set(record.labels) == set(labels)
+    assert set(record.annotations) == set(annotations)
 
 
 def test_native_adds_nothing(tmp_path: Path) -> None:

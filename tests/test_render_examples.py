@@ -59,9 +59,9 @@ def test_enrollment_sits_on_the_pod_template(example: object, mode: str) -> None
             continue
         assert record is not None
         governed += 1
-        assert record["mode"] == mode
-        for key in record.get("labels", {}):
+        assert record.mode == mode
+        for key in record.labels:
             assert key in template["metadata"]["labels"]
-        for key in record.get("annotations", {}):
+        for key in record.annotations:
             assert key in template["metadata"]["annotations"]
     assert governed >= 4

@@ -60,10 +60,11 @@ def test_ungovern_restores_the_plain_workloads(example: object, mode: str) -> No
     _govern(app, expansion, mode, doc)
     for obj in expansion.objects:
         template = pod_template(obj)
-        if template is not None:
-            status.remove(template)
-        elif obj["kind"] == "Service":
-            status.remove_service(obj)
+        record = status.read(template if template is not None else obj)
+        if record is not None and template is not None:
+            status.remove(template, record)
+        elif record is not None:
+            status.remove_service(obj, record)
     assert expansion.objects == plain
 
 

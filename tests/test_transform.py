@@ -163,13 +163,16 @@ def test_namespace_enrolled_in_another_mesh_gets_an_opt_out() -> None:
     assert load(back)[1]["spec"]["template"]["metadata"]["labels"]["sidecar.istio.io/inject"] == "true"
 
 
-def test_workload_opting_out_of_its_target_mode_is_an_error() -> None:
+def test_workload_opting_out_of_its_target_mode_is_left_out_with_a_warning() -> None:
     stream = WORKLOAD.replace(
         "labels: {app: legacy}\n    spec:",
         "labels: {app: legacy, sidecar.istio.io/inject: 'false'}\n    spec:",
     )
     rc, out, err = transform("-", "--mode", "istio", stdin=stream.encode())
-    assert rc == 1 and out == "" and "MF208" in err and "meshform.dev/ignore" in err
+    assert rc == 0 and "warning MF252" in err and "meshform.dev/ignore" in err
+    assert out == stream  # the user's opt-out wins: left exactly as written
+    check = run_cli("check", "-", "--mode", "istio", stdin=stream.encode())
+    assert check.returncode == 0, check.stderr  # and `check` agrees it is not meant to be governed
 
 
 def test_in_place_keeps_comments_and_quoting(tmp_path: Path) -> None:

@@ -7,17 +7,16 @@ import json
 from pathlib import Path
 from typing import Any
 
+import injectors
 import pytest
 import yaml
-from conftest import ROOT
-from hypothesis import HealthCheck, given, settings
+from conftest import ROOT, transform_text
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from meshform.core.transform import transform
 from meshform.core.workloads import TEMPLATE_PATHS, pod_template
-from meshform.model.config import TransformConfig
-from meshform.modes import DEFAULT, MODES
-from meshform.yamlio.streams import FAST, ROUND_TRIP, emit, load_text
+from meshform.modes import MODES
+from meshform.yamlio.streams import FAST, ROUND_TRIP
 from meshform.yamlio.writer import dump_stream
 
 ALL_MODES = list(MODES)
@@ -36,11 +35,9 @@ CORPUS = sorted((ROOT / "tests" / "fixtures" / "corpus").glob("*.yaml"))
 
 
 def govern(text: str, mode: str, engine: str = FAST) -> str:
-    chunks = load_text(text, "in.yaml", engine)
-    items = [i for c in chunks for i in c.items]
-    diags = transform(items, TransformConfig(mode=mode), DEFAULT)
+    out, diags = transform_text(text, mode, engine)
     assert not [d for d in diags if d.level == "error"], diags
-    return emit(chunks, engine)
+    return out
 
 
 def docs(text: str) -> list[Any]:
@@ -73,6 +70,27 @@ KEY = st.sampled_from(["team", "example.com/owner", "tier", "app.kubernetes.io/c
 
 
 @st.composite
+def probes(draw: st.DrawFn, ports: list[dict[str, Any]]) -> dict[str, Any]:
+    """A probe by port name where the container names its ports, by number where it has none (Istio
+    saves both as the number; meshform gives the name back where the container has one)."""
+    port: str | int = draw(st.sampled_from([p["name"] for p in ports])) if ports else 8080
+    handler = draw(st.sampled_from(["httpGet", "tcpSocket", "exec"]))
+    probe: dict[str, Any]
+    if handler == "httpGet":
+        probe = {"httpGet": {"path": draw(st.sampled_from(["/", "/healthz", "/ready"])), "port": port}}
+        scheme = draw(st.sampled_from([None, "HTTP", "HTTPS"]))
+        if scheme:
+            probe["httpGet"]["scheme"] = scheme
+    elif handler == "tcpSocket":
+        probe = {"tcpSocket": {"port": port}}
+    else:
+        probe = {"exec": {"command": ["true"]}}
+    if draw(st.booleans()):
+        probe["periodSeconds"] = draw(st.integers(1, 30))
+    return probe
+
+
+@st.composite
 def pod_spec(draw: st.DrawFn, name: str) -> dict[str, Any]:
     container: dict[str, Any] = {"name": name, "image": f"{name}:1"}
     ports = [
@@ -84,6 +102,9 @@ def pod_spec(draw: st.DrawFn, name: str) -> dict[str, Any]:
     ]
     if ports:
         container["ports"] = ports
+    for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
+        if draw(st.booleans()):
+            container[probe] = draw(probes(ports))
     if draw(st.booleans()):
         container["env"] = [{"name": f"E{i}", "value": draw(WEIRD)} for i in range(draw(st.integers(1, 2)))]
     spec: dict[str, Any] = {"containers": [container]}
@@ -225,3 +246,161 @@ def _without_owned(objects: list[Any]) -> list[Any]:
             obj = {**obj, "items": _without_owned(obj["items"])}
         out.append(_strip_owned(obj))
     return out
+
+
+# --------------------------------------------------- keys the user wrote, keys a selector holds (9, 10)
+
+# Mesh labels a user may have written on the pod template: enrollments of some mesh, opt-outs of some.
+USER_LABELS = [
+    ("sidecar.istio.io/inject", "true"),
+    ("sidecar.istio.io/inject", "false"),
+    ("istio.io/rev", "canary"),
+    ("istio.io/dataplane-mode", "ambient"),
+    ("istio.io/dataplane-mode", "none"),
+    ("kuma.io/sidecar-injection", "enabled"),
+    ("kuma.io/sidecar-injection", "disabled"),
+]
+USER_ANNOTATIONS = [
+    ("linkerd.io/inject", "enabled"),
+    ("linkerd.io/inject", "disabled"),
+    ("consul.hashicorp.com/connect-inject", "true"),
+    ("consul.hashicorp.com/connect-inject", "false"),
+    ("config.linkerd.io/proxy-cpu-request", "100m"),
+]
+MESH_KEYS = {k for k, _ in USER_LABELS + USER_ANNOTATIONS}
+NAMESPACES = st.sampled_from(
+    [None, {"labels": {"istio-injection": "enabled"}}, {"annotations": {"linkerd.io/inject": "enabled"}}]
+)
+SELECTOR_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet")
+
+
+@st.composite
+def meshed_workload(draw: st.DrawFn, index: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A workload carrying the user's own mesh keys, some of them required by its selector (as
+    kustomize's commonLabels put them there) or by a Service's; and that Service."""
+    obj = draw(workload(index))
+    template = pod_template(obj)
+    assert template is not None
+    meta = template.setdefault("metadata", {})
+    user_labels = dict(draw(st.lists(st.sampled_from(USER_LABELS), max_size=2, unique_by=lambda kv: kv[0])))
+    meta.setdefault("labels", {}).update(user_labels)
+    pairs = st.lists(st.sampled_from(USER_ANNOTATIONS), max_size=2, unique_by=lambda kv: kv[0])
+    user_annotations = dict(draw(pairs))
+    if user_annotations:
+        meta.setdefault("annotations", {}).update(user_annotations)
+    held = {k: v for k, v in user_labels.items() if draw(st.booleans())}
+    selector: dict[str, Any] = {"app": meta["labels"]["app"], **held}
+    if obj["kind"] in SELECTOR_KINDS:
+        obj["spec"]["selector"] = {"matchLabels": selector}
+        if draw(st.integers(0, 3)) == 0:  # "the pod must not carry it": meshform must not add it
+            obj["spec"]["selector"]["matchExpressions"] = [
+                {"key": "sidecar.istio.io/inject", "operator": "DoesNotExist"}
+            ]
+            assume("sidecar.istio.io/inject" not in user_labels)
+    elif obj["kind"] == "ReplicationController":
+        obj["spec"]["selector"] = selector
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": f"w{index}", "namespace": "gen"},
+        "spec": {"selector": selector, "ports": [{"name": "http", "port": 80}]},
+    }
+    return obj, [service] if held and draw(st.booleans()) else []
+
+
+@st.composite
+def meshed_streams(draw: st.DrawFn) -> tuple[str, bool]:
+    """(stream, whether a Namespace enrolls its pods in some mesh)."""
+    namespace = draw(NAMESPACES)
+    objects: list[Any] = []
+    if namespace is not None:
+        objects.append({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "gen", **namespace}})
+    for i in range(draw(st.integers(1, 3))):
+        obj, services = draw(meshed_workload(i))
+        objects += [obj, *services]
+    return dump_stream(objects), namespace is not None
+
+
+def _pod_keys(obj: Any) -> dict[str, Any]:
+    template = pod_template(obj)
+    meta = (template or {}).get("metadata") or {}
+    return {**(meta.get("labels") or {}), **(meta.get("annotations") or {})}
+
+
+def _still_sound(original: str, governed: str) -> None:
+    """Every user mesh key is where the user put it, with the user's value; every selector still
+    matches its pods (the workload's own, and each Service that selected them before)."""
+    before, after = docs(original), [o for o in docs(governed) if not _added(o)]
+    services = [o["spec"]["selector"] for o in before if o["kind"] == "Service"]
+    for b, a in zip(before, after, strict=True):
+        if pod_template(b) is None:
+            continue
+        user = {k: v for k, v in _pod_keys(b).items() if k in MESH_KEYS}
+        assert user.items() <= _pod_keys(a).items(), (user, _pod_keys(a))
+        labels, selected = _labels(a), [s for s in services if s.items() <= _labels(b).items()]
+        selector = a["spec"].get("selector") or {} if a["kind"] != "Pod" else {}
+        if a["kind"] == "ReplicationController":
+            selector = {"matchLabels": selector}
+        for wanted in [selector.get("matchLabels") or {}, *selected]:
+            assert wanted.items() <= labels.items(), (wanted, labels)
+        assert not {e["key"] for e in selector.get("matchExpressions") or []} & set(labels)
+
+
+def _labels(obj: Any) -> dict[str, Any]:
+    labels: dict[str, Any] = ((pod_template(obj) or {}).get("metadata") or {}).get("labels") or {}
+    return labels
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(meshed_streams(), st.sampled_from(ALL_MODES), st.sampled_from(ALL_MODES), st.sampled_from(ENGINES))
+def test_user_keys_and_selector_held_keys_survive_switching_exactly(
+    stream: tuple[str, bool], a: str, b: str, engine: str
+) -> None:
+    text, namespace_enrolls = stream
+    once = govern(text, a, engine)
+    assert govern(once, a, engine) == once  # f(f(x)) == f(x)
+    switched = govern(once, b, engine)
+    assert govern(switched, a, engine) == once  # A → B → A
+    for out in (once, switched):
+        _still_sound(text, out)
+    if not namespace_enrolls:  # (else un-governing adds the namespace mesh's opt-out, recorded)
+        assert docs(govern(once, "kubernetes-native", engine)) == docs(text)
+
+
+# ---------------------------------------------------------------------- un-injection of injector output (11)
+
+
+@st.composite
+def injected(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any], bool]:
+    """(workload, what istioctl kube-inject or linkerd inject --manual make of it, whether it was Istio)."""
+    obj = draw(workload(0))
+    template = pod_template(obj)
+    assert template is not None
+    if draw(st.booleans()):  # the app's own scrape config, which Istio saves and overrides
+        meta = template.setdefault("metadata", {})
+        scrape = {"prometheus.io/scrape": draw(st.sampled_from(["true", "false"]))}
+        meta.setdefault("annotations", {}).update({**scrape, "prometheus.io/port": "9102"})
+    native, istio = draw(st.booleans()), draw(st.booleans())
+    result = injectors.istio(obj, native) if istio else injectors.linkerd(obj, native)
+    assume(result is not None)
+    assert result is not None
+    return obj, result, istio
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(injected(), st.sampled_from(ALL_MODES), st.sampled_from(ENGINES), st.booleans())
+def test_uninjection_gives_back_the_workload_exactly(
+    case: tuple[dict[str, Any], dict[str, Any], bool], mode: str, engine: str, in_list: bool
+) -> None:
+    original, output, istio = case
+    if in_list:  # kube-inject of a v1 List: the Go serializer adds the List's empty metadata too
+        original = {"apiVersion": "v1", "kind": "List", "items": [original]}
+        output = {
+            "apiVersion": "v1",
+            "kind": "List",
+            **({"metadata": {}} if istio else {}),
+            "items": [output],
+        }
+    plain, inject = dump_stream([original]), dump_stream([output])
+    assert docs(govern(inject, "kubernetes-native", engine)) == docs(plain)
+    assert docs(govern(inject, mode, engine)) == docs(govern(plain, mode, engine))

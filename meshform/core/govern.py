@@ -104,9 +104,7 @@ def _govern_one(
     unit, mode = choice.unit, choice.mode
     template = pod_template(unit.workload)
     assert template is not None, "expand always builds a pod template"
-    status.remove(template)
-    if unit.service is not None:
-        status.remove_service(unit.service)
+    _ungovern(template, unit.service)
     usable = enforceable(declared, mode) if has_policy(declared) else None
     ctx = _context(app, choice, template, opts, usable)
     base = (*COMPONENTS, unit.component.index)
@@ -118,6 +116,13 @@ def _govern_one(
     enrollment = Enrollment() if skipped else mode.enroll(ctx)
     if app.owns_namespace:
         enrollment.opt_out_of(mode.facts.name, ns_modes)
+    clashes = status.collisions(template, enrollment)
+    if clashes:
+        message = (
+            f"component {unit.component.name!r} has {', '.join(clashes)}, which {mode.facts.name} adds "
+            "under that name: the pod would be invalid"
+        )
+        return [], [*diags, at.error((*base, "name"), "MF255", message)]
     if usable is not None:
         owner = unit.version is unit.component.versions[0]
         attach(enrollment, mode, declared, usable, owner, app.policy_enforcement)
@@ -127,6 +132,16 @@ def _govern_one(
     if unit.service is not None and enrollment.service_target_ports:
         status.apply_service(unit.service, mode.facts.name, enrollment.service_target_ports)
     return enrollment.objects, diags
+
+
+def _ungovern(template: dict[str, Any], service: dict[str, Any] | None) -> None:
+    """Undo an earlier govern() of these (in-memory) objects: switching modes renders each mode afresh."""
+    record = status.read(template)
+    if record is not None:
+        status.remove(template, record)
+    service_record = status.read(service) if service is not None else None
+    if service is not None and service_record is not None:
+        status.remove_service(service, service_record)
 
 
 def _namespace_warnings(app: Application, ns_modes: list[ModeFacts], at: Locator) -> Iterator[Diagnostic]:

@@ -60,10 +60,10 @@ class NamespaceIndex:
         warned: set[tuple[str, str]] = set()
         for item in items:
             template = pod_template(item.obj)
-            record = status.read(template) if template is not None else None
-            if record is None or template is None:
+            recorded = status.recorded_mode(template) if template is not None else None
+            if recorded is None or template is None:
                 continue
-            mode = registry.modes.get(str(record.get("mode")))
+            mode = registry.modes.get(recorded)
             if mode is None:
                 continue
             ns = str((item.obj.get("metadata") or {}).get("namespace", ""))

@@ -2,17 +2,185 @@
 
 Removing a mode means replaying this record backwards, so `A → B → A` gives back `A` and a re-run is
 a no-op. Prior values are kept (None = the key did not exist), so an overwritten value comes back too.
+
+The record is input like any other (it can be copied to another workload, edited or forged), so it is
+parsed into a frozen `Record` by one validation function, `parse`: a wrong shape is a `StatusError`
+the caller turns into a located diagnostic, never a crash and never a removal. Whether a well-shaped
+record is *true* of the workload it sits on is meshform.core.provenance's job.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from meshform.modes.base import Enrollment
 from meshform.version import __version__
 
 STATUS = "meshform.dev/status"
+LISTS = ("initContainers", "containers", "volumes")  # record fields naming items meshform added
+CREATED = frozenset({"metadata", "labels", "annotations", *LISTS})  # plus "env:<container>"
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+def _empty() -> Mapping[str, Any]:
+    return _EMPTY
+
+
+class StatusError(ValueError):
+    """A status annotation that is not a record meshform could have written; the message says why."""
+
+
+@dataclass(frozen=True)
+class Record:
+    """One parsed `meshform.dev/status`. Pod templates use every field but `target_ports`; a Service
+    the builtin mesh rewired uses `mode`, `target_ports` and `created` only."""
+
+    mode: str
+    strategy: str = ""
+    version: str = ""
+    labels: Mapping[str, Any] = field(
+        default_factory=_empty
+    )  # key → prior value (None: the key did not exist)
+    annotations: Mapping[str, Any] = field(default_factory=_empty)
+    init_containers: tuple[str, ...] = ()
+    containers: tuple[str, ...] = ()
+    volumes: tuple[str, ...] = ()
+    env: Mapping[str, Mapping[str, Any]] = field(default_factory=_empty)  # container → variable → prior value
+    objects: tuple[str, ...] = ()  # "Kind/name" of objects added next to the workload
+    created: tuple[str, ...] = ()  # containers meshform had to create (removed again when empty)
+    target_ports: Mapping[str, Any] = field(default_factory=_empty)  # Service port name → prior targetPort
+    # The neutral traffic policy: {"owner": bool, "context": PolicyContext JSON, "enforcement"?}. Its
+    # inside is read (and refused, located) by meshform.policy.context.context_from_json.
+    policy: Mapping[str, Any] | None = None
+
+    def names(self, field_name: str) -> tuple[str, ...]:
+        """The names recorded under one of LISTS (spelled as in the JSON)."""
+        return {"initContainers": self.init_containers, "containers": self.containers}.get(
+            field_name, self.volumes
+        )
+
+
+# ---------------------------------------------------------------------------------------- validation
+
+
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str) and bool(value)
+
+
+def _text_map(value: Any) -> bool:
+    return isinstance(value, dict) and all(isinstance(k, str) and k for k in value)
+
+
+def _names(value: Any) -> bool:
+    return isinstance(value, list) and all(_is_text(v) for v in value) and len(set(value)) == len(value)
+
+
+def _env(value: Any) -> bool:
+    return _text_map(value) and all(_text_map(v) for v in value.values())
+
+
+def _objects(value: Any) -> bool:
+    return _names(value) and all(all(v.partition("/")[::2]) for v in value)
+
+
+def _created(value: Any) -> bool:
+    return _names(value) and all(v in CREATED or (v.startswith("env:") and len(v) > 4) for v in value)
+
+
+def _policy(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and isinstance(value.get("owner"), bool)
+        and isinstance(value.get("context"), dict)
+        and value.get("enforcement", "strict") in ("strict", "best-effort")
+        and set(value) <= {"owner", "context", "enforcement"}
+    )
+
+
+# JSON field → (attribute, shape test, the shape in words). Prior values may be anything JSON holds:
+# they are whatever the user had written there before (a YAML boolean label stays a boolean).
+_FIELDS: dict[str, tuple[str, Callable[[Any], bool], str]] = {
+    "mode": ("mode", _is_text, "a mode name"),
+    "strategy": ("strategy", lambda v: isinstance(v, str), "a string"),
+    "version": ("version", lambda v: isinstance(v, str), "a string"),
+    "labels": ("labels", _text_map, "an object of label → prior value"),
+    "annotations": ("annotations", _text_map, "an object of annotation → prior value"),
+    "initContainers": ("init_containers", _names, "a list of distinct names"),
+    "containers": ("containers", _names, "a list of distinct names"),
+    "volumes": ("volumes", _names, "a list of distinct names"),
+    "env": ("env", _env, "an object of container → {variable → prior value}"),
+    "objects": ("objects", _objects, 'a list of distinct "Kind/name"'),
+    "created": ("created", _created, f"a list of distinct names from {', '.join(sorted(CREATED))}"),
+    "targetPorts": ("target_ports", _text_map, "an object of port name → prior targetPort"),
+    "policy": ("policy", _policy, 'an object {"owner": true|false, "context": {...}}'),
+}
+
+
+def parse(raw: Any) -> Record:
+    """The annotation's value → Record. Raises StatusError naming the first field that is not what
+    meshform writes (unknown fields too: a newer meshform may have recorded something this one could
+    not undo, so it must not half-undo it)."""
+    if not isinstance(raw, str):
+        raise StatusError(f"is a {type(raw).__name__}, not the JSON text meshform writes")
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise StatusError("is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise StatusError("is not a JSON object")
+    if "mode" not in data:
+        raise StatusError("has no mode")
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in _FIELDS:
+            raise StatusError(f"has an unknown field {key!r} (written by a newer meshform?)")
+        attribute, valid, shape = _FIELDS[key]
+        if not valid(value):
+            raise StatusError(f"field {key!r} must be {shape}")
+        values[attribute] = _frozen(value, nested=key == "env")
+    return Record(**values)
+
+
+def _frozen(value: Any, nested: bool) -> Any:
+    """Lists → tuples, objects → read-only mappings (one level, two for env); prior values stay the
+    plain data they were, since they go back into manifests."""
+    if isinstance(value, list):
+        return tuple(value)
+    if isinstance(value, dict):
+        return MappingProxyType({k: _frozen(v, False) if nested else v for k, v in value.items()})
+    return value
+
+
+def read(obj: Any) -> Record | None:
+    """The record on a pod template (or a Service); None when there is none. Raises StatusError."""
+    meta = obj.get("metadata") if isinstance(obj, dict) else None
+    annotations = meta.get("annotations") if isinstance(meta, dict) else None
+    if not isinstance(annotations, dict) or STATUS not in annotations:
+        return None
+    return parse(annotations[STATUS])
+
+
+def recorded_mode(obj: Any) -> str | None:
+    """The mode a record names, for readers that only report (None when absent or malformed)."""
+    try:
+        record = read(obj)
+    except StatusError:
+        return None
+    return record.mode if record is not None else None
+
+
+def before(keys: Mapping[str, Any], recorded: Mapping[str, Any]) -> dict[str, Any]:
+    """Labels or annotations as they were before meshform: recorded keys at their prior values."""
+    out = {k: v for k, v in keys.items() if k not in recorded and k != STATUS}
+    out.update({k: v for k, v in recorded.items() if v is not None})
+    return out
+
+
+# ------------------------------------------------------------------------------------------- applying
 
 
 def _child(parent: dict[str, Any], key: str, empty: Any, created: list[str], name: str) -> Any:
@@ -22,8 +190,8 @@ def _child(parent: dict[str, Any], key: str, empty: Any, created: list[str], nam
     return parent[key]
 
 
-def _set_keys(target: dict[str, str], values: dict[str, str]) -> dict[str, str | None]:
-    prior = {k: target.get(k) for k in values}
+def _set_keys(target: dict[str, Any], values: dict[str, str], carried: Mapping[str, Any]) -> dict[str, Any]:
+    prior = {k: carried[k] if k in carried else target.get(k) for k in values}
     target.update(values)
     return prior
 
@@ -50,17 +218,28 @@ def _set_env(
     return priors
 
 
-def apply(template: dict[str, Any], mode: str, strategy: str, enrollment: Enrollment) -> None:
-    """Add an enrollment to a pod template (already un-governed) and record it in the status annotation."""
+def apply(
+    template: dict[str, Any],
+    mode: str,
+    strategy: str,
+    enrollment: Enrollment,
+    carried: Mapping[str, Any] = _EMPTY,
+) -> None:
+    """Add an enrollment to a pod template (already un-governed) and record it in the status annotation.
+
+    `carried` are labels an earlier record says meshform added, which stayed because a selector needs
+    them (see `remove`): they go into this record with their original prior values, so un-governing
+    later still knows they were meshform's, and `A → B → A` records exactly what `A` recorded."""
     created: list[str] = []
     meta = _child(template, "metadata", {}, created, "metadata")
     spec = template["spec"]
     record: dict[str, Any] = {"mode": mode, "strategy": strategy, "version": __version__}
-    if enrollment.labels:
-        record["labels"] = _set_keys(_child(meta, "labels", {}, created, "labels"), enrollment.labels)
+    if enrollment.labels or carried:
+        labels = _child(meta, "labels", {}, created, "labels")
+        record["labels"] = {**carried, **_set_keys(labels, enrollment.labels, carried)}
     annotations = _child(meta, "annotations", {}, created, "annotations")
     if enrollment.annotations:
-        record["annotations"] = _set_keys(annotations, enrollment.annotations)
+        record["annotations"] = _set_keys(annotations, enrollment.annotations, _EMPTY)
     for key, items, front in (
         ("initContainers", enrollment.init_containers, True),
         ("containers", enrollment.containers, False),
@@ -80,27 +259,45 @@ def apply(template: dict[str, Any], mode: str, strategy: str, enrollment: Enroll
     annotations[STATUS] = json.dumps(record, sort_keys=True, separators=(",", ":"))
 
 
-def read(template: Any) -> dict[str, Any] | None:
-    annotations = (template.get("metadata") or {}).get("annotations") or {}
-    raw = annotations.get(STATUS) if isinstance(annotations, dict) else None
-    if not isinstance(raw, str):
-        return None
-    try:
-        record = json.loads(raw)
-    except ValueError:
-        return None
-    return record if isinstance(record, dict) else None
+def collisions(template: dict[str, Any], enrollment: Enrollment) -> list[str]:
+    """Names the enrollment would add that the pod already uses (containers and init containers share
+    one namespace; volumes another). Adding them anyway makes an invalid pod, and removing "ours" later
+    would take the user's item with it."""
+    spec = template.get("spec") or {}
+    used = {
+        "container": {
+            c.get("name")
+            for key in ("containers", "initContainers")
+            for c in (spec.get(key) or [])
+            if isinstance(c, dict)
+        },
+        "volume": {v.get("name") for v in (spec.get("volumes") or []) if isinstance(v, dict)},
+    }
+    added = {
+        "container": [c["name"] for c in [*enrollment.init_containers, *enrollment.containers]],
+        "volume": [v["name"] for v in enrollment.volumes],
+    }
+    return [f"{what} {name}" for what, names in added.items() for name in names if name in used[what]]
 
 
-def _restore_keys(target: dict[str, Any], prior: dict[str, Any]) -> None:
+# ------------------------------------------------------------------------------------------- removing
+
+
+def _restore_keys(target: dict[str, Any], prior: Mapping[str, Any], held: Collection[str]) -> dict[str, Any]:
+    """Put prior values back, except on keys a selector holds whose value would change: those stay,
+    and are returned with their priors."""
+    kept = {}
     for key, value in prior.items():
-        if value is None:
+        if key in held and target.get(key) != value:
+            kept[key] = value
+        elif value is None:
             target.pop(key, None)
         else:
             target[key] = value
+    return kept
 
 
-def _restore_env(containers: list[dict[str, Any]], priors: dict[str, dict[str, Any]]) -> None:
+def _restore_env(containers: list[dict[str, Any]], priors: Mapping[str, Mapping[str, Any]]) -> None:
     for container in containers:
         prior = priors.get(container.get("name", ""))
         if not prior:
@@ -114,7 +311,7 @@ def _restore_env(containers: list[dict[str, Any]], priors: dict[str, dict[str, A
                     entry["value"] = prior[entry["name"]]
 
 
-def _drop_created(template: dict[str, Any], created: list[str]) -> None:
+def _drop_created(template: dict[str, Any], created: tuple[str, ...]) -> None:
     """Remove containers meshform created, but only if nothing else has been put in them since."""
     meta, spec = template.get("metadata", {}), template["spec"]
     for name in reversed(created):
@@ -124,28 +321,33 @@ def _drop_created(template: dict[str, Any], created: list[str]) -> None:
                     del c["env"]
         elif name in ("labels", "annotations") and meta.get(name) == {}:
             del meta[name]
-        elif name in ("initContainers", "containers", "volumes") and spec.get(name) == []:
+        elif name in LISTS and spec.get(name) == []:
             del spec[name]
         elif name == "metadata" and template.get("metadata") == {}:
             del template["metadata"]
 
 
-def remove(template: dict[str, Any]) -> dict[str, Any] | None:
-    """Undo exactly what the status annotation records. Returns the record (None if not governed)."""
-    record = read(template)
-    if record is None:
-        return None
+def remove(template: dict[str, Any], record: Record, held: Collection[str] = ()) -> dict[str, Any]:
+    """Undo exactly what `record` (read from this template, and checked) says meshform added.
+
+    A label in `held` (a selector needs it) keeps its current value even if the record says meshform
+    added or changed it: removing it would make the workload invalid (its selector no longer matches
+    its pods) or leave a Service without endpoints. Returns those kept labels → recorded prior, for
+    the next `apply` to carry."""
     meta, spec = template["metadata"], template["spec"]
     meta["annotations"].pop(STATUS, None)
-    _restore_keys(meta.get("labels", {}), record.get("labels", {}))
-    _restore_keys(meta.get("annotations", {}), record.get("annotations", {}))
-    for key in ("initContainers", "containers", "volumes"):
-        names = set(record.get(key, ()))
+    kept = _restore_keys(meta.get("labels", {}), record.labels, held)
+    _restore_keys(meta.get("annotations", {}), record.annotations, ())
+    for key in LISTS:
+        names = set(record.names(key))
         if names and isinstance(spec.get(key), list):
             spec[key] = [item for item in spec[key] if item.get("name") not in names]
-    _restore_env(spec.get("containers", []), record.get("env", {}))
-    _drop_created(template, record.get("created", []))
-    return record
+    _restore_env(spec.get("containers", []), record.env)
+    _drop_created(template, record.created)
+    return kept
+
+
+# ------------------------------------------------------------------------------------------- Services
 
 
 def apply_service(service: dict[str, Any], mode: str, target_ports: dict[str, int]) -> None:
@@ -163,20 +365,17 @@ def apply_service(service: dict[str, Any], mode: str, target_ports: dict[str, in
         annotations[STATUS] = json.dumps(record, sort_keys=True, separators=(",", ":"))
 
 
-def remove_service(service: dict[str, Any]) -> bool:
-    """Undo apply_service; True when there was something to undo."""
-    record = read(service)
-    if record is None:
-        return False
+def remove_service(service: dict[str, Any], record: Record) -> None:
+    """Undo apply_service, as `record` (read from this Service, and checked) says."""
     annotations = service["metadata"]["annotations"]
     del annotations[STATUS]
-    for port in service["spec"]["ports"]:
-        if port.get("name") in record.get("targetPorts", {}):
-            prior = record["targetPorts"][port["name"]]
+    ports = (service.get("spec") or {}).get("ports")
+    for port in ports if isinstance(ports, list) else []:
+        if isinstance(port, dict) and port.get("name") in record.target_ports:
+            prior = record.target_ports[port["name"]]
             if prior is None:
                 port.pop("targetPort", None)
             else:
                 port["targetPort"] = prior
-    if "annotations" in record.get("created", ()) and not annotations:
+    if "annotations" in record.created and not annotations:
         del service["metadata"]["annotations"]
-    return True

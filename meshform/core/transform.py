@@ -1,22 +1,29 @@
 """Governing existing manifests: the core behind `transform`, `krm`, `helm-postrender` and `check`.
 
-For each workload the config selects, in order: undo meshform's own record (exact), adopt what other
-injectors left (istioctl kube-inject, linkerd inject), drop other meshes' enrollment keys, then enroll
-in the chosen mode and record it. Objects are mutated in place; the caller decides how to write them.
+For each workload the config selects, in order: check meshform's own record is true of the workload
+(meshform.core.provenance), undo it (exact), adopt what other injectors left (istioctl kube-inject,
+linkerd inject), then enroll in the chosen mode and record it. Objects are mutated in place; the caller
+decides how to write them.
+
+Keys the user wrote are the user's: meshform removes or changes only what its status records. So a
+user's own opt-out of the selected mode leaves the workload out of it (a warning), a user's key of
+another mesh stays (a warning: the pod is enrolled there too), and a label a selector needs (the
+workload's own, or a Service's) is never removed or changed, not even one meshform added: it is
+carried into the next record so that `A → B → A` stays exact.
 """
 
 from __future__ import annotations
 
 import copy
 import marshal
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from meshform.core import foreign, status
+from meshform.core import foreign, provenance, status
 from meshform.core.namespaces import NamespaceIndex
 from meshform.core.policy import attach, enforceable
-from meshform.core.workloads import pod_template
+from meshform.core.workloads import pod_template, selector_keys
 from meshform.diagnostics import Diagnostic, Level
 from meshform.model.config import OPT_OUT, TransformConfig
 from meshform.modes import Registry
@@ -75,12 +82,20 @@ class Transformer:
         self.registry = registry
         self.namespaces = NamespaceIndex.build([i.obj for i in items])
         self.diagnostics: list[Diagnostic] = []
+        self.keys = provenance.governance_keys(registry)
+        # key → the first mode that enrolls with it (a few look-ups per workload, not a registry scan)
+        self.owners: dict[str, ModeFacts] = {}
+        for mode in registry.modes.values():
+            for key in mode.facts.owned_keys:
+                self.owners.setdefault(key, mode.facts)
+        self.added: set[tuple[str, ...]] = set()  # objects enrollments added in this run
         # (namespace, one selector pair) → Services, so matching a workload costs a few look-ups
         self.services: dict[tuple[str, str, str], list[Item]] = {}
         for item in items:
             if isinstance(item.obj, dict) and item.obj.get("kind") == "Service":
-                selector = (item.obj.get("spec") or {}).get("selector") or {}
-                if selector:
+                spec = item.obj.get("spec")
+                selector = spec.get("selector") if isinstance(spec, dict) else None
+                if selector and isinstance(selector, dict):
                     key, value = min((str(k), str(v)) for k, v in selector.items())
                     ns = str(_meta(item.obj).get("namespace", ""))
                     self.services.setdefault((ns, key, value), []).append(item)
@@ -138,18 +153,83 @@ class Transformer:
         if not isinstance(template.get("spec"), dict):
             return
         plan = self.plan(item, template)
-        if plan is None or self._conflict(item, template, plan.mode):
+        if plan is None:
             return
-        before = snapshot(item.obj)
         services = self._services(item, template) if self.services else []
-        old = status.remove(template)
-        for svc in services:
-            svc.changed |= status.remove_service(svc.obj)
-        self._drop_stale(old, item, by_ref)
-        foreign.uninject(template)
-        self._clear_keys(template)
-        self._enroll(item, template, plan, services, (old or {}).get("policy"))
+        records = self._records(item, template, services)
+        if records is None:
+            return
+        record, service_records = records
+        before = snapshot(item.obj)
+        holders = self._holders(item, services)
+        kept = status.remove(template, record, holders) if record is not None else {}
+        for svc, svc_record in service_records:
+            status.remove_service(svc.obj, svc_record)
+            svc.changed = True
+        if record is not None:
+            self._drop_stale(record, item, by_ref)
+        foreign.adopt(item.obj, template, item.parent)
+        policy = record.policy if record is not None else None
+        self._enroll(item, template, plan, services, kept, holders, by_ref, policy)
         item.changed = item.obj != before
+
+    def _records(
+        self, item: Item, template: dict[str, Any], services: list[Item]
+    ) -> tuple[status.Record | None, list[tuple[Item, status.Record]]] | None:
+        """The workload's record and its Services', each checked before anything is removed on its
+        word; None (with a located error) when one cannot be meshform's."""
+        try:
+            record = status.read(template)
+        except status.StatusError as exc:
+            self._bad_status(item, "MF250", str(exc))
+            return None
+        if record is not None:
+            mode = self.registry.modes.get(record.mode)
+            found = provenance.problem(
+                record, template, mode, self.keys, lambda m: self._expected(item, template, m, record)
+            )
+            if found:
+                self._bad_status(item, "MF251", found)
+                return None
+        service_records = []
+        for svc in services:
+            try:
+                svc_record = status.read(svc.obj)
+            except status.StatusError as exc:
+                self._bad_status(svc, "MF250", str(exc))
+                return None
+            if svc_record is None:
+                continue
+            found = provenance.service_problem(svc_record, svc.obj, self.registry)
+            if found:
+                self._bad_status(svc, "MF251", found)
+                return None
+            service_records.append((svc, svc_record))
+        return record, service_records
+
+    def _bad_status(self, item: Item, code: str, problem: str) -> None:
+        self.diagnostics.append(
+            item.diagnostic(
+                Level.ERROR,
+                code,
+                f"{resource_ref(item.obj)}: its {status.STATUS} annotation {problem}; nothing was changed",
+                f"a status copied from another workload or edited by hand is not meshform's record: "
+                f"remove the {status.STATUS} annotation (and whatever it lists that meshform added), "
+                "then run meshform again",
+            )
+        )
+
+    def _expected(
+        self, item: Item, template: dict[str, Any], mode: Mode, record: status.Record
+    ) -> Enrollment:
+        """What `mode` adds to this workload (the record's strategy, if the mode has it)."""
+        strategy = record.strategy if record.strategy in mode.facts.strategies else mode.facts.strategies[0]
+        declared = self._recorded_policy(item, record.policy, mode, report=False)
+        usable = None if declared is None else enforceable(declared, mode)
+        enrollment = mode.enroll(self._context(item, template, mode, strategy, usable))
+        if declared is not None and usable is not None:
+            attach(enrollment, mode, declared, usable, bool((record.policy or {}).get("owner")), None)
+        return enrollment
 
     def _services(self, item: Item, template: dict[str, Any]) -> list[Item]:
         labels = _meta(template).get("labels") or {}
@@ -158,115 +238,160 @@ class Transformer:
         for key, value in labels.items():
             for other in self.services.get((ns, str(key), str(value)), []):
                 selector = other.obj["spec"]["selector"]
-                if all(labels.get(k) == v for k, v in selector.items()):
+                if all(labels.get(k) == v for k, v in selector.items()) and other not in found:
                     found.append(other)
         return found
 
-    def _drop_stale(
-        self, old: dict[str, Any] | None, item: Item, by_ref: dict[tuple[str, ...], Item]
-    ) -> None:
+    def _holders(self, item: Item, services: list[Item]) -> dict[str, str]:
+        """Pod label → the selector that needs it (the workload's own, or a Service's)."""
+        held = {key: "spec.selector" for key in selector_keys(item.obj)}
+        for svc in services:
+            for key in svc.obj["spec"]["selector"]:
+                held.setdefault(str(key), f"the selector of {resource_ref(svc.obj)}")
+        return held
+
+    def _drop_stale(self, old: status.Record, item: Item, by_ref: dict[tuple[str, ...], Item]) -> None:
+        """Objects the old record lists, if they name this workload as their owner; any other object
+        of that name is the user's and stays."""
         ns = str(_meta(item.obj).get("namespace", ""))
-        for ref in (old or {}).get("objects", []):
-            kind, _, name = str(ref).partition("/")
-            stale = by_ref.get((kind, ns, name))
-            if stale is not None:
-                stale.dropped = True
+        for ref in old.objects:
+            kind, _, name = ref.partition("/")
+            for key in _same_place((kind, ns, name)):
+                stale = by_ref.get(key)
+                if stale is not None and provenance.owns(item.obj, stale.obj):
+                    stale.dropped = True
 
-    def _conflict(self, item: Item, template: dict[str, Any], target: Mode) -> bool:
-        """A workload that opts out of its target mode by the mesh's own key (not one meshform set)."""
+    def _user_opt_out(self, template: dict[str, Any], target: Mode, kept: dict[str, Any]) -> str:
+        """`key=value` of the user's own opt-out of `target` on the (un-governed) pod template, or ""."""
         meta = template.get("metadata") or {}
-        record = status.read(template) or {}
-        for field_name in ("labels", "annotations"):
-            ours = record.get(field_name) or {}
-            for key, value in (meta.get(field_name) or {}).items():
-                if key not in ours and target.facts.is_opt_out(key, value):
-                    self.diagnostics.append(
-                        item.diagnostic(
-                            Level.ERROR,
-                            "MF208",
-                            f"{resource_ref(item.obj)} opts out of {target.facts.name} with {key}={value} "
-                            f"but the config selects {target.facts.name}",
-                            f'remove {key}, or annotate the workload {OPT_OUT}: "true" to leave it alone',
-                        )
-                    )
-                    return True
-        return False
+        labels = meta.get("labels") or {}
+        views = (status.before(labels, kept) if kept else labels, meta.get("annotations") or {})
+        for key, value in (*target.facts.opt_out_labels.items(), *target.facts.opt_out_annotations.items()):
+            if any(isinstance(keys, dict) and key in keys and keys[key] == value for keys in views):
+                return f"{key}={value}"
+        return ""
 
-    def _clear_keys(self, template: dict[str, Any]) -> None:
-        """Drop every mode's enabling keys; other meshes' opt-outs stay (they still mean something)."""
-        meta = template.get("metadata")
-        if not isinstance(meta, dict):
-            return
-        for field_name in ("labels", "annotations"):
-            keys = meta.get(field_name)
-            if not isinstance(keys, dict):
-                continue
-            for key in list(keys):
-                owner = self._owner(key)
-                if owner is not None and not owner.is_opt_out(key, keys[key]):
-                    del keys[key]
-            if not keys:
-                del meta[field_name]
+    def opted_out(self, template: dict[str, Any], target: Mode) -> bool:
+        """Does the user's own key (not one meshform's record says it set) opt this pod out of `target`?
+        `check` asks this of governed input; `transform` leaves such a workload out, with a warning."""
+        try:
+            record = status.read(template)
+        except status.StatusError:
+            record = None
+        meta = template.get("metadata") or {}
+        labels, annotations = meta.get("labels") or {}, meta.get("annotations") or {}
+        if record is not None:
+            labels, annotations = (
+                status.before(labels, record.labels),
+                status.before(annotations, record.annotations),
+            )
+        return (
+            self._user_opt_out({"metadata": {"labels": labels, "annotations": annotations}}, target, {}) != ""
+        )
 
-    def _owner(self, key: str) -> ModeFacts | None:
-        for mode in self.registry.modes.values():
-            if key in mode.facts.owned_keys:
-                return mode.facts
-        return None
-
-    def _enroll(
-        self, item: Item, template: dict[str, Any], plan: Plan, services: list[Item], recorded: Any
-    ) -> None:
-        mode, obj = plan.mode, item.obj
-        options = dict(self.config.mode_options.get(mode.facts.name, {}))
-        declared = self._recorded_policy(item, recorded, options)
-        usable = None if declared is None else self._usable(item, declared, mode, recorded)
-        ns = str(_meta(obj).get("namespace", ""))
-        ctx = EnrollContext(
+    def _context(
+        self, item: Item, template: dict[str, Any], mode: Mode, strategy: str, policy: PolicyContext | None
+    ) -> EnrollContext:
+        obj = item.obj
+        return EnrollContext(
             app=str((_meta(obj).get("labels") or {}).get("app.kubernetes.io/part-of", "")),
-            namespace=ns or "default",
+            namespace=str(_meta(obj).get("namespace", "")) or "default",
             component=str(_meta(obj).get("name", "")),
             workload_name=str(_meta(obj).get("name", "")),
             kind=str(obj["kind"]),
             pod_spec=template["spec"],
             ports=container_ports(template["spec"]),
-            options=options,
-            strategy=plan.strategy,
-            policy=usable,
+            options=dict(self.config.mode_options.get(mode.facts.name, {})),
+            strategy=strategy,
+            policy=policy,
         )
-        self.diagnostics += (item.diagnostic(Level(f.level), f.code, f.message) for f in mode.findings(ctx))
-        if mode.facts.sidecar and template["spec"].get("hostNetwork") is True:
-            return
-        enrollment = mode.enroll(ctx)
-        enrollment.opt_out_of(mode.facts.name, self.namespaces.enrolling(ns, self.registry))
-        if declared is not None and usable is not None:
-            attach(
-                enrollment, mode, declared, usable, bool(recorded.get("owner")), recorded.get("enforcement")
-            )
-        if enrollment.is_empty():
-            return
-        status.apply(template, mode.facts.name, plan.strategy, enrollment)
-        self._rewire(services, ctx.ports, enrollment, mode)
-        item.added = enrollment.objects
 
-    def _recorded_policy(self, item: Item, recorded: Any, options: dict[str, Any]) -> PolicyContext | None:
-        """The neutral policy a previous run recorded on this workload, or None; a malformed record is
-        a located error (and the workload is governed without it)."""
-        if recorded is None:
-            return None
-        try:
-            return context_from_json(recorded["context"], options)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    def _enroll(
+        self,
+        item: Item,
+        template: dict[str, Any],
+        plan: Plan,
+        services: list[Item],
+        kept: dict[str, Any],
+        holders: dict[str, str],
+        by_ref: dict[tuple[str, ...], Item],
+        recorded: Mapping[str, Any] | None,
+    ) -> None:
+        mode = plan.mode
+        declared = self._recorded_policy(item, recorded, mode, report=True)
+        usable = None if declared is None else self._usable(item, declared, mode, recorded or {})
+        enrollment: Enrollment = Enrollment()
+        ports: tuple[Port, ...] = ()
+        opt_out = self._user_opt_out(template, mode, kept)
+        if opt_out:
+            self.diagnostics.append(
+                item.diagnostic(
+                    Level.WARNING,
+                    "MF252",
+                    f"{resource_ref(item.obj)} opts out of {mode.facts.name} with its own {opt_out}: "
+                    f"left out of {mode.facts.name}",
+                    f'remove {opt_out.partition("=")[0]} to govern it, or annotate it {OPT_OUT}: "true" '
+                    "to silence this",
+                )
+            )
+        else:
+            ctx = self._context(item, template, mode, plan.strategy, usable)
+            ports = ctx.ports
+            self.diagnostics += (
+                item.diagnostic(Level(f.level), f.code, f.message) for f in mode.findings(ctx)
+            )
+            if not (mode.facts.sidecar and template["spec"].get("hostNetwork") is True):
+                enrollment = mode.enroll(ctx)
+                ns = str(_meta(item.obj).get("namespace", ""))
+                enrollment.opt_out_of(mode.facts.name, self.namespaces.enrolling(ns, self.registry))
+            if declared is not None and usable is not None and recorded is not None:
+                owner, enforcement = bool(recorded.get("owner")), recorded.get("enforcement")
+                attach(enrollment, mode, declared, usable, owner, enforcement)
+        self._respect_user_keys(item, template, enrollment, holders, mode)
+        clashes = status.collisions(template, enrollment) + self._object_clashes(item, enrollment, by_ref)
+        if clashes:
             self.diagnostics.append(
                 item.diagnostic(
                     Level.ERROR,
-                    "MF912",
-                    f"{resource_ref(item.obj)}: the traffic policy in {status.STATUS} is malformed ({exc!r})",
+                    "MF255",
+                    f"{resource_ref(item.obj)} already has {', '.join(clashes)}, which {mode.facts.name} "
+                    "adds under that name: the result would be invalid, and removing the mode later would "
+                    "remove yours",
+                    "rename your container, volume or object (meshform's names are fixed)",
                 )
             )
+            return
+        if enrollment.is_empty() and not kept:
+            return
+        status.apply(template, mode.facts.name, plan.strategy, enrollment, kept)
+        self._rewire(services, ports, enrollment, mode)
+        item.added = enrollment.objects
+
+    def _recorded_policy(
+        self, item: Item, recorded: Mapping[str, Any] | None, mode: Mode, report: bool
+    ) -> PolicyContext | None:
+        """The neutral policy a previous run recorded on this workload, or None; a malformed one is a
+        located error (`report`) and the workload is governed without it."""
+        if not recorded:
+            return None
+        options = dict(self.config.mode_options.get(mode.facts.name, {}))
+        try:
+            return context_from_json(recorded["context"], options)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            if report:
+                self.diagnostics.append(
+                    item.diagnostic(
+                        Level.ERROR,
+                        "MF912",
+                        f"{resource_ref(item.obj)}: the traffic policy in {status.STATUS} is malformed "
+                        f"({exc!r})",
+                    )
+                )
             return None
 
-    def _usable(self, item: Item, declared: PolicyContext, mode: Mode, recorded: Any) -> PolicyContext:
+    def _usable(
+        self, item: Item, declared: PolicyContext, mode: Mode, recorded: Mapping[str, Any]
+    ) -> PolicyContext:
         """What `mode` can enforce of the recorded policy; the rest is an error when the policy was
         declared strict, a warning under best-effort, as in `render`."""
         usable = enforceable(declared, mode)
@@ -277,10 +402,87 @@ class Transformer:
             if strict:
                 self.diagnostics.append(item.diagnostic(Level.ERROR, "MF910", message))
             else:
-                self.diagnostics.append(
-                    item.diagnostic(Level.WARNING, "MF911", message + "; left out (best-effort)")
-                )
+                message += "; left out (best-effort)"
+                self.diagnostics.append(item.diagnostic(Level.WARNING, "MF911", message))
         return usable
+
+    def _respect_user_keys(
+        self,
+        item: Item,
+        template: dict[str, Any],
+        enrollment: Enrollment,
+        holders: dict[str, str],
+        mode: Mode,
+    ) -> None:
+        """A key already on the pod template is the user's (meshform's own were removed first) or one a
+        selector holds: the enrollment never changes it. Keys left there that enroll the pod in
+        another mesh are the user's too: said, never removed."""
+        meta = template.get("metadata") or {}
+        enrolls = mode.facts.sidecar or mode.facts.pod_labels or mode.facts.pod_annotations
+        for field_name in ("labels", "annotations"):
+            present = meta.get(field_name) or {}
+            wanted = getattr(enrollment, field_name)
+            held = holders if field_name == "labels" else {}
+            refused = {
+                k: v
+                for k, v in wanted.items()
+                if (k in present and present[k] != v) or (k not in present and k in held)
+            }
+            for key, value in refused.items():
+                del wanted[key]
+                self._warn_kept(item, key, present.get(key), held, f"{mode.facts.name} would set {value!r}")
+            for key, value in present.items():
+                owner = self.owners.get(key)
+                if key in wanted or key in refused or owner is None or owner.name == mode.facts.name:
+                    continue
+                if not owner.is_opt_out(key, value):
+                    also = f" as well as {mode.facts.name}" if enrolls else ""
+                    self._warn_kept(item, key, value, held, f"it enrolls the pod in {owner.name}{also}")
+
+    def _warn_kept(self, item: Item, key: str, value: Any, holders: dict[str, str], what: str) -> None:
+        ref = resource_ref(item.obj)
+        if key in holders:
+            stays = "it is not added" if value is None else "it stays on the pod template"
+            requires = "mentions" if value is None else "requires"
+            self.diagnostics.append(
+                item.diagnostic(
+                    Level.WARNING,
+                    "MF254",
+                    f"{ref}: {holders[key]} {requires} {key}"
+                    + ("" if value is None else f"={value!r}")
+                    + f", so {stays} ({what})",
+                    f"a selector is immutable: take {key} out of it (kustomize: labels without "
+                    "includeSelectors instead of commonLabels) and recreate the workload",
+                )
+            )
+            return
+        self.diagnostics.append(
+            item.diagnostic(
+                Level.WARNING,
+                "MF253",
+                f"{ref} keeps its own {key}={value!r} ({what}): "
+                "meshform changes only keys its status records",
+                f"remove or change {key} yourself if the pod should follow the selected mode",
+            )
+        )
+
+    def _object_clashes(
+        self, item: Item, enrollment: Enrollment, by_ref: dict[tuple[str, ...], Item]
+    ) -> list[str]:
+        """Objects the enrollment adds whose name the input (or another workload's enrollment) already
+        uses. One that names this workload as its owner is meshform's own, left without a record: replaced."""
+        clashes = []
+        for obj in enrollment.objects:
+            key = _object_key(obj)
+            for other in (by_ref.get(k) for k in _same_place(key)):
+                if other is not None and not other.dropped and provenance.owns(item.obj, other.obj):
+                    other.dropped = True
+                elif other is not None and not other.dropped:
+                    clashes.append(f"{key[0]} {key[2]}")
+            if key in self.added:
+                clashes.append(f"{key[0]} {key[2]}")
+            self.added.add(key)
+        return clashes
 
     def _rewire(
         self, services: list[Item], ports: tuple[Port, ...], enrollment: Enrollment, mode: Mode
@@ -315,6 +517,13 @@ def snapshot(obj: Any) -> Any:
         except ValueError:  # a value marshal does not know; fall through
             pass
     return copy.deepcopy(obj)
+
+
+def _same_place(key: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """(kind, namespace, name) keys of one object: no namespace and `default` (which meshform writes
+    on what it adds next to a workload that names none) land in the same place."""
+    kind, ns, name = key
+    return [key, (kind, "default" if ns == "" else "", name)] if ns in ("", "default") else [key]
 
 
 def _object_key(obj: dict[str, Any]) -> tuple[str, ...]:

@@ -26,3 +26,33 @@ def pod_template(doc: Any) -> dict[str, Any] | None:
     if not isinstance(node, dict) or not isinstance(node.get("spec"), dict):
         return None
     return node
+
+
+# A selector sits next to its pod template (a ReplicationController's is a plain map, the rest are
+# LabelSelectors); a Pod has none.
+SELECTOR_PATHS: dict[str, tuple[str, ...]] = {
+    k: (*p[:-1], "selector") for k, p in TEMPLATE_PATHS.items() if p
+}
+
+
+def selector_keys(doc: Any) -> frozenset[str]:
+    """Label keys the workload's own selector mentions (matchLabels, matchExpressions, or a plain map):
+    its pod template must keep them exactly as they are, or the workload no longer matches its pods."""
+    if not isinstance(doc, dict) or doc.get("kind") not in SELECTOR_PATHS:
+        return frozenset()
+    node: Any = doc
+    for key in SELECTOR_PATHS[doc["kind"]]:
+        node = node.get(key) if isinstance(node, dict) else None
+    if not isinstance(node, dict):
+        return frozenset()
+    if doc["kind"] == "ReplicationController":
+        return frozenset(str(k) for k in node)
+    keys = (
+        {str(k) for k in node.get("matchLabels") or {}}
+        if isinstance(node.get("matchLabels"), dict)
+        else set()
+    )
+    for expression in node.get("matchExpressions") or []:
+        if isinstance(expression, dict) and "key" in expression:
+            keys.add(str(expression["key"]))
+    return frozenset(keys)

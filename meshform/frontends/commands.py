@@ -94,7 +94,9 @@ def check_command(paths: list[str], config: TransformConfig, registry: Registry,
         if template is None:
             continue
         plan = judge.plan(item, template)
-        if plan is not None and not _governed(template, plan.mode.facts.name, registry):
+        if plan is None or judge.opted_out(template, plan.mode):
+            continue
+        if not _governed(template, plan.mode.facts.name, registry):
             diags.append(
                 item.diagnostic(
                     Level.ERROR,
@@ -113,9 +115,9 @@ def check_command(paths: list[str], config: TransformConfig, registry: Registry,
 
 
 def _governed(template: dict[str, Any], mode: str, registry: Registry) -> bool:
-    record = status.read(template)
-    if record is not None:
-        return record.get("mode") == mode
+    recorded = status.recorded_mode(template)
+    if recorded is not None:
+        return recorded == mode
     facts = registry.modes[mode].facts
     meta = template.get("metadata") or {}
     labels, annotations = meta.get("labels") or {}, meta.get("annotations") or {}

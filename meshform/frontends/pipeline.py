@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from meshform.core.provenance import governance_keys
 from meshform.core.transform import transform
 from meshform.core.workloads import TEMPLATE_PATHS
 from meshform.diagnostics import Diagnostic, MeshformError, has_errors
@@ -38,9 +39,10 @@ def govern_sources(
     """Read every source (all or nothing), then govern every object in one pass."""
     outcome = Outcome()
     kinds = kinds_to_parse(config, registry)
+    markers = tuple(sorted(governance_keys(registry)))
     for path in expand_paths(paths or ["-"]):
         try:
-            chunks = read_source(path, engine, kinds)
+            chunks = read_source(path, engine, kinds, markers)
         except MeshformError as exc:
             outcome.diagnostics += exc.diagnostics
             continue
@@ -53,7 +55,8 @@ def govern_sources(
 
 
 def kinds_to_parse(config: TransformConfig, registry: Registry) -> frozenset[str]:
-    """Workloads and Namespaces always; Services only when a mode in use rewires them."""
+    """Workloads and Namespaces always; Services only when a mode in use rewires them, or when they
+    mention a mesh key (govern_sources passes those as markers): a selector may need that key."""
     kinds = {*TEMPLATE_PATHS, "Namespace"}
     modes = [registry.resolve(m) for m in config.modes()]
     if any(m is not None and m.facts.rewires_services for m in modes):

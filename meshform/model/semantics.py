@@ -17,6 +17,7 @@ from meshform.modes.base import Mode
 from meshform.yamlio.reader import Document, Path
 
 COMPONENTS: Path = ("spec", "components")
+STATUS = "meshform.dev/status"  # meshform.core.status.STATUS (core sits above this layer)
 
 
 class Locator:
@@ -149,11 +150,16 @@ def _mode(
 
 
 def _keys(component: Component, base: Path, at: Locator, registry: Registry) -> Iterator[Diagnostic]:
-    """A mesh's enrollment key written by hand fights the mode meshform applies: refuse it."""
+    """A mesh's enrollment key written by hand fights the mode meshform applies: refuse it. So does a
+    status record: only meshform writes one, and switching would remove whatever it names."""
     owned = {key: m.facts.name for m in registry.modes.values() for key in m.facts.owned_keys}
     for field in ("labels", "annotations"):
         for key in _user_keys(component, field):
-            if key in owned:
+            if key == STATUS:
+                yield at.error(
+                    (*base, field, key), "MF256", f"{key} is meshform's own record; it cannot be set"
+                )
+            elif key in owned:
                 yield at.error(
                     (*base, field, key),
                     "MF208",

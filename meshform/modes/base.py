@@ -69,6 +69,7 @@ class ModeFacts:
     proof_containers: tuple[str, ...] = ()  # containers that prove the data plane arrived
     namespace_any_keys: tuple[str, ...] = ()  # namespace labels that enroll whatever their value
     rewires_services: bool = False  # points Services at the proxy (so Services must be read)
+    local_upstreams: bool = False  # dependencies at 127.0.0.1 via the proxy: sets <DEP>_HOST/<DEP>_PORT
     namespace_traps: tuple[NamespaceTrap, ...] = ()  # namespace keys that beat the pod's enrollment
     # Another mode enrolling the same namespace, and what then happens: this mode's data plane wins.
     namespace_overlaps: Mapping[str, str] = field(default_factory=dict)
@@ -94,6 +95,13 @@ class ModeFacts:
 
     def is_opt_out(self, key: str, value: Any) -> bool:
         return bool(self.opt_out_labels.get(key) == value or self.opt_out_annotations.get(key) == value)
+
+    def keys(self) -> frozenset[str]:
+        """Every pod key this mode enrolls or opts out with."""
+        return frozenset(
+            {*self.owned_keys, *self.pod_labels, *self.pod_annotations, *self.opt_out_labels}
+            | set(self.opt_out_annotations)
+        )
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ FACTS = ModeFacts(
     control_plane=("none needed (static Envoy bootstrap in a ConfigMap)",),
     proof_containers=(PROXY,),
     rewires_services=True,
+    local_upstreams=True,
     policy=policy_support.BUILTIN,
     policy_defaults=policy_support.BUILTIN_DEFAULTS,
 )

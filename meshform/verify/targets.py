@@ -70,8 +70,7 @@ def _objects(
 
 
 def _mode_of(template: dict[str, Any], registry: Registry, fallback: str | None) -> str | None:
-    record = status.read(template)
-    name = str(record.get("mode")) if record else fallback
+    name = status.recorded_mode(template) or fallback
     mode = registry.resolve(name) if name else None
     return mode.facts.name if mode is not None else None
 

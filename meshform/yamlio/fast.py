@@ -2,7 +2,7 @@
 
 PyYAML's libyaml parser with a safe constructor, set up to behave like Kubernetes' own reader
 (YAML 1.1 scalars) except that timestamps stay strings (Kubernetes turns them into strings anyway),
-and to refuse duplicate keys. Only meshform.yamlio.streams imports this module.
+and to refuse duplicate keys. Used by meshform.yamlio (streams, reader) and the sidecar templating.
 """
 
 from __future__ import annotations

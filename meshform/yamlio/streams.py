@@ -116,34 +116,43 @@ _KIND = re.compile(r"^kind:[ \t]*[\"']?([A-Za-z0-9]+)", re.MULTILINE)
 _OURS = ("meshform.dev/", "-meshform-envoy")
 
 
-def wanted(kinds: frozenset[str] | None, text: str) -> bool:
+def wanted(kinds: frozenset[str] | None, text: str, markers: tuple[str, ...] = ()) -> bool:
     """Must this document be parsed into data? Yes for the kinds asked for, for anything whose kind
-    cannot be seen at a glance (flow style, JSON, Lists), for anything meshform wrote into, and for
-    anything not provably well-formed; every other document passes through as its own text."""
+    cannot be seen at a glance (flow style, JSON, Lists), for anything meshform wrote into or that
+    mentions one of `markers`, and for anything not provably well-formed; every other document passes
+    through as its own text."""
     if kinds is None:
         return True
     found = _KIND.search(text)
     if found is None or found.group(1) in kinds or found.group(1).endswith(WRAPPERS):
         return True
-    if any(marker in text for marker in _OURS):
+    if any(marker in text for marker in (*_OURS, *markers)):
         return True
     from meshform.yamlio.fast import well_formed
 
     return not well_formed(text)
 
 
-def load_text(text: str, file: str, engine: str = FAST, kinds: frozenset[str] | None = None) -> list[Chunk]:
-    """Documents of a stream; with `kinds`, only those kinds (and meshform's own) are parsed."""
+def load_text(
+    text: str,
+    file: str,
+    engine: str = FAST,
+    kinds: frozenset[str] | None = None,
+    markers: tuple[str, ...] = (),
+) -> list[Chunk]:
+    """Documents of a stream; with `kinds`, only those kinds (and meshform's own, and documents that
+    mention one of `markers`) are parsed."""
     chunks = []
     for line, sep, doc_text in split(text):
         blank = all(ln.lstrip().startswith("#") or not ln.strip() for ln in doc_text.splitlines())
-        if blank or not wanted(kinds, doc_text):
+        if blank or not wanted(kinds, doc_text, markers):
             chunks.append(Chunk(file, line, doc_text, None, sep=sep))
             continue
         data, indent = _parse(doc_text, file, line, engine)
         chunk = Chunk(file, line, doc_text, data, wrapper=_is_wrapper(data), indent=indent, sep=sep)
         objects = data["items"] if chunk.wrapper else [data]
-        chunk.items = [Item(obj, file, line) for obj in objects if isinstance(obj, dict)]
+        parent = data if chunk.wrapper else None
+        chunk.items = [Item(obj, file, line, parent=parent) for obj in objects if isinstance(obj, dict)]
         chunks.append(chunk)
     return chunks
 
@@ -163,9 +172,11 @@ def expand_paths(paths: list[str]) -> list[str]:
     return out
 
 
-def read_source(path: str, engine: str = FAST, kinds: frozenset[str] | None = None) -> list[Chunk]:
+def read_source(
+    path: str, engine: str = FAST, kinds: frozenset[str] | None = None, markers: tuple[str, ...] = ()
+) -> list[Chunk]:
     text, name = read_text(path)
-    return load_text(text, name, engine, kinds)
+    return load_text(text, name, engine, kinds, markers)
 
 
 # ------------------------------------------------------------------------------------------- writing

@@ -43,7 +43,7 @@ def _as_workload(target: Target) -> _Located:
     # kubernetes-native) has none, so give the copy a minimal one.
     template = json.loads(json.dumps(target.template))
     meta = template.setdefault("metadata", {})
-    if status.read(template) is None:
+    if status.recorded_mode(template) is None:
         meta.setdefault("annotations", {})[status.STATUS] = json.dumps({"mode": target.mode})
     obj = {
         "kind": "Pod",
