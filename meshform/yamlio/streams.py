@@ -274,14 +274,32 @@ def objects_of(chunk: Chunk) -> list[Any]:
     return out
 
 
+def leading_comments(text: str) -> str:
+    """The comment block a document starts with (blank lines kept), or "" when it starts otherwise."""
+    end = 0
+    while end < len(text):  # line by line, only as far as the block goes
+        stop = text.find("\n", end) + 1 or len(text)
+        stripped = text[end:stop].strip()
+        if stripped and not stripped.startswith("#"):
+            break
+        end = stop
+    return text[:end] if "#" in text[:end] else ""
+
+
 def emit_chunk(chunk: Chunk, engine: str) -> list[str]:
-    """The documents this chunk becomes (text without separators)."""
+    """The documents this chunk becomes (text without separators). A changed document keeps the
+    comment block it started with: tools read it (Helm 3 finds each template's output by its
+    `# Source:` line). The round-trip engine keeps it by itself; the fast one is given it back."""
     if not chunk.changed:
         return [chunk.text]
     if chunk.wrapper:
         chunk.data["items"] = objects_of(chunk)
-        return [_dump(chunk.data, engine, chunk.indent)]
-    return [_dump(obj, engine, chunk.indent) for obj in objects_of(chunk)]
+        docs = [_dump(chunk.data, engine, chunk.indent)]
+    else:
+        docs = [_dump(obj, engine, chunk.indent) for obj in objects_of(chunk)]
+    if engine == FAST and docs:
+        docs[0] = leading_comments(chunk.text) + docs[0]
+    return docs
 
 
 def object_texts(chunk: Chunk, engine: str) -> list[tuple[Any, str]]:
