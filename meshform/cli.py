@@ -103,7 +103,7 @@ def render(
 ) -> None:
     """Render an application model into governed Kubernetes manifests."""
     from meshform.core.govern import GovernOptions
-    from meshform.frontends.emit import render_stream, write_dir
+    from meshform.frontends.emit import render_stream, write_objects
     from meshform.frontends.render import render_file
 
     registry = _registry(modes_file, diag_format)
@@ -118,7 +118,11 @@ def render(
         sys.stdout.write(text)
         sys.stdout.flush()
     else:
-        write_dir(result.objects, output, out_format)
+        try:
+            write_objects(result.objects, output, out_format, app)
+        except MeshformError as exc:
+            _emit_diagnostics(exc.diagnostics, diag_format)
+            raise SystemExit(EXIT_INVALID) from None
 
 
 def _split_alias(raw: str) -> tuple[str, str]:
@@ -222,7 +226,11 @@ def _transform_setup(
 @enrollment_option
 @config_option
 @click.option("-o", "--output", default="-", show_default=True, help="`-` for stdout, or a directory.")
-@click.option("--in-place", is_flag=True, help="Rewrite the input files (comments and formatting kept).")
+@click.option(
+    "--in-place",
+    is_flag=True,
+    help="Rewrite the input files atomically (comments, formatting, mode and line endings kept).",
+)
 @click.option("--diff", is_flag=True, help="Print a unified diff; exit 0 no change, 1 change, >1 error.")
 @click.option("--preserve-comments", is_flag=True, help="Keep comments in changed documents on stdout too.")
 @modes_file_option
@@ -242,6 +250,10 @@ def transform(
     """Govern existing manifests (files, directories, or - for stdin)."""
     from meshform.frontends.commands import transform_command
 
+    if in_place and (not paths or "-" in paths):
+        raise click.UsageError("--in-place rewrites files: give files or directories, not stdin")
+    if in_place and output != "-":
+        raise click.UsageError("give --in-place or -o DIR, not both")
     config, registry = _transform_setup(config_path, mode, enrollment, modes_file, diag_format)
     code = transform_command(
         list(paths),

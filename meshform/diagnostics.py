@@ -130,6 +130,48 @@ CODES: dict[str, Code] = {
         Code("MF702", "resource-list", "the KRM function reads one ResourceList on stdin"),
         Code("MF703", "empty-input", "check the step before meshform produced manifests"),
         Code("MF704", "no-mode", "set spec.mode, rules, or data.mode in the functionConfig"),
+        Code(
+            "MF710",
+            "not-a-regular-file",
+            "give a regular file or a directory; pipe a stream into stdin (`meshform transform - < FIFO`)",
+        ),
+        Code(
+            "MF711",
+            "special-file-skipped",
+            "only regular files are read from a directory; remove the FIFO, socket, device or dangling link",
+        ),
+        Code(
+            "MF712",
+            "symlink-out-of-tree",
+            "a file found in a directory must stay inside it; name the target on the command line if meant",
+        ),
+        Code(
+            "MF713",
+            "cannot-write",
+            "make the file and its directory writable, or write to stdout (`-o -`) and redirect",
+        ),
+        Code(
+            "MF714",
+            "output-directory-in-use",
+            "-o DIR writes a new or empty directory, or replaces one meshform wrote (listed in its "
+            ".meshform-output); choose another directory or remove this one",
+        ),
+        Code(
+            "MF715",
+            "output-name-clash",
+            "two objects have the same kind, namespace and name; remove or rename one",
+        ),
+        Code(
+            "MF716",
+            "not-an-object",
+            "-o DIR writes one file per Kubernetes object: make the document a mapping, or write to stdout",
+        ),
+        Code(
+            "MF717",
+            "unnamed-object",
+            "give the object apiVersion, kind and metadata.name (a name usable as a file name)",
+        ),
+        Code("MF718", "changed-while-running", "another program changed the file meanwhile; run again"),
         Code("MF801", "not-governed", "run meshform (kustomize needs --enable-alpha-plugins --enable-exec)"),
     )
 }

@@ -64,3 +64,35 @@ def run_cli(
         timeout=60,
         check=False,
     )
+
+
+def _find_kustomize() -> str | None:
+    """The pinned build from tests/tools (never a kustomize of another version from PATH: snapshots)."""
+    try:
+        proc = subprocess.run(
+            ["bash", str(ROOT / "tests" / "tools" / "build.sh"), "--print-path", "kustomize"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        path = proc.stdout.strip() if proc.returncode == 0 else ""
+    except (OSError, subprocess.TimeoutExpired):
+        path = ""
+    if path and os.access(path, os.X_OK):
+        return path
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "meshform" / "tools"
+    built = sorted(Path(os.environ.get("MESHFORM_TOOLS") or cache).glob("kustomize-v*/kustomize"))
+    return str(built[-1]) if built and os.access(built[-1], os.X_OK) else None
+
+
+@pytest.fixture(scope="module")
+def kustomize() -> str:
+    """The real kustomize (tests/tools); skips when it is not built, fails on CI (CI=true)."""
+    path = _find_kustomize()
+    if path is None:
+        reason = "kustomize is not built: run `bash tests/tools/build.sh kustomize` (or `bash tests/run`)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason + " — required on CI")
+        pytest.skip(reason)
+    return path

@@ -53,11 +53,13 @@ def test_render_from_stdin() -> None:
 def test_render_to_directory_uses_kustomize_file_names(tmp_path: Path) -> None:
     proc = run_cli("render", BOOKINFO, "--mode", "builtin", "-o", str(tmp_path / "out"))
     assert proc.returncode == 0, proc.stderr
-    names = sorted(p.name for p in (tmp_path / "out").iterdir())
+    names = sorted(p.name for p in (tmp_path / "out").iterdir() if p.name != ".meshform-output")
     assert "apps_v1_deployment_reviews-v2.yaml" in names
     assert "v1_configmap_reviews-v2-meshform-envoy.yaml" in names
     assert "v1_service_productpage.yaml" in names
     assert len(names) == 20
+    listed = (tmp_path / "out" / ".meshform-output").read_text().splitlines()
+    assert listed[1:] == names  # the list of what meshform wrote, after one comment line
     assert proc.stdout == b""
 
 

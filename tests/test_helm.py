@@ -196,7 +196,23 @@ def test_helm3_post_renderer_governs_workloads(helm3: Run, yaml_snapshot: Snapsh
     assert objects[HOOK_JOB] == plain[HOOK_JOB]
     assert objects[("Service", "demo-shop-web")] == plain[("Service", "demo-shop-web")]
     _assert_valid(objects)
+    # Every governed document keeps the `# Source:` line Helm 3 maps output to templates by.
+    assert _sources(proc.stdout) == SOURCES
     assert proc.stdout == yaml_snapshot
+
+
+@pytest.mark.parametrize("template", ["deployment", "cronjob", "service"])
+def test_helm3_show_only_finds_governed_templates(helm3: Run, template: str) -> None:
+    """`helm template --show-only` selects by `# Source:`: it must still find a governed document."""
+    proc = _template(helm3, "--show-only", f"templates/{template}.yaml", *_helm3_post("--mode=istio"))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(f"---\n# Source: shop/templates/{template}.yaml\n")
+    objects = list(_objects(proc.stdout).values())
+    assert [SOURCES[(o["kind"], o["metadata"]["name"])] for o in objects] == [
+        f"shop/templates/{template}.yaml"
+    ]
+    if template != "service":
+        _assert_istio(objects[0])
 
 
 def test_helm3_never_post_renders_hooks(helm3: Run, tmp_path: Path) -> None:

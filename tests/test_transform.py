@@ -207,7 +207,7 @@ def test_output_directory_and_schema_validity(tmp_path: Path) -> None:
     files = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert "apps_v1_deployment_web.yaml" in files and "v1_configmap_web-meshform-envoy.yaml" in files
     invalid_inputs = 0
-    for path in (tmp_path / "out").iterdir():
+    for path in (tmp_path / "out").glob("*.yaml"):
         obj = yaml.safe_load(path.read_text())
         if obj["kind"] in ("Widget", "CustomResourceDefinition"):
             continue

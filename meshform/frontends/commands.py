@@ -8,12 +8,12 @@ from typing import Any
 from meshform.core import status
 from meshform.core.transform import Transformer
 from meshform.core.workloads import pod_template
-from meshform.diagnostics import Diagnostic, Level, MeshformError, report
-from meshform.frontends.pipeline import Outcome, govern_sources, unified_diff
+from meshform.diagnostics import Diagnostic, Level, MeshformError, has_errors, report
+from meshform.frontends.pipeline import Outcome, govern_sources, nothing_read, unified_diff
 from meshform.model.config import TransformConfig
 from meshform.modes import Registry
-from meshform.objects import Item, resource_ref
-from meshform.yamlio.streams import FAST, ROUND_TRIP, emit_file
+from meshform.objects import resource_ref
+from meshform.yamlio.streams import FAST, ROUND_TRIP
 
 EXIT_OK, EXIT_INVALID, EXIT_CHANGED, EXIT_DIFF_ERROR = 0, 1, 1, 2
 
@@ -35,8 +35,15 @@ def transform_command(
     diag_format: str,
 ) -> int:
     engine = ROUND_TRIP if preserve else FAST
-    outcome = govern_sources(paths, config, registry, engine)
-    outcome.diagnostics += _nothing_read(outcome)
+    if in_place and not diff:
+        from meshform.frontends.inplace import rewrite
+
+        diags = rewrite(paths, config, registry, engine)
+        _report(diags, diag_format)
+        return EXIT_INVALID if has_errors(diags) else EXIT_OK
+    to_dir = output != "-" and not diff
+    outcome = govern_sources(paths, config, registry, engine, parse_all=to_dir)
+    outcome.diagnostics += nothing_read(outcome)
     _report(outcome.diagnostics, diag_format)
     if not outcome.ok:
         return EXIT_DIFF_ERROR if diff else EXIT_INVALID
@@ -44,49 +51,29 @@ def transform_command(
         text = unified_diff(outcome, engine)
         sys.stdout.write(text)
         return EXIT_CHANGED if text else EXIT_OK
-    if in_place:
-        _write_back(outcome, engine)
-    elif output != "-":
-        from meshform.frontends.emit import write_dir
-
-        write_dir([o for c in outcome.chunks() for o in _objects(c.items)], output, "yaml")
-    else:
-        text = outcome.text(engine)  # whole stream first: never a partial one on stdout
-        sys.stdout.write(text)
-        sys.stdout.flush()
+    if to_dir:
+        return _write_dir(outcome, engine, output, diag_format)
+    text = outcome.text(engine)  # whole stream first: never a partial one on stdout
+    sys.stdout.write(text)
+    sys.stdout.flush()
     return EXIT_OK
 
 
-def _nothing_read(outcome: Outcome) -> list[Diagnostic]:
-    """An empty input is an error: downstream (Argo CD auto-prune, kubectl apply --prune) would read
-    an empty output as "delete everything", and a failed upstream step often looks exactly like this."""
-    if not outcome.ok or any(c.text.strip() for c in outcome.chunks()):
-        return []
-    where = next(iter(outcome.chunks_by_file), "<stdin>")
-    return [Diagnostic(where, 0, 0, Level.ERROR, "MF703", "no documents in the input")]
+def _write_dir(outcome: Outcome, engine: str, directory: str, diag_format: str) -> int:
+    from meshform.frontends.outdir import entries_of, write_dir
 
-
-def _objects(items: list[Item]) -> list[Any]:
-    out = []
-    for item in items:
-        if not item.dropped:
-            out.append(item.obj)
-        out += item.added
-    return out
-
-
-def _write_back(outcome: Outcome, engine: str) -> None:
-    for path, chunks in outcome.chunks_by_file.items():
-        if path == "<stdin>" or not any(c.changed for c in chunks):
-            continue
-        with open(path, "w", encoding="utf-8", newline="") as fh:
-            fh.write(emit_file(chunks, engine))
+    try:
+        write_dir(entries_of(outcome.chunks(), engine), directory)
+    except MeshformError as exc:
+        _report(exc.diagnostics, diag_format)
+        return EXIT_INVALID
+    return EXIT_OK
 
 
 def check_command(paths: list[str], config: TransformConfig, registry: Registry, diag_format: str) -> int:
     """Every workload the config selects must carry meshform's status or its mesh's own markers."""
     outcome = govern_sources(paths, TransformConfig(), registry)  # read only: governs nothing
-    diags = list(outcome.diagnostics) + _nothing_read(outcome)
+    diags = list(outcome.diagnostics) + nothing_read(outcome)
     items = [i for c in outcome.chunks() for i in c.items]
     judge = Transformer(items, config, registry)
     for item in items:

@@ -3,15 +3,16 @@ check. Front ends only choose the sources, the engine and where the result goes.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from meshform.core.provenance import governance_keys
 from meshform.core.transform import transform
 from meshform.core.workloads import TEMPLATE_PATHS
-from meshform.diagnostics import Diagnostic, MeshformError, has_errors
+from meshform.diagnostics import Diagnostic, Level, MeshformError, has_errors
 from meshform.model.config import TransformConfig
 from meshform.modes import Registry
-from meshform.yamlio.streams import FAST, Chunk, emit, expand_paths, read_source
+from meshform.yamlio.streams import FAST, Chunk, emit, expand_paths, load_text, original_text, read_source
 
 
 @dataclass
@@ -34,15 +35,28 @@ class Outcome:
 
 
 def govern_sources(
-    paths: list[str], config: TransformConfig, registry: Registry, engine: str = FAST
+    paths: list[str],
+    config: TransformConfig,
+    registry: Registry,
+    engine: str = FAST,
+    *,
+    texts: Mapping[str, str] | None = None,
+    parse_all: bool = False,
 ) -> Outcome:
-    """Read every source (all or nothing), then govern every object in one pass."""
+    """Read every source (all or nothing), then govern every object in one pass.
+
+    `texts` gives files already read (by name; --in-place reads them under a lock); `parse_all`
+    parses every document, not only those meshform may change (-o DIR names a file after each)."""
     outcome = Outcome()
-    kinds = kinds_to_parse(config, registry)
+    kinds = None if parse_all else kinds_to_parse(config, registry)
     markers = tuple(sorted(governance_keys(registry)))
-    for path in expand_paths(paths or ["-"]):
+    files, outcome.diagnostics = expand_paths(paths or ["-"])
+    for path in files:
         try:
-            chunks = read_source(path, engine, kinds, markers)
+            if texts is None:
+                chunks = read_source(path, engine, kinds, markers)
+            else:
+                chunks = load_text(texts[path], path, engine, kinds, markers)
         except MeshformError as exc:
             outcome.diagnostics += exc.diagnostics
             continue
@@ -52,6 +66,15 @@ def govern_sources(
         items = [item for chunk in outcome.chunks() for item in chunk.items]
         outcome.diagnostics += transform(items, config, registry)
     return outcome
+
+
+def nothing_read(outcome: Outcome) -> list[Diagnostic]:
+    """An empty input is an error: downstream (Argo CD auto-prune, kubectl apply --prune) would read
+    an empty output as "delete everything", and a failed upstream step often looks exactly like this."""
+    if not outcome.ok or any(c.text.strip() for c in outcome.chunks()):
+        return []
+    where = next(iter(outcome.chunks_by_file), "<stdin>")
+    return [Diagnostic(where, 0, 0, Level.ERROR, "MF703", "no documents in the input")]
 
 
 def kinds_to_parse(config: TransformConfig, registry: Registry) -> frozenset[str]:
@@ -65,15 +88,15 @@ def kinds_to_parse(config: TransformConfig, registry: Registry) -> frozenset[str
 
 
 def unified_diff(outcome: Outcome, engine: str) -> str:
+    """The change per file, against the text as it was read (never read twice: the file may be a
+    stream, or may have changed since)."""
     import difflib
 
     out: list[str] = []
     for path, chunks in outcome.chunks_by_file.items():
         if not any(c.changed for c in chunks):
             continue
-        with open(path, encoding="utf-8") as fh:
-            before = fh.read()
-        after = emit(chunks, engine)
+        before, after = original_text(chunks), emit(chunks, engine)
         out += difflib.unified_diff(
             before.splitlines(keepends=True), after.splitlines(keepends=True), f"a/{path}", f"b/{path}"
         )

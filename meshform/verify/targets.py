@@ -14,7 +14,7 @@ from typing import Any
 
 from meshform.core import status
 from meshform.core.workloads import pod_template
-from meshform.diagnostics import MeshformError
+from meshform.diagnostics import Level, MeshformError, has_errors
 from meshform.modes import Registry
 from meshform.yamlio.reader import read_text
 from meshform.yamlio.streams import expand_paths, load_text
@@ -77,7 +77,10 @@ def _mode_of(template: dict[str, Any], registry: Registry, fallback: str | None)
 
 def load(paths: Iterable[str], registry: Registry, mode: str | None, default_namespace: str) -> Inputs:
     targets, skipped, namespaces, accounts = [], [], set(), set()
-    for path in expand_paths(list(paths) or ["-"]):
+    files, walked = expand_paths(list(paths) or ["-"])
+    if has_errors(walked):
+        raise MeshformError([d for d in walked if d.level is Level.ERROR])
+    for path in files:
         text, name = read_text(path)
         objects, rendered = _objects(text, name, registry, mode)
         for obj, source in objects:

@@ -1,8 +1,9 @@
 """The fast YAML reader for manifests whose comments need not survive (stdout, Helm, kustomize).
 
 PyYAML's libyaml parser with a safe constructor, set up to behave like Kubernetes' own reader
-(YAML 1.1 scalars) except that timestamps stay strings (Kubernetes turns them into strings anyway),
-and to refuse duplicate keys. Used by meshform.yamlio (streams, reader) and the sidecar templating.
+(YAML 1.1 scalars; timestamps stay strings, as Kubernetes reads them, written back plain so that no
+reader sees a change), and to refuse duplicate keys. Used by meshform.yamlio (streams, reader) and the
+sidecar templating.
 """
 
 from __future__ import annotations
@@ -14,7 +15,12 @@ from typing import Any
 
 import yaml
 
+from meshform.yamlio.scalars import STR, TIMESTAMP, PlainStr, is_timestamp
+
 _Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when the wheel has it
+
+
+VALUE_KEY = "tag:yaml.org,2002:value"
 
 
 class DuplicateKey(Exception):
@@ -29,6 +35,8 @@ class FastLoader(_Base):  # type: ignore[misc]
     def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
         for key_node, _ in node.value:
+            if key_node.tag == VALUE_KEY:  # a `=` key is the string "=" to YAML 1.1 (and to PyYAML)
+                key_node.tag = STR
             key = self.construct_object(key_node, deep=True)
             if isinstance(key, list | dict):
                 raise yaml.constructor.ConstructorError(None, None, "unhashable key", key_node.start_mark)
@@ -39,12 +47,12 @@ class FastLoader(_Base):  # type: ignore[misc]
         mapping: dict[Any, Any] = super().construct_mapping(node, deep=deep)
         return mapping
 
+    def construct_timestamp(self, node: Any) -> PlainStr:
+        return PlainStr(self.construct_scalar(node))
 
-FastLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in _Base.yaml_implicit_resolvers.items()
-}
+
 FastLoader.add_constructor("tag:yaml.org,2002:map", FastLoader.construct_mapping)
+FastLoader.add_constructor(TIMESTAMP, FastLoader.construct_timestamp)
 
 
 def load(text: str) -> Any:
@@ -92,9 +100,10 @@ def _suspicious(data: Any, text: str) -> bool:
         elif isinstance(node, list):
             stack.extend(node)
         elif isinstance(node, str):
-            if (node in _BOOL11 or (node[:1] in "0123456789+-<=" and _NUMBER11.match(node))) and _plain_in(
-                node, text
-            ):
+            if (
+                node in _BOOL11
+                or (node[:1] in "0123456789+-<=" and (_NUMBER11.match(node) or is_timestamp(node)))
+            ) and _plain_in(node, text):
                 return True
         elif isinstance(node, bool):
             continue

@@ -1,7 +1,10 @@
 """The comment-preserving engine: ruamel.yaml round-trip, for output written back to people's files.
 
-Keeps comments, key order, quoting and each document's own indentation. Strings meshform writes follow
-the same rule as the fast emitter: quoted whenever a YAML 1.1 or 1.2 reader could read them otherwise.
+Keeps comments, key order, quoting and each document's own indentation. Plain scalars are read the
+way Kubernetes reads them (YAML 1.1, see `scalars`), so meshform decides exactly as on the fast path,
+and a scalar meshform did not change is written back as its original text: `runAsNonRoot: yes` stays
+`yes` (a boolean to Kubernetes), never `"yes"` (a string). Strings meshform writes follow the fast
+emitter's rule: quoted whenever a YAML 1.1 or 1.2 reader could read them otherwise.
 """
 
 from __future__ import annotations
@@ -13,27 +16,109 @@ from typing import Any
 
 from meshform.diagnostics import MeshformError
 from meshform.yamlio.reader import load_round_trip
+from meshform.yamlio.scalars import Pending, PlainFloat, PlainInt, PlainStr, read_plain
 from meshform.yamlio.writer import block_ok, plain_ok
 
 WIDTH = 4096  # never fold long strings
+# Where a container keeps the text of the booleans and nulls it held (`yes`, `~`): {key or index:
+# (value, text)}. A value meshform replaced with another is written its own way.
+TEXTS = "_meshform_texts"
+PLAIN = (PlainStr, Pending, PlainInt, PlainFloat)
+VERBATIM = "verbatim"  # a scalar style of our own: the emitter writes the text plain, as it came
 
 
-def _yaml(indent: tuple[int, int] = (2, 0)) -> Any:
-    from ruamel.yaml import YAML
+def _constructor() -> Any:
+    from ruamel.yaml.constructor import RoundTripConstructor
+    from ruamel.yaml.nodes import ScalarNode
+
+    class Constructor(RoundTripConstructor):
+        def construct_object(self, node: Any, deep: bool = False) -> Any:
+            # Plain, untagged, unanchored scalars: Kubernetes' reading, with the text kept. Anchored
+            # ones stay ruamel's (it writes their anchors back); tagged ones are the tag's business.
+            if type(node) is ScalarNode and node.style is None and not node.anchor and not node.ctag.handle:
+                return read_plain(node.value)
+            return super().construct_object(node, deep)
+
+        def construct_mapping(self, node: Any, maptyp: Any, deep: bool = False) -> Any:  # type: ignore[override]
+            super().construct_mapping(node, maptyp, deep)
+            own = getattr(maptyp, "_ok", maptyp)  # not the keys a `<<` merge brought in
+            _settle(maptyp, [(k, maptyp[k]) for k in own if type(maptyp[k]) is Pending])
+
+        def construct_rt_sequence(self, node: Any, seqtyp: Any, deep: bool = False) -> Any:
+            items: list[Any] = super().construct_rt_sequence(node, seqtyp, deep)
+            pending = [(i, v) for i, v in enumerate(items) if type(v) is Pending]
+            for i, v in pending:
+                items[i] = v.value
+            _remember(seqtyp, pending)
+            return items
+
+    return Constructor
+
+
+def _settle(mapping: Any, pending: list[tuple[Any, Pending]]) -> None:
+    for key, v in pending:
+        mapping[key] = v.value
+    _remember(mapping, pending)
+
+
+def _remember(container: Any, pending: list[tuple[Any, Pending]]) -> None:
+    if pending:
+        setattr(container, TEXTS, {where: (v.value, str(v)) for where, v in pending})
+
+
+def _representer() -> Any:
+    from ruamel.yaml.nodes import ScalarNode
     from ruamel.yaml.representer import RoundTripRepresenter
 
     class Representer(RoundTripRepresenter):
         def represent_str(self, data: str) -> Any:
-            if type(data) is str:  # a plain Python str: a value meshform wrote (or a plain input scalar)
+            if type(data) is str:  # a value meshform wrote
                 if block_ok(data):
                     return self.represent_scalar("tag:yaml.org,2002:str", data, style="|")
                 if not plain_ok(data):
                     return self.represent_scalar("tag:yaml.org,2002:str", data, style='"')
             return super().represent_str(data)
 
+        def represent_plain(self, data: Any, style: str = VERBATIM) -> Any:
+            """An input scalar, exactly as it was written: plain (even where ruamel would rather
+            quote, e.g. `...`), under the tag ruamel's reader gives the text, so no tag shows."""
+            text = getattr(data, "text", None) or str(data)
+            tag = self.dumper.resolver.resolve(ScalarNode, text, (True, False))
+            return self.represent_scalar(tag, text, style=style)
+
+        def represent_key(self, data: Any) -> Any:
+            # A key is plain where ruamel allows it: a forced `...` key would end the document.
+            if isinstance(data, PLAIN):
+                return self.represent_plain(data, style="")
+            return super().represent_key(data)
+
     Representer.add_representer(str, Representer.represent_str)
+    for plain in PLAIN:
+        Representer.add_representer(plain, Representer.represent_plain)
+    return Representer
+
+
+def _emitter() -> Any:
+    from ruamel.yaml.emitter import Emitter as RuamelEmitter
+
+    class Emitter(RuamelEmitter):
+        def choose_scalar_style(self) -> Any:
+            if self.event.style == VERBATIM:
+                if self.analysis is None:
+                    self.analysis = self.analyze_scalar(self.event.value)
+                return ""
+            return super().choose_scalar_style()
+
+    return Emitter
+
+
+def _yaml(indent: tuple[int, int] = (2, 0)) -> Any:
+    from ruamel.yaml import YAML
+
     yaml = YAML(typ="rt")
-    yaml.Representer = Representer
+    yaml.Constructor = _constructor()
+    yaml.Representer = _representer()
+    yaml.Emitter = _emitter()
     yaml.preserve_quotes = True
     yaml.allow_duplicate_keys = False
     yaml.width = WIDTH
@@ -72,10 +157,32 @@ def load(text: str, file: str, first_line: int) -> tuple[Any, tuple[int, int]]:
         docs = load_round_trip(text, file, _yaml(indent))
     except MeshformError as exc:
         raise MeshformError([replace(d, line=d.line + first_line - 1) for d in exc.diagnostics]) from None
-    return (docs[0] if docs else None), indent
+    data = docs[0] if docs else None
+    return (data.value if type(data) is Pending else data), indent
+
+
+def _texts_back(node: Any, undo: list[tuple[Any, Any, Any]]) -> None:
+    """Put the original text back in place of each boolean or null that still holds its value."""
+    stack = [node]
+    while stack:
+        container = stack.pop()
+        for where, (value, text) in getattr(container, TEXTS, {}).items():
+            in_range = where in container if isinstance(container, dict) else where < len(container)
+            if in_range and container[where] is value:
+                undo.append((container, where, value))
+                container[where] = Pending(text)
+        children = container.values() if isinstance(container, dict) else container
+        stack.extend(c for c in children if isinstance(c, dict | list))
 
 
 def dump(data: Any, indent: tuple[int, int] = (2, 0)) -> str:
     out = io.StringIO()
-    _yaml(indent).dump(data, out)
+    undo: list[tuple[Any, Any, Any]] = []
+    if isinstance(data, dict | list):
+        _texts_back(data, undo)
+    try:
+        _yaml(indent).dump(data, out)
+    finally:
+        for container, where, value in undo:
+            container[where] = value
     return out.getvalue()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +37,7 @@ class Chunk:
     wrapper: bool = False  # a List (or ResourceList) whose items are the objects
     indent: tuple[int, int] = (2, 0)  # round-trip engine: the author's indentation, kept on re-emit
     sep: str = ""  # the separator line that preceded this document in its file
+    newline: str = "\n"  # the file's line ending ("\r\n" when every line ends so): written back so
 
     @property
     def changed(self) -> bool:
@@ -133,6 +135,11 @@ def wanted(kinds: frozenset[str] | None, text: str, markers: tuple[str, ...] = (
     return not well_formed(text)
 
 
+def line_ending(text: str) -> str:
+    """ "\r\n" when every line break of the text is CRLF (a Windows-edited file), else "\n"."""
+    return "\r\n" if "\r\n" in text and text.count("\n") == text.count("\r\n") else "\n"
+
+
 def load_text(
     text: str,
     file: str,
@@ -143,13 +150,18 @@ def load_text(
     """Documents of a stream; with `kinds`, only those kinds (and meshform's own, and documents that
     mention one of `markers`) are parsed."""
     chunks = []
+    newline = line_ending(text)
+    if newline != "\n":  # work in "\n"; emit_file puts the file's own line ending back
+        text = text.replace(newline, "\n")
     for line, sep, doc_text in split(text):
         blank = all(ln.lstrip().startswith("#") or not ln.strip() for ln in doc_text.splitlines())
         if blank or not wanted(kinds, doc_text, markers):
-            chunks.append(Chunk(file, line, doc_text, None, sep=sep))
+            chunks.append(Chunk(file, line, doc_text, None, sep=sep, newline=newline))
             continue
         data, indent = _parse(doc_text, file, line, engine)
-        chunk = Chunk(file, line, doc_text, data, wrapper=_is_wrapper(data), indent=indent, sep=sep)
+        chunk = Chunk(
+            file, line, doc_text, data, wrapper=_is_wrapper(data), indent=indent, sep=sep, newline=newline
+        )
         objects = data["items"] if chunk.wrapper else [data]
         parent = data if chunk.wrapper else None
         chunk.items = [Item(obj, file, line, parent=parent) for obj in objects if isinstance(obj, dict)]
@@ -157,19 +169,77 @@ def load_text(
     return chunks
 
 
-def expand_paths(paths: list[str]) -> list[str]:
-    """Files as given; directories walked recursively for YAML/JSON files, in sorted order."""
-    out = []
+def expand_paths(paths: list[str]) -> tuple[list[str], list[Diagnostic]]:
+    """Files as given; directories walked recursively for YAML/JSON files, in sorted order.
+
+    A walk stays inside its directory: a symlink resolving outside it is an error (MF712; a PR adding
+    `k8s/x.yaml -> ~/.kube/config` must not be read, or rewritten by --in-place), a FIFO, socket or
+    device is skipped with a warning (MF711; opening a FIFO blocks), and a file reached twice (a link
+    to a sibling) is read once. A path given directly must be a regular file, a directory, `-`, or a
+    shell's stream (`<(helm template ...)`, /dev/stdin): a named FIFO or a device is MF710. A path that
+    does not exist is left for the reader to report (MF001)."""
+    out: list[str] = []
+    diags: list[Diagnostic] = []
     for path in paths:
-        if path != "-" and os.path.isdir(path):
-            for root, dirs, files in os.walk(path):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))  # .git, .github: not manifests
-                out += [
-                    os.path.join(root, f) for f in sorted(files) if f.endswith(EXTENSIONS) and f[0] != "."
-                ]
+        kind = _kind(path)
+        if kind == "dir":
+            _walk(path, out, diags)
+        elif kind == "special":
+            diags.append(_found(path, Level.ERROR, "MF710", f"{_describe(path)}, not a regular file"))
         else:
             out.append(path)
-    return out
+    return out, diags
+
+
+def _kind(path: str) -> str:
+    if path == "-":
+        return "file"
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return "file"  # missing or unreadable: the reader says so, located
+    if stat.S_ISDIR(mode):
+        return "dir"
+    if stat.S_ISREG(mode) or not os.path.lexists(os.path.realpath(path)):
+        return "file"  # a regular file, or an anonymous pipe the shell handed over as /dev/fd/N
+    return "special"
+
+
+def _describe(path: str) -> str:
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return "a dangling symlink"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a special file"
+
+
+def _found(path: str, level: Level, code: str, message: str) -> Diagnostic:
+    return Diagnostic(path, 0, 0, level, code, message)
+
+
+def _walk(top: str, out: list[str], diags: list[Diagnostic]) -> None:
+    root = os.path.realpath(top)
+    seen: set[str] = set()
+    for here, dirs, files in os.walk(top):  # symlinked directories are listed, never entered
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))  # .git, .github: not manifests
+        for name in sorted(files):
+            if not name.endswith(EXTENSIONS) or name[0] == ".":
+                continue
+            path = os.path.join(here, name)
+            real = os.path.realpath(path)
+            if os.path.commonpath([real, root]) != root:
+                diags.append(
+                    _found(path, Level.ERROR, "MF712", f"symlink leads outside {top} (to {real}); not read")
+                )
+            elif _kind(path) != "file" or not os.path.exists(path):
+                diags.append(_found(path, Level.WARNING, "MF711", f"skipped: {_describe(path)}"))
+            elif real not in seen:
+                seen.add(real)
+                out.append(path)
 
 
 def read_source(
@@ -177,6 +247,11 @@ def read_source(
 ) -> list[Chunk]:
     text, name = read_text(path)
     return load_text(text, name, engine, kinds, markers)
+
+
+def original_text(chunks: list[Chunk]) -> str:
+    """A file's text as it was read (line endings included): its chunks joined back."""
+    return _own_line_ending("".join(c.sep + c.text for c in chunks), chunks)
 
 
 # ------------------------------------------------------------------------------------------- writing
@@ -199,18 +274,50 @@ def objects_of(chunk: Chunk) -> list[Any]:
     return out
 
 
+def leading_comments(text: str) -> str:
+    """The comment block a document starts with (blank lines kept), or "" when it starts otherwise."""
+    end = 0
+    while end < len(text):  # line by line, only as far as the block goes
+        stop = text.find("\n", end) + 1 or len(text)
+        stripped = text[end:stop].strip()
+        if stripped and not stripped.startswith("#"):
+            break
+        end = stop
+    return text[:end] if "#" in text[:end] else ""
+
+
 def emit_chunk(chunk: Chunk, engine: str) -> list[str]:
-    """The documents this chunk becomes (text without separators)."""
+    """The documents this chunk becomes (text without separators). A changed document keeps the
+    comment block it started with: tools read it (Helm 3 finds each template's output by its
+    `# Source:` line). The round-trip engine keeps it by itself; the fast one is given it back."""
     if not chunk.changed:
         return [chunk.text]
     if chunk.wrapper:
         chunk.data["items"] = objects_of(chunk)
-        return [_dump(chunk.data, engine, chunk.indent)]
-    return [_dump(obj, engine, chunk.indent) for obj in objects_of(chunk)]
+        docs = [_dump(chunk.data, engine, chunk.indent)]
+    else:
+        docs = [_dump(obj, engine, chunk.indent) for obj in objects_of(chunk)]
+    if engine == FAST and docs:
+        docs[0] = leading_comments(chunk.text) + docs[0]
+    return docs
+
+
+def object_texts(chunk: Chunk, engine: str) -> list[tuple[Any, str]]:
+    """Each object of a parsed chunk with the text it has as a document of its own: an unchanged
+    document as it was written (comments and all), anything else as the engine writes it. The
+    items of a List come one by one. Nothing for a document that holds no data."""
+    if chunk.data is None:
+        return []
+    if chunk.wrapper:
+        return [(obj, _dump(obj, engine, chunk.indent)) for obj in objects_of(chunk)]
+    if not chunk.changed:
+        return [(chunk.data, chunk.text)]
+    return list(zip(objects_of(chunk), emit_chunk(chunk, engine), strict=True))
 
 
 def emit_file(chunks: list[Chunk], engine: str) -> str:
-    """One file's new text: unchanged documents and separators exactly as they were."""
+    """One file's new text: unchanged documents and separators exactly as they were, in the file's
+    own line ending."""
     out = []
     for chunk in chunks:
         if not chunk.changed:
@@ -219,7 +326,12 @@ def emit_file(chunks: list[Chunk], engine: str) -> str:
         docs = [d if d.endswith("\n") else d + "\n" for d in emit_chunk(chunk, engine)]
         if docs:
             out.append((chunk.sep or "") + "---\n".join(docs))
-    return "".join(out)
+    return _own_line_ending("".join(out), chunks)
+
+
+def _own_line_ending(text: str, chunks: list[Chunk]) -> str:
+    newline = chunks[0].newline if chunks else "\n"
+    return text if newline == "\n" else text.replace("\n", newline)
 
 
 def emit(chunks: list[Chunk], engine: str = FAST) -> str:

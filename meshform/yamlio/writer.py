@@ -15,6 +15,8 @@ import re
 from functools import lru_cache
 from typing import Any
 
+from meshform.yamlio.scalars import PlainStr
+
 # Anything a YAML 1.1 or 1.2 reader could resolve to a non-string. Numbers are matched broadly (any
 # digit-led run of number-ish characters, and date prefixes): a needless quote costs nothing, a missing
 # one turns a string into a number inside Kubernetes. Quantities such as `100m` or `128Mi` stay plain.
@@ -78,6 +80,8 @@ def _format_str(s: str) -> str:
 def format_scalar(value: Any) -> str:
     if type(value) is str:
         return _format_str(value)
+    if isinstance(value, PlainStr):  # an input's plain scalar (a timestamp): it means what it meant
+        return str(value)
     if value is None:
         return "null"
     if value is True:
