@@ -25,6 +25,12 @@ class Unit:
     workload: dict[str, Any]
     service: dict[str, Any] | None
     upstreams: tuple[Upstream, ...]
+    version_service: dict[str, Any] | None = None  # the per-version Service of a split, if any
+
+    @property
+    def services(self) -> tuple[dict[str, Any], ...]:
+        """Every Service that selects this workload's pods (a mode rewiring Services rewires all)."""
+        return tuple(s for s in (self.service, self.version_service) if s is not None)
 
 
 @dataclass(frozen=True)
@@ -145,14 +151,19 @@ def version_service_name(c: Component, v: Version) -> str:
 
 
 def _version_services(app: Application, c: Component, service: dict[str, Any]) -> list[dict[str, Any]]:
-    """One Service per weighted version, selecting only that version: the backends a traffic split
-    names where the mesh routes to Services (builtin, Linkerd, ambient, Kuma), not to pod subsets."""
+    """One Service per weighted version (in the order of c.versions), selecting only that version: the
+    backends a traffic split names where the mesh routes to Services (builtin, Linkerd, ambient, Kuma),
+    not to pod subsets. Each has its own ports, so rewiring one Service leaves the others alone."""
     if not any(v.weight is not None for v in c.versions):
         return []
     out = []
     for v in c.versions:
         meta = _meta(app, version_service_name(c, v), c.name)
-        spec = {**service["spec"], "selector": {**service["spec"]["selector"], "version": v.name}}
+        spec = {
+            **service["spec"],
+            "selector": {**service["spec"]["selector"], "version": v.name},
+            "ports": [dict(p) for p in service["spec"]["ports"]],
+        }
         out.append({"apiVersion": "v1", "kind": "Service", "metadata": meta, "spec": spec})
     return out
 
@@ -192,11 +203,13 @@ def expand(app: Application) -> Expansion:
         ups = upstreams(app, c)
         objects.append(_service_account(app, c))
         service = _service(app, c) if c.ports else None
+        per_version: list[dict[str, Any]] = []
         if service is not None:
             objects.append(service)
-            objects += _version_services(app, c, service)
-        for v in c.versions:
+            per_version = _version_services(app, c, service)
+            objects += per_version
+        for i, v in enumerate(c.versions):
             workload = _workload(app, c, v, ups)
             objects.append(workload)
-            units.append(Unit(c, v, workload, service, ups))
+            units.append(Unit(c, v, workload, service, ups, per_version[i] if per_version else None))
     return Expansion(objects, units)

@@ -104,7 +104,7 @@ def _govern_one(
     unit, mode = choice.unit, choice.mode
     template = pod_template(unit.workload)
     assert template is not None, "expand always builds a pod template"
-    _ungovern(template, unit.service)
+    _ungovern(template, unit.services)
     usable = enforceable(declared, mode) if has_policy(declared) else None
     ctx = _context(app, choice, template, opts, usable)
     base = (*COMPONENTS, unit.component.index)
@@ -129,19 +129,21 @@ def _govern_one(
     if enrollment.is_empty():
         return [], diags
     status.apply(template, mode.facts.name, choice.strategy, enrollment)
-    if unit.service is not None and enrollment.service_target_ports:
-        status.apply_service(unit.service, mode.facts.name, enrollment.service_target_ports)
+    if enrollment.service_target_ports:
+        for service in unit.services:
+            status.apply_service(service, mode.facts.name, enrollment.service_target_ports)
     return enrollment.objects, diags
 
 
-def _ungovern(template: dict[str, Any], service: dict[str, Any] | None) -> None:
+def _ungovern(template: dict[str, Any], services: tuple[dict[str, Any], ...]) -> None:
     """Undo an earlier govern() of these (in-memory) objects: switching modes renders each mode afresh."""
     record = status.read(template)
     if record is not None:
         status.remove(template, record)
-    service_record = status.read(service) if service is not None else None
-    if service is not None and service_record is not None:
-        status.remove_service(service, service_record)
+    for service in services:
+        service_record = status.read(service)
+        if service_record is not None:
+            status.remove_service(service, service_record)
 
 
 def _namespace_warnings(app: Application, ns_modes: list[ModeFacts], at: Locator) -> Iterator[Diagnostic]:
