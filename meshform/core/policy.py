@@ -14,7 +14,8 @@ from typing import Any
 
 from meshform.core.expand import Expansion, service_host, version_service_name
 from meshform.model.application import Application, Component, port_of
-from meshform.modes.base import Enrollment, Mode
+from meshform.model.semantics import env_prefix
+from meshform.modes.base import Enrollment, Mode, Port, Upstream
 from meshform.policy import records as r
 from meshform.policy.context import Edge, Peer, PolicyContext, PolicyPort, VersionTarget, context_to_json
 
@@ -112,6 +113,26 @@ def enforceable(ctx: PolicyContext, mode: Mode) -> PolicyContext:
     )
     versions = ctx.versions if facts.supports(r.SPLIT, options) else ()
     return replace(ctx, policy=policy, edges=edges, versions=versions)
+
+
+def recorded_ports(ctx: PolicyContext) -> tuple[Port, ...]:
+    """The component's ports as the model declared them (protocols included, not guessed from names)."""
+    return tuple(Port(p.name, p.port, p.protocol) for p in ctx.ports)
+
+
+def recorded_upstreams(ctx: PolicyContext) -> tuple[Upstream, ...]:
+    """The component's dependencies as a recorded policy names them (every edge is recorded, in
+    dependency order): `transform` has no application model, and the builtin proxy needs them for
+    its outbound listeners, exactly as `render` built them."""
+    return tuple(
+        Upstream(
+            e.to.component,
+            env_prefix(e.to.component),
+            e.to.host,
+            Port(e.port.name, e.port.port, e.port.protocol),
+        )
+        for e in ctx.edges
+    )
 
 
 def has_policy(ctx: PolicyContext) -> bool:

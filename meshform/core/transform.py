@@ -22,7 +22,7 @@ from typing import Any
 
 from meshform.core import foreign, provenance, status
 from meshform.core.namespaces import NamespaceIndex
-from meshform.core.policy import attach, enforceable
+from meshform.core.policy import attach, enforceable, recorded_ports, recorded_upstreams
 from meshform.core.workloads import pod_template, selector_keys
 from meshform.diagnostics import Diagnostic, Level
 from meshform.model.config import OPT_OUT, TransformConfig
@@ -226,7 +226,7 @@ class Transformer:
         strategy = record.strategy if record.strategy in mode.facts.strategies else mode.facts.strategies[0]
         declared = self._recorded_policy(item, record.policy, mode, report=False)
         usable = None if declared is None else enforceable(declared, mode)
-        enrollment = mode.enroll(self._context(item, template, mode, strategy, usable))
+        enrollment = mode.enroll(self._context(item, template, mode, strategy, declared, usable))
         if declared is not None and usable is not None:
             attach(enrollment, mode, declared, usable, bool((record.policy or {}).get("owner")), None)
         return enrollment
@@ -290,20 +290,31 @@ class Transformer:
         )
 
     def _context(
-        self, item: Item, template: dict[str, Any], mode: Mode, strategy: str, policy: PolicyContext | None
+        self,
+        item: Item,
+        template: dict[str, Any],
+        mode: Mode,
+        strategy: str,
+        declared: PolicyContext | None,
+        usable: PolicyContext | None,
     ) -> EnrollContext:
+        """The workload as the mode sees it. A recorded policy (`declared`) carries what the model said
+        (component, declared port protocols, dependencies), so the mode renders here exactly what
+        `render` rendered from the model; without one, ports and protocols are read off the pod."""
         obj = item.obj
+        name = str(_meta(obj).get("name", ""))
         return EnrollContext(
             app=str((_meta(obj).get("labels") or {}).get("app.kubernetes.io/part-of", "")),
             namespace=str(_meta(obj).get("namespace", "")) or "default",
-            component=str(_meta(obj).get("name", "")),
-            workload_name=str(_meta(obj).get("name", "")),
+            component=name if declared is None else declared.component.component,
+            workload_name=name,
             kind=str(obj["kind"]),
             pod_spec=template["spec"],
-            ports=container_ports(template["spec"]),
+            ports=container_ports(template["spec"]) if declared is None else recorded_ports(declared),
+            upstreams=() if declared is None else recorded_upstreams(declared),
             options=dict(self.config.mode_options.get(mode.facts.name, {})),
             strategy=strategy,
-            policy=policy,
+            policy=usable,
         )
 
     def _enroll(
@@ -335,7 +346,7 @@ class Transformer:
                 )
             )
         else:
-            ctx = self._context(item, template, mode, plan.strategy, usable)
+            ctx = self._context(item, template, mode, plan.strategy, declared, usable)
             ports = ctx.ports
             self.diagnostics += (
                 item.diagnostic(Level(f.level), f.code, f.message) for f in mode.findings(ctx)
