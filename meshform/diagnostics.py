@@ -126,6 +126,11 @@ CODES: dict[str, Code] = {
             "policy-record",
             "re-render from the application model; the recorded policy cannot be read",
         ),
+        Code(
+            "MF920",
+            "policy-rounded",
+            "write what the proxy carries exactly: whole percents, fault percents to 4 decimals",
+        ),
         Code("MF701", "config", "give a MeshTransformer (schemas/transformer.schema.json) or a ConfigMap"),
         Code("MF702", "resource-list", "the KRM function reads one ResourceList on stdin"),
         Code("MF703", "empty-input", "check the step before meshform produced manifests"),

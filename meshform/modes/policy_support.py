@@ -25,18 +25,26 @@ NATIVE_DEFAULTS = ("no proxy: no timeout, retry, limit or fault beyond what the 
 
 BUILTIN: Table = {
     r.TIMEOUT: Capability(YES),
-    r.RETRIES: Capability(YES),
+    r.RETRIES: Capability(YES, "without `on`: connect-failure, refused-stream and 503"),
     r.CIRCUIT_BREAKER: Capability(YES, "per calling proxy"),
-    r.OUTLIER_DETECTION: Capability(YES),
+    # A ClusterIP Service is a single address to Envoy (kube-proxy balances behind it), so ejecting
+    # it takes out the whole Service, and Envoy's panic threshold then routes to it all the same.
+    r.OUTLIER_DETECTION: Capability(
+        PARTIAL, "ejects the addresses a Service name resolves to: per pod only for headless Services"
+    ),
     r.FAULT_DELAY: Capability(YES, "injected by the calling proxy"),
     r.FAULT_ABORT: Capability(YES, "injected by the calling proxy"),
-    r.RATE_LIMIT: Capability(YES, "a token bucket in each of the provider's proxies"),
+    r.RATE_LIMIT: Capability(
+        YES,
+        "a token bucket per HTTP port in each of the provider's proxies; "
+        "an edge's own limit is a bucket in the caller's proxy",
+    ),
     r.SPLIT: Capability(YES, "weighted clusters to per-version Services"),
     r.AUTHORIZATION: Capability(NO, "needs workload identities (certificates) a static config cannot issue"),
     r.EDGE_OVERRIDES: Capability(YES),
 }
 BUILTIN_DEFAULTS = (
-    "Envoy route timeout 15s",
+    "no route timeout (meshform writes 0s over Envoy's 15s default)",
     "no retries without a retry policy",
     "circuit breakers 1024 connections / 1024 pending / 1024 requests / 3 retries",
     "no outlier detection",
