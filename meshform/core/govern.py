@@ -129,9 +129,10 @@ def _govern_one(
     if enrollment.is_empty():
         return [], diags
     status.apply(template, mode.facts.name, choice.strategy, enrollment)
-    if enrollment.service_target_ports:
-        for service in unit.services:
-            status.apply_service(service, mode.facts.name, enrollment.service_target_ports)
+    for service in unit.services:
+        labels = enrollment.service_labels.get(service["metadata"]["name"], {})
+        if enrollment.service_target_ports or labels:
+            status.apply_service(service, mode.facts.name, enrollment.service_target_ports, labels)
     return enrollment.objects, diags
 
 

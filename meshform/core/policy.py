@@ -17,7 +17,15 @@ from meshform.model.application import Application, Component, port_of
 from meshform.model.semantics import env_prefix
 from meshform.modes.base import Enrollment, Mode, Port, Upstream
 from meshform.policy import records as r
-from meshform.policy.context import Edge, Peer, PolicyContext, PolicyPort, VersionTarget, context_to_json
+from meshform.policy.context import (
+    CallerEdge,
+    Edge,
+    Peer,
+    PolicyContext,
+    PolicyPort,
+    VersionTarget,
+    context_to_json,
+)
 
 
 def _peer(app: Application, c: Component, expansion: Expansion) -> Peer:
@@ -68,6 +76,13 @@ def contexts(
         dependents = tuple(
             peers[o.name] for o in app.components if any(d.name == c.name for d in o.dependencies)
         )
+        callers = []
+        for o in app.components:
+            for dep in o.dependencies:
+                port = _port(c, dep.port) if dep.name == c.name else None
+                if port is not None and not dep.traffic.is_empty():
+                    effective = c.traffic.overridden_by(dep.traffic)
+                    callers.append(CallerEdge(peers[o.name], port, dep.traffic, effective))
         out[c.name] = PolicyContext(
             app=app.name,
             component=peers[c.name],
@@ -76,16 +91,30 @@ def contexts(
             versions=_versions(c),
             dependents=dependents,
             edges=tuple(edges),
+            callers=tuple(callers),
             options=MappingProxyType(dict(options_of.get(c.name, {}))),
         )
     return out
 
 
-def _supported(traffic: r.Traffic, mode: Mode, options: Mapping[str, Any]) -> r.Traffic:
+def _supported(traffic: r.Traffic, mode: Mode, options: Mapping[str, Any], edge: bool = False) -> r.Traffic:
+    """`traffic` less what `mode` cannot enforce (`edge`: for one caller alone)."""
+    can = mode.facts.supports_on_edge if edge else mode.facts.supports
     for feature in traffic.features():
-        if not mode.facts.supports(feature, options):
+        if not can(feature, options):
             traffic = traffic.without(feature)
     return traffic
+
+
+def _callers(ctx: PolicyContext, traffic: r.Traffic, mode: Mode) -> tuple[CallerEdge, ...]:
+    """The dependents' overrides this (provider's) mode can give each caller alone, laid over the
+    provider traffic it enforces; overrides left with nothing are dropped."""
+    out = []
+    for c in ctx.callers:
+        override = _supported(c.override, mode, ctx.options, edge=True)
+        if not override.is_empty():
+            out.append(replace(c, override=override, effective=traffic.overridden_by(override)))
+    return tuple(out)
 
 
 def enforceable(ctx: PolicyContext, mode: Mode) -> PolicyContext:
@@ -99,20 +128,21 @@ def enforceable(ctx: PolicyContext, mode: Mode) -> PolicyContext:
         authorization=policy.authorization if facts.supports(r.AUTHORIZATION, options) else None,
         weights=policy.weights if facts.supports(r.SPLIT, options) else (),
         edges=MappingProxyType(
-            {k: _supported(v, mode, options) for k, v in policy.edges.items()} if edges_ok else {}
+            {k: _supported(v, mode, options, edge=True) for k, v in policy.edges.items()} if edges_ok else {}
         ),
     )
     edges = tuple(
         replace(
             e,
-            override=_supported(e.override, mode, options) if edges_ok else r.Traffic(),
+            override=_supported(e.override, mode, options, edge=True) if edges_ok else r.Traffic(),
             effective=_supported(e.effective, mode, options),
             versions=e.versions if facts.supports(r.SPLIT, options) else (),
         )
         for e in ctx.edges
     )
     versions = ctx.versions if facts.supports(r.SPLIT, options) else ()
-    return replace(ctx, policy=policy, edges=edges, versions=versions)
+    callers = _callers(ctx, policy.traffic, mode)
+    return replace(ctx, policy=policy, edges=edges, versions=versions, callers=callers)
 
 
 def recorded_ports(ctx: PolicyContext) -> tuple[Port, ...]:
@@ -137,8 +167,10 @@ def recorded_upstreams(ctx: PolicyContext) -> tuple[Upstream, ...]:
 
 def has_policy(ctx: PolicyContext) -> bool:
     """Anything declared that some mode would render: the component's own policy, or traffic its
-    caller's proxy applies on an edge (the provider's, or the edge's override)."""
-    return not ctx.policy.is_empty() or any(not e.effective.is_empty() or e.versions for e in ctx.edges)
+    caller's proxy applies on an edge (the provider's, or the edge's override), or a caller's override
+    the provider's side renders (Istio's per-caller routes)."""
+    edges = any(not e.effective.is_empty() or e.versions for e in ctx.edges)
+    return not ctx.policy.is_empty() or edges or bool(ctx.callers)
 
 
 def attach(

@@ -37,7 +37,8 @@ class StatusError(ValueError):
 @dataclass(frozen=True)
 class Record:
     """One parsed `meshform.dev/status`. Pod templates use every field but `target_ports`; a Service
-    the builtin mesh rewired uses `mode`, `target_ports` and `created` only."""
+    uses `mode`, `target_ports` (builtin rewired its ports), `labels` (istio-ambient's waypoint) and
+    `created` only."""
 
     mode: str
     strategy: str = ""
@@ -350,19 +351,29 @@ def remove(template: dict[str, Any], record: Record, held: Collection[str] = ())
 # ------------------------------------------------------------------------------------------- Services
 
 
-def apply_service(service: dict[str, Any], mode: str, target_ports: dict[str, int]) -> None:
-    """Point a Service's ports at the proxy, recording the previous targets."""
-    prior = {}
-    for port in service["spec"]["ports"]:
-        if port.get("name") in target_ports:
-            prior[port["name"]] = port.get("targetPort")
-            port["targetPort"] = target_ports[port["name"]]
-    record = {"mode": mode, "targetPorts": prior, "version": __version__}
-    annotations = service["metadata"].setdefault("annotations", {})
-    annotations[STATUS] = json.dumps(record, sort_keys=True, separators=(",", ":"))
-    if len(annotations) == 1:
-        record["created"] = ["annotations"]
-        annotations[STATUS] = json.dumps(record, sort_keys=True, separators=(",", ":"))
+def apply_service(
+    service: dict[str, Any], mode: str, target_ports: dict[str, int], labels: dict[str, str] | None = None
+) -> None:
+    """Point a Service's ports at the proxy (builtin) and add labels (ambient's waypoint), recording
+    the previous values so remove_service restores them exactly."""
+    meta = service["metadata"]
+    created: list[str] = []
+    record: dict[str, Any] = {"mode": mode, "version": __version__}
+    if target_ports or not labels:
+        prior = {}
+        for port in service["spec"]["ports"]:
+            if port.get("name") in target_ports:
+                prior[port["name"]] = port.get("targetPort")
+                port["targetPort"] = target_ports[port["name"]]
+        record["targetPorts"] = prior
+    if labels:
+        record["labels"] = _set_keys(_child(meta, "labels", {}, created, "labels"), labels, _EMPTY)
+    if not isinstance(meta.get("annotations"), dict) or not meta["annotations"]:
+        meta["annotations"] = {}
+        created.append("annotations")
+    if created:
+        record["created"] = created
+    meta["annotations"][STATUS] = json.dumps(record, sort_keys=True, separators=(",", ":"))
 
 
 def remove_service(service: dict[str, Any], record: Record) -> None:
@@ -377,5 +388,8 @@ def remove_service(service: dict[str, Any], record: Record) -> None:
                 port.pop("targetPort", None)
             else:
                 port["targetPort"] = prior
-    if "annotations" in record.created and not annotations:
-        del service["metadata"]["annotations"]
+    meta = service["metadata"]
+    _restore_keys(meta.get("labels", {}), record.labels, ())
+    for name in ("annotations", "labels"):
+        if name in record.created and meta.get(name) == {}:
+            del meta[name]

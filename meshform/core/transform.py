@@ -498,14 +498,16 @@ class Transformer:
     def _rewire(
         self, services: list[Item], ports: tuple[Port, ...], enrollment: Enrollment, mode: Mode
     ) -> None:
-        """Point matching Services at the proxy's inbound listeners (builtin mode)."""
-        if not enrollment.service_target_ports:
+        """Point matching Services at the proxy's inbound listeners (builtin mode) and add the labels
+        the mode puts on a Service by name (ambient's waypoint)."""
+        if not (enrollment.service_target_ports or enrollment.service_labels):
             return
         for svc in services:
             targets = dict(_service_targets(svc.obj, ports, enrollment.service_target_ports))
-            if targets:
+            labels = enrollment.service_labels.get(str(_meta(svc.obj).get("name", "")), {})
+            if targets or labels:
                 before = snapshot(svc.obj)
-                status.apply_service(svc.obj, mode.facts.name, targets)
+                status.apply_service(svc.obj, mode.facts.name, targets, labels)
                 svc.changed = svc.obj != before
 
 

@@ -102,7 +102,8 @@ def check(
         yield from _capabilities(app, c, mode, c.policy.features(), base, at, registry, options_of)
         for dep in c.dependencies:  # an edge's override is enforced by the caller's (this) mode
             where = (*base, "dependencies", dep.index)
-            yield from _capabilities(app, c, mode, dep.traffic.features(), where, at, registry, options_of)
+            features = dep.traffic.features()
+            yield from _capabilities(app, c, mode, features, where, at, registry, options_of, on_edge=True)
 
 
 def _weights(c: Component, base: Path, at: Any) -> Iterator[Diagnostic]:
@@ -177,25 +178,36 @@ def _capabilities(
     at: Any,
     registry: Registry,
     options_of: Mapping[str, Any],
+    on_edge: bool = False,
 ) -> Iterator[Diagnostic]:
+    """MF910/MF911 for each feature `mode` cannot enforce; `on_edge`: for one caller alone."""
+
+    def can(m: Mode, feature: str) -> bool:
+        opts = options_of.get(m.facts.name, {})
+        return m.facts.supports_on_edge(feature, opts) if on_edge else m.facts.supports(feature, opts)
+
     options = options_of.get(mode.facts.name, {})
+    # A mode without edge overrides at all is refused once, at `dependencies` (EDGE_OVERRIDES).
+    per_edge = on_edge and mode.facts.supports(r.EDGE_OVERRIDES, options)
     strict = app.policy_enforcement == "strict"
     for feature in features:
-        if mode.facts.supports(feature, options):
+        if (
+            mode.facts.supports_on_edge(feature, options)
+            if per_edge
+            else mode.facts.supports(feature, options)
+        ):
             continue
-        able = [
-            m.facts.name
-            for m in registry.modes.values()
-            if m.facts.supports(feature, options_of.get(m.facts.name, {}))
-        ]
+        able = [m.facts.name for m in registry.modes.values() if can(m, feature)]
         cap = mode.facts.policy.get(feature)
         why = f" ({cap.note})" if cap and cap.note else ""
         if cap and cap.requires_option:
             why = f" (needs modeOptions.{mode.facts.name}.{cap.requires_option}: true)"
-        message = (
-            f"{mode.facts.name} cannot enforce {feature} for {c.name!r}{why}; "
-            f"modes that can: {', '.join(able) or 'none'}"
-        )
+        what = f"{feature} for {c.name!r}"
+        if per_edge and mode.facts.supports(feature, options):
+            edge = mode.facts.policy.get(r.EDGE_OVERRIDES)
+            what = f"{feature} for one caller alone ({c.name!r})"
+            why = f" ({edge.note})" if edge and edge.note else ""
+        message = f"{mode.facts.name} cannot enforce {what}{why}; modes that can: {', '.join(able) or 'none'}"
         if strict:
             yield at.error((*base, *_FEATURE_PATH[feature]), "MF910", message)
         else:

@@ -13,6 +13,7 @@ from typing import Any, Literal, Protocol
 
 from meshform.diagnostics import Level
 from meshform.policy.context import Capability, PolicyContext, Support
+from meshform.policy.records import EDGE_OVERRIDES
 
 LABELS = "labels"
 SIDECAR = "sidecar"
@@ -68,7 +69,8 @@ class ModeFacts:
     owned_keys: tuple[str, ...] = ()  # every label/annotation key the mode writes in any variant
     proof_containers: tuple[str, ...] = ()  # containers that prove the data plane arrived
     namespace_any_keys: tuple[str, ...] = ()  # namespace labels that enroll whatever their value
-    rewires_services: bool = False  # points Services at the proxy (so Services must be read)
+    rewires_services: bool = False  # changes Services (target ports, labels), so they must be read
+    service_keys: tuple[str, ...] = ()  # labels the mode puts on Services (Enrollment.service_labels)
     local_upstreams: bool = False  # dependencies at 127.0.0.1 via the proxy: sets <DEP>_HOST/<DEP>_PORT
     namespace_traps: tuple[NamespaceTrap, ...] = ()  # namespace keys that beat the pod's enrollment
     # Another mode enrolling the same namespace, and what then happens: this mode's data plane wins.
@@ -77,6 +79,10 @@ class ModeFacts:
     # feature not listed is not supported), and what the mesh does when nothing is said.
     policy: Mapping[str, Capability] = field(default_factory=dict)
     policy_defaults: tuple[str, ...] = ()
+    # The features a caller's override may change on its edge alone (None: every supported feature).
+    # Istio keeps one DestinationRule and one EnvoyFilter per destination, so only what its
+    # VirtualService routes carry can differ by caller.
+    edge_features: frozenset[str] | None = None
 
     def supports(self, feature: str, options: Mapping[str, Any]) -> bool:
         """Can this mode render `feature` with these modeOptions?"""
@@ -84,6 +90,12 @@ class ModeFacts:
         if cap is None or cap.support is Support.NO:
             return False
         return not cap.requires_option or options.get(cap.requires_option) is True
+
+    def supports_on_edge(self, feature: str, options: Mapping[str, Any]) -> bool:
+        """Can this mode give one caller its own value of `feature` (dependencies[].traffic)?"""
+        if not (self.supports(EDGE_OVERRIDES, options) and self.supports(feature, options)):
+            return False
+        return self.edge_features is None or feature in self.edge_features
 
     def enrolls_namespace(self, labels: Mapping[str, Any], annotations: Mapping[str, Any]) -> bool:
         """Does a Namespace with these keys inject this mode's data plane into its pods?"""
@@ -150,6 +162,7 @@ class Enrollment:
     volumes: list[dict[str, Any]] = field(default_factory=list)  # appended, in order
     env: dict[str, dict[str, str]] = field(default_factory=dict)  # container → var → value
     service_target_ports: dict[str, int] = field(default_factory=dict)  # Service port name → port
+    service_labels: dict[str, dict[str, str]] = field(default_factory=dict)  # Service name → labels
     objects: list[dict[str, Any]] = field(default_factory=list)  # extra objects (e.g. a ConfigMap)
     policy: dict[str, Any] = field(default_factory=dict)  # the neutral policy (context JSON), recorded
 
@@ -163,6 +176,7 @@ class Enrollment:
             or self.env
             or self.objects
             or self.policy
+            or self.service_labels
         )
 
     def opt_out_of(self, mode: str, enrolling: list[ModeFacts]) -> None:

@@ -80,6 +80,18 @@ class Edge:
 
 
 @dataclass(frozen=True)
+class CallerEdge:
+    """A dependent's edge to this component that overrides this component's traffic. Meshes that
+    keep one routing object per host (Istio: one VirtualService) render it on the provider's side,
+    as a route only this caller's requests match."""
+
+    caller: Peer
+    port: PolicyPort
+    override: Traffic  # the caller's own fields
+    effective: Traffic  # this component's traffic with the override laid over it
+
+
+@dataclass(frozen=True)
 class PolicyContext:
     """One component's policy, with everything needed to name and target the objects."""
 
@@ -90,6 +102,7 @@ class PolicyContext:
     versions: tuple[VersionTarget, ...] = ()
     dependents: tuple[Peer, ...] = ()  # components that declare this one as a dependency
     edges: tuple[Edge, ...] = ()
+    callers: tuple[CallerEdge, ...] = ()  # dependents' overrides of this component's traffic
     options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
@@ -154,6 +167,24 @@ def _edge(raw: Mapping[str, Any]) -> Edge:
     )
 
 
+def _caller_json(c: CallerEdge) -> dict[str, Any]:
+    return {
+        "caller": _peer_json(c.caller),
+        "port": _port_json(c.port),
+        "override": traffic_to_json(c.override),
+        "effective": traffic_to_json(c.effective),
+    }
+
+
+def _caller(raw: Mapping[str, Any]) -> CallerEdge:
+    return CallerEdge(
+        _peer(raw["caller"]),
+        PolicyPort(**raw["port"]),
+        traffic_from_json(raw.get("override")),
+        traffic_from_json(raw.get("effective")),
+    )
+
+
 def context_to_json(ctx: PolicyContext) -> dict[str, Any]:
     """Everything needed to render the policy again in another mode, as plain JSON data."""
     out: dict[str, Any] = {
@@ -168,6 +199,8 @@ def context_to_json(ctx: PolicyContext) -> dict[str, Any]:
         out["dependents"] = [_peer_json(p) for p in ctx.dependents]
     if ctx.edges:
         out["edges"] = [_edge_json(e) for e in ctx.edges]
+    if ctx.callers:
+        out["callers"] = [_caller_json(c) for c in ctx.callers]
     return out
 
 
@@ -181,5 +214,6 @@ def context_from_json(raw: Mapping[str, Any], options: Mapping[str, Any]) -> Pol
         versions=tuple(_version(v) for v in raw.get("versions", ())),
         dependents=tuple(_peer(p) for p in raw.get("dependents", ())),
         edges=tuple(_edge(e) for e in raw.get("edges", ())),
+        callers=tuple(_caller(c) for c in raw.get("callers", ())),
         options=MappingProxyType(dict(options)),
     )
