@@ -131,6 +131,11 @@ CODES: dict[str, Code] = {
             "policy-rounded",
             "write what the proxy carries exactly: whole percents, fault percents to 4 decimals",
         ),
+        Code(
+            "MF930",
+            "policy-approximated",
+            "the mode renders the nearest value it can carry; see meshform modes --capabilities",
+        ),
         Code("MF701", "config", "give a MeshTransformer (schemas/transformer.schema.json) or a ConfigMap"),
         Code("MF702", "resource-list", "the KRM function reads one ResourceList on stdin"),
         Code("MF703", "empty-input", "check the step before meshform produced manifests"),

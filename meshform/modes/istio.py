@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from meshform.diagnostics import Level
-from meshform.modes import policy_support
+from meshform.modes import istio_policy, policy_support
 from meshform.modes.base import (
     EnrollContext,
     Enrollment,
@@ -65,6 +65,7 @@ FACTS = ModeFacts(
     },
     policy=policy_support.ISTIO,
     policy_defaults=policy_support.ISTIO_DEFAULTS,
+    edge_features=policy_support.ISTIO_EDGE_FEATURES,
 )
 
 
@@ -79,10 +80,18 @@ class IstioMode:
         return LabelMode(self.facts).enroll(ctx)
 
     def render_policy(self, ctx: PolicyContext) -> list[dict[str, Any]]:
-        return []
+        return istio_policy.render(ctx)
 
     def findings(self, ctx: EnrollContext) -> Iterator[Finding]:
         yield from sidecar_findings(self.facts, ctx)
+        yield from policy_findings(ctx)
+
+
+def policy_findings(ctx: EnrollContext) -> Iterator[Finding]:
+    """MF930 for each part of the policy Istio carries only approximately (istio and ambient)."""
+    if ctx.policy is not None:
+        for message in istio_policy.approximations(ctx.policy):
+            yield Finding("MF930", "warning", message, "traffic")
 
 
 MODE = IstioMode()

@@ -52,18 +52,32 @@ BUILTIN_DEFAULTS = (
 
 ISTIO: Table = {
     r.TIMEOUT: Capability(YES, "VirtualService"),
-    r.RETRIES: Capability(YES, "VirtualService; backoff needs Istio >= 1.26"),
+    r.RETRIES: Capability(
+        PARTIAL, "VirtualService; backoff needs Istio >= 1.26 and sets only the base (Envoy caps at 10x)"
+    ),
     r.CIRCUIT_BREAKER: Capability(YES, "DestinationRule connectionPool"),
-    r.OUTLIER_DETECTION: Capability(YES, "DestinationRule"),
-    r.FAULT_DELAY: Capability(YES, "VirtualService; turns off the route's timeout and retries"),
-    r.FAULT_ABORT: Capability(YES, "VirtualService; turns off the route's timeout and retries"),
+    r.OUTLIER_DETECTION: Capability(YES, "DestinationRule; maxEjectionPercent in whole percent"),
+    r.FAULT_DELAY: Capability(YES, "VirtualService; the delay does not count against the route's timeout"),
+    r.FAULT_ABORT: Capability(YES, "VirtualService; aborted requests are answered locally, never retried"),
     r.RATE_LIMIT: Capability(
-        PARTIAL, "an EnvoyFilter patching in Envoy's local rate limit (no first-class API)"
+        PARTIAL,
+        "an EnvoyFilter inserting Envoy's local rate limit into the sidecar's inbound HTTP chain "
+        "(no first-class API)",
     ),
     r.SPLIT: Capability(YES, "DestinationRule subsets + VirtualService weights"),
-    r.AUTHORIZATION: Capability(YES, "PeerAuthentication STRICT + AuthorizationPolicy ALLOW"),
-    r.EDGE_OVERRIDES: Capability(YES, "VirtualService routes matched by the caller's labels"),
+    r.AUTHORIZATION: Capability(
+        YES,
+        "PeerAuthentication STRICT + AuthorizationPolicy ALLOW of the dependents' principals "
+        "(trust domain modeOptions.istio.trustDomain, default cluster.local)",
+    ),
+    r.EDGE_OVERRIDES: Capability(
+        PARTIAL,
+        "routes in the provider's VirtualService matched by the caller's labels: timeout, retries and "
+        "faults only; connection pool, outlier detection and rate limit are per destination",
+    ),
 }
+# What Istio's per-caller VirtualService route can carry (ModeFacts.edge_features).
+ISTIO_EDGE_FEATURES = frozenset({r.TIMEOUT, r.RETRIES, r.FAULT_DELAY, r.FAULT_ABORT})
 ISTIO_DEFAULTS = (
     "no route timeout",
     "2 retries on connect-failure,refused-stream,unavailable,cancelled,503 when nothing is said",
@@ -71,17 +85,23 @@ ISTIO_DEFAULTS = (
     "no outlier detection",
 )
 
-_WAYPOINT = "L7: through a waypoint meshform emits (Gateway class istio-waypoint)"
+_WAYPOINT = "at a waypoint meshform emits (Gateway class istio-waypoint)"
+_WAYPOINT_VS = _WAYPOINT + ", as a VirtualService (Alpha in ambient)"
+_WAYPOINT_DR = _WAYPOINT + ", as a DestinationRule"
 AMBIENT: Table = {
-    r.TIMEOUT: Capability(PARTIAL, _WAYPOINT),
-    r.RETRIES: Capability(PARTIAL, _WAYPOINT),
-    r.CIRCUIT_BREAKER: Capability(PARTIAL, _WAYPOINT),
-    r.OUTLIER_DETECTION: Capability(PARTIAL, _WAYPOINT),
-    r.FAULT_DELAY: Capability(PARTIAL, _WAYPOINT),
-    r.FAULT_ABORT: Capability(PARTIAL, _WAYPOINT),
+    r.TIMEOUT: Capability(PARTIAL, _WAYPOINT_VS),
+    r.RETRIES: Capability(PARTIAL, _WAYPOINT_VS + "; backoff sets only the base"),
+    r.CIRCUIT_BREAKER: Capability(PARTIAL, _WAYPOINT_DR),
+    r.OUTLIER_DETECTION: Capability(PARTIAL, _WAYPOINT_DR),
+    r.FAULT_DELAY: Capability(PARTIAL, _WAYPOINT_VS),
+    r.FAULT_ABORT: Capability(PARTIAL, _WAYPOINT_VS),
     r.RATE_LIMIT: Capability(NO, "EnvoyFilter is not supported with waypoints"),
-    r.SPLIT: Capability(PARTIAL, _WAYPOINT + ", to per-version Services"),
-    r.AUTHORIZATION: Capability(YES, "L4 AuthorizationPolicy enforced by ztunnel"),
+    r.SPLIT: Capability(PARTIAL, _WAYPOINT + ", as DestinationRule subsets + VirtualService weights"),
+    r.AUTHORIZATION: Capability(
+        YES,
+        "L4 AuthorizationPolicy enforced by ztunnel; with a waypoint, the dependents are allowed there "
+        "and ztunnel admits only the waypoint",
+    ),
     r.EDGE_OVERRIDES: Capability(NO, "a waypoint applies one policy to every caller"),
 }
 AMBIENT_DEFAULTS = (
