@@ -22,6 +22,7 @@ FACTS = ModeFacts(
     control_plane=("DaemonSets ztunnel and istio-cni-node fully scheduled", "istiod with ambient enabled"),
     owned_keys=("istio.io/dataplane-mode", "istio.io/use-waypoint"),
     rewires_services=True,  # labels a Service istio.io/use-waypoint when its policy needs L7
+    service_keys=(ambient_policy.USE_WAYPOINT,),
     policy=policy_support.AMBIENT,
     policy_defaults=policy_support.AMBIENT_DEFAULTS,
 )

@@ -3,6 +3,7 @@ schemas, switching with them, and what each mode refuses or only approximates.""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -220,9 +221,9 @@ def test_istio_objects_follow_the_owning_workload_and_are_recorded() -> None:
     )
     record = status.read(pod_template(owner))
     assert record is not None
-    assert record["objects"] == policy
-    assert record["policy"]["owner"] is True
-    assert record["policy"]["context"]["callers"][0]["caller"]["component"] == "web"
+    assert list(record.objects) == policy
+    assert record.policy is not None and record.policy["owner"] is True
+    assert record.policy["context"]["callers"][0]["caller"]["component"] == "web"
 
 
 def test_only_what_is_declared(tmp_path: Path) -> None:
@@ -333,12 +334,14 @@ def test_ambient_waypoint_and_service_enrollment() -> None:
     }
     svc = _service(AMBIENT_APP, "istio-ambient", "reviews")
     assert svc["metadata"]["labels"]["istio.io/use-waypoint"] == "reviews-waypoint"
-    assert status.read(svc) == {
-        "created": ["annotations"],
-        "labels": {"istio.io/use-waypoint": None},
-        "mode": "istio-ambient",
-        "version": status.__version__,
-    }
+    record = status.read(svc)
+    assert record is not None
+    assert (record.mode, dict(record.labels), record.created, dict(record.target_ports)) == (
+        "istio-ambient",
+        {"istio.io/use-waypoint": None},
+        ("annotations",),
+        {},
+    )
     for name in ("ratings", "reviews-v1", "web"):  # no L7 policy, or not the component's Service
         assert (
             "istio.io/use-waypoint" not in _service(AMBIENT_APP, "istio-ambient", name)["metadata"]["labels"]
@@ -684,3 +687,35 @@ def test_govern_switches_the_service_label_too() -> None:
     assert "istio.io/use-waypoint: reviews-waypoint" in ambient
     assert "use-waypoint" not in governed("istio")
     assert governed("istio-ambient") == ambient
+
+
+@pytest.mark.parametrize(
+    "recorded,labels,problem",
+    [
+        (
+            {"team": None},
+            {"team": "a"},
+            "records label 'team', which mode 'istio-ambient' never puts on a Service",
+        ),
+        (
+            {"istio.io/use-waypoint": None},
+            {},
+            "records label 'istio.io/use-waypoint', which the Service does not have",
+        ),
+    ],
+    ids=["not-a-service-key", "label-gone"],
+)
+def test_a_forged_service_record_removes_nothing(
+    tmp_path: Path, recorded: dict[str, Any], labels: dict[str, str], problem: str
+) -> None:
+    """A Service's record is checked before its labels are removed on its word (MF251)."""
+    objects = list(yaml.safe_load_all(_rendered(BEST_EFFORT, "istio-ambient")))
+    svc = next(o for o in objects if o["kind"] == "Service" and o["metadata"]["name"] == "reviews")
+    svc["metadata"]["labels"] = labels
+    record = {"mode": "istio-ambient", "version": "0.1.0", "labels": recorded}
+    svc["metadata"]["annotations"][status.STATUS] = json.dumps(record)
+    path = tmp_path / "in.yaml"
+    path.write_text(render_stream(objects, "yaml"))
+    outcome = govern_sources([str(path)], TransformConfig("istio"), DEFAULT)
+    errors = [d for d in outcome.diagnostics if d.code == "MF251"]
+    assert errors and problem in errors[0].message
