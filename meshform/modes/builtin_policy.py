@@ -21,6 +21,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from meshform.modes import envoy
+from meshform.policy.bucket import token_bucket
 from meshform.policy.context import Edge, PolicyContext
 from meshform.policy.durations import proto_style
 from meshform.policy.records import (
@@ -190,9 +191,11 @@ def fault_filter(f: FaultInjection) -> dict[str, Any]:
 
 
 def rate_limit_filter(rl: RateLimit, stat: str) -> dict[str, Any]:
-    """A token bucket of `burst` (else one second's worth) refilled with `requestsPerSecond` every
-    second; both enforcement fractions at 100%, since they default to 0% (the filter would only count).
-    Stats: `<stat>.http_local_rate_limit.{enabled,enforced,ok,rate_limited}`."""
+    """A token bucket of `burst` (else one second's worth) refilled at `requestsPerSecond` in the
+    smallest exact steps Envoy takes (meshform.policy.bucket: 100/s is 5 every 50ms, so a burst below
+    the rate is kept); both enforcement fractions at 100%, since they default to 0% (the filter would
+    only count). Stats: `<stat>.http_local_rate_limit.{enabled,enforced,ok,rate_limited}`."""
+    bucket = token_bucket(rl)
     return {
         "name": "envoy.filters.http.local_ratelimit",
         "typed_config": {
@@ -200,9 +203,9 @@ def rate_limit_filter(rl: RateLimit, stat: str) -> dict[str, Any]:
             "stat_prefix": stat,
             "status": {"code": 429},
             "token_bucket": {
-                "max_tokens": rl.burst or rl.requests_per_second,
-                "tokens_per_fill": rl.requests_per_second,
-                "fill_interval": "1s",
+                "max_tokens": bucket.max_tokens,
+                "tokens_per_fill": bucket.tokens_per_fill,
+                "fill_interval": proto_style(bucket.fill_interval_ms),
             },
             "filter_enabled": {"default_value": dict(_ALL)},
             "filter_enforced": {"default_value": dict(_ALL)},

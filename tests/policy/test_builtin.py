@@ -177,7 +177,7 @@ def test_edge_rate_limit_is_a_bucket_in_the_callers_proxy(configs: dict[str, dic
     filters = http_filters(configs["frontend"], "outbound|ratings|9080")
     assert list(filters) == ["envoy.filters.http.fault", "envoy.filters.http.local_ratelimit", ROUTER]
     limit = filters["envoy.filters.http.local_ratelimit"]
-    assert limit["token_bucket"] == {"max_tokens": 50, "tokens_per_fill": 50, "fill_interval": "1s"}
+    assert limit["token_bucket"] == {"max_tokens": 50, "tokens_per_fill": 3, "fill_interval": "0.060s"}
     assert limit["stat_prefix"] == "outbound_ratings_9080"
 
 
@@ -226,7 +226,8 @@ def test_provider_rate_limit_on_each_versions_inbound_listener(configs: dict[str
             "@type": "type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit",
             "stat_prefix": "inbound_9080",
             "status": {"code": 429},
-            "token_bucket": {"max_tokens": 20, "tokens_per_fill": 100, "fill_interval": "1s"},
+            # 100/s in bursts of 20: 5 every 50ms (100 once a second into a bucket of 20 would be 20/s)
+            "token_bucket": {"max_tokens": 20, "tokens_per_fill": 5, "fill_interval": "0.050s"},
             "filter_enabled": HUNDRED_PERCENT,
             "filter_enforced": HUNDRED_PERCENT,
         }
