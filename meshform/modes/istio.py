@@ -88,10 +88,10 @@ class IstioMode:
 
 
 def policy_findings(ctx: EnrollContext) -> Iterator[Finding]:
-    """MF930 for each part of the policy Istio carries only approximately (istio and ambient)."""
+    """MF920/MF930 for each part of the policy Istio rounds or approximates (istio and ambient)."""
     if ctx.policy is not None:
-        for message in istio_policy.approximations(ctx.policy):
-            yield Finding("MF930", "warning", message, "traffic")
+        for code, message in istio_policy.approximations(ctx.policy):
+            yield Finding(code, "warning", message, "traffic")
 
 
 MODE = IstioMode()

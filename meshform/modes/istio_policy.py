@@ -299,7 +299,11 @@ def render(ctx: PolicyContext) -> list[dict[str, Any]]:
     return out
 
 
-def _route_approximations(traffic: r.Traffic, where: str) -> Iterator[str]:
+# MF920 where a value is rounded (as the builtin mode reports it), MF930 where Istio cannot say it.
+ROUNDED, APPROXIMATED = "MF920", "MF930"
+
+
+def _route_approximations(traffic: r.Traffic, where: str) -> Iterator[tuple[str, str]]:
     retries = traffic.retries
     backoff = retries.backoff if retries and retries.attempts else None
     if backoff is None:
@@ -307,19 +311,24 @@ def _route_approximations(traffic: r.Traffic, where: str) -> Iterator[str]:
     cap = backoff.base_interval_ms * ENVOY_BACKOFF_CAP
     if backoff.max_interval_ms is not None and backoff.max_interval_ms != cap:
         yield (
+            APPROXIMATED,
             f"Istio sets only the backoff's base interval{where}: maxInterval "
-            f"{go_style(backoff.max_interval_ms)} becomes Envoy's 10 x base, {go_style(cap)}"
+            f"{go_style(backoff.max_interval_ms)} becomes Envoy's 10 x base, {go_style(cap)}",
         )
     if backoff.base_interval_ms == 0:
-        yield f"Istio needs a backoff of at least 1ms{where}: 0s is left out and Istio's 25ms applies"
+        yield (
+            APPROXIMATED,
+            f"Istio needs a backoff of at least 1ms{where}: 0s is left out and Istio's 25ms applies",
+        )
 
 
-def _destination_approximations(traffic: r.Traffic) -> Iterator[str]:
+def _destination_approximations(traffic: r.Traffic) -> Iterator[tuple[str, str]]:
     od = traffic.outlier_detection
     if od and od.max_ejection_percent is not None and od.max_ejection_percent != int(od.max_ejection_percent):
         yield (
+            ROUNDED,
             f"Istio takes a whole maxEjectionPercent: {_percent(od.max_ejection_percent)} "
-            f"becomes {math.floor(od.max_ejection_percent)}"
+            f"becomes {math.floor(od.max_ejection_percent)}",
         )
     for name, ms in (
         ("interval", od.interval_ms if od else None),
@@ -327,21 +336,23 @@ def _destination_approximations(traffic: r.Traffic) -> Iterator[str]:
     ):
         if ms == 0:
             yield (
+                APPROXIMATED,
                 f"Istio needs outlierDetection.{name} of at least 1ms: "
-                "0s is left out and Istio's default applies"
+                "0s is left out and Istio's default applies",
             )
     limit = traffic.rate_limit
     bucket = token_bucket(limit) if limit else None
     if bucket and bucket.burst_raised:
         yield (
+            APPROXIMATED,
             f"rateLimit burst {bucket.declared_burst} is smaller than one refill of the token bucket: "
             f"raised to {bucket.max_tokens} (Envoy adds {bucket.tokens_per_fill} tokens every "
-            f"{go_style(bucket.fill_interval_ms)})"
+            f"{go_style(bucket.fill_interval_ms)})",
         )
 
 
-def approximations(ctx: PolicyContext) -> Iterator[str]:
-    """What Istio carries only approximately of what this component renders, in words (MF930)."""
+def approximations(ctx: PolicyContext) -> Iterator[tuple[str, str]]:
+    """(code, message) for what Istio carries only approximately of what this component renders."""
     yield from _route_approximations(ctx.policy.traffic, "")
     for edge in sorted(ctx.callers, key=lambda e: (e.caller.component, e.port.port)):
         yield from _route_approximations(edge.effective, f" on {edge.caller.component}'s route")
