@@ -56,7 +56,8 @@ def _meta(app: Application, name: str, component: str) -> dict[str, Any]:
     return meta
 
 
-def _selector(app: Application, c: Component) -> dict[str, str]:
+def pod_selector(app: Application, c: Component) -> dict[str, str]:
+    """The labels every pod of a component carries (its Service's selector)."""
     return {"app.kubernetes.io/part-of": app.name, "app": c.name}
 
 
@@ -129,7 +130,7 @@ def _pod_template(app: Application, c: Component, v: Version, ups: tuple[Upstrea
 def _workload(app: Application, c: Component, v: Version, ups: tuple[Upstream, ...]) -> dict[str, Any]:
     name = f"{c.name}-{v.name}" if c.explicit_versions else c.name
     template = _pod_template(app, c, v, ups)
-    selector = {"matchLabels": {**_selector(app, c), "version": v.name}}
+    selector = {"matchLabels": {**pod_selector(app, c), "version": v.name}}
     api = "batch/v1" if c.workload in ("Job", "CronJob") else "apps/v1"
     doc: dict[str, Any] = {"apiVersion": api, "kind": c.workload, "metadata": _meta(app, name, c.name)}
     if c.workload in ("Deployment", "StatefulSet"):
@@ -184,7 +185,7 @@ def _service(app: Application, c: Component) -> dict[str, Any]:
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": _meta(app, c.name, c.name),
-        "spec": {"selector": _selector(app, c), "ports": ports},
+        "spec": {"selector": pod_selector(app, c), "ports": ports},
     }
 
 

@@ -77,6 +77,7 @@ def _context(
     policy: PolicyContext | None,
 ) -> EnrollContext:
     unit = choice.unit
+    labels = (template.get("metadata") or {}).get("labels") or {}
     return EnrollContext(
         app=app.name,
         namespace=app.namespace,
@@ -90,6 +91,8 @@ def _context(
         strategy=choice.strategy,
         host_aliases=opts.host_aliases,
         policy=policy,
+        policy_owner=unit.version is unit.component.versions[0],
+        pod_labels=dict(labels),
     )
 
 
@@ -124,15 +127,18 @@ def _govern_one(
         )
         return [], [*diags, at.error((*base, "name"), "MF255", message)]
     if usable is not None:
-        owner = unit.version is unit.component.versions[0]
-        attach(enrollment, mode, declared, usable, owner, app.policy_enforcement)
+        attach(enrollment, mode, declared, usable, ctx.policy_owner, app.policy_enforcement)
     if enrollment.is_empty():
         return [], diags
     status.apply(template, mode.facts.name, choice.strategy, enrollment)
-    for service in unit.services:
-        labels = enrollment.service_labels.get(service["metadata"]["name"], {})
-        if enrollment.service_target_ports or labels:
-            status.apply_service(service, mode.facts.name, enrollment.service_target_ports, labels)
+    for service in unit.services:  # every version says the same of a shared Service: re-applying is exact
+        name = service["metadata"]["name"]
+        labels = enrollment.service_labels.get(name, {})
+        annotations = enrollment.service_annotations.get(name, {})
+        if enrollment.service_target_ports or labels or annotations:
+            status.apply_service(
+                service, mode.facts.name, enrollment.service_target_ports, labels, annotations
+            )
     return enrollment.objects, diags
 
 

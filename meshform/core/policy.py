@@ -12,7 +12,7 @@ from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
 
-from meshform.core.expand import Expansion, service_host, version_service_name
+from meshform.core.expand import Expansion, pod_selector, service_host, version_service_name
 from meshform.model.application import Application, Component, port_of
 from meshform.model.semantics import env_prefix
 from meshform.modes.base import Enrollment, Mode, Port, Upstream
@@ -33,14 +33,16 @@ def _peer(app: Application, c: Component, expansion: Expansion) -> Peer:
     spec = unit.workload["spec"]
     template = spec["jobTemplate"]["spec"]["template"] if "jobTemplate" in spec else spec.get("template", {})
     service = unit.service["metadata"]["name"] if unit.service else c.name
-    selector = unit.service["spec"]["selector"] if unit.service else {}
+    # The pods' own labels, Service or not: a caller without ports (a Job, a CronJob) must still be
+    # selectable by a NetworkPolicy or a Kuma MeshSubset that admits it.
+    selector = unit.service["spec"]["selector"] if unit.service else pod_selector(app, c)
     return Peer(
         component=c.name,
         namespace=app.namespace,
         service=service,
         host=service_host(app, service),
         service_account=template["spec"].get("serviceAccountName", "default"),
-        selector=MappingProxyType(dict(selector)),
+        selector=MappingProxyType(dict(sorted(selector.items()))),  # as the status record's JSON has it
     )
 
 

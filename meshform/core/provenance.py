@@ -119,12 +119,16 @@ def service_problem(record: Record, service: dict[str, Any], registry: Registry)
     for port in record.target_ports:
         if port not in names:
             return f"records port {port!r}, which the Service does not have"
-    labels = (service.get("metadata") or {}).get("labels") or {}
-    for key in record.labels:
-        if key not in mode.facts.service_keys:
-            return f"records label {key!r}, which mode {record.mode!r} never puts on a Service"
-        if key not in labels:
-            return f"records label {key!r}, which the Service does not have"
+    meta = service.get("metadata") or {}
+    for field_name in ("labels", "annotations"):
+        present = meta.get(field_name) or {}
+        for key in getattr(record, field_name):
+            if not mode.facts.is_service_key(key):
+                return (
+                    f"records {field_name[:-1]} {key!r}, which mode {record.mode!r} never puts on a Service"
+                )
+            if key not in present:
+                return f"records {field_name[:-1]} {key!r}, which the Service does not have"
     return None
 
 

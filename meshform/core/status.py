@@ -352,14 +352,19 @@ def remove(template: dict[str, Any], record: Record, held: Collection[str] = ())
 
 
 def apply_service(
-    service: dict[str, Any], mode: str, target_ports: dict[str, int], labels: dict[str, str] | None = None
+    service: dict[str, Any],
+    mode: str,
+    target_ports: dict[str, int],
+    labels: dict[str, str] | None = None,
+    annotations: dict[str, str] | None = None,
 ) -> None:
-    """Point a Service's ports at the proxy (builtin) and add labels (ambient's waypoint), recording
-    the previous values so remove_service restores them exactly."""
+    """Point a Service's ports at the proxy (builtin) and add labels (ambient's waypoint) and
+    annotations (Linkerd's timeouts and retries), recording the previous values so remove_service
+    restores them exactly."""
     meta = service["metadata"]
     created: list[str] = []
     record: dict[str, Any] = {"mode": mode, "version": __version__}
-    if target_ports or not labels:
+    if target_ports or not (labels or annotations):
         prior = {}
         for port in service["spec"]["ports"]:
             if port.get("name") in target_ports:
@@ -371,6 +376,8 @@ def apply_service(
     if not isinstance(meta.get("annotations"), dict) or not meta["annotations"]:
         meta["annotations"] = {}
         created.append("annotations")
+    if annotations:
+        record["annotations"] = _set_keys(meta["annotations"], annotations, _EMPTY)
     if created:
         record["created"] = created
     meta["annotations"][STATUS] = json.dumps(record, sort_keys=True, separators=(",", ":"))
@@ -390,6 +397,7 @@ def remove_service(service: dict[str, Any], record: Record) -> None:
                 port["targetPort"] = prior
     meta = service["metadata"]
     _restore_keys(meta.get("labels", {}), record.labels, ())
+    _restore_keys(annotations, record.annotations, ())
     for name in ("annotations", "labels"):
         if name in record.created and meta.get(name) == {}:
             del meta[name]

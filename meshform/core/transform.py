@@ -226,9 +226,10 @@ class Transformer:
         strategy = record.strategy if record.strategy in mode.facts.strategies else mode.facts.strategies[0]
         declared = self._recorded_policy(item, record.policy, mode, report=False)
         usable = None if declared is None else enforceable(declared, mode)
-        enrollment = mode.enroll(self._context(item, template, mode, strategy, declared, usable))
+        owner = bool((record.policy or {}).get("owner"))
+        enrollment = mode.enroll(self._context(item, template, mode, strategy, declared, usable, owner))
         if declared is not None and usable is not None:
-            attach(enrollment, mode, declared, usable, bool((record.policy or {}).get("owner")), None)
+            attach(enrollment, mode, declared, usable, owner, None)
         return enrollment
 
     def _services(self, item: Item, template: dict[str, Any]) -> list[Item]:
@@ -297,12 +298,14 @@ class Transformer:
         strategy: str,
         declared: PolicyContext | None,
         usable: PolicyContext | None,
+        owner: bool,
     ) -> EnrollContext:
         """The workload as the mode sees it. A recorded policy (`declared`) carries what the model said
         (component, declared port protocols, dependencies), so the mode renders here exactly what
         `render` rendered from the model; without one, ports and protocols are read off the pod."""
         obj = item.obj
         name = str(_meta(obj).get("name", ""))
+        labels = _meta(template).get("labels") or {}
         return EnrollContext(
             app=str((_meta(obj).get("labels") or {}).get("app.kubernetes.io/part-of", "")),
             namespace=str(_meta(obj).get("namespace", "")) or "default",
@@ -315,6 +318,8 @@ class Transformer:
             options=dict(self.config.mode_options.get(mode.facts.name, {})),
             strategy=strategy,
             policy=usable,
+            policy_owner=owner and usable is not None,
+            pod_labels={str(k): str(v) for k, v in labels.items()},
         )
 
     def _enroll(
@@ -346,7 +351,8 @@ class Transformer:
                 )
             )
         else:
-            ctx = self._context(item, template, mode, plan.strategy, declared, usable)
+            owner = bool(recorded.get("owner")) if recorded is not None else False
+            ctx = self._context(item, template, mode, plan.strategy, declared, usable, owner)
             ports = ctx.ports
             self.diagnostics += (
                 item.diagnostic(Level(f.level), f.code, f.message) for f in mode.findings(ctx)
@@ -356,8 +362,7 @@ class Transformer:
                 ns = str(_meta(item.obj).get("namespace", ""))
                 enrollment.opt_out_of(mode.facts.name, self.namespaces.enrolling(ns, self.registry))
             if declared is not None and usable is not None and recorded is not None:
-                owner, enforcement = bool(recorded.get("owner")), recorded.get("enforcement")
-                attach(enrollment, mode, declared, usable, owner, enforcement)
+                attach(enrollment, mode, declared, usable, owner, recorded.get("enforcement"))
         self._respect_user_keys(item, template, enrollment, holders, mode)
         clashes = status.collisions(template, enrollment) + self._object_clashes(item, enrollment, by_ref)
         if clashes:
@@ -499,15 +504,19 @@ class Transformer:
         self, services: list[Item], ports: tuple[Port, ...], enrollment: Enrollment, mode: Mode
     ) -> None:
         """Point matching Services at the proxy's inbound listeners (builtin mode) and add the labels
-        the mode puts on a Service by name (ambient's waypoint)."""
-        if not (enrollment.service_target_ports or enrollment.service_labels):
+        and annotations the mode puts on a Service by name (ambient's waypoint, Linkerd's timeouts)."""
+        if not (
+            enrollment.service_target_ports or enrollment.service_labels or enrollment.service_annotations
+        ):
             return
         for svc in services:
             targets = dict(_service_targets(svc.obj, ports, enrollment.service_target_ports))
-            labels = enrollment.service_labels.get(str(_meta(svc.obj).get("name", "")), {})
-            if targets or labels:
+            name = str(_meta(svc.obj).get("name", ""))
+            labels = enrollment.service_labels.get(name, {})
+            annotations = enrollment.service_annotations.get(name, {})
+            if targets or labels or annotations:
                 before = snapshot(svc.obj)
-                status.apply_service(svc.obj, mode.facts.name, targets, labels)
+                status.apply_service(svc.obj, mode.facts.name, targets, labels, annotations)
                 svc.changed = svc.obj != before
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from typing import Any, Literal, Protocol
 
 from meshform.diagnostics import Level
@@ -70,7 +71,9 @@ class ModeFacts:
     proof_containers: tuple[str, ...] = ()  # containers that prove the data plane arrived
     namespace_any_keys: tuple[str, ...] = ()  # namespace labels that enroll whatever their value
     rewires_services: bool = False  # changes Services (target ports, labels), so they must be read
-    service_keys: tuple[str, ...] = ()  # labels the mode puts on Services (Enrollment.service_labels)
+    # Keys the mode puts on Services (Enrollment.service_labels/annotations), as fnmatch patterns:
+    # provenance believes a Service record only of these.
+    service_keys: tuple[str, ...] = ()
     local_upstreams: bool = False  # dependencies at 127.0.0.1 via the proxy: sets <DEP>_HOST/<DEP>_PORT
     namespace_traps: tuple[NamespaceTrap, ...] = ()  # namespace keys that beat the pod's enrollment
     # Another mode enrolling the same namespace, and what then happens: this mode's data plane wins.
@@ -107,6 +110,9 @@ class ModeFacts:
 
     def is_opt_out(self, key: str, value: Any) -> bool:
         return bool(self.opt_out_labels.get(key) == value or self.opt_out_annotations.get(key) == value)
+
+    def is_service_key(self, key: str) -> bool:
+        return any(fnmatchcase(key, pattern) for pattern in self.service_keys)
 
     def keys(self) -> frozenset[str]:
         """Every pod key this mode enrolls or opts out with."""
@@ -149,6 +155,8 @@ class EnrollContext:
     strategy: str = LABELS
     host_aliases: Mapping[str, str] = field(default_factory=dict)  # Service host → address (tests)
     policy: PolicyContext | None = None  # the component's traffic policy, as this mode may render it
+    policy_owner: bool = False  # this workload carries the component's policy objects (its first version)
+    pod_labels: Mapping[str, str] = field(default_factory=dict)  # the pod template's labels, as written
 
 
 @dataclass
@@ -163,6 +171,9 @@ class Enrollment:
     env: dict[str, dict[str, str]] = field(default_factory=dict)  # container → var → value
     service_target_ports: dict[str, int] = field(default_factory=dict)  # Service port name → port
     service_labels: dict[str, dict[str, str]] = field(default_factory=dict)  # Service name → labels
+    # Service name → annotations (Linkerd's timeouts and retries). Like the labels, recorded on each
+    # Service with their prior values, so switching removes them exactly.
+    service_annotations: dict[str, dict[str, str]] = field(default_factory=dict)
     objects: list[dict[str, Any]] = field(default_factory=list)  # extra objects (e.g. a ConfigMap)
     policy: dict[str, Any] = field(default_factory=dict)  # the neutral policy (context JSON), recorded
 
@@ -177,6 +188,7 @@ class Enrollment:
             or self.objects
             or self.policy
             or self.service_labels
+            or self.service_annotations
         )
 
     def opt_out_of(self, mode: str, enrolling: list[ModeFacts]) -> None:
