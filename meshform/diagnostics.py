@@ -136,6 +136,12 @@ CODES: dict[str, Code] = {
             "policy-approximated",
             "the mode renders the nearest value it can carry; see meshform modes --capabilities",
         ),
+        Code(
+            "MF940",
+            "policy-network-policy",
+            "use a mesh mode (istio, linkerd, kuma, consul) for identity-based authorization; "
+            "keep a CNI that enforces NetworkPolicy",
+        ),
         Code("MF701", "config", "give a MeshTransformer (schemas/transformer.schema.json) or a ConfigMap"),
         Code("MF702", "resource-list", "the KRM function reads one ResourceList on stdin"),
         Code("MF703", "empty-input", "check the step before meshform produced manifests"),

@@ -68,6 +68,9 @@ class ModeFacts:
     native_sidecar: bool = False  # the proxy runs as a native sidecar, so Jobs complete
     control_plane: tuple[str, ...] = ()  # signals `verify` reads, in words
     owned_keys: tuple[str, ...] = ()  # every label/annotation key the mode writes in any variant
+    # Pod keys the mode's traffic policy adds besides (Consul's service metadata): meshform's when its
+    # record says so, but they enroll nothing, so a user may write them too.
+    policy_keys: tuple[str, ...] = ()
     proof_containers: tuple[str, ...] = ()  # containers that prove the data plane arrived
     namespace_any_keys: tuple[str, ...] = ()  # namespace labels that enroll whatever their value
     rewires_services: bool = False  # changes Services (target ports, labels), so they must be read
@@ -115,10 +118,11 @@ class ModeFacts:
         return any(fnmatchcase(key, pattern) for pattern in self.service_keys)
 
     def keys(self) -> frozenset[str]:
-        """Every pod key this mode enrolls or opts out with."""
+        """Every pod key this mode enrolls or opts out with, or adds for its traffic policy."""
         return frozenset(
             {*self.owned_keys, *self.pod_labels, *self.pod_annotations, *self.opt_out_labels}
             | set(self.opt_out_annotations)
+            | set(self.policy_keys)
         )
 
 

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from meshform.diagnostics import Level
-from meshform.modes import policy_support
+from meshform.modes import linkerd_policy, policy_support
 from meshform.modes.base import EnrollContext, Enrollment, Finding, ModeFacts, NamespaceTrap, sidecar_findings
+from meshform.modes.policy_objects import approximated, on_services
 from meshform.policy.context import PolicyContext
 
 FACTS = ModeFacts(
@@ -39,6 +40,8 @@ FACTS = ModeFacts(
     ),
     policy=policy_support.LINKERD,
     policy_defaults=policy_support.LINKERD_DEFAULTS,
+    rewires_services=True,  # annotates the Services with timeouts, retries and failure accrual
+    service_keys=linkerd_policy.SERVICE_KEYS,
 )
 
 
@@ -49,13 +52,19 @@ class LinkerdMode:
     def enroll(self, ctx: EnrollContext) -> Enrollment:
         # `ingress` mode proxies ingress controllers, which route on Host headers themselves.
         value = "ingress" if ctx.options.get("ingress") else "enabled"
-        return Enrollment(annotations={"linkerd.io/inject": value})
+        enrollment = Enrollment(annotations={"linkerd.io/inject": value})
+        if ctx.policy is not None:  # timeouts, retries, failure accrual: read from the Services
+            enrollment.service_annotations = on_services(
+                ctx.policy, linkerd_policy.service_annotations(ctx.policy)
+            )
+        return enrollment
 
     def render_policy(self, ctx: PolicyContext) -> list[dict[str, Any]]:
-        return []
+        return linkerd_policy.render(ctx)
 
     def findings(self, ctx: EnrollContext) -> Iterator[Finding]:
         yield from sidecar_findings(self.facts, ctx)
+        yield from approximated(ctx, linkerd_policy.approximations)
 
 
 MODE = LinkerdMode()

@@ -111,7 +111,7 @@ AMBIENT_DEFAULTS = (
 )
 
 LINKERD: Table = {
-    r.TIMEOUT: Capability(YES, "Service annotation timeout.linkerd.io/request (2.16+)"),
+    r.TIMEOUT: Capability(YES, "annotation timeout.linkerd.io/request on the Services (2.16+)"),
     r.RETRIES: Capability(
         PARTIAL, "Service annotations (2.16+); no backoff, reset/connect-failure not selectable"
     ),
@@ -121,7 +121,9 @@ LINKERD: Table = {
     ),
     r.FAULT_DELAY: Capability(NO, "Linkerd has no fault injection"),
     r.FAULT_ABORT: Capability(NO, "Linkerd has no fault injection"),
-    r.RATE_LIMIT: Capability(YES, "HTTPLocalRateLimitPolicy on the Server (2.17+)"),
+    r.RATE_LIMIT: Capability(
+        PARTIAL, "HTTPLocalRateLimitPolicy on a Server per HTTP port (2.17+); a rate, no burst size"
+    ),
     r.SPLIT: Capability(YES, "HTTPRoute to per-version Services"),
     r.AUTHORIZATION: Capability(YES, "Server + AuthorizationPolicy + MeshTLSAuthentication"),
     r.EDGE_OVERRIDES: Capability(NO, "Service annotations apply to every caller"),
@@ -136,15 +138,23 @@ LINKERD_DEFAULTS = (
 KUMA: Table = {
     r.TIMEOUT: Capability(YES, "MeshTimeout"),
     r.RETRIES: Capability(YES, "MeshRetry"),
-    r.CIRCUIT_BREAKER: Capability(YES, "MeshCircuitBreaker connectionLimits"),
+    r.CIRCUIT_BREAKER: Capability(YES, "MeshCircuitBreaker connectionLimits; maxRetries 0 cannot be said"),
     r.OUTLIER_DETECTION: Capability(YES, "MeshCircuitBreaker outlierDetection"),
     r.FAULT_DELAY: Capability(YES, "MeshFaultInjection, on the provider's inbound side"),
     r.FAULT_ABORT: Capability(YES, "MeshFaultInjection, on the provider's inbound side"),
-    r.RATE_LIMIT: Capability(YES, "MeshRateLimit"),
+    r.RATE_LIMIT: Capability(YES, "MeshRateLimit: `burst` requests every burst/requestsPerSecond"),
     r.SPLIT: Capability(YES, "MeshHTTPRoute"),
     r.AUTHORIZATION: Capability(YES, "MeshTrafficPermission (needs mTLS on the Mesh)"),
-    r.EDGE_OVERRIDES: Capability(YES, "policies targeting the caller's proxies"),
+    r.EDGE_OVERRIDES: Capability(
+        PARTIAL,
+        "policies targeting the caller's proxies (faults: the caller's tags on the provider's side); "
+        "not rateLimit, which MeshRateLimit takes from the whole Mesh only",
+    ),
 }
+# What a Kuma policy can give one caller alone (ModeFacts.edge_features).
+KUMA_EDGE_FEATURES = frozenset(
+    {r.TIMEOUT, r.RETRIES, r.CIRCUIT_BREAKER, r.OUTLIER_DETECTION, r.FAULT_DELAY, r.FAULT_ABORT}
+)
 KUMA_DEFAULTS = (
     "mesh-timeout-all: request 15s, connect 5s, idle 1h",
     "mesh-retry-all: 5 retries, per try 16s, backoff 25ms to 250ms",
@@ -155,7 +165,9 @@ _ENTERPRISE = "Consul Enterprise only"
 CONSUL: Table = {
     r.TIMEOUT: Capability(YES, "ServiceRouter, with ServiceDefaults protocol http"),
     r.RETRIES: Capability(PARTIAL, "ServiceRouter; no per-try timeout, no backoff"),
-    r.CIRCUIT_BREAKER: Capability(YES, "the callers' ServiceDefaults upstreamConfig limits"),
+    r.CIRCUIT_BREAKER: Capability(
+        PARTIAL, "the callers' ServiceDefaults upstreamConfig limits; no limit on concurrent retries"
+    ),
     r.OUTLIER_DETECTION: Capability(YES, "the callers' ServiceDefaults passiveHealthCheck"),
     r.FAULT_DELAY: Capability(PARTIAL, _ENTERPRISE, "enterprise"),
     r.FAULT_ABORT: Capability(PARTIAL, _ENTERPRISE, "enterprise"),

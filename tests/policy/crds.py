@@ -164,3 +164,14 @@ def catalogue(files: Iterable[Path]) -> Catalogue:
 def istio_and_gateway_api() -> Catalogue:
     """Istio's and the Gateway API's (standard channel) CRDs. Raises Unavailable."""
     return catalogue([*crd_files(ISTIO), *crd_files(GATEWAY_API)])
+
+
+# ------------------------------------------------------------------------- vendored mesh CRDs
+
+VENDORED = Path(__file__).resolve().parent.parent / "fixtures" / "crds"
+
+
+@cache
+def vendored(mesh: str) -> Catalogue:
+    """The CRDs copied into tests/fixtures/crds/<mesh>/ (kuma, linkerd, consul; see the README there)."""
+    return catalogue(sorted((VENDORED / mesh).glob("*.yaml")))
