@@ -26,13 +26,13 @@ from meshform.policy.bucket import MIN_FILL_MS, token_bucket
 from meshform.policy.context import (
     CallerEdge,
     ComponentPolicy,
-    Peer,
     PolicyContext,
     PolicyPort,
     VersionTarget,
 )
 from meshform.yamlio.streams import FAST
 from tests.policy.crds import Unavailable, istio_and_gateway_api
+from tests.policy.samples import TRAFFIC, peer
 
 FIXTURES = ROOT / "tests" / "fixtures" / "policy" / "istio"
 ISTIO_APP = FIXTURES / "app.yaml"  # every feature istio renders, strict
@@ -487,51 +487,9 @@ def test_the_crd_check_catches_what_the_apiserver_refuses(crds: Any) -> None:
 
 # ------------------------------------------------------------------------------------- properties
 
-_MS = st.integers(min_value=0, max_value=3_600_000)
-_PERCENT = st.floats(min_value=0, max_value=100, allow_nan=False).map(lambda f: round(f, 3))
-_TRAFFIC = st.builds(
-    r.Traffic,
-    timeout_ms=st.none() | _MS,
-    retries=st.none()
-    | st.builds(
-        r.Retries,
-        attempts=st.integers(0, 10),
-        per_try_timeout_ms=st.none() | _MS,
-        on=st.lists(st.sampled_from([*r.RETRY_CONDITIONS, "503", "429"]), unique=True).map(tuple),
-        backoff=st.none() | st.builds(r.Backoff, st.integers(1, 10_000), st.none() | st.integers(1, 100_000)),
-    ),
-    circuit_breaker=st.none()
-    | st.builds(
-        r.CircuitBreaker,
-        *(st.none() | st.integers(1, 10_000) for _ in range(3)),
-        st.none() | st.integers(0, 100),
-    ),
-    outlier_detection=st.none()
-    | st.builds(
-        r.OutlierDetection,
-        st.none() | st.integers(1, 100),
-        st.none() | _MS,
-        st.none() | _MS,
-        st.none() | _PERCENT,
-    ),
-    fault_injection=st.none()
-    | st.builds(
-        r.FaultInjection,
-        st.none() | st.builds(r.Delay, _MS, _PERCENT),
-        st.none() | st.builds(r.Abort, st.integers(200, 599), _PERCENT),
-    ),
-    rate_limit=st.none()
-    | st.builds(r.RateLimit, st.integers(1, 100_000), st.none() | st.integers(1, 100_000)),
-)
-
-
-def _peer(name: str) -> Peer:
-    selector = MappingProxyType({"app": name, "app.kubernetes.io/part-of": "shop"})
-    return Peer(name, "shop", name, f"{name}.shop.svc.cluster.local", f"shop-{name}", selector)
-
 
 @settings(max_examples=150, deadline=None)
-@given(traffic=_TRAFFIC, override=_TRAFFIC, split=st.booleans(), authz=st.booleans())
+@given(traffic=TRAFFIC, override=TRAFFIC, split=st.booleans(), authz=st.booleans())
 def test_any_policy_renders_crd_valid_istio_objects(
     traffic: r.Traffic, override: r.Traffic, split: bool, authz: bool
 ) -> None:
@@ -551,12 +509,12 @@ def test_any_policy_renders_crd_valid_istio_objects(
     )
     ctx = PolicyContext(
         app="shop",
-        component=_peer("api"),
+        component=peer("api"),
         ports=(port,),
         policy=ComponentPolicy(traffic=traffic, authorization=r.ALLOW_DEPENDENTS if authz else None),
         versions=versions,
-        dependents=(_peer("web"),),
-        callers=(CallerEdge(_peer("web"), port, override, traffic.overridden_by(override)),),
+        dependents=(peer("web"),),
+        callers=(CallerEdge(peer("web"), port, override, traffic.overridden_by(override)),),
     )
     for mode in ("istio", "istio-ambient"):
         for obj in yaml.safe_load_all(render_stream(MODES[mode].render_policy(ctx), "yaml")):

@@ -25,11 +25,12 @@ from meshform.model.config import TransformConfig
 from meshform.modes import DEFAULT, MODES, kuma_policy, linkerd_policy
 from meshform.modes.policy_objects import int_or_string_percent, whole_cap, whole_share
 from meshform.policy import records as r
-from meshform.policy.context import ComponentPolicy, Edge, Peer, PolicyContext, PolicyPort, VersionTarget
+from meshform.policy.context import ComponentPolicy, Edge, PolicyContext, PolicyPort, VersionTarget
 from meshform.policy.durations import parse_ms
 from meshform.yamlio.streams import FAST
 from tests.policy.crds import Unavailable, istio_and_gateway_api, vendored
 from tests.policy.kuma_admission import admission_errors
+from tests.policy.samples import PERCENT, TRAFFIC, peer
 
 FIXTURES = ROOT / "tests" / "fixtures" / "policy" / "others"
 APP = FIXTURES / "app.yaml"  # every feature, best-effort, kuma mesh `payments`, consul enterprise
@@ -164,17 +165,12 @@ def test_linkerd_objects() -> None:
 def _ctx(traffic: r.Traffic, authorization: str | None = None, **kw: Any) -> PolicyContext:
     return PolicyContext(
         app="shop",
-        component=_peer("api"),
+        component=peer("api"),
         ports=(PolicyPort("http", 8080, "http"),),
         policy=ComponentPolicy(traffic=traffic, authorization=authorization),
-        dependents=(_peer("web"),),
+        dependents=(peer("web"),),
         **kw,
     )
-
-
-def _peer(name: str, namespace: str = "shop") -> Peer:
-    selector = MappingProxyType({"app": name, "app.kubernetes.io/part-of": "shop"})
-    return Peer(name, namespace, name, f"{name}.{namespace}.svc.cluster.local", f"shop-{name}", selector)
 
 
 def test_linkerd_says_no_retries_by_saying_nothing() -> None:
@@ -198,7 +194,7 @@ def test_linkerd_rate_limit_alone_opens_its_server() -> None:
 
 def test_linkerd_dependents_without_callers_deny_everyone() -> None:
     ctx = PolicyContext(
-        "shop", _peer("api"), (PolicyPort("http", 8080, "http"),), ComponentPolicy(authorization="dependents")
+        "shop", peer("api"), (PolicyPort("http", 8080, "http"),), ComponentPolicy(authorization="dependents")
     )
     assert _names(linkerd_policy.render(ctx)) == ["Server/api-http"]  # deny, and nobody allowed
 
@@ -552,7 +548,7 @@ def test_native_warns_that_a_network_policy_is_not_identity(tmp_path: Path) -> N
 
 def test_native_dependents_without_callers_admit_nothing() -> None:
     ctx = PolicyContext(
-        "shop", _peer("api"), (PolicyPort("http", 8080, "http"),), ComponentPolicy(authorization="dependents")
+        "shop", peer("api"), (PolicyPort("http", 8080, "http"),), ComponentPolicy(authorization="dependents")
     )
     (policy,) = MODES["kubernetes-native"].render_policy(ctx)
     assert policy["spec"]["ingress"] == []
@@ -703,46 +699,8 @@ def test_the_checks_catch_what_the_meshes_refuse() -> None:
     ]
 
 
-_MS = st.integers(min_value=0, max_value=3_600_000)
-_PERCENT = st.floats(min_value=0, max_value=100, allow_nan=False).map(lambda f: round(f, 3))
-_TRAFFIC = st.builds(
-    r.Traffic,
-    timeout_ms=st.none() | _MS,
-    retries=st.none()
-    | st.builds(
-        r.Retries,
-        attempts=st.integers(0, 10),
-        per_try_timeout_ms=st.none() | _MS,
-        on=st.lists(st.sampled_from([*r.RETRY_CONDITIONS, "503", "429", "599"]), unique=True).map(tuple),
-        backoff=st.none() | st.builds(r.Backoff, st.integers(1, 10_000), st.none() | st.integers(1, 100_000)),
-    ),
-    circuit_breaker=st.none()
-    | st.builds(
-        r.CircuitBreaker,
-        *(st.none() | st.integers(1, 10_000) for _ in range(3)),
-        st.none() | st.integers(0, 100),
-    ),
-    outlier_detection=st.none()
-    | st.builds(
-        r.OutlierDetection,
-        st.none() | st.integers(1, 100),
-        st.none() | _MS,
-        st.none() | _MS,
-        st.none() | _PERCENT,
-    ),
-    fault_injection=st.none()
-    | st.builds(
-        r.FaultInjection,
-        st.none() | st.builds(r.Delay, _MS, _PERCENT),
-        st.none() | st.builds(r.Abort, st.integers(200, 599), _PERCENT),
-    ),
-    rate_limit=st.none()
-    | st.builds(r.RateLimit, st.integers(1, 100_000), st.none() | st.integers(1, 100_000)),
-)
-
-
 @settings(max_examples=150, deadline=None)
-@given(traffic=_TRAFFIC, override=_TRAFFIC, split=st.booleans(), authz=st.booleans(), real=st.booleans())
+@given(traffic=TRAFFIC, override=TRAFFIC, split=st.booleans(), authz=st.booleans(), real=st.booleans())
 def test_any_policy_renders_valid_objects(
     traffic: r.Traffic, override: r.Traffic, split: bool, authz: bool, real: bool
 ) -> None:
@@ -762,12 +720,12 @@ def test_any_policy_renders_valid_objects(
         options = {"enterprise": True} if mode == "consul" else {"meshServices": "Exclusive"} if real else {}
         ctx = PolicyContext(
             app="shop",
-            component=_peer("api"),
+            component=peer("api"),
             ports=(http, tcp),
             policy=ComponentPolicy(traffic=traffic, authorization=r.ALLOW_DEPENDENTS if authz else None),
             versions=versions,
-            dependents=(_peer("web"), _peer("batch")),
-            edges=(Edge(_peer("reviews"), http, override, effective),),
+            dependents=(peer("web"), peer("batch")),
+            edges=(Edge(peer("reviews"), http, override, effective),),
             options=MappingProxyType(options),
         )
         _check(mode, MODES[mode].render_policy(ctx))
@@ -776,7 +734,7 @@ def test_any_policy_renders_valid_objects(
             assert re.fullmatch(r"[0-9]+(ms|s|m|h)", value), (key, value)
 
 
-@given(_PERCENT)
+@given(PERCENT)
 def test_percent_conversions(percent: float) -> None:
     text = int_or_string_percent(percent)
     assert float(text) == percent and "e" not in str(text)
