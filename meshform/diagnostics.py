@@ -99,6 +99,13 @@ CODES: dict[str, Code] = {
         ),
         Code("MF404", "namespace-label", "label the namespace too, or set spec.ownsNamespace: true"),
         Code("MF405", "helm-hook-skipped", "set spec.helmHooks: govern to govern hook Jobs too"),
+        Code("MF410", "mesh-needs-service", "add a Service selecting the workload's pods"),
+        Code("MF411", "mesh-service-ambiguous", "name the mesh service with the mode's pod annotation"),
+        Code(
+            "MF412",
+            "mesh-service-account",
+            "run the pods as a ServiceAccount named like the mesh service (Consul ACLs)",
+        ),
         Code("MF501", "usage", "see --help"),
         Code("MF601", "namespace-two-meshes", "keep one mesh's namespace key"),
         Code("MF602", "namespace-injection-disabled", "enable injection on the namespace"),

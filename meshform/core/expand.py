@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from meshform.core.workloads import pod_template
 from meshform.model.application import Application, Component, Version, port_of
 from meshform.model.semantics import env_prefix
 from meshform.modes.base import Upstream
@@ -31,6 +32,16 @@ class Unit:
 class Expansion:
     objects: list[dict[str, Any]]  # in output order; workloads are the same dicts as in units
     units: list[Unit]
+    accounts: dict[str, dict[str, Any]]  # component name → its ServiceAccount (one of `objects`)
+
+    def name_account(self, component: str, name: str) -> None:
+        """Give a component's ServiceAccount another name, in the object and in every pod template that
+        runs as it (a mesh that identifies workloads by their Service needs the two names equal)."""
+        self.accounts[component]["metadata"]["name"] = name
+        for unit in self.units:
+            template = pod_template(unit.workload)
+            if unit.component.name == component and template is not None:
+                template["spec"]["serviceAccountName"] = name
 
 
 def service_host(app: Application, name: str) -> str:
@@ -171,9 +182,11 @@ def _service_account(app: Application, c: Component) -> dict[str, Any]:
 def expand(app: Application) -> Expansion:
     objects: list[dict[str, Any]] = []
     units: list[Unit] = []
+    accounts: dict[str, dict[str, Any]] = {}
     for c in app.components:
         ups = upstreams(app, c)
-        objects.append(_service_account(app, c))
+        accounts[c.name] = _service_account(app, c)
+        objects.append(accounts[c.name])
         service = _service(app, c) if c.ports else None
         if service is not None:
             objects.append(service)
@@ -181,4 +194,4 @@ def expand(app: Application) -> Expansion:
             workload = _workload(app, c, v, ups)
             objects.append(workload)
             units.append(Unit(c, v, workload, service, ups))
-    return Expansion(objects, units)
+    return Expansion(objects, units, accounts)

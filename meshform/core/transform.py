@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from meshform.core import foreign, provenance, status
+from meshform.core import foreign, identity, provenance, status
 from meshform.core.namespaces import NamespaceIndex
 from meshform.core.workloads import pod_template, selector_keys
 from meshform.diagnostics import Diagnostic, Level
@@ -349,6 +349,24 @@ class Transformer:
         status.apply(template, mode.facts.name, plan.strategy, enrollment, kept)
         self._rewire(services, ports, enrollment, mode)
         item.added = enrollment.objects
+        if not enrollment.is_empty():
+            self._identity(item, template, mode.facts, services)
+
+    def _identity(self, item: Item, template: dict[str, Any], facts: ModeFacts, services: list[Item]) -> None:
+        """A mode naming workloads after their Service (Consul): say where the input cannot satisfy it;
+        the ServiceAccount and the Services are the user's to change, not meshform's."""
+        if facts.service_identity is None:
+            return
+        found = identity.problems(
+            facts.service_identity,
+            facts.name,
+            resource_ref(item.obj),
+            _meta(template).get("annotations"),
+            identity.service_account(template["spec"]),
+            [str(_meta(s.obj).get("name", "")) for s in services],
+            where=" in the input",
+        )
+        self.diagnostics += (item.diagnostic(Level.WARNING, p.code, p.message, p.hint) for p in found)
 
     def _respect_user_keys(
         self,
