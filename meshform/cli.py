@@ -330,7 +330,11 @@ def krm(modes_file: str | None) -> None:
     "-o", "--output", "out_format", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
 @click.option(
-    "--timeout", type=click.FloatRange(min=0.1), default=15.0, show_default=True, help="Seconds per request."
+    "--timeout",
+    type=click.FloatRange(min=0.1),
+    default=15.0,
+    show_default=True,
+    help="Seconds one request may take in all (connect, TLS, every read).",
 )
 @modes_file_option
 def verify(

@@ -7,6 +7,7 @@ stable id and a default fix hint so users (and tests) can rely on them.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -216,16 +217,32 @@ class MeshformError(Exception):
         self.diagnostics = diagnostics
 
 
+# C0 and C1 controls, DEL, and the bidirectional overrides: a terminal acts on them (escape sequences,
+# a rewritten title, a cleared screen, text shown in another order), and they can come from outside
+# (file contents, object names, an API server's answer).
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str) -> str:
+    """The text with every control character written as a visible escape (`\\x1b`), for a terminal."""
+    return _UNPRINTABLE.sub(_escape, text) if _UNPRINTABLE.search(text) else text
+
+
 def format_text(d: Diagnostic) -> str:
-    where = f"{d.file}:{d.line}:{d.col}"
-    path = f" [{d.path}]" if d.path else ""
-    return f"{where}: {d.level.value} {d.code} {d.message}{path}\n  hint: {d.fix}"
+    where = printable(f"{d.file}:{d.line}:{d.col}")
+    path = f" [{printable(d.path)}]" if d.path else ""
+    return f"{where}: {d.level.value} {d.code} {printable(d.message)}{path}\n  hint: {printable(d.fix)}"
 
 
 def format_github(d: Diagnostic) -> str:
     kind = {"error": "error", "warning": "warning", "info": "notice"}[d.level.value]
-    msg = f"{d.code} {d.message} (hint: {d.fix})".replace("%", "%25").replace("\n", "%0A")
-    return f"::{kind} file={d.file},line={d.line},col={d.col}::{msg}"
+    msg = printable(f"{d.code} {d.message} (hint: {d.fix})".replace("%", "%25").replace("\n", "%0A"))
+    return f"::{kind} file={printable(d.file)},line={d.line},col={d.col}::{msg}"
 
 
 def report(diags: Iterable[Diagnostic], fmt: str) -> str:
