@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from meshform.core.workloads import pod_template
 from meshform.model.application import Application, Component, Version, port_of
 from meshform.model.semantics import env_prefix
 from meshform.modes.base import Upstream
@@ -32,16 +31,6 @@ class Unit:
 class Expansion:
     objects: list[dict[str, Any]]  # in output order; workloads are the same dicts as in units
     units: list[Unit]
-    accounts: dict[str, dict[str, Any]]  # component name → its ServiceAccount (one of `objects`)
-
-    def name_account(self, component: str, name: str) -> None:
-        """Give a component's ServiceAccount another name, in the object and in every pod template that
-        runs as it (a mesh that identifies workloads by their Service needs the two names equal)."""
-        self.accounts[component]["metadata"]["name"] = name
-        for unit in self.units:
-            template = pod_template(unit.workload)
-            if unit.component.name == component and template is not None:
-                template["spec"]["serviceAccountName"] = name
 
 
 def service_host(app: Application, name: str) -> str:
@@ -122,7 +111,10 @@ def _pod_template(app: Application, c: Component, v: Version, ups: tuple[Upstrea
     annotations = {**c.annotations, **v.annotations}
     if annotations:
         meta["annotations"] = annotations
-    spec: dict[str, Any] = {"serviceAccountName": f"{app.name}-{c.name}"}
+    # One name per component: its Service, its ServiceAccount and its workload. Meshes that take a
+    # workload's identity from its Service need the account to carry the same name (Consul with ACLs
+    # refuses the pod otherwise), and the SPIFFE identity Istio and Linkerd show reads the same.
+    spec: dict[str, Any] = {"serviceAccountName": c.name}
     if c.host_network:
         spec["hostNetwork"] = True
     spec["containers"] = [_container(c, v, ups)]
@@ -175,18 +167,16 @@ def _service_account(app: Application, c: Component) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "ServiceAccount",
-        "metadata": _meta(app, f"{app.name}-{c.name}", c.name),
+        "metadata": _meta(app, c.name, c.name),
     }
 
 
 def expand(app: Application) -> Expansion:
     objects: list[dict[str, Any]] = []
     units: list[Unit] = []
-    accounts: dict[str, dict[str, Any]] = {}
     for c in app.components:
         ups = upstreams(app, c)
-        accounts[c.name] = _service_account(app, c)
-        objects.append(accounts[c.name])
+        objects.append(_service_account(app, c))
         service = _service(app, c) if c.ports else None
         if service is not None:
             objects.append(service)
@@ -194,4 +184,4 @@ def expand(app: Application) -> Expansion:
             workload = _workload(app, c, v, ups)
             objects.append(workload)
             units.append(Unit(c, v, workload, service, ups))
-    return Expansion(objects, units, accounts)
+    return Expansion(objects, units)

@@ -144,23 +144,20 @@ def _namespace_warnings(app: Application, ns_modes: list[ModeFacts], at: Locator
         )
 
 
-def _service_identities(expansion: Expansion, choices: list[Choice], at: Locator) -> Iterator[Diagnostic]:
-    """Modes that name a workload after its Service (Consul): run it as a ServiceAccount of that name,
-    and say where there is no Service to name it after."""
+def _service_identities(choices: list[Choice], at: Locator) -> Iterator[Diagnostic]:
+    """Modes that name a workload after its Service (Consul): expand names every ServiceAccount like
+    its component's Service already; say where there is no Service to name the workload after."""
     for choice in choices:
         identity, unit = choice.mode.facts.service_identity, choice.unit
         if identity is None:
             continue
-        if unit.service is not None:
-            expansion.name_account(unit.component.name, unit.service["metadata"]["name"])
         template = pod_template(unit.workload)
         assert template is not None, "expand always builds a pod template"
-        meta = template.get("metadata") or {}
         found = identity_problems(
             identity,
             choice.mode.facts.name,
             f"{unit.workload['kind']}/{unit.workload['metadata']['name']}",
-            meta.get("annotations"),
+            (template.get("metadata") or {}).get("annotations"),
             service_account(template["spec"]),
             [unit.service["metadata"]["name"]] if unit.service is not None else [],
             add_service="give the component a port (meshform then renders its Service)",
@@ -176,7 +173,7 @@ def govern(
     choices = _choices(app, expansion, registry, opts)
     ns_modes = _namespace_modes(choices)
     diags = list(_namespace_warnings(app, ns_modes, at))
-    diags += _service_identities(expansion, choices, at)
+    diags += _service_identities(choices, at)
     extra: dict[int, list[dict[str, Any]]] = {}
     for choice in choices:
         objects, found = _govern_one(app, choice, opts, ns_modes, at)

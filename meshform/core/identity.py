@@ -4,8 +4,8 @@ consul-k8s names the Consul service after the Kubernetes Service selecting the p
 `consul.hashicorp.com/connect-service` annotation), registers only pods behind a Service
 ("A Kubernetes Service is required in order to register services on the Consul service mesh"), and
 with ACLs on refuses a pod whose ServiceAccount has another name (hashicorp/consul-k8s#281). `render`
-names the ServiceAccount after the Service itself; `transform` cannot rename a user's ServiceAccount,
-so both say, located, where the rule cannot be met.
+names every component's ServiceAccount like its Service (meshform.core.expand); `transform` cannot
+rename a user's ServiceAccount. Both say, located, where the rule cannot be met.
 """
 
 from __future__ import annotations
