@@ -31,6 +31,7 @@ class Unit:
 class Expansion:
     objects: list[dict[str, Any]]  # in output order; workloads are the same dicts as in units
     units: list[Unit]
+    owners: dict[int, int]  # id(object) → index of the component it was rendered from
 
 
 def service_host(app: Application, name: str) -> str:
@@ -174,14 +175,17 @@ def _service_account(app: Application, c: Component) -> dict[str, Any]:
 def expand(app: Application) -> Expansion:
     objects: list[dict[str, Any]] = []
     units: list[Unit] = []
+    owners: dict[int, int] = {}
     for c in app.components:
         ups = upstreams(app, c)
-        objects.append(_service_account(app, c))
+        made = [_service_account(app, c)]
         service = _service(app, c) if c.ports else None
         if service is not None:
-            objects.append(service)
+            made.append(service)
         for v in c.versions:
             workload = _workload(app, c, v, ups)
-            objects.append(workload)
+            made.append(workload)
             units.append(Unit(c, v, workload, service, ups))
-    return Expansion(objects, units)
+        objects += made
+        owners.update((id(obj), c.index) for obj in made)
+    return Expansion(objects, units, owners)

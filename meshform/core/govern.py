@@ -10,7 +10,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from meshform.core import status
+from meshform.core import admission, status
 from meshform.core.expand import Expansion, Unit
 from meshform.core.identity import problems as identity_problems
 from meshform.core.identity import service_account
@@ -180,7 +180,18 @@ def govern(
         extra[id(choice.unit.workload)] = objects
         diags += found
     out = [namespace_object(app, ns_modes)] if app.owns_namespace else []
+    owners: dict[int, int] = {}  # id(object) → the index of the component that rendered it
     for obj in expansion.objects:
         out.append(obj)
         out += extra.get(id(obj), [])
+        for made in (obj, *extra.get(id(obj), [])):
+            owners[id(made)] = expansion.owners[id(obj)]
+    diags += _refused(out, owners, at)
     return out, diags
+
+
+def _refused(out: list[dict[str, Any]], owners: dict[int, int], at: Locator) -> Iterator[Diagnostic]:
+    """What the API server would still refuse after the modes did their part, at its component."""
+    for obj, problem in admission.problems(out):
+        index = owners.get(id(obj))
+        yield at.error((*COMPONENTS, index) if index is not None else ("metadata",), "MF178", problem)
