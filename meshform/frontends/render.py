@@ -35,42 +35,36 @@ def check_documents(docs: list[Document], registry: Registry, opts: GovernOption
     rendered too (its objects thrown away), so `validate` accepts exactly what `render` accepts."""
     diags: list[Diagnostic] = []
     for doc in docs:
-        checked = _check(doc, registry, opts)
+        checked, app = _check(doc, registry, opts)
         diags += checked
-        if not has_errors(checked) and doc.data is not None:
-            _, rendered = _render(doc, registry, opts)
+        if app is not None and not has_errors(checked):
+            _, rendered = _render(app, doc, registry, opts)
             diags += [d for d in rendered if d.level is Level.ERROR]  # its warnings are render's to say
     return sorted(set(diags))
 
 
-def _check(doc: Document, registry: Registry, opts: GovernOptions) -> list[Diagnostic]:
-    """One document against the schema, the references and what the API server accepts."""
+def _check(
+    doc: Document, registry: Registry, opts: GovernOptions
+) -> tuple[list[Diagnostic], model.Application | None]:
+    """One document against the schema, the references and what the API server accepts; the model
+    built from it when its shape allows."""
     if doc.data is None:
-        return []
+        return [], None
     if not _is_application(doc):
         line, col = doc.position(())
-        return [
-            Diagnostic(
-                doc.file,
-                line,
-                col,
-                Level.ERROR,
-                "MF006",
-                f"document {doc.index + 1} is not a meshform Application",
-            )
-        ]
+        message = f"document {doc.index + 1} is not a meshform Application"
+        return [Diagnostic(doc.file, line, col, Level.ERROR, "MF006", message)], None
     diags = list(schema.validate(doc, APP_SCHEMA))
     app = _best_effort_model(doc)
     if app is not None:
         diags += semantics.check(app, doc, registry, opts.mode, opts.enrollment)
         diags += admissible.check(app, semantics.Locator(doc))
-    return sorted(set(diags))
+    return sorted(set(diags)), app
 
 
 def _render(
-    doc: Document, registry: Registry, opts: GovernOptions
+    app: model.Application, doc: Document, registry: Registry, opts: GovernOptions
 ) -> tuple[list[dict[str, Any]], list[Diagnostic]]:
-    app = model.build(doc.data)
     return govern(app, expand(app), registry, opts, semantics.Locator(doc))
 
 
@@ -85,11 +79,14 @@ def _best_effort_model(doc: Document) -> model.Application | None:
 
 def render_documents(docs: list[Document], registry: Registry, opts: GovernOptions) -> Result:
     result = Result()
+    apps: list[tuple[model.Application, Document]] = []
     for doc in docs:
-        result.diagnostics += _check(doc, registry, opts)
+        found, app = _check(doc, registry, opts)
+        result.diagnostics += found
+        if app is not None:
+            apps.append((app, doc))
     if not result.ok:
         return result
-    apps = [d for d in docs if d.data is not None]
     if not apps:
         result.diagnostics.append(
             Diagnostic(
@@ -102,8 +99,8 @@ def render_documents(docs: list[Document], registry: Registry, opts: GovernOptio
             )
         )
         return result
-    for doc in apps:
-        objects, found = _render(doc, registry, opts)
+    for app, doc in apps:
+        objects, found = _render(app, doc, registry, opts)
         result.objects += objects
         result.diagnostics += found
     return result

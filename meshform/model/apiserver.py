@@ -8,7 +8,8 @@ can locate the finding where it came from (the application model's field, or the
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 MAX_LABEL = 63
@@ -39,6 +40,12 @@ def is_dns_label(name: Any) -> bool:
 def label_value(value: Any) -> str:
     if not isinstance(value, str):
         return f"{value!r} is not a string"
+    return _label_text(value)
+
+
+# Rendered streams repeat the same few keys and values thousands of times: remember the verdicts.
+@lru_cache(maxsize=4096)
+def _label_text(value: str) -> str:
     if len(value) > MAX_LABEL:
         return f"{value[:20]!r}... is {len(value)} characters long; a label value has at most {MAX_LABEL}"
     if not _LABEL_VALUE.fullmatch(value):
@@ -53,6 +60,11 @@ def qualified_name(key: Any, what: str = "label") -> str:
     """A label or annotation key: an optional DNS subdomain prefix and `/`, then a name of at most 63."""
     if not isinstance(key, str):
         return f"{what} key {key!r} is not a string"
+    return _key_text(key, what)
+
+
+@lru_cache(maxsize=4096)
+def _key_text(key: str, what: str) -> str:
     prefix, slash, name = key.rpartition("/")
     if slash and not (prefix and len(prefix) <= MAX_SUBDOMAIN and _DNS1123_SUBDOMAIN.fullmatch(prefix)):
         return f"{what} key {key!r}: the prefix before '/' must be a lower-case DNS subdomain"
@@ -64,8 +76,13 @@ def qualified_name(key: Any, what: str = "label") -> str:
     return ""
 
 
+def _bytes(text: Any) -> int:
+    text = str(text)
+    return len(text) if text.isascii() else len(text.encode())
+
+
 def annotations_size(annotations: Mapping[str, Any]) -> int:
-    return sum(len(str(k).encode()) + len(str(v).encode()) for k, v in annotations.items())
+    return sum(_bytes(k) + _bytes(v) for k, v in annotations.items())
 
 
 def annotations_too_big(annotations: Mapping[str, Any]) -> str:
@@ -87,18 +104,15 @@ def object_name(kind: str, name: Any) -> str:
     return ""
 
 
-def metadata_problems(meta: Mapping[str, Any]) -> Iterator[str]:
+def metadata_problems(meta: Mapping[str, Any]) -> list[str]:
     """Every label and annotation problem of one `metadata` (of an object or a pod template)."""
     labels = meta.get("labels") or {}
     annotations = meta.get("annotations") or {}
-    for key, value in labels.items():
-        problem = qualified_name(key) or label_value(value)
-        if problem:
-            yield problem if problem.startswith("label key") else f"label {key}: {problem}"
-    for key in annotations:
-        problem = qualified_name(key, "annotation")
-        if problem:
-            yield problem
-    too_big = annotations_too_big(annotations)
-    if too_big:
-        yield too_big
+    found = [
+        qualified_name(k) or f"label {k}: {label_value(v)}"
+        for k, v in labels.items()
+        if qualified_name(k) or label_value(v)
+    ]
+    found += [qualified_name(k, "annotation") for k in annotations if qualified_name(k, "annotation")]
+    too_big = annotations_too_big(annotations) if annotations else ""
+    return [*found, too_big] if too_big else found
