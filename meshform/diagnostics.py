@@ -137,7 +137,6 @@ CODES: dict[str, Code] = {
         Code("MF606", "namespace-never-injected", "deploy the workload in another namespace"),
         Code("MF607", "namespace-other-mesh", "opt the pod out of the mesh its namespace enrolls"),
         Code("MF608", "pod-other-mesh", "remove the other mesh's keys from the pod template"),
-        Code("MF609", "pod-opted-out", "remove the pod's opt-out of its own mode"),
         Code("MF701", "config", "give a MeshTransformer (schemas/transformer.schema.json) or a ConfigMap"),
         Code("MF702", "resource-list", "the KRM function reads one ResourceList on stdin"),
         Code("MF703", "empty-input", "check the step before meshform produced manifests"),

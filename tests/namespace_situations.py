@@ -20,9 +20,7 @@ from typing import Any
 
 from meshform import cli
 
-RULE_CODES = frozenset(
-    {"MF404", "MF601", "MF602", "MF603", "MF604", "MF605", "MF606", "MF607", "MF608", "MF609"}
-)
+RULE_CODES = frozenset({"MF404", "MF601", "MF602", "MF603", "MF604", "MF605", "MF606", "MF607", "MF608"})
 E, W = True, False  # is the answer an error (check fails, verify reports FAILED)?
 Answer = frozenset[tuple[str, bool]]
 
@@ -97,14 +95,14 @@ GOVERNED = [
     _s(
         "istio-rev-injection",
         "istio",
-        frozenset({("MF605", E)}),
+        frozenset({("MF605", W)}),
         ns_labels={INJECT: "enabled"},
         options={"revision": "canary"},
     ),
     _s(
         "istio-rev-other",
         "istio",
-        frozenset({("MF604", E)}),
+        frozenset({("MF604", W)}),
         ns_labels={REV: "stable"},
         options={"revision": "canary"},
     ),
@@ -168,17 +166,12 @@ BY_HAND = [
     _s(
         "h-rev-in-injection-ns",
         "istio",
-        frozenset({("MF605", E)}),
+        frozenset({("MF605", W)}),
         ns_labels={INJECT: "enabled"},
         pod_labels={REV: "canary"},
     ),
-    _s(
-        "h-opted-out",
-        "istio",
-        frozenset({("MF609", E)}),
-        ns_labels={REV: "canary"},
-        pod_labels={ISTIO_POD: "false"},
-    ),
+    # the user's own opt-out of the mode is theirs to keep: no finding (transform leaves it out too)
+    _s("h-opted-out", "istio", ns_labels={REV: "canary"}, pod_labels={ISTIO_POD: "false"}),
     _s("h-kuma-selective", "kuma", ns_labels={KUMA: "disabled"}, pod_labels={KUMA: "enabled"}),
     _s("h-kuma-unlabelled", "kuma", frozenset({("MF404", E)}), pod_labels={KUMA: "enabled"}),
     _s(

@@ -42,12 +42,15 @@ class Pod:
     namespace: str
     labels: Mapping[str, Any]
     annotations: Mapping[str, Any]
+    host_network: bool = False  # sidecar meshes leave such a pod alone
 
     @classmethod
     def of(cls, obj: Any, template: dict[str, Any]) -> Pod:
         meta = template.get("metadata")
         ns = _keys(obj, "metadata").get("namespace", "") if isinstance(obj, dict) else ""
-        return cls(str(ns or ""), _keys(meta, "labels"), _keys(meta, "annotations"))
+        spec = template.get("spec")
+        host = isinstance(spec, dict) and spec.get("hostNetwork") is True
+        return cls(str(ns or ""), _keys(meta, "labels"), _keys(meta, "annotations"), host)
 
 
 @dataclass(frozen=True)
@@ -81,9 +84,13 @@ class NamespaceIndex:
         """Modes whose data plane this namespace injects into every pod that does not opt out."""
         return [m.facts for m in registry.modes.values() if self.enrolls(ns, m.facts)]
 
-    def conflicts(self, items: Iterable[Located], registry: Registry) -> Iterator[Diagnostic]:
+    def conflicts(
+        self, items: Iterable[Located], registry: Registry, other_meshes: bool = True
+    ) -> Iterator[Diagnostic]:
         """Namespaces enrolled twice, and every workload carrying meshform's status whose mode the
-        cluster would not give it."""
+        cluster would not give it. `other_meshes=False` leaves out other meshes that would reach the pod:
+        `transform` opts its pods out of them itself, and where a user's key or a selector keeps it
+        from doing so it says that itself (MF253, MF254)."""
         items = list(items)
         for item in items:
             if isinstance(item.obj, dict) and item.obj.get("kind") == "Namespace":
@@ -96,7 +103,8 @@ class NamespaceIndex:
                 continue
             mode = registry.modes.get(recorded)
             if mode is not None:
-                yield from self.workload(item, Pod.of(item.obj, template), mode.facts, registry, warned)
+                pod = Pod.of(item.obj, template)
+                yield from self.workload(item, pod, mode.facts, registry, warned, other_meshes)
 
     def _double_enrollment(self, item: Located, registry: Registry) -> Iterator[Diagnostic]:
         name = str(_keys(item.obj, "metadata").get("name", ""))
@@ -122,9 +130,11 @@ class NamespaceIndex:
         facts: ModeFacts,
         registry: Registry,
         warned: set[tuple[str, str]] | None = None,
+        other_meshes: bool = True,
     ) -> Iterator[Diagnostic]:
         """Everything that keeps this pod from getting exactly `facts`' data plane: its own mode's
-        traps, its own opt-out, and other meshes that its namespace or its own keys bring in."""
+        traps, and other meshes that its namespace or its own keys bring in. (A pod's own opt-out of
+        `facts` is the user's choice: `transform` leaves such a workload out, `check` passes it.)"""
         warned = set() if warned is None else warned
         for trap, level, values in self._traps(pod, facts):
             if trap.once_per_namespace:
@@ -132,15 +142,8 @@ class NamespaceIndex:
                     continue
                 warned.add((pod.namespace, trap.code))
             yield item.diagnostic(level, trap.code, trap.message.format(**values), trap.hint)
-        own = facts.opted_out(pod.labels, pod.annotations)
-        if own:
-            yield item.diagnostic(
-                Level.ERROR,
-                "MF609",
-                f"the pod template opts out of {facts.name} with {own}, so it will not get {facts.name}",
-                f"remove {own.partition('=')[0]} from the pod template",
-            )
-        yield from self._other_meshes(item, pod, facts, registry)
+        if other_meshes:
+            yield from self._other_meshes(item, pod, facts, registry)
 
     def _traps(self, pod: Pod, facts: ModeFacts) -> Iterator[tuple[NamespaceTrap, Level, dict[str, Any]]]:
         """(trap, level, message values) for every trap of `facts` that fires for this pod."""
@@ -176,6 +179,8 @@ class NamespaceIndex:
             other = mode.facts
             if _same_data_plane(facts, other) or other.opted_out(pod.labels, pod.annotations):
                 continue
+            if other.sidecar and pod.host_network:
+                continue  # every sidecar mesh skips hostNetwork pods
             by_namespace = known and other.enrolls_namespace(ns_labels, ns_annotations)
             by_pod = other.enrolls_pod(labels, annotations) and self._gate_open(pod, other)
             if (

@@ -104,7 +104,8 @@ class Transformer:
             template = pod_template(item.obj)
             if template is not None:
                 self._workload(item, template, by_ref)
-        self.diagnostics += self.namespaces.conflicts(self.items, self.registry)
+        # other meshes reaching a pod: _enroll opts it out, or says why it cannot (MF253, MF254)
+        self.diagnostics += self.namespaces.conflicts(self.items, self.registry, other_meshes=False)
         return self.diagnostics
 
     def plan(self, item: Item, template: dict[str, Any]) -> Plan | None:

@@ -56,7 +56,7 @@ FACTS = ModeFacts(
         NamespaceTrap(
             "istio-injection",
             "in",
-            Level.ERROR,
+            Level.WARNING,  # istio's sidecar still arrives, from another revision
             "MF605",
             "namespace {ns} has istio-injection=enabled, which beats the pod's istio.io/rev={pod_value}: "
             "the default revision injects its sidecar, not revision {pod_value}",
@@ -68,7 +68,7 @@ FACTS = ModeFacts(
         NamespaceTrap(
             "istio.io/rev",
             "differs-from-pod",
-            Level.ERROR,
+            Level.WARNING,
             "MF604",
             "namespace {ns} revision {value} overrides the pod's revision {pod_value}: "
             "revision {value} injects its sidecar",

@@ -26,7 +26,6 @@ REASONS = {
     "MF606": "namespace-excluded",
     "MF607": "other-mesh",
     "MF608": "pod-other-mesh",
-    "MF609": "opted-out",
     "MF404": "namespace-label-missing",
 }
 
