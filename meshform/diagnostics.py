@@ -7,6 +7,7 @@ stable id and a default fix hint so users (and tests) can rely on them.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -46,6 +47,23 @@ CODES: dict[str, Code] = {
         Code("MF104", "schema-enum", "use one of the allowed values"),
         Code("MF105", "schema-pattern", "use a lower-case DNS-1123 name or a value matching the pattern"),
         Code("MF106", "schema-range", "use a value inside the allowed range"),
+        Code("MF170", "label-or-annotation-key", "use a key the API server accepts: [prefix/]name"),
+        Code(
+            "MF171",
+            "label-value",
+            "use at most 63 letters, digits, '-', '_' or '.' (or move it to an annotation)",
+        ),
+        Code(
+            "MF172",
+            "annotations-too-big",
+            "keep one object's annotations under 256 KiB (a ConfigMap holds more)",
+        ),
+        Code("MF173", "service-name", "name the component with a leading letter (it names its Service)"),
+        Code("MF174", "derived-name", "shorten the component or version name"),
+        Code("MF175", "duplicate-object", "rename the component or version so the derived names differ"),
+        Code("MF176", "selector-label", "remove the label; meshform sets it for the workload's selector"),
+        Code("MF177", "duplicate-version", "give every version of a component its own name"),
+        Code("MF178", "rendered-object-refused", "report it: the rendered object breaks an API server rule"),
         Code("MF201", "unknown-dependency", "depend on the name of a component of this application"),
         Code("MF202", "duplicate-component", "give every component a unique name"),
         Code("MF203", "port-clash", "give every port of a component a unique name and number"),
@@ -99,11 +117,26 @@ CODES: dict[str, Code] = {
         ),
         Code("MF404", "namespace-label", "label the namespace too, or set spec.ownsNamespace: true"),
         Code("MF405", "helm-hook-skipped", "set spec.helmHooks: govern to govern hook Jobs too"),
+        Code("MF410", "mesh-needs-service", "add a Service selecting the workload's pods"),
+        Code("MF411", "mesh-service-ambiguous", "name the mesh service with the mode's pod annotation"),
+        Code(
+            "MF412",
+            "mesh-service-account",
+            "run the pods as a ServiceAccount named like the mesh service (Consul ACLs)",
+        ),
         Code("MF501", "usage", "see --help"),
         Code("MF601", "namespace-two-meshes", "keep one mesh's namespace key"),
         Code("MF602", "namespace-injection-disabled", "enable injection on the namespace"),
         Code("MF603", "namespace-webhook-excluded", "remove the namespace label that excludes it"),
         Code("MF604", "namespace-revision", "use one revision"),
+        Code(
+            "MF605",
+            "namespace-injection-beats-revision",
+            "label the namespace istio.io/rev=<revision> instead of istio-injection",
+        ),
+        Code("MF606", "namespace-never-injected", "deploy the workload in another namespace"),
+        Code("MF607", "namespace-other-mesh", "opt the pod out of the mesh its namespace enrolls"),
+        Code("MF608", "pod-other-mesh", "remove the other mesh's keys from the pod template"),
         Code("MF701", "config", "give a MeshTransformer (schemas/transformer.schema.json) or a ConfigMap"),
         Code("MF702", "resource-list", "the KRM function reads one ResourceList on stdin"),
         Code("MF703", "empty-input", "check the step before meshform produced manifests"),
@@ -200,16 +233,32 @@ class MeshformError(Exception):
         self.diagnostics = diagnostics
 
 
+# C0 and C1 controls, DEL, and the bidirectional overrides: a terminal acts on them (escape sequences,
+# a rewritten title, a cleared screen, text shown in another order), and they can come from outside
+# (file contents, object names, an API server's answer).
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str) -> str:
+    """The text with every control character written as a visible escape (`\\x1b`), for a terminal."""
+    return _UNPRINTABLE.sub(_escape, text) if _UNPRINTABLE.search(text) else text
+
+
 def format_text(d: Diagnostic) -> str:
-    where = f"{d.file}:{d.line}:{d.col}"
-    path = f" [{d.path}]" if d.path else ""
-    return f"{where}: {d.level.value} {d.code} {d.message}{path}\n  hint: {d.fix}"
+    where = printable(f"{d.file}:{d.line}:{d.col}")
+    path = f" [{printable(d.path)}]" if d.path else ""
+    return f"{where}: {d.level.value} {d.code} {printable(d.message)}{path}\n  hint: {printable(d.fix)}"
 
 
 def format_github(d: Diagnostic) -> str:
     kind = {"error": "error", "warning": "warning", "info": "notice"}[d.level.value]
-    msg = f"{d.code} {d.message} (hint: {d.fix})".replace("%", "%25").replace("\n", "%0A")
-    return f"::{kind} file={d.file},line={d.line},col={d.col}::{msg}"
+    msg = printable(f"{d.code} {d.message} (hint: {d.fix})".replace("%", "%25").replace("\n", "%0A"))
+    return f"::{kind} file={printable(d.file)},line={d.line},col={d.col}::{msg}"
 
 
 def report(diags: Iterable[Diagnostic], fmt: str) -> str:

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from meshform.core import foreign, provenance, status
+from meshform.core import foreign, identity, provenance, status
 from meshform.core.namespaces import NamespaceIndex
 from meshform.core.workloads import pod_template, selector_keys
 from meshform.diagnostics import Diagnostic, Level
@@ -104,7 +104,8 @@ class Transformer:
             template = pod_template(item.obj)
             if template is not None:
                 self._workload(item, template, by_ref)
-        self.diagnostics += self.namespaces.conflicts(self.items, self.registry)
+        # other meshes reaching a pod: _enroll opts it out, or says why it cannot (MF253, MF254)
+        self.diagnostics += self.namespaces.conflicts(self.items, self.registry, other_meshes=False)
         return self.diagnostics
 
     def plan(self, item: Item, template: dict[str, Any]) -> Plan | None:
@@ -349,6 +350,24 @@ class Transformer:
         status.apply(template, mode.facts.name, plan.strategy, enrollment, kept)
         self._rewire(services, ports, enrollment, mode)
         item.added = enrollment.objects
+        if not enrollment.is_empty():
+            self._identity(item, template, mode.facts, services)
+
+    def _identity(self, item: Item, template: dict[str, Any], facts: ModeFacts, services: list[Item]) -> None:
+        """A mode naming workloads after their Service (Consul): say where the input cannot satisfy it;
+        the ServiceAccount and the Services are the user's to change, not meshform's."""
+        if facts.service_identity is None:
+            return
+        found = identity.problems(
+            facts.service_identity,
+            facts.name,
+            resource_ref(item.obj),
+            _meta(template).get("annotations"),
+            identity.service_account(template["spec"]),
+            [str(_meta(s.obj).get("name", "")) for s in services],
+            where=" in the input",
+        )
+        self.diagnostics += (item.diagnostic(Level.WARNING, p.code, p.message, p.hint) for p in found)
 
     def _respect_user_keys(
         self,

@@ -78,11 +78,12 @@ def nothing_read(outcome: Outcome) -> list[Diagnostic]:
 
 
 def kinds_to_parse(config: TransformConfig, registry: Registry) -> frozenset[str]:
-    """Workloads and Namespaces always; Services only when a mode in use rewires them, or when they
-    mention a mesh key (govern_sources passes those as markers): a selector may need that key."""
+    """Workloads and Namespaces always; Services only when a mode in use rewires them or names
+    workloads after them, or when they mention a mesh key (govern_sources passes those as markers): a
+    selector may need that key."""
     kinds = {*TEMPLATE_PATHS, "Namespace"}
     modes = [registry.resolve(m) for m in config.modes()]
-    if any(m is not None and m.facts.rewires_services for m in modes):
+    if any(m is not None and (m.facts.rewires_services or m.facts.service_identity) for m in modes):
         kinds.add("Service")
     return frozenset(kinds)
 

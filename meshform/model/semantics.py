@@ -25,9 +25,11 @@ class Locator:
     def __init__(self, doc: Document) -> None:
         self.doc = doc
 
-    def error(self, path: Path, code: str, message: str, level: Level = Level.ERROR) -> Diagnostic:
+    def error(
+        self, path: Path, code: str, message: str, level: Level = Level.ERROR, hint: str = ""
+    ) -> Diagnostic:
         line, col = self.doc.position(path)
-        return Diagnostic(self.doc.file, line, col, level, code, message, json_path(path))
+        return Diagnostic(self.doc.file, line, col, level, code, message, json_path(path), hint=hint)
 
 
 def effective_mode(app: Application, component: Component, override: str | None) -> str:

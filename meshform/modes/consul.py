@@ -1,8 +1,17 @@
-"""consul: the connect-injector reads a pod *annotation* whose value must be a boolean string."""
+"""consul: the connect-injector reads a pod *annotation* whose value must be a boolean string.
+
+Consul registers a pod under the name of the Kubernetes Service that selects it (or the
+`consul.hashicorp.com/connect-service` annotation), so every injected workload needs a Service, and
+with ACLs on the pod's ServiceAccount must have that name (consul-k8s#281: "serviceAccountName does not
+match service name"). Which namespaces are injected at all is Helm configuration, not a key on the
+Namespace: `connectInject.namespaceSelector`, `k8sAllowNamespaces` / `k8sDenyNamespaces`; only
+kube-system and kube-public are refused by the injector's own code (mesh_webhook.go shouldInject).
+`verify`'s server-side dry run is what proves the Helm side on a live cluster.
+"""
 
 from __future__ import annotations
 
-from meshform.modes.base import LabelMode, ModeFacts
+from meshform.modes.base import LabelMode, ModeFacts, ServiceIdentity, excluded_namespaces
 
 MODE = LabelMode(
     ModeFacts(
@@ -16,5 +25,11 @@ MODE = LabelMode(
         ),
         owned_keys=("consul.hashicorp.com/connect-inject",),
         proof_containers=("consul-dataplane",),
+        namespace_traps=(
+            excluded_namespaces(
+                "consul", ("kube-system", "kube-public"), "the connect-injector skips system namespaces"
+            ),
+        ),
+        service_identity=ServiceIdentity("consul.hashicorp.com/connect-service"),
     )
 )

@@ -17,6 +17,7 @@ from meshform.modes.base import (
     Finding,
     LabelMode,
     ModeFacts,
+    NamespaceTrap,
     sidecar_findings,
 )
 from meshform.yamlio.reader import Document
@@ -98,6 +99,26 @@ def _template(doc: Document, index: int, raw: dict[str, Any], base: str) -> Side
     return SidecarTemplate(rel, text, bool(raw.get("native", True)), dict(raw.get("values", {})))
 
 
+def _namespace_required(raw: dict[str, Any]) -> tuple[NamespaceTrap, ...]:
+    """`namespaceRequired`: a pod's opt-in does nothing unless its namespace carries the mode's key."""
+    if not raw.get("namespaceRequired"):
+        return ()
+    return tuple(
+        NamespaceTrap(
+            key,
+            "absent",
+            Level.ERROR,
+            "MF404",
+            f"{raw['name']} injects only in namespaces carrying the label {key}: {{where}} without it "
+            "leaves the pod alone",
+            f"label the namespace {key}={value}",
+            unknown_level=Level.WARNING,
+            once_per_namespace=True,
+        )
+        for key, value in raw.get("namespaceLabels", {}).items()
+    )
+
+
 def build(doc: Document) -> list[CustomMode]:
     """Schema-valid modes document → modes."""
     base = os.path.dirname(os.path.abspath(doc.file))
@@ -126,6 +147,7 @@ def build(doc: Document) -> list[CustomMode]:
             control_plane=tuple(raw.get("controlPlane", ())),
             owned_keys=tuple(sorted({*labels, *annotations})),
             proof_containers=tuple(raw.get("proofContainers", ())),
+            namespace_traps=_namespace_required(raw),
         )
         objects = tuple(
             ControlPlaneObject(

@@ -6,7 +6,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from meshform.diagnostics import Level
-from meshform.modes.base import EnrollContext, Enrollment, Finding, ModeFacts, NamespaceTrap, sidecar_findings
+from meshform.modes.base import (
+    EnrollContext,
+    Enrollment,
+    Finding,
+    ModeFacts,
+    NamespaceTrap,
+    excluded_namespaces,
+    sidecar_findings,
+)
 
 FACTS = ModeFacts(
     name="linkerd",
@@ -22,16 +30,23 @@ FACTS = ModeFacts(
     ),
     owned_keys=("linkerd.io/inject",),
     proof_containers=("linkerd-proxy",),
+    # The proxy injector's webhook (linkerd-control-plane chart): namespaceSelector
+    # config.linkerd.io/admission-webhooks NotIn [disabled] and kubernetes.io/metadata.name NotIn
+    # [kube-system, cert-manager]. A pod's own linkerd.io/inject annotation beats its namespace's, so a
+    # namespace annotated `disabled` with an `enabled` pod is fine.
     namespace_traps=(
         NamespaceTrap(
             "config.linkerd.io/admission-webhooks",
-            "equals",
+            "in",
             Level.ERROR,
             "MF603",
             "namespace {ns} is excluded from Linkerd's webhook "
             "(config.linkerd.io/admission-webhooks=disabled)",
             "remove that namespace label",
-            value="disabled",
+            values=("disabled",),
+        ),
+        excluded_namespaces(
+            "linkerd", ("kube-system", "cert-manager"), "its webhook's namespaceSelector leaves it out"
         ),
     ),
 )

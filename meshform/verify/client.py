@@ -30,10 +30,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from meshform.verify import execauth
+from meshform.verify import deadline, execauth
 from meshform.verify.kubeconfig import Endpoint, KubeconfigError
 
-DEFAULT_TIMEOUT = 15.0  # seconds per request (above a webhook's default 10 s, so its failure reaches us)
+DEFAULT_TIMEOUT = (
+    15.0  # seconds a whole request may take (above a webhook's default 10 s, so its failure reaches us)
+)
 MAX_BODY = 64 * 1024 * 1024  # a list of every MutatingWebhookConfiguration stays far below this
 
 
@@ -58,19 +60,6 @@ class Answer:
     @property
     def ok(self) -> bool:
         return self.kind is Kind.OK
-
-
-class _Connection(http.client.HTTPSConnection):
-    """HTTPS with an explicit TLS server name (kubeconfig `tls-server-name`)."""
-
-    def __init__(self, host: str, port: int | None, context: ssl.SSLContext, timeout: float, sni: str):
-        super().__init__(host, port, context=context, timeout=timeout)
-        self._ssl = context
-        self._sni = sni
-
-    def connect(self) -> None:
-        sock = socket.create_connection((self.host, self.port), self.timeout)
-        self.sock = self._ssl.wrap_socket(sock, server_hostname=self._sni or self.host)
 
 
 def _ssl_context(endpoint: Endpoint, cert: bytes | None, key: bytes | None) -> ssl.SSLContext:
@@ -138,7 +127,7 @@ class Client:
         self._url = url
         self._cred: execauth.Credential | None = None
         self._context: ssl.SSLContext | None = None
-        self._conn: http.client.HTTPConnection | None = None
+        self._conn: deadline.HTTPConnection | deadline.HTTPSConnection | None = None
 
     def _credential(self, refresh: bool = False) -> execauth.Credential:
         if self._cred is None or refresh:
@@ -164,20 +153,22 @@ class Client:
             headers["Authorization"] = f"Basic {pair}"
         return headers
 
-    def _connection(self) -> http.client.HTTPConnection:
-        if self._conn is not None:
-            return self._conn
+    def _connection(self, until: deadline.Deadline) -> deadline.HTTPConnection | deadline.HTTPSConnection:
+        if self._conn is None:
+            self._conn = self._connect()
+        self._conn.deadline = until
+        return self._conn
+
+    def _connect(self) -> deadline.HTTPConnection | deadline.HTTPSConnection:
         host, port = self._url.hostname or "", self._url.port
         if self._url.scheme == "http":
-            self._conn = http.client.HTTPConnection(host, port, timeout=self.timeout)
-            return self._conn
+            return deadline.HTTPConnection(host, port)
         if self._context is None:
             cred = self._credential()
             cert = cred.cert_data or self.endpoint.cert_data
             key = cred.key_data or self.endpoint.key_data
             self._context = _ssl_context(self.endpoint, cert, key)
-        self._conn = _Connection(host, port, self._context, self.timeout, self.endpoint.tls_server_name)
-        return self._conn
+        return deadline.HTTPSConnection(host, port, self._context, self.endpoint.tls_server_name)
 
     def _close(self) -> None:
         if self._conn is not None:
@@ -193,12 +184,14 @@ class Client:
     def __exit__(self, *exc: object) -> None:
         self._close()
 
-    def _send(self, method: str, path: str, body: bytes | None) -> tuple[int, bytes]:
+    def _send(
+        self, method: str, path: str, body: bytes | None, until: deadline.Deadline
+    ) -> tuple[int, bytes]:
         headers = self._headers()
         if body is not None:
             headers["Content-Type"] = "application/json"
         for attempt in (1, 2):
-            conn = self._connection()
+            conn = self._connection(until)
             try:
                 conn.request(method, self._url.path.rstrip("/") + path, body=body, headers=headers)
                 resp = conn.getresponse()
@@ -218,11 +211,12 @@ class Client:
         if query:
             path = f"{path}?{urllib.parse.urlencode(query)}"
         payload = json.dumps(body).encode() if body is not None else None
+        until = deadline.Deadline(self.timeout)  # the whole request, retries included
         try:
-            code, raw = self._send(method, path, payload)
+            code, raw = self._send(method, path, payload, until)
             if code == 401 and self.endpoint.exec is not None:
                 self._credential(refresh=True)  # an expired plugin token: ask the plugin once more
-                code, raw = self._send(method, path, payload)
+                code, raw = self._send(method, path, payload, until)
         except (OSError, http.client.HTTPException) as exc:
             return _network_answer(exc)
         try:

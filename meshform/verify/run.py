@@ -10,7 +10,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from meshform.diagnostics import MeshformError, report
+from meshform.diagnostics import MeshformError, printable, report
 from meshform.modes import Registry
 from meshform.verify import checks, dryrun, kubeconfig, targets
 from meshform.verify.checks import conflicts, skew
@@ -104,8 +104,8 @@ def command(opts: Options, registry: Registry, output: str) -> int:
     """The CLI's whole verify command: run, print, pick the exit code."""
     try:
         result = verify(opts, registry)
-    except KubeconfigError as exc:
-        sys.stderr.write(f"meshform verify: {exc}\n")
+    except KubeconfigError as exc:  # its words may quote the kubeconfig or an exec plugin
+        sys.stderr.write(f"meshform verify: {printable(str(exc))}\n")
         return EXIT_USAGE
     except MeshformError as exc:
         sys.stderr.write(report(exc.diagnostics, "text"))
