@@ -127,10 +127,10 @@ def _governed(template: dict[str, Any], facts: ModeFacts, pod: Pod, namespaces: 
 
 def krm_command(registry: Registry) -> int:
     from meshform.frontends import krm
-    from meshform.yamlio.reader import decode
+    from meshform.yamlio.reader import read_text
 
     try:
-        text = decode(sys.stdin.buffer.read(), "<stdin>")
+        text, _ = read_text("-")
         out, diags = krm.run(text, registry)
     except MeshformError as exc:
         sys.stderr.write(report(exc.diagnostics, "text"))

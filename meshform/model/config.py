@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from meshform.diagnostics import Diagnostic, Level, MeshformError
+from meshform.diagnostics import Diagnostic, Level, MeshformError, listing
 from meshform.model import schema
 from meshform.yamlio.reader import Document
 
@@ -151,7 +151,7 @@ def unknown_modes(config: TransformConfig, registry: Any, file: str) -> list[Dia
             1,
             Level.ERROR,
             "MF204",
-            f"unknown governance mode {m!r} in the config (known: {', '.join(registry.modes)})",
+            f"unknown governance mode {m!r} in the config (known: {listing(registry.modes)})",
         )
         for m in dict.fromkeys(config.modes())
         if registry.resolve(m) is None
