@@ -68,6 +68,16 @@ CODES: dict[str, Code] = {
         Code("MF104", "schema-enum", "use one of the allowed values"),
         Code("MF105", "schema-pattern", "use a lower-case DNS-1123 name or a value matching the pattern"),
         Code("MF106", "schema-range", "use a value inside the allowed range"),
+        Code(
+            "MF150",
+            "object-shape",
+            "give the field the type Kubernetes has for it (`kubectl explain` shows it)",
+        ),
+        Code(
+            "MF152",
+            "kubeconfig-shape",
+            "give the kubeconfig field the type kubectl has for it (`kubectl config view` shows it)",
+        ),
         Code("MF170", "label-or-annotation-key", "use a key the API server accepts: [prefix/]name"),
         Code(
             "MF171",
@@ -289,6 +299,19 @@ def format_github(d: Diagnostic) -> str:
     return f"::{kind} file={printable(d.file)},line={d.line},col={d.col}::{msg}"
 
 
+def json_type(value: object) -> str:
+    """A value's JSON type with its article, for messages: `a string`, `a list`, `null`..."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "a list" if isinstance(value, list) else "a mapping" if isinstance(value, dict) else "a value"
+
+
 def listing(names: Collection[str] | Iterable[str], total: int | None = None, limit: int = LISTED) -> str:
     """`a, b, c and 9997 more`: names for a message, never all of ten thousand. Reads only the first
     `limit` names; `total` counts them all when `names` is a lazy iterable."""
@@ -300,10 +323,10 @@ def listing(names: Collection[str] | Iterable[str], total: int | None = None, li
 
 
 def capped(diags: Iterable[Diagnostic], per_file: int = PER_FILE) -> list[Diagnostic]:
-    """Sorted, at most `per_file` per file, each cut file followed by one MF031 saying how many more
-    (at the level of the worst one left out)."""
+    """Sorted, each once, at most `per_file` per file, each cut file followed by one MF031 saying how
+    many more (at the level of the worst one left out)."""
     out: list[Diagnostic] = []
-    for file, group in groupby(sorted(diags), key=lambda d: d.file):
+    for file, group in groupby(sorted(set(diags)), key=lambda d: d.file):
         found = list(group)
         out += found[:per_file]
         rest = found[per_file:]

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from meshform.core import foreign, identity, provenance, status
+from meshform.core import foreign, identity, provenance, shapes, status
 from meshform.core.namespaces import NamespaceIndex
 from meshform.core.workloads import pod_template, selector_keys
 from meshform.diagnostics import Diagnostic, Level
@@ -75,11 +75,12 @@ class Transformer:
     """One run over one set of objects."""
 
     def __init__(self, items: list[Item], config: TransformConfig, registry: Registry) -> None:
-        self.items = items
+        # Objects of the wrong shape are reported and left alone: nothing below reads them.
+        self.items, self.diagnostics = shapes.checked(items)
+        items = self.items
         self.config = config
         self.registry = registry
         self.namespaces = NamespaceIndex.build([i.obj for i in items])
-        self.diagnostics: list[Diagnostic] = []
         self.keys = provenance.governance_keys(registry)
         # key → the first mode that enrolls with it (a few look-ups per workload, not a registry scan)
         self.owners: dict[str, ModeFacts] = {}

@@ -78,8 +78,8 @@ def check_command(paths: list[str], config: TransformConfig, registry: Registry,
     `verify` apply)."""
     outcome = govern_sources(paths, TransformConfig(), registry)  # read only: governs nothing
     diags = list(outcome.diagnostics) + nothing_read(outcome)
-    items = [i for c in outcome.chunks() for i in c.items]
-    judge = Transformer(items, config, registry)
+    judge = Transformer([i for c in outcome.chunks() for i in c.items], config, registry)
+    items = judge.items  # those of the right shape; the others are among judge.diagnostics
     warned: set[tuple[str, str]] = set()
     for item in items:
         template = pod_template(item.obj)

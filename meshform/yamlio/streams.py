@@ -188,7 +188,11 @@ def load_text(
         )
         objects = data["items"] if chunk.wrapper else [data]
         parent = data if chunk.wrapper else None
-        chunk.items = [Item(obj, file, line, parent=parent) for obj in objects if isinstance(obj, dict)]
+        chunk.items = [
+            Item(obj, file, line, doc_text, i if chunk.wrapper else -1, parent=parent)
+            for i, obj in enumerate(objects)
+            if isinstance(obj, dict)
+        ]
         chunks.append(chunk)
     return chunks
 
