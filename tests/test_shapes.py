@@ -124,6 +124,26 @@ def test_kubeconfig_sections_of_the_wrong_type(tmp_path: Path) -> None:
     assert all("MF152" in ln for ln in lines)
 
 
+def test_json_nested_past_what_python_parses_is_no_crash(tmp_path: Path) -> None:
+    """meshform's status, Istio's status and Istio's saved probes are JSON inside strings."""
+    deep = "[" * 100_000 + "]" * 100_000
+    docs = yaml.safe_load_all((ROOT / "tests/fixtures/injected/istio-kube-inject.yaml").read_text())
+    (injected,) = [d for d in docs if d]
+    template = pod_template(injected)
+    assert template is not None
+    template["metadata"]["annotations"]["sidecar.istio.io/status"] = deep
+    for container in template["spec"]["containers"]:
+        for env in container.get("env") or []:
+            if env["name"] in ("ISTIO_KUBE_APP_PROBERS", "ISTIO_PROMETHEUS_ANNOTATIONS"):
+                env["value"] = deep
+    ours = _replaced(injected, ("spec", "template", "metadata", "annotations", "meshform.dev/status"), deep)
+    path = tmp_path / "in.yaml"
+    path.write_text(dump_document(injected) + "---\n" + dump_document(ours))
+    proc = run_cli("transform", str(path), "--mode", "linkerd")
+    assert proc.returncode == 0, proc.stderr
+    assert b"Traceback" not in proc.stderr
+
+
 # ----------------------------------------------------------------------------------- the fuzzer
 
 # For each JSON type, values of the other types. To the core, strings, numbers and booleans are all
@@ -346,12 +366,18 @@ def odd_server() -> Iterator[tuple[ThreadingHTTPServer, type[_Odd]]]:
     server.server_close()
 
 
-@pytest.mark.parametrize("answer", range(len(ODD_ANSWERS)))
+RAW_ANSWERS = [json.dumps(a).encode() for a in ODD_ANSWERS] + [
+    b"[" * 100_000 + b"]" * 100_000,  # nested past what Python's json parses
+    b"not json at all",
+]
+
+
+@pytest.mark.parametrize("answer", range(len(RAW_ANSWERS)))
 def test_verify_survives_any_answer_of_the_api_server(
     tmp_path: Path, odd_server: tuple[ThreadingHTTPServer, type[_Odd]], answer: int
 ) -> None:
     server, handler = odd_server
-    handler.body = json.dumps(ODD_ANSWERS[answer]).encode()
+    handler.body = RAW_ANSWERS[answer]
     config = tmp_path / "kubeconfig"
     config.write_text(
         yaml.safe_dump(

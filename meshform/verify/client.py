@@ -224,7 +224,7 @@ class Client:
             return _network_answer(exc)
         try:
             data = json.loads(raw) if raw else None
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past what Python parses
             data = None
         return _classify(code, data, raw)
 
