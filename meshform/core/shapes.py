@@ -2,8 +2,9 @@
 
 Parseable YAML can still put a string where Kubernetes has a mapping (`metadata: "oops"`), a list where
 it has labels, `null` inside `containers`. Such an object would make Kubernetes refuse it anyway; here
-it becomes a located MF150, and the object is left out of the run, before anything walks it. Only what the core reads is checked (`null` counts as absent, as in
-Kubernetes); everything else passes through untouched.
+it becomes a located MF150, and the object is left out of the run, before anything walks it. Only what
+the core reads is checked (`null` counts as absent, as in Kubernetes); everything else passes through
+untouched.
 """
 
 from __future__ import annotations
@@ -162,29 +163,32 @@ def checked(items: Iterable[Item]) -> tuple[list[Item], list[Diagnostic]]:
 
 
 def _diagnostic(item: Item, problem: Problem) -> Diagnostic:
-    full = ("items", item.index, *problem.path) if item.index >= 0 else problem.path
-    return located(problem, item.file, item.text, item.line, full, resource_ref(item.obj))
-
-
-def located(
-    problem: Problem, file: str, text: str, first_line: int = 1, where: Path | None = None, resource: str = ""
-) -> Diagnostic:
-    """The problem as a diagnostic at its node in `text` (a document starting at `first_line`; `where`
-    is the node's path in it when the problem's path is relative to a part of it), read again only
-    now: the fast reader keeps no positions. The document's first line when that fails."""
-    doc = _positions(text, file) if text else None
-    path = problem.path if where is None else where
-    line, col = doc.position(path) if doc is not None else (1, 1)
+    line, col = locate(item, problem.path)
+    ref = resource_ref(item.obj)
     return Diagnostic(
-        file,
-        first_line + line - 1,
-        col,
-        Level.ERROR,
-        problem.code,
-        problem.message,
-        json_path(problem.path),
-        resource,
+        item.file, line, col, Level.ERROR, problem.code, problem.message, json_path(problem.path), ref
     )
+
+
+def locate(item: Item, path: Path) -> tuple[int, int]:
+    """The line and column of a path inside an item's object, from its document's text read again
+    only now (the fast reader keeps no positions); the document's first line when that fails."""
+    return position(
+        item.text, item.file, ("items", item.index, *path) if item.index >= 0 else path, item.line
+    )
+
+
+def located(problem: Problem, file: str, text: str) -> Diagnostic:
+    """The problem as a diagnostic at its node in a file's text."""
+    line, col = position(text, file, problem.path)
+    return Diagnostic(file, line, col, Level.ERROR, problem.code, problem.message, json_path(problem.path))
+
+
+def position(text: str, file: str, path: Path, first_line: int = 1) -> tuple[int, int]:
+    """Where a path is in one document's text (which starts at `first_line` of its file)."""
+    doc = _positions(text, file) if text else None
+    line, col = doc.position(path) if doc is not None else (1, 1)
+    return first_line + line - 1, col
 
 
 @lru_cache(maxsize=8)

@@ -17,14 +17,15 @@ from __future__ import annotations
 import copy
 import marshal
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from meshform.core import foreign, identity, provenance, shapes, status
 from meshform.core.namespaces import NamespaceIndex
-from meshform.core.workloads import pod_template, selector_keys
+from meshform.core.workloads import TEMPLATE_PATHS, pod_template, selector_keys
 from meshform.diagnostics import Diagnostic, Level
 from meshform.model.config import OPT_OUT, TransformConfig
+from meshform.model.schema import json_path
 from meshform.modes import Registry
 from meshform.modes.base import EnrollContext, Enrollment, Mode, ModeFacts, Port
 from meshform.objects import Item, resource_ref
@@ -207,16 +208,23 @@ class Transformer:
         return record, service_records
 
     def _bad_status(self, item: Item, code: str, problem: str) -> None:
-        self.diagnostics.append(
-            item.diagnostic(
-                Level.ERROR,
-                code,
-                f"{resource_ref(item.obj)}: its {status.STATUS} annotation {problem}; nothing was changed",
-                f"a status copied from another workload or edited by hand is not meshform's record: "
-                f"remove the {status.STATUS} annotation (and whatever it lists that meshform added), "
-                "then run meshform again",
-            )
+        found = item.diagnostic(
+            Level.ERROR,
+            code,
+            f"{resource_ref(item.obj)}: its {status.STATUS} annotation {problem}; nothing was changed",
+            f"a status copied from another workload or edited by hand is not meshform's record: "
+            f"remove the {status.STATUS} annotation (and whatever it lists that meshform added), "
+            "then run meshform again",
         )
+        kind = item.obj.get("kind")
+        where = (
+            *TEMPLATE_PATHS.get(kind, ()),
+            "metadata",
+            "annotations",
+            status.STATUS,
+        )
+        line, col = shapes.locate(item, where)  # at the annotation itself
+        self.diagnostics.append(replace(found, line=line, col=col, path=json_path(where)))
 
     def _expected(
         self, item: Item, template: dict[str, Any], mode: Mode, record: status.Record
