@@ -15,8 +15,8 @@ from typing import Any
 
 import yaml
 
-from meshform.yamlio.scalars import STR, TIMESTAMP, PlainStr, is_timestamp
 from meshform.yamlio.limits import safe_for_yaml_rs
+from meshform.yamlio.scalars import STR, TIMESTAMP, PlainStr, is_timestamp
 
 _Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when the wheel has it
 
