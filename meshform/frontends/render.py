@@ -15,8 +15,9 @@ from meshform.yamlio.reader import Document, load_documents, load_documents_quic
 
 APP_SCHEMA = "application.schema.json"
 # Schema errors after which the model cannot be trusted to have the types semantics reads (a name
-# that is a list, a mode that is a mapping): its other errors are reported, its references are not.
-MISSHAPEN = frozenset({"MF100", "MF103"})
+# that is a list, a workload kind that is a mapping): its other errors are reported, its references
+# are not. An enum error counts: the value may be a list.
+MISSHAPEN = frozenset({"MF100", "MF103", "MF104"})
 
 
 @dataclass
