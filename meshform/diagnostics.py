@@ -8,9 +8,16 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from itertools import groupby, islice
+
+# Diagnostics stay linear in the input: a message (or path) quotes at most this much of it, a list of
+# names in a message shows at most LISTED of them, and a report prints at most PER_FILE per file.
+MAX_MESSAGE = 1000
+LISTED = 8
+PER_FILE = 1000
 
 
 class Level(StrEnum):
@@ -35,10 +42,24 @@ CODES: dict[str, Code] = {
         Code(
             "MF003", "yaml-duplicate-key", "remove one of the duplicate keys; readers disagree on which wins"
         ),
-        Code("MF004", "yaml-limit", "the input exceeds a safety limit (size, nesting depth or aliases)"),
+        Code(
+            "MF004",
+            "yaml-limit",
+            "the input exceeds a safety limit (size, documents, nesting depth or aliases)",
+        ),
         Code("MF005", "yaml-encoding", "save the file as UTF-8 without NUL or control characters"),
         Code(
             "MF006", "not-an-application", "the document must be `kind: Application` of meshform.dev/v1alpha1"
+        ),
+        Code(
+            "MF030",
+            "template-budget",
+            "a sidecar template may build a few KiB in a bounded number of steps; simplify it",
+        ),
+        Code(
+            "MF031",
+            "diagnostics-truncated",
+            f"fix the first {PER_FILE} findings of the file and run again to see the rest",
         ),
         Code("MF100", "schema", "see the JSON Schema in schemas/ for the allowed shape"),
         Code("MF101", "schema-required", "add the missing field"),
@@ -47,6 +68,16 @@ CODES: dict[str, Code] = {
         Code("MF104", "schema-enum", "use one of the allowed values"),
         Code("MF105", "schema-pattern", "use a lower-case DNS-1123 name or a value matching the pattern"),
         Code("MF106", "schema-range", "use a value inside the allowed range"),
+        Code(
+            "MF150",
+            "object-shape",
+            "give the field the type Kubernetes has for it (`kubectl explain` shows it)",
+        ),
+        Code(
+            "MF152",
+            "kubeconfig-shape",
+            "give the kubeconfig field the type kubectl has for it (`kubectl config view` shows it)",
+        ),
         Code("MF170", "label-or-annotation-key", "use a key the API server accepts: [prefix/]name"),
         Code(
             "MF171",
@@ -202,6 +233,13 @@ class Diagnostic:
     resource: str = field(default="", compare=False)
     hint: str = field(default="", compare=False)
 
+    def __post_init__(self) -> None:
+        # Messages quote input (values, keys, paths): bounded, so a report never repeats a huge value.
+        for name in ("message", "path", "resource"):
+            value = getattr(self, name)
+            if len(value) > MAX_MESSAGE:
+                object.__setattr__(self, name, value[: MAX_MESSAGE - 1] + "…")
+
     @property
     def fix(self) -> str:
         return self.hint or CODES[self.code].hint
@@ -261,9 +299,48 @@ def format_github(d: Diagnostic) -> str:
     return f"::{kind} file={printable(d.file)},line={d.line},col={d.col}::{msg}"
 
 
+def json_type(value: object) -> str:
+    """A value's JSON type with its article, for messages: `a string`, `a list`, `null`..."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "a list" if isinstance(value, list) else "a mapping" if isinstance(value, dict) else "a value"
+
+
+def listing(names: Collection[str] | Iterable[str], total: int | None = None, limit: int = LISTED) -> str:
+    """`a, b, c and 9997 more`: names for a message, never all of ten thousand. Reads only the first
+    `limit` names; `total` counts them all when `names` is a lazy iterable."""
+    if total is None:
+        names = names if isinstance(names, Collection) else list(names)
+        total = len(names)
+    shown = ", ".join(islice(names, limit))
+    return f"{shown} and {total - limit} more" if total > limit else shown
+
+
+def capped(diags: Iterable[Diagnostic], per_file: int = PER_FILE) -> list[Diagnostic]:
+    """Sorted, each once, at most `per_file` per file, each cut file followed by one MF031 saying how
+    many more (at the level of the worst one left out)."""
+    out: list[Diagnostic] = []
+    for file, group in groupby(sorted(set(diags)), key=lambda d: d.file):
+        found = list(group)
+        out += found[:per_file]
+        rest = found[per_file:]
+        if rest:
+            worst = min(rest, key=lambda d: list(Level).index(d.level)).level
+            message = f"{len(rest)} more finding(s) in this file not shown"
+            out.append(Diagnostic(file, 0, 0, worst, "MF031", message))
+    return out
+
+
 def report(diags: Iterable[Diagnostic], fmt: str) -> str:
-    """Render diagnostics in a named format: `text` (parsable), `json` or `github`."""
-    ordered = sorted(diags)
+    """Render diagnostics in a named format: `text` (parsable), `json` or `github`; at most PER_FILE
+    per file (see `capped`)."""
+    ordered = capped(diags)
     if fmt == "json":
         return json.dumps([d.to_json() for d in ordered], indent=2, sort_keys=True) + "\n"
     line = format_github if fmt == "github" else format_text

@@ -17,14 +17,15 @@ from __future__ import annotations
 import copy
 import marshal
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from meshform.core import foreign, identity, provenance, status
+from meshform.core import foreign, identity, provenance, shapes, status
 from meshform.core.namespaces import NamespaceIndex
-from meshform.core.workloads import pod_template, selector_keys
+from meshform.core.workloads import TEMPLATE_PATHS, pod_template, selector_keys
 from meshform.diagnostics import Diagnostic, Level
 from meshform.model.config import OPT_OUT, TransformConfig
+from meshform.model.schema import json_path
 from meshform.modes import Registry
 from meshform.modes.base import EnrollContext, Enrollment, Mode, ModeFacts, Port
 from meshform.objects import Item, resource_ref
@@ -75,11 +76,12 @@ class Transformer:
     """One run over one set of objects."""
 
     def __init__(self, items: list[Item], config: TransformConfig, registry: Registry) -> None:
-        self.items = items
+        # Objects of the wrong shape are reported and left alone: nothing below reads them.
+        self.items, self.diagnostics = shapes.checked(items)
+        items = self.items
         self.config = config
         self.registry = registry
         self.namespaces = NamespaceIndex.build([i.obj for i in items])
-        self.diagnostics: list[Diagnostic] = []
         self.keys = provenance.governance_keys(registry)
         # key → the first mode that enrolls with it (a few look-ups per workload, not a registry scan)
         self.owners: dict[str, ModeFacts] = {}
@@ -206,16 +208,23 @@ class Transformer:
         return record, service_records
 
     def _bad_status(self, item: Item, code: str, problem: str) -> None:
-        self.diagnostics.append(
-            item.diagnostic(
-                Level.ERROR,
-                code,
-                f"{resource_ref(item.obj)}: its {status.STATUS} annotation {problem}; nothing was changed",
-                f"a status copied from another workload or edited by hand is not meshform's record: "
-                f"remove the {status.STATUS} annotation (and whatever it lists that meshform added), "
-                "then run meshform again",
-            )
+        found = item.diagnostic(
+            Level.ERROR,
+            code,
+            f"{resource_ref(item.obj)}: its {status.STATUS} annotation {problem}; nothing was changed",
+            f"a status copied from another workload or edited by hand is not meshform's record: "
+            f"remove the {status.STATUS} annotation (and whatever it lists that meshform added), "
+            "then run meshform again",
         )
+        kind = item.obj.get("kind")
+        where = (
+            *TEMPLATE_PATHS.get(kind, ()),
+            "metadata",
+            "annotations",
+            status.STATUS,
+        )
+        line, col = shapes.locate(item, where)  # at the annotation itself
+        self.diagnostics.append(replace(found, line=line, col=col, path=json_path(where)))
 
     def _expected(
         self, item: Item, template: dict[str, Any], mode: Mode, record: status.Record

@@ -78,8 +78,8 @@ def check_command(paths: list[str], config: TransformConfig, registry: Registry,
     `verify` apply)."""
     outcome = govern_sources(paths, TransformConfig(), registry)  # read only: governs nothing
     diags = list(outcome.diagnostics) + nothing_read(outcome)
-    items = [i for c in outcome.chunks() for i in c.items]
-    judge = Transformer(items, config, registry)
+    judge = Transformer([i for c in outcome.chunks() for i in c.items], config, registry)
+    items = judge.items  # those of the right shape; the others are among judge.diagnostics
     warned: set[tuple[str, str]] = set()
     for item in items:
         template = pod_template(item.obj)
@@ -127,10 +127,10 @@ def _governed(template: dict[str, Any], facts: ModeFacts, pod: Pod, namespaces: 
 
 def krm_command(registry: Registry) -> int:
     from meshform.frontends import krm
-    from meshform.yamlio.reader import decode
+    from meshform.yamlio.reader import read_text
 
     try:
-        text = decode(sys.stdin.buffer.read(), "<stdin>")
+        text, _ = read_text("-")
         out, diags = krm.run(text, registry)
     except MeshformError as exc:
         sys.stderr.write(report(exc.diagnostics, "text"))

@@ -64,7 +64,10 @@ def govern_sources(
         outcome.chunks_by_file[name] = chunks
     if outcome.ok:
         items = [item for chunk in outcome.chunks() for item in chunk.items]
-        outcome.diagnostics += transform(items, config, registry)
+        try:
+            outcome.diagnostics += transform(items, config, registry)
+        except MeshformError as exc:  # e.g. a sidecar template that fails: reported like the rest
+            outcome.diagnostics += exc.diagnostics
     return outcome
 
 

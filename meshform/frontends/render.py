@@ -14,6 +14,10 @@ from meshform.modes import Registry
 from meshform.yamlio.reader import Document, load_documents, load_documents_quick, read_text
 
 APP_SCHEMA = "application.schema.json"
+# Schema errors after which the model cannot be trusted to have the types semantics reads (a name
+# that is a list, a workload kind that is a mapping): its other errors are reported, its references
+# are not. An enum error counts: the value may be a list.
+MISSHAPEN = frozenset({"MF100", "MF103", "MF104"})
 
 
 @dataclass
@@ -55,7 +59,7 @@ def _check(
         message = f"document {doc.index + 1} is not a meshform Application"
         return [Diagnostic(doc.file, line, col, Level.ERROR, "MF006", message)], None
     diags = list(schema.validate(doc, APP_SCHEMA))
-    app = _best_effort_model(doc)
+    app = _best_effort_model(doc) if not any(d.code in MISSHAPEN for d in diags) else None
     if app is not None:
         diags += semantics.check(app, doc, registry, opts.mode, opts.enrollment)
         diags += admissible.check(app, semantics.Locator(doc))

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from meshform.diagnostics import Diagnostic, Level
+from meshform.diagnostics import Diagnostic, Level, listing
 from meshform.model.application import Application, Component, port_of
 from meshform.model.schema import json_path
 from meshform.modes import Registry
@@ -94,7 +94,7 @@ def _dependencies(app: Application, component: Component, base: Path, at: Locato
         if dep.name == component.name:
             yield at.error(where, "MF207", f"component {component.name!r} depends on itself")
         elif target is None:
-            known = ", ".join(c.name for c in app.components)
+            known = listing((c.name for c in app.components), len(app.components))
             yield at.error(where, "MF201", f"unknown dependency {dep.name!r} (components: {known})")
         elif not target.ports:
             yield at.error(where, "MF210", f"dependency {dep.name!r} declares no ports")
@@ -125,9 +125,7 @@ def _mode(
     mode = registry.resolve(name)
     where: Path = (*base, "governanceMode") if component.mode else ("spec", "governanceMode")
     if mode is None:
-        yield at.error(
-            where, "MF204", f"unknown governance mode {name!r} (known: {', '.join(registry.modes)})"
-        )
+        yield at.error(where, "MF204", f"unknown governance mode {name!r} (known: {listing(registry.modes)})")
         return
     strategy = effective_strategy(app, component, mode, enrollment_override)
     if strategy not in mode.facts.strategies:

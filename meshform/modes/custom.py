@@ -4,6 +4,7 @@ namespaces and an optional pre-injected sidecar template)."""
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,7 @@ from meshform.modes.base import (
     NamespaceTrap,
     sidecar_findings,
 )
+from meshform.modes.templating import MAX_TEMPLATE
 from meshform.yamlio.reader import Document
 
 
@@ -92,10 +94,25 @@ def _template(doc: Document, index: int, raw: dict[str, Any], base: str) -> Side
     if os.path.commonpath([root, real]) != root:
         raise refuse(f"template {rel!r} resolves outside {base} (symlink?)")
     try:
+        if not stat.S_ISREG(os.stat(real).st_mode):  # a FIFO would block, a device never end
+            raise refuse(f"template {rel!r} is not a regular file")
         with open(real, encoding="utf-8") as fh:
-            text = fh.read()
+            text = fh.read(MAX_TEMPLATE + 1)
     except (OSError, UnicodeDecodeError) as exc:
         raise refuse(f"cannot read template {rel!r}: {exc}") from None
+    if len(text) > MAX_TEMPLATE:
+        raise MeshformError(
+            [
+                Diagnostic(
+                    doc.file,
+                    line,
+                    col,
+                    Level.ERROR,
+                    "MF030",
+                    f"template {rel!r} is longer than {MAX_TEMPLATE} characters",
+                )
+            ]
+        )
     return SidecarTemplate(rel, text, bool(raw.get("native", True)), dict(raw.get("values", {})))
 
 

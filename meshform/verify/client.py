@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from meshform.diagnostics import json_type
 from meshform.verify import deadline, execauth
 from meshform.verify.kubeconfig import Endpoint, KubeconfigError
 
@@ -94,6 +95,8 @@ def _status_message(body: Any, raw: bytes) -> str:
 def _classify(code: int, body: Any, raw: bytes) -> Answer:
     message = _status_message(body, raw)
     if 200 <= code < 300:
+        if not isinstance(body, dict):  # every answer of the API is an object; anything else is not one
+            return Answer(Kind.ERROR, None, f"the answer is {json_type(body)}, not a JSON object", code)
         return Answer(Kind.OK, body, code=code)
     kind = {401: Kind.UNAUTHORIZED, 404: Kind.NOT_FOUND, 504: Kind.TIMEOUT}.get(code)
     if code == 403:
@@ -221,7 +224,7 @@ class Client:
             return _network_answer(exc)
         try:
             data = json.loads(raw) if raw else None
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past what Python parses
             data = None
         return _classify(code, data, raw)
 
