@@ -37,7 +37,8 @@ from meshform.verify.kubeconfig import Endpoint, KubeconfigError
 DEFAULT_TIMEOUT = (
     15.0  # seconds a whole request may take (above a webhook's default 10 s, so its failure reaches us)
 )
-MAX_BODY = 64 * 1024 * 1024  # a list of every MutatingWebhookConfiguration stays far below this
+MAX_BODY = 16 * 1024 * 1024  # every answer verify reads (a list of webhooks, one Namespace) is far below;
+# parsed JSON costs ~10x its text in memory, so this keeps a hostile server under the 300 MiB budget
 
 
 class Kind(StrEnum):
