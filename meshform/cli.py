@@ -7,12 +7,14 @@ them, never at import time: every kustomize or Helm run pays for this module's s
 from __future__ import annotations
 
 import os
+import re
 import sys
 from typing import Any
 
 import click
 
-from meshform.diagnostics import REPORTERS, Diagnostic, Level, MeshformError, has_errors, report
+from meshform.diagnostics import CODES, REPORTERS, Diagnostic, Level, MeshformError, has_errors, report
+from meshform.exits import closed_pipe, unwritable
 from meshform.version import __version__
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -341,7 +343,11 @@ def krm(modes_file: str | None) -> None:
     "-o", "--output", "out_format", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
 @click.option(
-    "--timeout", type=click.FloatRange(min=0.1), default=15.0, show_default=True, help="Seconds per request."
+    "--timeout",
+    type=click.FloatRange(min=0.1),
+    default=15.0,
+    show_default=True,
+    help="Seconds one request may take in all (connect, TLS, every read).",
 )
 @modes_file_option
 def verify(
@@ -363,24 +369,55 @@ def verify(
     raise SystemExit(command(Options(paths, mode, kubeconfig, context, timeout), registry, out_format))
 
 
+def _requested_format(argv: list[str]) -> str:
+    """The --diagnostics format asked for, read from the raw arguments: a usage error happens before
+    click has parsed them, and it must still be reported the way the caller reads diagnostics."""
+    for i, arg in enumerate(argv):
+        if arg.startswith("--diagnostics="):
+            value = arg.partition("=")[2]
+        elif arg == "--diagnostics" and i + 1 < len(argv):
+            value = argv[i + 1]
+        else:
+            continue
+        if value in REPORTERS:
+            return value
+    return "text"
+
+
+def _usage_error(exc: click.ClickException, fmt: str) -> None:
+    if fmt == "text":
+        exc.show()
+        return
+    message = exc.format_message()
+    named = re.search(r"\bMF\d{3}\b", message)  # meshform's own usage errors name their code
+    code = named.group() if named and named.group() in CODES else "MF501"
+    context = getattr(exc, "ctx", None)
+    hint = f"see `{context.command_path} --help`" if context is not None else ""
+    sys.stderr.write(report([Diagnostic("<command line>", 0, 0, Level.ERROR, code, message, hint=hint)], fmt))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point with one error boundary: exit codes, no tracebacks, quiet on a closed pipe."""
+    args = sys.argv[1:] if argv is None else argv
+    fmt = _requested_format(args)
     try:
-        cli.main(args=argv, prog_name="meshform", standalone_mode=False)
+        cli.main(args=args, prog_name="meshform", standalone_mode=False)
     except click.exceptions.Exit as exc:
         raise SystemExit(exc.exit_code) from None
     except click.ClickException as exc:
-        exc.show()
+        _usage_error(exc, fmt)
         raise SystemExit(EXIT_USAGE) from None
     except click.exceptions.Abort:
         raise SystemExit(EXIT_USAGE) from None
     except MeshformError as exc:
-        sys.stderr.write(report(exc.diagnostics, "text"))
+        sys.stderr.write(report(exc.diagnostics, fmt))
         raise SystemExit(EXIT_INVALID) from None
     except BrokenPipeError:
-        _quiet_closed_pipe()
+        closed_pipe()
     except SystemExit:
         raise
+    except OSError as exc:  # stdout on a full disk or a closed descriptor; reading errors are MF001
+        unwritable(exc)
     except Exception as exc:  # the last line of defence: a bug must still not print a traceback
         if os.environ.get("MESHFORM_DEBUG"):
             raise
@@ -388,14 +425,6 @@ def main(argv: list[str] | None = None) -> None:
             f"meshform: internal error: {type(exc).__name__}: {exc} (MESHFORM_DEBUG=1 for details)\n"
         )
         raise SystemExit(EXIT_INTERNAL) from None
-
-
-def _quiet_closed_pipe() -> None:
-    # The reader (e.g. `| head`) went away: point stdout at /dev/null so the interpreter's final flush
-    # does not raise again, and exit like other Unix tools do.
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    raise SystemExit(141)
 
 
 __all__ = ["EXIT_INVALID", "EXIT_OK", "EXIT_USAGE", "Level", "cli", "main"]

@@ -7,9 +7,17 @@ stable id and a default fix hint so users (and tests) can rely on them.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import re
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from itertools import groupby, islice
+
+# Diagnostics stay linear in the input: a message (or path) quotes at most this much of it, a list of
+# names in a message shows at most LISTED of them, and a report prints at most PER_FILE per file.
+MAX_MESSAGE = 1000
+LISTED = 8
+PER_FILE = 1000
 
 
 class Level(StrEnum):
@@ -34,10 +42,24 @@ CODES: dict[str, Code] = {
         Code(
             "MF003", "yaml-duplicate-key", "remove one of the duplicate keys; readers disagree on which wins"
         ),
-        Code("MF004", "yaml-limit", "the input exceeds a safety limit (size, nesting depth or aliases)"),
+        Code(
+            "MF004",
+            "yaml-limit",
+            "the input exceeds a safety limit (size, documents, nesting depth or aliases)",
+        ),
         Code("MF005", "yaml-encoding", "save the file as UTF-8 without NUL or control characters"),
         Code(
             "MF006", "not-an-application", "the document must be `kind: Application` of meshform.dev/v1alpha1"
+        ),
+        Code(
+            "MF030",
+            "template-budget",
+            "a sidecar template may build a few KiB in a bounded number of steps; simplify it",
+        ),
+        Code(
+            "MF031",
+            "diagnostics-truncated",
+            f"fix the first {PER_FILE} findings of the file and run again to see the rest",
         ),
         Code("MF100", "schema", "see the JSON Schema in schemas/ for the allowed shape"),
         Code("MF101", "schema-required", "add the missing field"),
@@ -46,6 +68,33 @@ CODES: dict[str, Code] = {
         Code("MF104", "schema-enum", "use one of the allowed values"),
         Code("MF105", "schema-pattern", "use a lower-case DNS-1123 name or a value matching the pattern"),
         Code("MF106", "schema-range", "use a value inside the allowed range"),
+        Code(
+            "MF150",
+            "object-shape",
+            "give the field the type Kubernetes has for it (`kubectl explain` shows it)",
+        ),
+        Code(
+            "MF152",
+            "kubeconfig-shape",
+            "give the kubeconfig field the type kubectl has for it (`kubectl config view` shows it)",
+        ),
+        Code("MF170", "label-or-annotation-key", "use a key the API server accepts: [prefix/]name"),
+        Code(
+            "MF171",
+            "label-value",
+            "use at most 63 letters, digits, '-', '_' or '.' (or move it to an annotation)",
+        ),
+        Code(
+            "MF172",
+            "annotations-too-big",
+            "keep one object's annotations under 256 KiB (a ConfigMap holds more)",
+        ),
+        Code("MF173", "service-name", "name the component with a leading letter (it names its Service)"),
+        Code("MF174", "derived-name", "shorten the component or version name"),
+        Code("MF175", "duplicate-object", "rename the component or version so the derived names differ"),
+        Code("MF176", "selector-label", "remove the label; meshform sets it for the workload's selector"),
+        Code("MF177", "duplicate-version", "give every version of a component its own name"),
+        Code("MF178", "rendered-object-refused", "report it: the rendered object breaks an API server rule"),
         Code("MF201", "unknown-dependency", "depend on the name of a component of this application"),
         Code("MF202", "duplicate-component", "give every component a unique name"),
         Code("MF203", "port-clash", "give every port of a component a unique name and number"),
@@ -99,11 +148,26 @@ CODES: dict[str, Code] = {
         ),
         Code("MF404", "namespace-label", "label the namespace too, or set spec.ownsNamespace: true"),
         Code("MF405", "helm-hook-skipped", "set spec.helmHooks: govern to govern hook Jobs too"),
+        Code("MF410", "mesh-needs-service", "add a Service selecting the workload's pods"),
+        Code("MF411", "mesh-service-ambiguous", "name the mesh service with the mode's pod annotation"),
+        Code(
+            "MF412",
+            "mesh-service-account",
+            "run the pods as a ServiceAccount named like the mesh service (Consul ACLs)",
+        ),
         Code("MF501", "usage", "see --help"),
         Code("MF601", "namespace-two-meshes", "keep one mesh's namespace key"),
         Code("MF602", "namespace-injection-disabled", "enable injection on the namespace"),
         Code("MF603", "namespace-webhook-excluded", "remove the namespace label that excludes it"),
         Code("MF604", "namespace-revision", "use one revision"),
+        Code(
+            "MF605",
+            "namespace-injection-beats-revision",
+            "label the namespace istio.io/rev=<revision> instead of istio-injection",
+        ),
+        Code("MF606", "namespace-never-injected", "deploy the workload in another namespace"),
+        Code("MF607", "namespace-other-mesh", "opt the pod out of the mesh its namespace enrolls"),
+        Code("MF608", "pod-other-mesh", "remove the other mesh's keys from the pod template"),
         Code(
             "MF901",
             "policy-duration",
@@ -207,6 +271,13 @@ class Diagnostic:
     resource: str = field(default="", compare=False)
     hint: str = field(default="", compare=False)
 
+    def __post_init__(self) -> None:
+        # Messages quote input (values, keys, paths): bounded, so a report never repeats a huge value.
+        for name in ("message", "path", "resource"):
+            value = getattr(self, name)
+            if len(value) > MAX_MESSAGE:
+                object.__setattr__(self, name, value[: MAX_MESSAGE - 1] + "…")
+
     @property
     def fix(self) -> str:
         return self.hint or CODES[self.code].hint
@@ -238,21 +309,76 @@ class MeshformError(Exception):
         self.diagnostics = diagnostics
 
 
+# C0 and C1 controls, DEL, and the bidirectional overrides: a terminal acts on them (escape sequences,
+# a rewritten title, a cleared screen, text shown in another order), and they can come from outside
+# (file contents, object names, an API server's answer).
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str) -> str:
+    """The text with every control character written as a visible escape (`\\x1b`), for a terminal."""
+    return _UNPRINTABLE.sub(_escape, text) if _UNPRINTABLE.search(text) else text
+
+
 def format_text(d: Diagnostic) -> str:
-    where = f"{d.file}:{d.line}:{d.col}"
-    path = f" [{d.path}]" if d.path else ""
-    return f"{where}: {d.level.value} {d.code} {d.message}{path}\n  hint: {d.fix}"
+    where = printable(f"{d.file}:{d.line}:{d.col}")
+    path = f" [{printable(d.path)}]" if d.path else ""
+    return f"{where}: {d.level.value} {d.code} {printable(d.message)}{path}\n  hint: {printable(d.fix)}"
 
 
 def format_github(d: Diagnostic) -> str:
     kind = {"error": "error", "warning": "warning", "info": "notice"}[d.level.value]
-    msg = f"{d.code} {d.message} (hint: {d.fix})".replace("%", "%25").replace("\n", "%0A")
-    return f"::{kind} file={d.file},line={d.line},col={d.col}::{msg}"
+    msg = printable(f"{d.code} {d.message} (hint: {d.fix})".replace("%", "%25").replace("\n", "%0A"))
+    return f"::{kind} file={printable(d.file)},line={d.line},col={d.col}::{msg}"
+
+
+def json_type(value: object) -> str:
+    """A value's JSON type with its article, for messages: `a string`, `a list`, `null`..."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "a list" if isinstance(value, list) else "a mapping" if isinstance(value, dict) else "a value"
+
+
+def listing(names: Collection[str] | Iterable[str], total: int | None = None, limit: int = LISTED) -> str:
+    """`a, b, c and 9997 more`: names for a message, never all of ten thousand. Reads only the first
+    `limit` names; `total` counts them all when `names` is a lazy iterable."""
+    if total is None:
+        names = names if isinstance(names, Collection) else list(names)
+        total = len(names)
+    shown = ", ".join(islice(names, limit))
+    return f"{shown} and {total - limit} more" if total > limit else shown
+
+
+def capped(diags: Iterable[Diagnostic], per_file: int = PER_FILE) -> list[Diagnostic]:
+    """Sorted, each once, at most `per_file` per file, each cut file followed by one MF031 saying how
+    many more (at the level of the worst one left out)."""
+    out: list[Diagnostic] = []
+    for file, group in groupby(sorted(set(diags)), key=lambda d: d.file):
+        found = list(group)
+        out += found[:per_file]
+        rest = found[per_file:]
+        if rest:
+            worst = min(rest, key=lambda d: list(Level).index(d.level)).level
+            message = f"{len(rest)} more finding(s) in this file not shown"
+            out.append(Diagnostic(file, 0, 0, worst, "MF031", message))
+    return out
 
 
 def report(diags: Iterable[Diagnostic], fmt: str) -> str:
-    """Render diagnostics in a named format: `text` (parsable), `json` or `github`."""
-    ordered = sorted(diags)
+    """Render diagnostics in a named format: `text` (parsable), `json` or `github`; at most PER_FILE
+    per file (see `capped`)."""
+    ordered = capped(diags)
     if fmt == "json":
         return json.dumps([d.to_json() for d in ordered], indent=2, sort_keys=True) + "\n"
     line = format_github if fmt == "github" else format_text

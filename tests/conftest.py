@@ -50,6 +50,42 @@ def transform_text(
     return emit(chunks, engine), diags
 
 
+def run_measured(
+    *args: str, stdin: Any = None, limit_mib: int = 3072, timeout: float = 120
+) -> tuple[subprocess.CompletedProcess[bytes], float]:
+    """The real CLI in a child whose address space is capped at `limit_mib` (a regression then fails
+    fast instead of swapping the machine): the run, and its peak RSS in MiB as the kernel counted it
+    for that child alone (wait4). `stdin` is a file object or None."""
+    import resource
+    import tempfile
+    import threading
+
+    def cap() -> None:
+        limit = limit_mib * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "meshform", *args],
+            stdin=stdin if stdin is not None else subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            cwd=ROOT,
+            preexec_fn=cap,
+        )
+        timer = threading.Timer(timeout, proc.kill)
+        timer.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            timer.cancel()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        done = subprocess.CompletedProcess(proc.args, proc.returncode, out.read(), err.read())
+    return done, usage.ru_maxrss / 1024
+
+
 def run_cli(
     *args: str, stdin: bytes | None = None, env: dict[str, str] | None = None, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[bytes]:

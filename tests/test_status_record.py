@@ -115,8 +115,8 @@ def transform(text: str, *args: str) -> tuple[int, str, str]:
 def test_a_malformed_record_is_a_located_error_and_nothing_is_written(raw: str) -> None:
     code, out, err = transform(DB + "---\n" + with_status(raw), "--mode", "linkerd")
     assert (code, out) == (1, "")
-    assert err.startswith(
-        "<stdin>:14:1: error MF250 Deployment/shop/web: its meshform.dev/status annotation "
+    assert err.startswith(  # at the annotation itself (line 24 of the stream)
+        "<stdin>:24:9: error MF250 Deployment/shop/web: its meshform.dev/status annotation "
     )
     assert "internal error" not in err and "Traceback" not in err
 
@@ -146,7 +146,7 @@ FORGED = {
 def test_a_forged_record_is_not_believed_and_nothing_is_removed(record: dict[str, Any], mode: str) -> None:
     code, out, err = transform(DB + "---\n" + with_status(record), "--mode", mode)
     assert (code, out) == (1, "")
-    assert "<stdin>:14:1: error MF251 Deployment/shop/web: its meshform.dev/status annotation records " in err
+    assert "<stdin>:24:9: error MF251 Deployment/shop/web: its meshform.dev/status annotation records " in err
 
 
 def test_env_meshform_did_not_set_is_not_believed() -> None:

@@ -142,7 +142,7 @@ WORKLOAD = (CORPUS / "05-pods.yaml").read_text().split("---\n")[1]
         ),
         ("  labels: {istio-injection: enabled, istio.io/dataplane-mode: ambient}\n", "istio", 0, "MF601"),
         ("  labels: {config.linkerd.io/admission-webhooks: disabled}\n", "linkerd", 1, "MF603"),
-        ("  labels: {team: x}\n", "kuma", 0, "MF404"),
+        ("  labels: {team: x}\n", "kuma", 1, "MF404"),  # a known namespace without the key: not governed
     ],
     ids=["istio-disabled", "two-meshes", "sidecar-and-ambient", "linkerd-excluded", "kuma-unlabelled"],
 )

@@ -36,7 +36,9 @@ CORPUS = sorted((ROOT / "tests" / "fixtures" / "corpus").glob("*.yaml"))
 
 def govern(text: str, mode: str, engine: str = FAST) -> str:
     out, diags = transform_text(text, mode, engine)
-    assert not [d for d in diags if d.level == "error"], diags
+    # A namespace that keeps the mesh away (the corpus' `shop` has no Kuma label) is the cluster's
+    # problem, reported; the transformation itself must still be complete and exact.
+    assert not [d for d in diags if d.level == "error" and d.code != "MF404"], diags
     return out
 
 

@@ -37,6 +37,7 @@ class Unit:
 class Expansion:
     objects: list[dict[str, Any]]  # in output order; workloads are the same dicts as in units
     units: list[Unit]
+    owners: dict[int, int]  # id(object) → index of the component it was rendered from
 
 
 def service_host(app: Application, name: str) -> str:
@@ -118,7 +119,10 @@ def _pod_template(app: Application, c: Component, v: Version, ups: tuple[Upstrea
     annotations = {**c.annotations, **v.annotations}
     if annotations:
         meta["annotations"] = annotations
-    spec: dict[str, Any] = {"serviceAccountName": f"{app.name}-{c.name}"}
+    # One name per component: its Service, its ServiceAccount and its workload. Meshes that take a
+    # workload's identity from its Service need the account to carry the same name (Consul with ACLs
+    # refuses the pod otherwise), and the SPIFFE identity Istio and Linkerd show reads the same.
+    spec: dict[str, Any] = {"serviceAccountName": c.name}
     if c.host_network:
         spec["hostNetwork"] = True
     spec["containers"] = [_container(c, v, ups)]
@@ -193,24 +197,27 @@ def _service_account(app: Application, c: Component) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "ServiceAccount",
-        "metadata": _meta(app, f"{app.name}-{c.name}", c.name),
+        "metadata": _meta(app, c.name, c.name),
     }
 
 
 def expand(app: Application) -> Expansion:
     objects: list[dict[str, Any]] = []
     units: list[Unit] = []
+    owners: dict[int, int] = {}
     for c in app.components:
         ups = upstreams(app, c)
-        objects.append(_service_account(app, c))
+        made = [_service_account(app, c)]
         service = _service(app, c) if c.ports else None
         per_version: list[dict[str, Any]] = []
         if service is not None:
-            objects.append(service)
+            made.append(service)
             per_version = _version_services(app, c, service)
-            objects += per_version
+            made += per_version
         for i, v in enumerate(c.versions):
             workload = _workload(app, c, v, ups)
-            objects.append(workload)
+            made.append(workload)
             units.append(Unit(c, v, workload, service, ups, per_version[i] if per_version else None))
-    return Expansion(objects, units)
+        objects += made
+        owners.update((id(obj), c.index) for obj in made)
+    return Expansion(objects, units, owners)

@@ -10,8 +10,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from meshform.core import status
+from meshform.core import admission, status
 from meshform.core.expand import Expansion, Unit
+from meshform.core.identity import problems as identity_problems
+from meshform.core.identity import service_account
 from meshform.core.policy import attach, contexts, enforceable, has_policy
 from meshform.core.workloads import pod_template
 from meshform.diagnostics import Diagnostic, Level
@@ -167,12 +169,36 @@ def _namespace_warnings(app: Application, ns_modes: list[ModeFacts], at: Locator
         )
 
 
+def _service_identities(choices: list[Choice], at: Locator) -> Iterator[Diagnostic]:
+    """Modes that name a workload after its Service (Consul): expand names every ServiceAccount like
+    its component's Service already; say where there is no Service to name the workload after."""
+    for choice in choices:
+        identity, unit = choice.mode.facts.service_identity, choice.unit
+        if identity is None:
+            continue
+        template = pod_template(unit.workload)
+        assert template is not None, "expand always builds a pod template"
+        found = identity_problems(
+            identity,
+            choice.mode.facts.name,
+            f"{unit.workload['kind']}/{unit.workload['metadata']['name']}",
+            (template.get("metadata") or {}).get("annotations"),
+            service_account(template["spec"]),
+            [unit.service["metadata"]["name"]] if unit.service is not None else [],
+            add_service="give the component a port (meshform then renders its Service)",
+        )
+        for problem in found:
+            path = (*COMPONENTS, unit.component.index)
+            yield at.error(path, problem.code, problem.message, Level.WARNING, problem.hint)
+
+
 def govern(
     app: Application, expansion: Expansion, registry: Registry, opts: GovernOptions, at: Locator
 ) -> tuple[list[dict[str, Any]], list[Diagnostic]]:
     choices = _choices(app, expansion, registry, opts)
     ns_modes = _namespace_modes(choices)
     diags = list(_namespace_warnings(app, ns_modes, at))
+    diags += _service_identities(choices, at)
     extra: dict[int, list[dict[str, Any]]] = {}
     policies = contexts(app, expansion, {c.unit.component.name: options_for(app, c.mode) for c in choices})
     for choice in choices:
@@ -181,7 +207,18 @@ def govern(
         extra[id(choice.unit.workload)] = objects
         diags += found
     out = [namespace_object(app, ns_modes)] if app.owns_namespace else []
+    owners: dict[int, int] = {}  # id(object) → the index of the component that rendered it
     for obj in expansion.objects:
         out.append(obj)
         out += extra.get(id(obj), [])
+        for made in (obj, *extra.get(id(obj), [])):
+            owners[id(made)] = expansion.owners[id(obj)]
+    diags += _refused(out, owners, at)
     return out, diags
+
+
+def _refused(out: list[dict[str, Any]], owners: dict[int, int], at: Locator) -> Iterator[Diagnostic]:
+    """What the API server would still refuse after the modes did their part, at its component."""
+    for obj, problem in admission.problems(out):
+        index = owners.get(id(obj))
+        yield at.error((*COMPONENTS, index) if index is not None else ("metadata",), "MF178", problem)

@@ -17,15 +17,16 @@ from __future__ import annotations
 import copy
 import marshal
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from meshform.core import foreign, provenance, status
+from meshform.core import foreign, identity, provenance, shapes, status
 from meshform.core.namespaces import NamespaceIndex
 from meshform.core.policy import attach, enforceable, recorded_ports, recorded_upstreams
-from meshform.core.workloads import pod_template, selector_keys
+from meshform.core.workloads import TEMPLATE_PATHS, pod_template, selector_keys
 from meshform.diagnostics import Diagnostic, Level
 from meshform.model.config import OPT_OUT, TransformConfig
+from meshform.model.schema import json_path
 from meshform.modes import Registry
 from meshform.modes.base import EnrollContext, Enrollment, Mode, ModeFacts, Port
 from meshform.objects import Item, resource_ref
@@ -77,11 +78,12 @@ class Transformer:
     """One run over one set of objects."""
 
     def __init__(self, items: list[Item], config: TransformConfig, registry: Registry) -> None:
-        self.items = items
+        # Objects of the wrong shape are reported and left alone: nothing below reads them.
+        self.items, self.diagnostics = shapes.checked(items)
+        items = self.items
         self.config = config
         self.registry = registry
         self.namespaces = NamespaceIndex.build([i.obj for i in items])
-        self.diagnostics: list[Diagnostic] = []
         self.keys = provenance.governance_keys(registry)
         # key → the first mode that enrolls with it (a few look-ups per workload, not a registry scan)
         self.owners: dict[str, ModeFacts] = {}
@@ -106,7 +108,8 @@ class Transformer:
             template = pod_template(item.obj)
             if template is not None:
                 self._workload(item, template, by_ref)
-        self.diagnostics += self.namespaces.conflicts(self.items, self.registry)
+        # other meshes reaching a pod: _enroll opts it out, or says why it cannot (MF253, MF254)
+        self.diagnostics += self.namespaces.conflicts(self.items, self.registry, other_meshes=False)
         return self.diagnostics
 
     def plan(self, item: Item, template: dict[str, Any]) -> Plan | None:
@@ -208,16 +211,23 @@ class Transformer:
         return record, service_records
 
     def _bad_status(self, item: Item, code: str, problem: str) -> None:
-        self.diagnostics.append(
-            item.diagnostic(
-                Level.ERROR,
-                code,
-                f"{resource_ref(item.obj)}: its {status.STATUS} annotation {problem}; nothing was changed",
-                f"a status copied from another workload or edited by hand is not meshform's record: "
-                f"remove the {status.STATUS} annotation (and whatever it lists that meshform added), "
-                "then run meshform again",
-            )
+        found = item.diagnostic(
+            Level.ERROR,
+            code,
+            f"{resource_ref(item.obj)}: its {status.STATUS} annotation {problem}; nothing was changed",
+            f"a status copied from another workload or edited by hand is not meshform's record: "
+            f"remove the {status.STATUS} annotation (and whatever it lists that meshform added), "
+            "then run meshform again",
         )
+        kind = item.obj.get("kind")
+        where = (
+            *TEMPLATE_PATHS.get(kind, ()),
+            "metadata",
+            "annotations",
+            status.STATUS,
+        )
+        line, col = shapes.locate(item, where)  # at the annotation itself
+        self.diagnostics.append(replace(found, line=line, col=col, path=json_path(where)))
 
     def _expected(
         self, item: Item, template: dict[str, Any], mode: Mode, record: status.Record
@@ -382,6 +392,24 @@ class Transformer:
         status.apply(template, mode.facts.name, plan.strategy, enrollment, kept)
         self._rewire(services, ports, enrollment, mode)
         item.added = enrollment.objects
+        if not enrollment.is_empty():
+            self._identity(item, template, mode.facts, services)
+
+    def _identity(self, item: Item, template: dict[str, Any], facts: ModeFacts, services: list[Item]) -> None:
+        """A mode naming workloads after their Service (Consul): say where the input cannot satisfy it;
+        the ServiceAccount and the Services are the user's to change, not meshform's."""
+        if facts.service_identity is None:
+            return
+        found = identity.problems(
+            facts.service_identity,
+            facts.name,
+            resource_ref(item.obj),
+            _meta(template).get("annotations"),
+            identity.service_account(template["spec"]),
+            [str(_meta(s.obj).get("name", "")) for s in services],
+            where=" in the input",
+        )
+        self.diagnostics += (item.diagnostic(Level.WARNING, p.code, p.message, p.hint) for p in found)
 
     def _recorded_policy(
         self, item: Item, recorded: Mapping[str, Any] | None, mode: Mode, report: bool

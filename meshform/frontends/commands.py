@@ -6,12 +6,14 @@ import sys
 from typing import Any
 
 from meshform.core import status
+from meshform.core.namespaces import NamespaceIndex, Pod
 from meshform.core.transform import Transformer
 from meshform.core.workloads import pod_template
 from meshform.diagnostics import Diagnostic, Level, MeshformError, has_errors, report
 from meshform.frontends.pipeline import Outcome, govern_sources, nothing_read, unified_diff
 from meshform.model.config import TransformConfig
 from meshform.modes import Registry
+from meshform.modes.base import ModeFacts
 from meshform.objects import resource_ref
 from meshform.yamlio.streams import FAST, ROUND_TRIP
 
@@ -71,28 +73,35 @@ def _write_dir(outcome: Outcome, engine: str, directory: str, diag_format: str) 
 
 
 def check_command(paths: list[str], config: TransformConfig, registry: Registry, diag_format: str) -> int:
-    """Every workload the config selects must carry meshform's status or its mesh's own markers."""
+    """Every workload the config selects must carry meshform's status or its mesh's own markers, and
+    nothing in its namespace or on its pod may keep that mesh away (the same rules `transform` and
+    `verify` apply)."""
     outcome = govern_sources(paths, TransformConfig(), registry)  # read only: governs nothing
     diags = list(outcome.diagnostics) + nothing_read(outcome)
-    items = [i for c in outcome.chunks() for i in c.items]
-    judge = Transformer(items, config, registry)
+    judge = Transformer([i for c in outcome.chunks() for i in c.items], config, registry)
+    items = judge.items  # those of the right shape; the others are among judge.diagnostics
+    warned: set[tuple[str, str]] = set()
     for item in items:
         template = pod_template(item.obj)
         if template is None:
             continue
         plan = judge.plan(item, template)
         if plan is None or judge.opted_out(template, plan.mode):
-            continue
-        if not _governed(template, plan.mode.facts.name, registry):
+            continue  # the user's own opt-out of the mode is theirs to keep (transform leaves it too)
+        facts = plan.mode.facts
+        pod = Pod.of(item.obj, template)
+        if not _governed(template, facts, pod, judge.namespaces):
             diags.append(
                 item.diagnostic(
                     Level.ERROR,
                     "MF801",
-                    f"{resource_ref(item.obj)} should be governed by {plan.mode.facts.name} but carries no "
+                    f"{resource_ref(item.obj)} should be governed by {facts.name} but carries no "
                     "meshform or mesh status",
                 )
             )
+        diags += judge.namespaces.workload(item, pod, facts, registry, warned)
     diags += [d for d in judge.diagnostics if d.level is Level.ERROR]
+    diags = list(dict.fromkeys(diags))  # the governing pass reports status-carrying workloads too
     _report(diags, diag_format)
     if any(d.level is Level.ERROR for d in diags):
         return EXIT_INVALID
@@ -101,17 +110,15 @@ def check_command(paths: list[str], config: TransformConfig, registry: Registry,
     return EXIT_OK
 
 
-def _governed(template: dict[str, Any], mode: str, registry: Registry) -> bool:
+def _governed(template: dict[str, Any], facts: ModeFacts, pod: Pod, namespaces: NamespaceIndex) -> bool:
+    """Does the workload ask for `facts`' data plane: meshform's record, the mode's own pod keys, a
+    namespace in the input that enrolls it, or the mode's proxy already in the pod?"""
     recorded = status.recorded_mode(template)
     if recorded is not None:
-        return recorded == mode
-    facts = registry.modes[mode].facts
-    meta = template.get("metadata") or {}
-    labels, annotations = meta.get("labels") or {}, meta.get("annotations") or {}
-    enrolled = all(labels.get(k) == v for k, v in facts.pod_labels.items()) and all(
-        annotations.get(k) == v for k, v in facts.pod_annotations.items()
-    )
-    if (facts.pod_labels or facts.pod_annotations) and enrolled:
+        return recorded == facts.name
+    if facts.enrolls_pod(pod.labels, pod.annotations):
+        return True
+    if namespaces.enrolls(pod.namespace, facts) and not facts.opted_out(pod.labels, pod.annotations):
         return True
     spec = template.get("spec") or {}
     names = {c.get("name") for c in (spec.get("containers") or []) + (spec.get("initContainers") or [])}
@@ -120,10 +127,10 @@ def _governed(template: dict[str, Any], mode: str, registry: Registry) -> bool:
 
 def krm_command(registry: Registry) -> int:
     from meshform.frontends import krm
-    from meshform.yamlio.reader import decode
+    from meshform.yamlio.reader import read_text
 
     try:
-        text = decode(sys.stdin.buffer.read(), "<stdin>")
+        text, _ = read_text("-")
         out, diags = krm.run(text, registry)
     except MeshformError as exc:
         sys.stderr.write(report(exc.diagnostics, "text"))

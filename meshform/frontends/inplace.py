@@ -26,7 +26,8 @@ from meshform.frontends.atomic import Replacement, cannot_write, replace_files
 from meshform.frontends.pipeline import govern_sources, nothing_read
 from meshform.model.config import TransformConfig
 from meshform.modes import Registry
-from meshform.yamlio.reader import MAX_BYTES, decode
+from meshform.yamlio.limits import MAX_BYTES
+from meshform.yamlio.reader import decode
 from meshform.yamlio.streams import expand_paths
 
 

@@ -30,7 +30,8 @@ def _result(d: Diagnostic, items: list[Item]) -> dict[str, Any]:
     }
     item = next((i for i in items if _ref_string(i.obj) == d.resource), None) if d.resource else None
     if item is not None:
-        meta = item.obj.get("metadata") or {}
+        meta = item.obj.get("metadata")
+        meta = meta if isinstance(meta, dict) else {}
         ref = {
             "apiVersion": item.obj.get("apiVersion"),
             "kind": item.obj.get("kind"),
@@ -39,7 +40,8 @@ def _result(d: Diagnostic, items: list[Item]) -> dict[str, Any]:
         if meta.get("namespace"):
             ref["namespace"] = meta["namespace"]
         result["resourceRef"] = ref
-        annotations = meta.get("annotations") or {}
+        annotations = meta.get("annotations")
+        annotations = annotations if isinstance(annotations, dict) else {}
         path = next((annotations[k] for k in PATH_ANNOTATIONS if k in annotations), None)
         if path is not None:
             index = next((annotations[k] for k in INDEX_ANNOTATIONS if k in annotations), "0")

@@ -64,7 +64,10 @@ def govern_sources(
         outcome.chunks_by_file[name] = chunks
     if outcome.ok:
         items = [item for chunk in outcome.chunks() for item in chunk.items]
-        outcome.diagnostics += transform(items, config, registry)
+        try:
+            outcome.diagnostics += transform(items, config, registry)
+        except MeshformError as exc:  # e.g. a sidecar template that fails: reported like the rest
+            outcome.diagnostics += exc.diagnostics
     return outcome
 
 
@@ -78,11 +81,12 @@ def nothing_read(outcome: Outcome) -> list[Diagnostic]:
 
 
 def kinds_to_parse(config: TransformConfig, registry: Registry) -> frozenset[str]:
-    """Workloads and Namespaces always; Services only when a mode in use rewires them, or when they
-    mention a mesh key (govern_sources passes those as markers): a selector may need that key."""
+    """Workloads and Namespaces always; Services only when a mode in use rewires them or names
+    workloads after them, or when they mention a mesh key (govern_sources passes those as markers): a
+    selector may need that key."""
     kinds = {*TEMPLATE_PATHS, "Namespace"}
     modes = [registry.resolve(m) for m in config.modes()]
-    if any(m is not None and m.facts.rewires_services for m in modes):
+    if any(m is not None and (m.facts.rewires_services or m.facts.service_identity) for m in modes):
         kinds.add("Service")
     return frozenset(kinds)
 

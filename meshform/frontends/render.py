@@ -8,12 +8,16 @@ from typing import Any
 from meshform.core.expand import expand
 from meshform.core.govern import GovernOptions, govern
 from meshform.diagnostics import Diagnostic, Level, MeshformError, has_errors
+from meshform.model import admissible, policy_checks, schema, semantics
 from meshform.model import application as model
-from meshform.model import policy_checks, schema, semantics
 from meshform.modes import Registry
 from meshform.yamlio.reader import Document, load_documents, load_documents_quick, read_text
 
 APP_SCHEMA = "application.schema.json"
+# Schema errors after which the model cannot be trusted to have the types semantics reads (a name
+# that is a list, a workload kind that is a mapping): its other errors are reported, its references
+# are not. An enum error counts: the value may be a list.
+MISSHAPEN = frozenset({"MF100", "MF103", "MF104"})
 
 
 @dataclass
@@ -31,30 +35,42 @@ def _is_application(doc: Document) -> bool:
 
 
 def check_documents(docs: list[Document], registry: Registry, opts: GovernOptions) -> list[Diagnostic]:
-    """Every problem in every document, without rendering."""
+    """Every problem in every document, and everything `render` would refuse: a valid document is
+    rendered too (its objects thrown away), so `validate` accepts exactly what `render` accepts."""
     diags: list[Diagnostic] = []
     for doc in docs:
-        if doc.data is None:
-            continue
-        if not _is_application(doc):
-            line, col = doc.position(())
-            diags.append(
-                Diagnostic(
-                    doc.file,
-                    line,
-                    col,
-                    Level.ERROR,
-                    "MF006",
-                    f"document {doc.index + 1} is not a meshform Application",
-                )
-            )
-            continue
-        diags += schema.validate(doc, APP_SCHEMA)
-        diags += policy_checks.durations(doc, semantics.Locator(doc))
-        app = _best_effort_model(doc)
-        if app is not None:
-            diags += semantics.check(app, doc, registry, opts.mode, opts.enrollment)
+        checked, app = _check(doc, registry, opts)
+        diags += checked
+        if app is not None and not has_errors(checked):
+            _, rendered = _render(app, doc, registry, opts)
+            diags += [d for d in rendered if d.level is Level.ERROR]  # its warnings are render's to say
     return sorted(set(diags))
+
+
+def _check(
+    doc: Document, registry: Registry, opts: GovernOptions
+) -> tuple[list[Diagnostic], model.Application | None]:
+    """One document against the schema, the references and what the API server accepts; the model
+    built from it when its shape allows."""
+    if doc.data is None:
+        return [], None
+    if not _is_application(doc):
+        line, col = doc.position(())
+        message = f"document {doc.index + 1} is not a meshform Application"
+        return [Diagnostic(doc.file, line, col, Level.ERROR, "MF006", message)], None
+    diags = list(schema.validate(doc, APP_SCHEMA))
+    diags += policy_checks.durations(doc, semantics.Locator(doc))
+    app = _best_effort_model(doc) if not any(d.code in MISSHAPEN for d in diags) else None
+    if app is not None:
+        diags += semantics.check(app, doc, registry, opts.mode, opts.enrollment)
+        diags += admissible.check(app, semantics.Locator(doc))
+    return sorted(set(diags)), app
+
+
+def _render(
+    app: model.Application, doc: Document, registry: Registry, opts: GovernOptions
+) -> tuple[list[dict[str, Any]], list[Diagnostic]]:
+    return govern(app, expand(app), registry, opts, semantics.Locator(doc))
 
 
 def _best_effort_model(doc: Document) -> model.Application | None:
@@ -67,10 +83,15 @@ def _best_effort_model(doc: Document) -> model.Application | None:
 
 
 def render_documents(docs: list[Document], registry: Registry, opts: GovernOptions) -> Result:
-    result = Result(diagnostics=check_documents(docs, registry, opts))
+    result = Result()
+    apps: list[tuple[model.Application, Document]] = []
+    for doc in docs:
+        found, app = _check(doc, registry, opts)
+        result.diagnostics += found
+        if app is not None:
+            apps.append((app, doc))
     if not result.ok:
         return result
-    apps = [d for d in docs if d.data is not None]
     if not apps:
         result.diagnostics.append(
             Diagnostic(
@@ -83,9 +104,8 @@ def render_documents(docs: list[Document], registry: Registry, opts: GovernOptio
             )
         )
         return result
-    for doc in apps:
-        app = model.build(doc.data)
-        objects, found = govern(app, expand(app), registry, opts, semantics.Locator(doc))
+    for app, doc in apps:
+        objects, found = _render(app, doc, registry, opts)
         result.objects += objects
         result.diagnostics += found
     return result

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from meshform.diagnostics import Diagnostic, Level, MeshformError
+from meshform.diagnostics import Diagnostic, Level, MeshformError, json_type, listing
 from meshform.model import schema
 from meshform.yamlio.reader import Document
 
@@ -129,10 +129,16 @@ def _data_error(doc: Document, key: str, code: str, message: str) -> MeshformErr
 
 def _from_config_map(doc: Document) -> TransformConfig:
     data = doc.data.get("data") or {}
-    for key in data:
+    if not isinstance(data, dict):
+        line, col = doc.position(("data",))
+        message = f"data is {json_type(data)}, not a mapping of key to string"
+        raise MeshformError([Diagnostic(doc.file, line, col, Level.ERROR, "MF103", message, "$.data")])
+    for key, value in data.items():
         if key not in ("mode", "enrollment", "helmHooks"):
             known = "known: mode, enrollment, helmHooks"
             raise _data_error(doc, key, "MF102", f"unknown key {key!r} in functionConfig data ({known})")
+        if not isinstance(value, str):  # a ConfigMap's data holds strings, and kpt writes them so
+            raise _data_error(doc, key, "MF103", f"data.{key} is {json_type(value)}, not a string")
     enrollment = data.get("enrollment")
     if enrollment not in (None, "labels", "sidecar"):
         raise _data_error(doc, "enrollment", "MF104", f"enrollment {enrollment!r} is not labels or sidecar")
@@ -151,7 +157,7 @@ def unknown_modes(config: TransformConfig, registry: Any, file: str) -> list[Dia
             1,
             Level.ERROR,
             "MF204",
-            f"unknown governance mode {m!r} in the config (known: {', '.join(registry.modes)})",
+            f"unknown governance mode {m!r} in the config (known: {listing(registry.modes)})",
         )
         for m in dict.fromkeys(config.modes())
         if registry.resolve(m) is None

@@ -68,7 +68,7 @@ def _deepest(error: Any) -> Any:
 
 def _diagnostic(doc: Document, error: Any) -> Diagnostic:
     path: Path = tuple(error.absolute_path)
-    message = error.message
+    message, hint = error.message, ""
     if error.validator == "additionalProperties":
         extra = sorted(k for k in error.instance if k not in error.schema.get("properties", {}))
         if extra:
@@ -78,10 +78,18 @@ def _diagnostic(doc: Document, error: Any) -> Diagnostic:
         message = f"missing required field {error.message.split(' ')[0]}"
     elif error.validator == "type" and isinstance(error.instance, date):
         message = f"{error.instance.isoformat()} reads as a date, not a string; quote it"
+    elif (
+        error.validator == "type" and isinstance(error.instance, float) and "string" in error.validator_value
+    ):
+        message = (
+            f"this number reads as {error.instance!r}, which may not be the text written (1.10 reads as "
+            "1.1); quote it to keep the text"
+        )
+        hint = 'write it in quotes, e.g. "1.10"'
     elif error.validator == "type" and not isinstance(error.instance, dict | list):
         message = f"{error.instance!r} is not of type {error.validator_value!r}"
         if error.validator_value == "string" or "string" in error.validator_value:
             message += "; quote it to keep it a string"
     line, col = doc.position(path)
     code = _CODES.get(str(error.validator), "MF100")
-    return Diagnostic(doc.file, line, col, Level.ERROR, code, message, json_path(path))
+    return Diagnostic(doc.file, line, col, Level.ERROR, code, message, json_path(path), hint=hint)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from meshform.diagnostics import Diagnostic, Level
+from meshform.diagnostics import Diagnostic, Level, listing
 from meshform.model import policy_checks
 from meshform.model.application import Application, Component, port_of
 from meshform.model.schema import json_path
@@ -26,9 +26,11 @@ class Locator:
     def __init__(self, doc: Document) -> None:
         self.doc = doc
 
-    def error(self, path: Path, code: str, message: str, level: Level = Level.ERROR) -> Diagnostic:
+    def error(
+        self, path: Path, code: str, message: str, level: Level = Level.ERROR, hint: str = ""
+    ) -> Diagnostic:
         line, col = self.doc.position(path)
-        return Diagnostic(self.doc.file, line, col, level, code, message, json_path(path))
+        return Diagnostic(self.doc.file, line, col, level, code, message, json_path(path), hint=hint)
 
 
 def effective_mode(app: Application, component: Component, override: str | None) -> str:
@@ -103,7 +105,7 @@ def _dependencies(app: Application, component: Component, base: Path, at: Locato
         if dep.name == component.name:
             yield at.error(where, "MF207", f"component {component.name!r} depends on itself")
         elif target is None:
-            known = ", ".join(c.name for c in app.components)
+            known = listing((c.name for c in app.components), len(app.components))
             yield at.error(where, "MF201", f"unknown dependency {dep.name!r} (components: {known})")
         elif not target.ports:
             yield at.error(where, "MF210", f"dependency {dep.name!r} declares no ports")
@@ -134,9 +136,7 @@ def _mode(
     mode = registry.resolve(name)
     where: Path = (*base, "governanceMode") if component.mode else ("spec", "governanceMode")
     if mode is None:
-        yield at.error(
-            where, "MF204", f"unknown governance mode {name!r} (known: {', '.join(registry.modes)})"
-        )
+        yield at.error(where, "MF204", f"unknown governance mode {name!r} (known: {listing(registry.modes)})")
         return
     strategy = effective_strategy(app, component, mode, enrollment_override)
     if strategy not in mode.facts.strategies:

@@ -20,32 +20,72 @@ LABELS = "labels"
 SIDECAR = "sidecar"
 
 
+NAME_LABEL = "kubernetes.io/metadata.name"  # the API server puts every Namespace's name in this label
+
+
 @dataclass(frozen=True)
 class NamespaceTrap:
-    """A Namespace label that defeats a pod's enrollment in this mode, as the mesh documents it.
+    """A key on the Namespace (or on the pod) that defeats a pod's enrollment in this mode, as the mesh
+    documents it (usually a term of its injector webhook's namespaceSelector or objectSelector).
 
-    `when` says how the namespace label `key` is compared: `equals` its value is `value`; `not-equals`
-    it is missing or anything but `value`; `differs-from-pod` the pod template carries the same label
-    with another value. `message` may use {ns}, {where}, {value} (the namespace's) and {pod_value}.
-    Checked offline (`transform`, `check`) and on the live cluster (`verify`) by meshform.core.namespaces.
+    `when` says how the namespace label `key` is read: `in` its value is one of `values`; `absent` the
+    Namespace does not carry it; `differs-from-pod` the pod carries the same label with another value.
+    With `pod_key`, the trap needs the pod to carry that label too (with any value). `level` applies
+    when the Namespace is known (in the input, or live); `unknown_level` when it is not (None: say
+    nothing, the trap cannot be judged). The name label `kubernetes.io/metadata.name` is always known.
+    `message` may use {ns}, {where}, {value} (the namespace's), {pod_value} (the pod's `key` or
+    `pod_key`). Applied by meshform.core.namespaces offline (`transform`, `check`) and live (`verify`).
     """
 
     key: str
-    when: Literal["equals", "not-equals", "differs-from-pod"]
+    when: Literal["in", "absent", "differs-from-pod"]
     level: Level
     code: str
     message: str
     hint: str
-    value: str = ""
-    needs_namespace: bool = True  # False: also report when the Namespace is not in the input
+    values: tuple[str, ...] = ()
+    pod_key: str = ""
+    unless: str = ""  # a namespace label that makes another trap the one that applies
+    unknown_level: Level | None = None
     once_per_namespace: bool = False
+    blocks: bool = True  # the data plane does not arrive at all (False: it arrives, but not as asked)
 
     def triggered(self, ns_labels: Mapping[str, Any], pod_labels: Mapping[str, Any]) -> bool:
-        if self.when == "equals":
-            return ns_labels.get(self.key) == self.value
-        if self.when == "not-equals":
-            return ns_labels.get(self.key) != self.value
+        if (self.pod_key and self.pod_key not in pod_labels) or (self.unless and self.unless in ns_labels):
+            return False
+        if self.when == "in":
+            return ns_labels.get(self.key) in self.values
+        if self.when == "absent":
+            return self.key not in ns_labels
         return self.key in ns_labels and pod_labels.get(self.key) not in (None, ns_labels[self.key])
+
+    def judged_without_namespace(self) -> bool:
+        """Can this trap be decided for a namespace that is not in the input (only its name known)?"""
+        return self.key == NAME_LABEL and not self.pod_key
+
+
+def excluded_namespaces(mode: str, names: tuple[str, ...], why: str) -> NamespaceTrap:
+    """Namespaces an injector's webhook never selects, by the name label its namespaceSelector reads."""
+    return NamespaceTrap(
+        NAME_LABEL,
+        "in",
+        Level.ERROR,
+        "MF606",
+        f"{mode} never injects pods in namespace {{ns}} ({why})",
+        "deploy the workload in another namespace",
+        values=names,
+    )
+
+
+@dataclass(frozen=True)
+class ServiceIdentity:
+    """A mesh that registers each workload under the name of the Kubernetes Service selecting its pods
+    (Consul: "the Consul service name is the name of the Kubernetes Service associated with the Pod").
+    Such a mesh needs that Service, and with ACLs on, the pod's ServiceAccount must carry the same name
+    or the pod cannot log in. `name_annotation` on the pod names the service instead (a comma-separated
+    list for a pod behind several Services)."""
+
+    name_annotation: str
 
 
 @dataclass(frozen=True)
@@ -73,14 +113,19 @@ class ModeFacts:
     policy_keys: tuple[str, ...] = ()
     proof_containers: tuple[str, ...] = ()  # containers that prove the data plane arrived
     namespace_any_keys: tuple[str, ...] = ()  # namespace labels that enroll whatever their value
-    rewires_services: bool = False  # changes Services (target ports, labels), so they must be read
+    namespace_also: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # more enrolling values
+    pod_any_keys: tuple[str, ...] = ()  # pod labels that enroll whatever their value (a revision)
+    # Changes Services (points them at the proxy, sets target ports, labels), so they must be read.
+    rewires_services: bool = False
     # Keys the mode puts on Services (Enrollment.service_labels/annotations), as fnmatch patterns:
     # provenance believes a Service record only of these.
     service_keys: tuple[str, ...] = ()
     local_upstreams: bool = False  # dependencies at 127.0.0.1 via the proxy: sets <DEP>_HOST/<DEP>_PORT
     namespace_traps: tuple[NamespaceTrap, ...] = ()  # namespace keys that beat the pod's enrollment
-    # Another mode enrolling the same namespace, and what then happens: this mode's data plane wins.
+    # Another mode enrolling the same namespace or pod, and what then happens: this mode's data plane
+    # wins (the other one skips the pod), so the two are not "two meshes at once".
     namespace_overlaps: Mapping[str, str] = field(default_factory=dict)
+    service_identity: ServiceIdentity | None = None
     # Traffic policy: how far this mode carries each feature (meshform.policy.records.FEATURES; a
     # feature not listed is not supported), and what the mesh does when nothing is said.
     policy: Mapping[str, Capability] = field(default_factory=dict)
@@ -107,9 +152,32 @@ class ModeFacts:
         """Does a Namespace with these keys inject this mode's data plane into its pods?"""
         if any(labels.get(k) == v for k, v in self.namespace_labels.items()):
             return True
+        if any(labels.get(k) in values for k, values in self.namespace_also.items()):
+            return True
         if any(annotations.get(k) == v for k, v in self.namespace_annotations.items()):
             return True
         return any(k in labels for k in self.namespace_any_keys)
+
+    def enrolls_pod(self, labels: Mapping[str, Any], annotations: Mapping[str, Any]) -> bool:
+        """Do a pod's own keys ask for this mode's data plane (whatever its namespace says)?"""
+        if any(labels.get(k) == v for k, v in self.pod_labels.items()):
+            return True
+        if any(annotations.get(k) == v for k, v in self.pod_annotations.items()):
+            return True
+        return any(k in labels for k in self.pod_any_keys)
+
+    def opted_out(self, labels: Mapping[str, Any], annotations: Mapping[str, Any]) -> str:
+        """The pod's opt-out of this mode as `key=value`, or "" when it carries none."""
+        for keys, found in ((self.opt_out_labels, labels), (self.opt_out_annotations, annotations)):
+            for key, value in keys.items():
+                if found.get(key) == value:
+                    return f"{key}={value}"
+        return ""
+
+    def opt_out_words(self) -> str:
+        keys = [f"label {k}={v}" for k, v in self.opt_out_labels.items()]
+        keys += [f"annotation {k}={v}" for k, v in self.opt_out_annotations.items()]
+        return " and ".join(keys)
 
     def is_opt_out(self, key: str, value: Any) -> bool:
         return bool(self.opt_out_labels.get(key) == value or self.opt_out_annotations.get(key) == value)

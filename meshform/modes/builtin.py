@@ -165,7 +165,7 @@ class BuiltinMode:
         for upstream, port in zip(upstreams, local, strict=True):
             env[f"{upstream.env_prefix}_HOST"] = "127.0.0.1"
             env[f"{upstream.env_prefix}_PORT"] = str(port)
-        containers = ctx.pod_spec.get("containers", [])
+        containers = ctx.pod_spec.get("containers") or []
         return {c["name"]: dict(env) for c in containers} if env else {}
 
     def _config_map(self, ctx: EnrollContext, config: dict[str, Any]) -> dict[str, Any]:

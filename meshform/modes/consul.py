@@ -1,4 +1,13 @@
-"""consul: the connect-injector reads a pod *annotation* whose value must be a boolean string."""
+"""consul: the connect-injector reads a pod *annotation* whose value must be a boolean string.
+
+Consul registers a pod under the name of the Kubernetes Service that selects it (or the
+`consul.hashicorp.com/connect-service` annotation), so every injected workload needs a Service, and
+with ACLs on the pod's ServiceAccount must have that name (consul-k8s#281: "serviceAccountName does not
+match service name"). Which namespaces are injected at all is Helm configuration, not a key on the
+Namespace: `connectInject.namespaceSelector`, `k8sAllowNamespaces` / `k8sDenyNamespaces`; only
+kube-system and kube-public are refused by the injector's own code (mesh_webhook.go shouldInject).
+`verify`'s server-side dry run is what proves the Helm side on a live cluster.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +16,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from meshform.modes import consul_policy, policy_support
-from meshform.modes.base import EnrollContext, Enrollment, Finding, LabelMode, ModeFacts
+from meshform.modes.base import (
+    EnrollContext,
+    Enrollment,
+    Finding,
+    LabelMode,
+    ModeFacts,
+    ServiceIdentity,
+    excluded_namespaces,
+)
 from meshform.modes.policy_objects import approximated
 from meshform.policy.context import PolicyContext
 
@@ -23,6 +40,12 @@ FACTS = ModeFacts(
     owned_keys=("consul.hashicorp.com/connect-inject",),
     policy_keys=(consul_policy.META_VERSION, consul_policy.KUBERNETES_SERVICE),
     proof_containers=("consul-dataplane",),
+    namespace_traps=(
+        excluded_namespaces(
+            "consul", ("kube-system", "kube-public"), "the connect-injector skips system namespaces"
+        ),
+    ),
+    service_identity=ServiceIdentity("consul.hashicorp.com/connect-service"),
     policy=policy_support.CONSUL,
     policy_defaults=policy_support.CONSUL_DEFAULTS,
 )

@@ -4,6 +4,7 @@ namespaces and an optional pre-injected sidecar template)."""
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,8 +18,10 @@ from meshform.modes.base import (
     Finding,
     LabelMode,
     ModeFacts,
+    NamespaceTrap,
     sidecar_findings,
 )
+from meshform.modes.templating import MAX_TEMPLATE
 from meshform.policy.context import PolicyContext
 from meshform.yamlio.reader import Document
 
@@ -95,11 +98,46 @@ def _template(doc: Document, index: int, raw: dict[str, Any], base: str) -> Side
     if os.path.commonpath([root, real]) != root:
         raise refuse(f"template {rel!r} resolves outside {base} (symlink?)")
     try:
+        if not stat.S_ISREG(os.stat(real).st_mode):  # a FIFO would block, a device never end
+            raise refuse(f"template {rel!r} is not a regular file")
         with open(real, encoding="utf-8") as fh:
-            text = fh.read()
+            text = fh.read(MAX_TEMPLATE + 1)
     except (OSError, UnicodeDecodeError) as exc:
         raise refuse(f"cannot read template {rel!r}: {exc}") from None
+    if len(text) > MAX_TEMPLATE:
+        raise MeshformError(
+            [
+                Diagnostic(
+                    doc.file,
+                    line,
+                    col,
+                    Level.ERROR,
+                    "MF030",
+                    f"template {rel!r} is longer than {MAX_TEMPLATE} characters",
+                )
+            ]
+        )
     return SidecarTemplate(rel, text, bool(raw.get("native", True)), dict(raw.get("values", {})))
+
+
+def _namespace_required(raw: dict[str, Any]) -> tuple[NamespaceTrap, ...]:
+    """`namespaceRequired`: a pod's opt-in does nothing unless its namespace carries the mode's key."""
+    if not raw.get("namespaceRequired"):
+        return ()
+    return tuple(
+        NamespaceTrap(
+            key,
+            "absent",
+            Level.ERROR,
+            "MF404",
+            f"{raw['name']} injects only in namespaces carrying the label {key}: {{where}} without it "
+            "leaves the pod alone",
+            f"label the namespace {key}={value}",
+            unknown_level=Level.WARNING,
+            once_per_namespace=True,
+        )
+        for key, value in raw.get("namespaceLabels", {}).items()
+    )
 
 
 def build(doc: Document) -> list[CustomMode]:
@@ -130,6 +168,7 @@ def build(doc: Document) -> list[CustomMode]:
             control_plane=tuple(raw.get("controlPlane", ())),
             owned_keys=tuple(sorted({*labels, *annotations})),
             proof_containers=tuple(raw.get("proofContainers", ())),
+            namespace_traps=_namespace_required(raw),
         )
         objects = tuple(
             ControlPlaneObject(

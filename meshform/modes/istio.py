@@ -40,27 +40,48 @@ FACTS = ModeFacts(
     owned_keys=("sidecar.istio.io/inject", "istio.io/rev"),
     proof_containers=("istio-proxy",),
     namespace_any_keys=("istio.io/rev",),
+    pod_any_keys=("istio.io/rev",),
+    # The istiod chart's four webhooks: `rev.namespace` (namespace istio.io/rev=<rev> and no
+    # istio-injection), `rev.object` (pod istio.io/rev=<rev>, namespace carries neither key), and for
+    # the default revision `namespace` (istio-injection=enabled) and `object` (pod inject=true, namespace
+    # carries neither key). Every one skips pods labelled sidecar.istio.io/inject=false.
     namespace_traps=(
         NamespaceTrap(
             "istio-injection",
-            "equals",
+            "in",
             Level.ERROR,
             "MF602",
             "namespace {ns} has istio-injection=disabled, which beats the pod's label: "
             "no sidecar will be injected",
             "set istio-injection=enabled (or remove it) on the namespace",
-            value="disabled",
+            values=("disabled",),
+        ),
+        NamespaceTrap(
+            "istio-injection",
+            "in",
+            Level.WARNING,  # istio's sidecar still arrives, from another revision
+            "MF605",
+            "namespace {ns} has istio-injection=enabled, which beats the pod's istio.io/rev={pod_value}: "
+            "the default revision injects its sidecar, not revision {pod_value}",
+            "label the namespace istio.io/rev=<revision> instead of istio-injection, or drop the revision",
+            values=("enabled",),
+            pod_key="istio.io/rev",
+            blocks=False,
         ),
         NamespaceTrap(
             "istio.io/rev",
             "differs-from-pod",
             Level.WARNING,
             "MF604",
-            "namespace {ns} revision {value} overrides the pod's revision {pod_value}",
+            "namespace {ns} revision {value} overrides the pod's revision {pod_value}: "
+            "revision {value} injects its sidecar",
             "use one revision, or drop the namespace label",
+            unless="istio-injection",
+            blocks=False,
         ),
     ),
     namespace_overlaps={
+        # Istio's docs: "The sidecar takes precedence over ztunnel for pods that have both."
         "istio-ambient": "enables both Istio sidecars and ambient: pods get sidecars (the sidecar wins)"
     },
     policy=policy_support.ISTIO,

@@ -8,7 +8,15 @@ from typing import Any
 
 from meshform.diagnostics import Level
 from meshform.modes import kuma_policy, policy_support
-from meshform.modes.base import EnrollContext, Enrollment, Finding, ModeFacts, NamespaceTrap, sidecar_findings
+from meshform.modes.base import (
+    EnrollContext,
+    Enrollment,
+    Finding,
+    ModeFacts,
+    NamespaceTrap,
+    excluded_namespaces,
+    sidecar_findings,
+)
 from meshform.modes.policy_objects import approximated, on_services
 from meshform.policy.context import PolicyContext
 
@@ -25,18 +33,26 @@ FACTS = ModeFacts(
     ),
     owned_keys=("kuma.io/sidecar-injection", "kuma.io/mesh"),
     proof_containers=("kuma-sidecar",),
+    # Kuma's chart (cp-webhooks-and-secrets.yaml) has two pod injectors: `namespace-kuma-injector`
+    # selects namespaces labelled kuma.io/sidecar-injection In [enabled, true] (every pod),
+    # `pods-kuma-injector` namespaces where the label merely Exists and pods labelled `enabled`. So the
+    # documented selective setup (namespace `disabled`, pod `enabled`, Kuma >= 2.11) is injected; only a
+    # namespace without the key leaves the pod alone. Neither selects kube-system or Kuma's own namespace.
+    namespace_also={"kuma.io/sidecar-injection": ("true",)},
     namespace_traps=(
         NamespaceTrap(
             "kuma.io/sidecar-injection",
-            "not-equals",
-            Level.WARNING,
+            "absent",
+            Level.ERROR,
             "MF404",
-            "Kuma injects only in labelled namespaces; {where} needs kuma.io/sidecar-injection=enabled",
-            "label the namespace",
-            value="enabled",
-            needs_namespace=False,
+            "Kuma injects only in namespaces carrying the label kuma.io/sidecar-injection (any value): "
+            "{where} without it leaves the pod alone",
+            "label the namespace kuma.io/sidecar-injection=disabled (only pods labelled enabled are "
+            "meshed) or =enabled (every pod is), or set spec.ownsNamespace: true",
+            unknown_level=Level.WARNING,
             once_per_namespace=True,
         ),
+        excluded_namespaces("kuma", ("kube-system", "kuma-system"), "its webhooks leave it out"),
     ),
     policy=policy_support.KUMA,
     policy_defaults=policy_support.KUMA_DEFAULTS,

@@ -8,7 +8,15 @@ from typing import Any
 
 from meshform.diagnostics import Level
 from meshform.modes import linkerd_policy, policy_support
-from meshform.modes.base import EnrollContext, Enrollment, Finding, ModeFacts, NamespaceTrap, sidecar_findings
+from meshform.modes.base import (
+    EnrollContext,
+    Enrollment,
+    Finding,
+    ModeFacts,
+    NamespaceTrap,
+    excluded_namespaces,
+    sidecar_findings,
+)
 from meshform.modes.policy_objects import approximated, on_services
 from meshform.policy.context import PolicyContext
 
@@ -26,16 +34,23 @@ FACTS = ModeFacts(
     ),
     owned_keys=("linkerd.io/inject",),
     proof_containers=("linkerd-proxy",),
+    # The proxy injector's webhook (linkerd-control-plane chart): namespaceSelector
+    # config.linkerd.io/admission-webhooks NotIn [disabled] and kubernetes.io/metadata.name NotIn
+    # [kube-system, cert-manager]. A pod's own linkerd.io/inject annotation beats its namespace's, so a
+    # namespace annotated `disabled` with an `enabled` pod is fine.
     namespace_traps=(
         NamespaceTrap(
             "config.linkerd.io/admission-webhooks",
-            "equals",
+            "in",
             Level.ERROR,
             "MF603",
             "namespace {ns} is excluded from Linkerd's webhook "
             "(config.linkerd.io/admission-webhooks=disabled)",
             "remove that namespace label",
-            value="disabled",
+            values=("disabled",),
+        ),
+        excluded_namespaces(
+            "linkerd", ("kube-system", "cert-manager"), "its webhook's namespaceSelector leaves it out"
         ),
     ),
     policy=policy_support.LINKERD,

@@ -15,46 +15,73 @@ from typing import Any
 from meshform.diagnostics import Diagnostic, Level, MeshformError
 
 MAX_OUTPUT = 256 * 1024  # a sidecar is a few KiB; anything near this is a runaway template
+MAX_TEMPLATE = 32 * 1024  # characters of template source (meshform's own is about 1.3 KiB)
 
 
-def _fail(source: str, message: str) -> MeshformError:
-    return MeshformError([Diagnostic(source, 0, 0, Level.ERROR, "MF302", message)])
+def _fail(source: str, message: str, code: str = "MF302") -> MeshformError:
+    return MeshformError([Diagnostic(source, 0, 0, Level.ERROR, code, message)])
+
+
+def _over_budget(source: str, message: str) -> MeshformError:
+    return _fail(source, f"template over its budget: {message}", "MF030")
 
 
 @cache
 def _environment() -> Any:
-    from jinja2 import StrictUndefined
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
+    from meshform.modes.sandbox import BoundedSandbox
 
-    return ImmutableSandboxedEnvironment(
-        undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True
-    )
+    return BoundedSandbox()
 
 
 @cache
 def _compile(text: str, source: str) -> Any:
+    """The compiled template. Compiling runs under the same budget as rendering: Jinja evaluates
+    constant expressions (`{{ "%9999999999d"|format(1) }}`) while it compiles."""
     from jinja2 import TemplateSyntaxError
 
+    from meshform.modes.sandbox import TemplateLimit, budget
+
+    if len(text) > MAX_TEMPLATE:
+        raise _over_budget(source, f"the template is longer than {MAX_TEMPLATE} characters")
     try:
-        return _environment().from_string(text)
+        with budget():
+            return _environment().from_string(text)
     except TemplateSyntaxError as exc:
         raise MeshformError(
             [Diagnostic(source, exc.lineno or 0, 1, Level.ERROR, "MF302", f"template syntax: {exc.message}")]
         ) from None
+    except TemplateLimit as exc:
+        raise _over_budget(source, str(exc)) from None
+    except (RecursionError, SyntaxError):  # blocks nested deeper than Python compiles
+        raise _over_budget(source, "blocks nested too deeply to compile") from None
+    except MemoryError:
+        raise _over_budget(source, "compiling needs more memory than a template may use") from None
+    except (ArithmeticError, TypeError, ValueError) as exc:  # a constant expression that fails
+        raise _fail(source, f"template failed: {type(exc).__name__}: {exc}") from None
 
 
 def render_text(text: str, values: Mapping[str, Any], source: str) -> str:
+    """The template's output, within the sandbox's budget (sizes, steps, memory) and MAX_OUTPUT."""
     from jinja2 import TemplateError
     from jinja2.exceptions import SecurityError
 
+    from meshform.modes.sandbox import TemplateLimit, budget
+
     template = _compile(text, source)
     try:
-        out = "".join(_bounded(template.generate(**values), source))
+        with budget():
+            out = "".join(_bounded(template.generate(**values), source))
+    except TemplateLimit as exc:
+        raise _over_budget(source, str(exc)) from None
+    except RecursionError:
+        raise _over_budget(source, "recursion deeper than Python allows (a macro calling itself?)") from None
+    except MemoryError:
+        raise _over_budget(source, "it needs more memory than a template may use") from None
     except SecurityError as exc:
         raise _fail(source, f"template refused by the sandbox: {exc}") from None
     except TemplateError as exc:
         raise _fail(source, f"template error: {exc}") from None
-    except (ArithmeticError, TypeError, ValueError, OverflowError, MemoryError) as exc:
+    except (ArithmeticError, TypeError, ValueError, OverflowError) as exc:
         raise _fail(source, f"template failed: {type(exc).__name__}: {exc}") from None
     return out
 
@@ -64,7 +91,7 @@ def _bounded(chunks: Any, source: str) -> Any:
     for chunk in chunks:
         size += len(chunk)
         if size > MAX_OUTPUT:
-            raise _fail(source, f"template output exceeds {MAX_OUTPUT} characters")
+            raise _over_budget(source, f"output exceeds {MAX_OUTPUT} characters")
         yield chunk
 
 
@@ -82,15 +109,8 @@ def _render_cached(text: str, values_json: str, source: str) -> dict[str, Any]:
 
 
 def _render_container(text: str, values: Mapping[str, Any], source: str) -> dict[str, Any]:
-    import yaml
-
-    from meshform.yamlio import fast
-
     rendered = render_text(text, values, source)
-    try:
-        docs = [d for d in yaml.load_all(rendered, Loader=fast.FastLoader) if d is not None]
-    except (yaml.YAMLError, fast.DuplicateKey) as exc:
-        raise _fail(source, f"template rendered invalid YAML: {str(exc).splitlines()[0]}") from None
+    docs = [d for d in _parse(rendered, source) if d is not None]
     if len(docs) != 1 or not isinstance(docs[0], dict):
         raise _fail(source, "template must render one YAML mapping (a container)")
     container: dict[str, Any] = docs[0]
@@ -98,3 +118,17 @@ def _render_container(text: str, values: Mapping[str, Any], source: str) -> dict
         if not isinstance(container.get(key), str) or not container[key]:
             raise _fail(source, f"rendered container needs a string {key!r}")
     return container
+
+
+def _parse(rendered: str, source: str) -> list[Any]:
+    """The rendered text as data, read like any input: within the readers' limits on aliases, depth
+    and documents (a few hundred bytes of output can be an alias bomb)."""
+    from meshform.yamlio.streams import load_text
+
+    try:
+        return [chunk.data for chunk in load_text(rendered, source)]
+    except MeshformError as exc:
+        found = exc.diagnostics[0]
+        code = "MF302" if found.code in ("MF002", "MF003", "MF005") else found.code
+        where = f" line {found.line}" if found.line else ""
+        raise _fail(source, f"template output{where}: {found.message}", code) from None

@@ -30,11 +30,15 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from meshform.verify import execauth
+from meshform.diagnostics import json_type
+from meshform.verify import deadline, execauth
 from meshform.verify.kubeconfig import Endpoint, KubeconfigError
 
-DEFAULT_TIMEOUT = 15.0  # seconds per request (above a webhook's default 10 s, so its failure reaches us)
-MAX_BODY = 64 * 1024 * 1024  # a list of every MutatingWebhookConfiguration stays far below this
+DEFAULT_TIMEOUT = (
+    15.0  # seconds a whole request may take (above a webhook's default 10 s, so its failure reaches us)
+)
+MAX_BODY = 16 * 1024 * 1024  # every answer verify reads (a list of webhooks, one Namespace) is far below;
+# parsed JSON costs ~10x its text in memory, so this keeps a hostile server under the 300 MiB budget
 
 
 class Kind(StrEnum):
@@ -58,19 +62,6 @@ class Answer:
     @property
     def ok(self) -> bool:
         return self.kind is Kind.OK
-
-
-class _Connection(http.client.HTTPSConnection):
-    """HTTPS with an explicit TLS server name (kubeconfig `tls-server-name`)."""
-
-    def __init__(self, host: str, port: int | None, context: ssl.SSLContext, timeout: float, sni: str):
-        super().__init__(host, port, context=context, timeout=timeout)
-        self._ssl = context
-        self._sni = sni
-
-    def connect(self) -> None:
-        sock = socket.create_connection((self.host, self.port), self.timeout)
-        self.sock = self._ssl.wrap_socket(sock, server_hostname=self._sni or self.host)
 
 
 def _ssl_context(endpoint: Endpoint, cert: bytes | None, key: bytes | None) -> ssl.SSLContext:
@@ -105,6 +96,8 @@ def _status_message(body: Any, raw: bytes) -> str:
 def _classify(code: int, body: Any, raw: bytes) -> Answer:
     message = _status_message(body, raw)
     if 200 <= code < 300:
+        if not isinstance(body, dict):  # every answer of the API is an object; anything else is not one
+            return Answer(Kind.ERROR, None, f"the answer is {json_type(body)}, not a JSON object", code)
         return Answer(Kind.OK, body, code=code)
     kind = {401: Kind.UNAUTHORIZED, 404: Kind.NOT_FOUND, 504: Kind.TIMEOUT}.get(code)
     if code == 403:
@@ -138,7 +131,7 @@ class Client:
         self._url = url
         self._cred: execauth.Credential | None = None
         self._context: ssl.SSLContext | None = None
-        self._conn: http.client.HTTPConnection | None = None
+        self._conn: deadline.HTTPConnection | deadline.HTTPSConnection | None = None
 
     def _credential(self, refresh: bool = False) -> execauth.Credential:
         if self._cred is None or refresh:
@@ -164,20 +157,22 @@ class Client:
             headers["Authorization"] = f"Basic {pair}"
         return headers
 
-    def _connection(self) -> http.client.HTTPConnection:
-        if self._conn is not None:
-            return self._conn
+    def _connection(self, until: deadline.Deadline) -> deadline.HTTPConnection | deadline.HTTPSConnection:
+        if self._conn is None:
+            self._conn = self._connect()
+        self._conn.deadline = until
+        return self._conn
+
+    def _connect(self) -> deadline.HTTPConnection | deadline.HTTPSConnection:
         host, port = self._url.hostname or "", self._url.port
         if self._url.scheme == "http":
-            self._conn = http.client.HTTPConnection(host, port, timeout=self.timeout)
-            return self._conn
+            return deadline.HTTPConnection(host, port)
         if self._context is None:
             cred = self._credential()
             cert = cred.cert_data or self.endpoint.cert_data
             key = cred.key_data or self.endpoint.key_data
             self._context = _ssl_context(self.endpoint, cert, key)
-        self._conn = _Connection(host, port, self._context, self.timeout, self.endpoint.tls_server_name)
-        return self._conn
+        return deadline.HTTPSConnection(host, port, self._context, self.endpoint.tls_server_name)
 
     def _close(self) -> None:
         if self._conn is not None:
@@ -193,12 +188,14 @@ class Client:
     def __exit__(self, *exc: object) -> None:
         self._close()
 
-    def _send(self, method: str, path: str, body: bytes | None) -> tuple[int, bytes]:
+    def _send(
+        self, method: str, path: str, body: bytes | None, until: deadline.Deadline
+    ) -> tuple[int, bytes]:
         headers = self._headers()
         if body is not None:
             headers["Content-Type"] = "application/json"
         for attempt in (1, 2):
-            conn = self._connection()
+            conn = self._connection(until)
             try:
                 conn.request(method, self._url.path.rstrip("/") + path, body=body, headers=headers)
                 resp = conn.getresponse()
@@ -218,16 +215,17 @@ class Client:
         if query:
             path = f"{path}?{urllib.parse.urlencode(query)}"
         payload = json.dumps(body).encode() if body is not None else None
+        until = deadline.Deadline(self.timeout)  # the whole request, retries included
         try:
-            code, raw = self._send(method, path, payload)
+            code, raw = self._send(method, path, payload, until)
             if code == 401 and self.endpoint.exec is not None:
                 self._credential(refresh=True)  # an expired plugin token: ask the plugin once more
-                code, raw = self._send(method, path, payload)
+                code, raw = self._send(method, path, payload, until)
         except (OSError, http.client.HTTPException) as exc:
             return _network_answer(exc)
         try:
             data = json.loads(raw) if raw else None
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past what Python parses
             data = None
         return _classify(code, data, raw)
 

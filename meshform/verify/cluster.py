@@ -83,8 +83,9 @@ class ClusterView:
         found = self._get(prefix)
         if not found.ok:
             return found
-        for res in (found.data or {}).get("resources") or []:
-            if res.get("kind") == kind and "/" not in str(res.get("name", "")):
+        listed = (found.data or {}).get("resources")
+        for res in listed if isinstance(listed, list) else []:
+            if isinstance(res, dict) and res.get("kind") == kind and "/" not in str(res.get("name", "")):
                 return Resource(prefix, str(res["name"]), bool(res.get("namespaced")))
         return Answer(Kind.NOT_FOUND, message=f"the API serves no kind {kind} in {api_version}", code=404)
 
@@ -113,11 +114,15 @@ def items(answer: Answer) -> list[dict[str, Any]]:
     return [i for i in data.get("items") or [] if isinstance(i, dict)]
 
 
-def labels_of(obj: Any) -> dict[str, Any]:
+def _keys(obj: Any, field: str) -> dict[str, Any]:
     meta = obj.get("metadata") if isinstance(obj, dict) else None
-    return dict((meta or {}).get("labels") or {})
+    found = meta.get(field) if isinstance(meta, dict) else None
+    return dict(found) if isinstance(found, dict) else {}
+
+
+def labels_of(obj: Any) -> dict[str, Any]:
+    return _keys(obj, "labels")
 
 
 def annotations_of(obj: Any) -> dict[str, Any]:
-    meta = obj.get("metadata") if isinstance(obj, dict) else None
-    return dict((meta or {}).get("annotations") or {})
+    return _keys(obj, "annotations")

@@ -71,7 +71,7 @@ def run(endpoint: Endpoint) -> Credential:
 def _parse(stdout: bytes, config: ExecConfig) -> Credential:
     try:
         cred = json.loads(stdout)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise KubeconfigError(f"exec plugin {config.command!r} printed no ExecCredential JSON") from None
     if not isinstance(cred, dict) or cred.get("kind") != "ExecCredential":
         raise KubeconfigError(f"exec plugin {config.command!r} printed no ExecCredential")
@@ -79,7 +79,8 @@ def _parse(stdout: bytes, config: ExecConfig) -> Credential:
         raise KubeconfigError(
             f"exec plugin answered {cred.get('apiVersion')!r}, the kubeconfig asked {config.api_version!r}"
         )
-    status = cred.get("status") or {}
+    status = cred.get("status")
+    status = status if isinstance(status, dict) else {}
     if status.get("token"):
         return Credential(token=str(status["token"]))
     if status.get("clientCertificateData") and status.get("clientKeyData"):

@@ -9,10 +9,15 @@ from __future__ import annotations
 import base64
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from meshform.core import shapes
+from meshform.diagnostics import MeshformError, json_type
+from meshform.yamlio.reader import load_documents, read_text
+
 IN_CLUSTER_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+SHAPE_CODE = "MF152"
 
 
 class KubeconfigError(Exception):
@@ -57,16 +62,73 @@ class Endpoint:
         return info
 
 
-def _read_yaml(path: str) -> dict[str, Any]:
-    import yaml
+_STRINGS = ("token", "tokenFile", "username", "password", "client-certificate", "client-key")
+KUBECONFIG = shapes.fields(
+    **{
+        "current-context": shapes.scalar,
+        "clusters": shapes.list_of(
+            shapes.fields(
+                name=shapes.scalar,
+                cluster=shapes.fields(
+                    **dict.fromkeys(
+                        (
+                            "server",
+                            "certificate-authority",
+                            "certificate-authority-data",
+                            "insecure-skip-tls-verify",
+                            "tls-server-name",
+                        ),
+                        shapes.scalar,
+                    )
+                ),
+            ),
+            "a named cluster",
+        ),
+        "users": shapes.list_of(
+            shapes.fields(
+                name=shapes.scalar,
+                user=shapes.fields(
+                    **dict.fromkeys((*_STRINGS, *(f"{k}-data" for k in _STRINGS[-2:])), shapes.scalar),
+                    **{
+                        "auth-provider": shapes.fields(name=shapes.scalar),
+                        "exec": shapes.fields(
+                            command=shapes.scalar,
+                            apiVersion=shapes.scalar,
+                            args=shapes.list_of(shapes.scalar, "an argument"),
+                            env=shapes.list_of(
+                                shapes.fields(name=shapes.scalar, value=shapes.scalar), "a name and value"
+                            ),
+                            provideClusterInfo=shapes.scalar,
+                        ),
+                    },
+                ),
+            ),
+            "a named user",
+        ),
+        "contexts": shapes.list_of(
+            shapes.fields(
+                name=shapes.scalar,
+                context=shapes.fields(cluster=shapes.scalar, user=shapes.scalar, namespace=shapes.scalar),
+            ),
+            "a named context",
+        ),
+    }
+)
+"""The fields of a kubeconfig this module reads, with the types kubectl gives them."""
 
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh)
-    except (OSError, yaml.YAMLError) as exc:
-        raise KubeconfigError(f"cannot read kubeconfig {path}: {exc}") from None
+
+def _read_yaml(path: str) -> dict[str, Any]:
+    """A kubeconfig file as data, read (and bounded) like every input; a section of the wrong type is
+    a located MF152 (MeshformError), as is YAML that does not parse."""
+    text, name = read_text(path)
+    docs = [d for d in load_documents(text, name) if d.data is not None]
+    data = docs[0].data if docs else None
     if not isinstance(data, dict):
-        raise KubeconfigError(f"kubeconfig {path} is not a mapping")
+        found = shapes.Problem((), f"the kubeconfig is {json_type(data)}, not a mapping", SHAPE_CODE)
+        raise MeshformError([shapes.located(found, name, text)])
+    problems = [replace(p, code=SHAPE_CODE) for p in KUBECONFIG(data, ())]
+    if problems:
+        raise MeshformError([shapes.located(p, name, text) for p in problems])
     data["__dir__"] = os.path.dirname(os.path.abspath(path))
     return data
 
@@ -122,7 +184,7 @@ def _file_or_data(body: Mapping[str, Any], key: str, base: str) -> bytes | None:
 def _exec(raw: Mapping[str, Any], base: str) -> ExecConfig:
     if not raw.get("command") or not raw.get("apiVersion"):
         raise KubeconfigError("exec credential plugin needs command and apiVersion")
-    env = {str(e["name"]): str(e.get("value", "")) for e in raw.get("env") or [] if isinstance(e, dict)}
+    env = {str(e["name"]): str(e.get("value", "")) for e in raw.get("env") or [] if e.get("name") is not None}
     return ExecConfig(
         api_version=str(raw["apiVersion"]),
         command=str(raw["command"]),

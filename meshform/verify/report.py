@@ -4,8 +4,10 @@ line) and as JSON for programs (schemas/verify-report.schema.json)."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
+from meshform.diagnostics import printable
 from meshform.verify.results import Report, Status
 
 MARKS = {
@@ -16,13 +18,15 @@ MARKS = {
 
 
 def text(report: Report) -> str:
+    """Every message is escaped: object names, kubeconfig values and the API server's own words come
+    from outside, and a terminal must not act on control characters in them."""
     lines: list[str] = []
     for group, checks in report.groups():
-        lines += [group, "-" * len(group)]
+        lines += [printable(group), "-" * len(group)]
         for c in checks:
-            lines.append(f"{MARKS[c.status]} {c.message}")
+            lines.append(f"{MARKS[c.status]} {printable(c.message)}")
             if c.status is not Status.OK and c.fix:
-                lines.append(f"    fix: {c.fix}")
+                lines.append(f"    fix: {printable(c.fix)}")
         lines.append("")
     lines.append(summary(report))
     return "\n".join(lines) + "\n"
@@ -64,7 +68,16 @@ def as_json(report: Report) -> str:
             for group, checks in report.groups()
         ],
     }
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    return _UNSAFE_IN_JSON.sub(_json_escape, json.dumps(doc, indent=2, ensure_ascii=False)) + "\n"
+
+
+# json.dumps escapes C0 controls but, with ensure_ascii=False, writes DEL, C1 controls and the bidi
+# overrides as they are; they can only occur inside strings, where \uXXXX is the same character.
+_UNSAFE_IN_JSON = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
 
 
 FORMATS = {"text": text, "json": as_json}

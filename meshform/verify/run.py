@@ -10,7 +10,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from meshform.diagnostics import MeshformError, report
+from meshform.diagnostics import MeshformError, printable, report
 from meshform.modes import Registry
 from meshform.verify import checks, dryrun, kubeconfig, targets
 from meshform.verify.checks import conflicts, skew
@@ -54,11 +54,27 @@ def _checks(
     for target in inputs.targets:
         by_mode.setdefault(target.mode, []).append(target)
     for mode, group in by_mode.items():
-        yield from checks.for_mode(registry.modes[mode]).check(view, f"{mode} control plane", group)
+        name = f"{mode} control plane"
+        yield from _guarded(name, checks.for_mode(registry.modes[mode]).check(view, name, group))
     if inputs.targets:
-        yield from conflicts.check(view, registry, inputs.targets)
-        yield from dryrun.check(view, registry, inputs)
-        yield from skew.check(view, inputs.targets)
+        yield from _guarded(conflicts.GROUP, conflicts.check(view, registry, inputs.targets))
+        yield from _guarded(dryrun.GROUP, dryrun.check(view, registry, inputs))
+        yield from _guarded(skew.GROUP, skew.check(view, inputs.targets))
+
+
+def _guarded(group: str, found: Iterator[Check]) -> Iterator[Check]:
+    """The cluster's answers are input too: an object whose fields have types Kubernetes never sends
+    (a proxy's page, a broken aggregated API) fails this group of checks, and the run goes on. The
+    exception's text is not printed: it may quote the server."""
+    try:
+        yield from found
+    except (AttributeError, TypeError, KeyError, ValueError, IndexError) as exc:
+        yield fail(
+            group,
+            f"an answer of the API server has a shape Kubernetes never sends ({type(exc).__name__})",
+            "check the API server, or the proxy in front of it",
+            "unexpected-answer",
+        )
 
 
 def _reach(view: ClusterView, endpoint: Endpoint) -> Check:
@@ -104,8 +120,8 @@ def command(opts: Options, registry: Registry, output: str) -> int:
     """The CLI's whole verify command: run, print, pick the exit code."""
     try:
         result = verify(opts, registry)
-    except KubeconfigError as exc:
-        sys.stderr.write(f"meshform verify: {exc}\n")
+    except KubeconfigError as exc:  # its words may quote the kubeconfig or an exec plugin
+        sys.stderr.write(f"meshform verify: {printable(str(exc))}\n")
         return EXIT_USAGE
     except MeshformError as exc:
         sys.stderr.write(report(exc.diagnostics, "text"))

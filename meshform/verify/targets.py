@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from meshform.core import status
+from meshform.core import shapes, status
 from meshform.core.workloads import pod_template
 from meshform.diagnostics import Level, MeshformError, has_errors
 from meshform.modes import Registry
@@ -58,7 +58,10 @@ def _objects(
     """(object, file:line) pairs, and whether they came from an application model."""
     chunks = load_text(text, name)
     if not any(_is_app(c.data) for c in chunks):
-        return [(i.obj, f"{i.file}:{i.line}") for c in chunks for i in c.items], False
+        items, misshapen = shapes.checked(i for c in chunks for i in c.items)
+        if misshapen:
+            raise MeshformError(misshapen)
+        return [(i.obj, f"{i.file}:{i.line}") for i in items], False
     from meshform.core.govern import GovernOptions
     from meshform.frontends.render import render_documents
     from meshform.yamlio.reader import load_documents

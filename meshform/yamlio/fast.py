@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from meshform.yamlio.limits import safe_for_yaml_rs
 from meshform.yamlio.scalars import STR, TIMESTAMP, PlainStr, is_timestamp
 
 _Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when the wheel has it
@@ -128,7 +129,7 @@ def accelerated(text: str, dates: bool = False) -> Any:
     """Parse with yaml-rs when it is installed and the document shows nothing YAML 1.1 and 1.2 could
     read differently; return NotImplemented to ask for the PyYAML path."""
     rs = _yaml_rs()
-    if rs is None:
+    if rs is None or not safe_for_yaml_rs(text):
         return NotImplemented
     try:
         data = rs.loads(text, parse_datetime=dates)
@@ -141,7 +142,7 @@ def well_formed(text: str) -> bool:
     """A cheap syntax check for documents meshform passes through unparsed (yaml-rs: ~50 µs each).
     Without yaml-rs the answer is False, so the caller parses the document fully instead."""
     rs = _yaml_rs()
-    if rs is None:
+    if rs is None or not safe_for_yaml_rs(text):
         return False
     try:
         rs.loads(text, parse_datetime=False)

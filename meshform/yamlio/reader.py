@@ -8,15 +8,22 @@ diagnostic needs. Input is bounded (size, nesting depth, alias expansion) before
 from __future__ import annotations
 
 import datetime as _dt
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from meshform.diagnostics import Diagnostic, Level, MeshformError
-from meshform.yamlio.split import split
-
-MAX_BYTES = 64 * 1024 * 1024
-MAX_DEPTH = 100
-MAX_ALIAS_NODES = 100_000  # nodes reached through aliases; a "billion laughs" blows far past it
+from meshform.yamlio.limits import (
+    MAX_ALIAS_NODES,
+    MAX_BYTES,
+    MAX_DEPTH,
+    MAX_DOCUMENTS,
+    deep_position,
+    depth_message,
+    may_nest_deeper,
+    too_deep,
+)
+from meshform.yamlio.split import is_blank, split
 
 Position = tuple[int, int]  # 1-based line, column
 Path = tuple[str | int, ...]
@@ -45,7 +52,7 @@ def _error(file: str, code: str, message: str, line: int = 0, col: int = 0) -> M
 def decode(raw: bytes, file: str) -> str:
     """UTF-8 only, located errors for anything else (Kubernetes itself reads UTF-8)."""
     if len(raw) > MAX_BYTES:
-        raise _error(file, "MF004", f"input is {len(raw)} bytes; the limit is {MAX_BYTES}")
+        raise _error(file, "MF004", f"input is larger than the limit of {MAX_BYTES} bytes")
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise _error(file, "MF005", "input is UTF-16 (byte-order mark found); meshform reads UTF-8", 1, 1)
     try:
@@ -66,7 +73,11 @@ def _loader() -> Any:
 
 
 def load_documents(text: str, file: str) -> list[Document]:
-    """Parse a (multi-document) YAML stream into plain-data documents with positions."""
+    """Parse a (multi-document) YAML stream into plain-data documents with positions: the quick
+    reader when the text is plain (nearly always), else the round-trip reader."""
+    located = _load_located(text, file)
+    if located is not None:
+        return located
     return [_plain_document(node, file, i) for i, node in enumerate(load_round_trip(text, file))]
 
 
@@ -80,6 +91,10 @@ def load_round_trip(text: str, file: str, loader: Any = None) -> list[Any]:
     if nul >= 0:
         line = text.count("\n", 0, nul) + 1
         raise _error(file, "MF005", "NUL character in input", line, nul - text.rfind("\n", 0, nul))
+    bound_documents(text, file)
+    where = deep_position(text) if may_nest_deeper(text) else None
+    if where is not None:  # before ruamel, whose composer recurses: it would fail unlocated
+        raise _error(file, "MF004", depth_message(), *where)
     try:
         return list((loader or _loader()).load_all(text))
     except DuplicateKeyError as exc:
@@ -95,7 +110,15 @@ def load_round_trip(text: str, file: str, loader: Any = None) -> list[Any]:
     except YAMLError as exc:
         raise _error(file, "MF002", str(exc).splitlines()[0]) from None
     except RecursionError:
-        raise _error(file, "MF004", f"nesting deeper than {MAX_DEPTH} levels") from None
+        raise _error(file, "MF004", depth_message()) from None
+
+
+def bound_documents(text: str, file: str) -> None:
+    """Refuse a stream of more than MAX_DOCUMENTS documents before any parser sees it (a flood of
+    `---` lines would cost a parser object per empty document)."""
+    for count, (line, _, _) in enumerate(split(text)):
+        if count == MAX_DOCUMENTS:
+            raise _error(file, "MF004", f"more than {MAX_DOCUMENTS} documents in one input", line, 1)
 
 
 def _marked(file: str, code: str, exc: Any) -> MeshformError:
@@ -119,7 +142,7 @@ class _Walk:
     def node(self, value: Any, path: Path, aliased: bool) -> Any:
         if len(path) > MAX_DEPTH:
             line, col = self.nearest(path)
-            raise _error(self.file, "MF004", f"nesting deeper than {MAX_DEPTH} levels", line, col)
+            raise _error(self.file, "MF004", depth_message(), line, col)
         if isinstance(value, dict | list):
             aliased = aliased or id(value) in self.seen
             self.seen.add(id(value))
@@ -238,11 +261,12 @@ def read_text(path: str) -> tuple[str, str]:
     import sys
 
     try:
+        # One byte more than allowed, so decode() can refuse it; never the whole of an endless pipe.
         if path == "-":
-            raw = sys.stdin.buffer.read()
+            raw = sys.stdin.buffer.read(MAX_BYTES + 1)
         else:
             with open(path, "rb") as fh:
-                raw = fh.read(MAX_BYTES + 1)  # one byte more than allowed, so decode() can refuse it
+                raw = fh.read(MAX_BYTES + 1)
     except OSError as exc:
         raise _error(path, "MF001", f"cannot read: {exc.strerror or exc}") from None
     name = "<stdin>" if path == "-" else path
@@ -262,24 +286,40 @@ def load_documents_quick(text: str, file: str) -> list[Document] | None:
     from meshform.yamlio.fast import accelerated
 
     docs: list[Document] = []
-    for _, _, doc_text in split(text):
+    for count, (_, _, doc_text) in enumerate(split(text)):
+        if count == MAX_DOCUMENTS:
+            return None  # the positioned reader refuses it, located
         if not doc_text.strip():
             continue
         data = accelerated(doc_text, dates=True)
-        if data is NotImplemented or _too_deep(data):
+        if data is NotImplemented or too_deep(data):
             return None
         docs.append(Document(data, file, len(docs), {}))
     return docs
 
 
-def _too_deep(data: Any) -> bool:
-    stack = [(data, 0)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            return True
-        if isinstance(node, dict):
-            stack.extend((v, depth + 1) for v in node.values())
-        elif isinstance(node, list):
-            stack.extend((v, depth + 1) for v in node)
-    return False
+def _load_located(text: str, file: str) -> list[Document] | None:
+    """The documents with positions through meshform.yamlio.located (libyaml), or None when any
+    document is not plain: the caller then uses the round-trip reader."""
+    from meshform.yamlio.located import read
+
+    if _UNUSUAL.search(text):
+        return None
+    docs: list[Document] = []
+    for count, (line, sep, doc_text) in enumerate(split(text)):
+        if count == MAX_DOCUMENTS or sep.strip() not in ("", "---", "..."):
+            return None  # too many (refused located by the round-trip path), or a document on `---`
+        if is_blank(doc_text):
+            if sep.startswith("---"):  # an empty document, as the round-trip reader has it
+                docs.append(Document(None, file, len(docs), {}))
+            continue
+        found = read(doc_text, line)
+        if found is None or too_deep(found[0]):
+            return None
+        docs.append(Document(found[0], file, len(docs), found[1]))
+    return docs
+
+
+# Characters the round-trip reader refuses or treats specially (controls, NEL, line separators, BOM,
+# surrogates, non-characters): text holding any is left to it.
+_UNUSUAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff\ud800-\udfff]")

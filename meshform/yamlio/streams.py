@@ -16,8 +16,17 @@ from typing import Any
 
 from meshform.diagnostics import Diagnostic, Level, MeshformError
 from meshform.objects import Item
-from meshform.yamlio.reader import MAX_ALIAS_NODES, MAX_DEPTH, read_text, unshare
-from meshform.yamlio.split import split
+from meshform.yamlio.limits import (
+    MAX_ALIAS_NODES,
+    MAX_DEPTH,
+    MAX_DOCUMENTS,
+    deep_position,
+    depth_message,
+    too_deep,
+)
+from meshform.yamlio.limits import may_nest_deeper as _may_nest_deeper
+from meshform.yamlio.reader import read_text, unshare
+from meshform.yamlio.split import is_blank, split
 from meshform.yamlio.writer import dump_document
 
 FAST, ROUND_TRIP = "fast", "round-trip"
@@ -53,11 +62,20 @@ def _parse(text: str, file: str, line: int, engine: str) -> tuple[Any, tuple[int
         from meshform.yamlio.roundtrip import load
 
         data, indent = load(text, file, line)
-        if "&" in text and "*" in text:
-            _bound_aliases(data, file, line)
-            unshare(data)
-        return data, indent
-    return _parse_fast(text, file, line), (2, 0)
+    else:
+        data, indent = _parse_fast(text, file, line), (2, 0)
+    if "&" in text and "*" in text:
+        _bound_aliases(data, text, file, line)
+        unshare(data)
+    elif _may_nest_deeper(text) and too_deep(data):
+        # Deeper than any manifest needs, and every later walk (writer, copies) would recurse.
+        raise _too_deep_error(text, file, line)
+    return data, indent
+
+
+def _too_deep_error(text: str, file: str, line: int) -> MeshformError:
+    where = deep_position(text) or (1, 1)
+    return _fail(file, line + where[0] - 1, where[1], "MF004", depth_message())
 
 
 def _parse_fast(text: str, file: str, line: int) -> Any:
@@ -69,40 +87,45 @@ def _parse_fast(text: str, file: str, line: int) -> Any:
     if data is not NotImplemented:
         return data
     try:
-        data = fast.load(text)
+        return fast.load(text)
     except fast.DuplicateKey as exc:
         raise _fail(file, line + exc.line - 1, exc.col, "MF003", f"duplicate key: {exc}") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = (line + mark.line, mark.column + 1) if mark else (line, 1)
-        raise _fail(file, *where, "MF002", str(exc.problem or exc).strip()) from None
+        problem = str(exc.problem or exc).strip()
+        if "maximum nesting depth" in problem:  # libyaml's own bound, 1,000 levels
+            raise _fail(file, *where, "MF004", depth_message()) from None
+        raise _fail(file, *where, "MF002", problem) from None
     except yaml.YAMLError as exc:
         raise _fail(
             file, line, 1, "MF005" if "special characters" in str(exc) else "MF002", str(exc).splitlines()[0]
         ) from None
     except RecursionError:
-        raise _fail(file, line, 1, "MF004", f"nesting deeper than {MAX_DEPTH} levels") from None
-    if "&" in text and "*" in text:
-        _bound_aliases(data, file, line)
-        unshare(data)
-    return data
+        raise _fail(file, line, 1, "MF004", depth_message()) from None
 
 
-def _bound_aliases(data: Any, file: str, line: int) -> None:
-    """Anchors are shared objects after loading: count the nodes a walk would visit, bounded."""
-    budget = MAX_ALIAS_NODES * 10
-    stack = [(data, 0)]
+def _bound_aliases(data: Any, text: str, file: str, line: int) -> None:
+    """Anchors are shared objects after loading: count the nodes a walk reaches again through an
+    alias (as the positioned reader does), so the walk costs at most the document plus the limit."""
+    seen: set[int] = set()
+    expanded = 0
+    stack = [(data, 0, False)]
     while stack:
-        node, depth = stack.pop()
-        budget -= 1
-        if budget < 0:
-            raise _fail(file, line, 1, "MF004", "aliases expand beyond the node limit")
+        node, depth, aliased = stack.pop()
         if depth > MAX_DEPTH:
-            raise _fail(file, line, 1, "MF004", f"nesting deeper than {MAX_DEPTH} levels")
+            raise _too_deep_error(text, file, line)
+        if isinstance(node, dict | list):
+            aliased = aliased or id(node) in seen
+            seen.add(id(node))
+        if aliased:
+            expanded += 1
+            if expanded > MAX_ALIAS_NODES:
+                raise _fail(file, line, 1, "MF004", f"aliases expand to more than {MAX_ALIAS_NODES} nodes")
         if isinstance(node, dict):
-            stack.extend((v, depth + 1) for v in node.values())
+            stack.extend((v, depth + 1, aliased) for v in node.values())
         elif isinstance(node, list):
-            stack.extend((v, depth + 1) for v in node)
+            stack.extend((v, depth + 1, aliased) for v in node)
 
 
 def _is_wrapper(data: Any) -> bool:
@@ -152,13 +175,14 @@ def load_text(
 ) -> list[Chunk]:
     """Documents of a stream; with `kinds`, only those kinds (and meshform's own, and documents that
     mention one of `markers`) are parsed."""
-    chunks = []
+    chunks: list[Chunk] = []
     newline = line_ending(text)
     if newline != "\n":  # work in "\n"; emit_file puts the file's own line ending back
         text = text.replace(newline, "\n")
     for line, sep, doc_text in split(text):
-        blank = all(ln.lstrip().startswith("#") or not ln.strip() for ln in doc_text.splitlines())
-        if blank or not wanted(kinds, doc_text, markers):
+        if len(chunks) == MAX_DOCUMENTS:
+            raise _fail(file, line, 1, "MF004", f"more than {MAX_DOCUMENTS} documents in one input")
+        if is_blank(doc_text) or not wanted(kinds, doc_text, markers):
             chunks.append(Chunk(file, line, doc_text, None, sep=sep, newline=newline))
             continue
         data, indent = _parse(doc_text, file, line, engine)
@@ -167,7 +191,11 @@ def load_text(
         )
         objects = data["items"] if chunk.wrapper else [data]
         parent = data if chunk.wrapper else None
-        chunk.items = [Item(obj, file, line, parent=parent) for obj in objects if isinstance(obj, dict)]
+        chunk.items = [
+            Item(obj, file, line, doc_text, i if chunk.wrapper else -1, parent=parent)
+            for i, obj in enumerate(objects)
+            if isinstance(obj, dict)
+        ]
         chunks.append(chunk)
     return chunks
 

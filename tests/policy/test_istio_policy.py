@@ -162,8 +162,8 @@ def test_istio_authorization_allows_only_the_dependents() -> None:
                     {
                         "source": {
                             "principals": [
-                                "cluster.local/ns/shop/sa/shop-api",
-                                "cluster.local/ns/shop/sa/shop-web",
+                                "cluster.local/ns/shop/sa/api",
+                                "cluster.local/ns/shop/sa/web",
                             ]
                         }
                     }
@@ -181,8 +181,8 @@ def test_istio_trust_domain_option(tmp_path: Path) -> None:
     (tmp_path / "app.yaml").write_text(text)
     ap = _one(_policy_objects(tmp_path / "app.yaml"), "AuthorizationPolicy", "reviews")
     assert ap["spec"]["rules"][0]["from"][0]["source"]["principals"] == [
-        "corp.example/ns/shop/sa/shop-api",
-        "corp.example/ns/shop/sa/shop-web",
+        "corp.example/ns/shop/sa/api",
+        "corp.example/ns/shop/sa/web",
     ]
 
 
@@ -381,7 +381,7 @@ def test_ambient_authorization_with_and_without_a_waypoint() -> None:
     assert at_waypoint == {
         "targetRefs": [{"group": "", "kind": "Service", "name": "reviews"}],
         "action": "ALLOW",
-        "rules": [{"from": [{"source": {"principals": ["prod.example.org/ns/shop/sa/shop-web"]}}]}],
+        "rules": [{"from": [{"source": {"principals": ["prod.example.org/ns/shop/sa/web"]}}]}],
     }
     ztunnel = _one(objects, "AuthorizationPolicy", "reviews-ztunnel")["spec"]
     assert ztunnel["selector"] == {"matchLabels": {"app": "reviews", "app.kubernetes.io/part-of": "shop"}}
@@ -392,7 +392,7 @@ def test_ambient_authorization_with_and_without_a_waypoint() -> None:
     assert _one(objects, "AuthorizationPolicy", "ratings")["spec"] == {
         "selector": {"matchLabels": {"app": "ratings", "app.kubernetes.io/part-of": "shop"}},
         "action": "ALLOW",
-        "rules": [{"from": [{"source": {"principals": ["prod.example.org/ns/shop/sa/shop-reviews"]}}]}],
+        "rules": [{"from": [{"source": {"principals": ["prod.example.org/ns/shop/sa/reviews"]}}]}],
     }
     assert _one(objects, "PeerAuthentication", "ratings")["spec"]["mtls"] == {"mode": "STRICT"}
 

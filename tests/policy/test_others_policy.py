@@ -152,8 +152,8 @@ def test_linkerd_objects() -> None:
     # The dependents' ServiceAccounts, a Job's among them (it has no Service).
     assert _one(objects, "MeshTLSAuthentication", "reviews")["spec"] == {
         "identityRefs": [
-            {"kind": "ServiceAccount", "name": "shop-loadgen"},
-            {"kind": "ServiceAccount", "name": "shop-web"},
+            {"kind": "ServiceAccount", "name": "loadgen"},
+            {"kind": "ServiceAccount", "name": "web"},
         ]
     }
     assert _one(objects, "HTTPLocalRateLimitPolicy", "reviews-http")["spec"] == {

@@ -388,11 +388,12 @@ def kuma_crd() -> Obj:
 
 
 def kuma(ca_pem: bytes) -> list[Obj]:
-    hook = {
-        "name": "kuma-injector.kuma.io",
+    """Kuma's chart (cp-webhooks-and-secrets.yaml): a namespace-wide injector for namespaces labelled
+    enabled/true, and a per-pod one for labelled pods in any namespace that carries the label at all."""
+    system = ("kubernetes.io/metadata.name", "NotIn", ["kube-system", "kuma-system"])
+    base = {
         "admissionReviewVersions": ["v1"],
         "failurePolicy": "Fail",
-        "namespaceSelector": _exprs(("kuma.io/sidecar-injection", "In", ["enabled"])),
         "clientConfig": {
             "service": {"name": "kuma-control-plane", "namespace": "kuma-system", "path": "/inject-sidecar"},
             "caBundle": base64.b64encode(ca_pem).decode(),
@@ -402,6 +403,19 @@ def kuma(ca_pem: bytes) -> list[Obj]:
         ],
         "sideEffects": "None",
     }
+    hooks = [
+        {
+            "name": "namespace-kuma-injector.kuma.io",
+            **base,
+            "namespaceSelector": _exprs(("kuma.io/sidecar-injection", "In", ["enabled", "true"]), system),
+        },
+        {
+            "name": "pods-kuma-injector.kuma.io",
+            **base,
+            "namespaceSelector": _exprs(("kuma.io/sidecar-injection", "Exists", None), system),
+            "objectSelector": {"matchLabels": {"kuma.io/sidecar-injection": "enabled"}},
+        },
+    ]
     return [
         *namespace("kuma-system"),
         deployment(
@@ -422,7 +436,7 @@ def kuma(ca_pem: bytes) -> list[Obj]:
             "metadata": meta(
                 "kuma-admission-mutating-webhook-configuration", labels={"app": "kuma-control-plane"}
             ),
-            "webhooks": [hook],
+            "webhooks": hooks,
         },
     ]
 

@@ -89,5 +89,6 @@ def test_two_meshes_enrolling_one_namespace(linkerd_ns: Cluster, tmp_path: Path)
     )
     kube.apply(linkerd_ns.cp, installers.istio_root_cert("both"))
     report = run(linkerd_ns, app(tmp_path, "both", "istio"))
-    [two] = checks(report, "namespaces", Status.FAILED)
+    two, pod = sorted(checks(report, "namespaces", Status.FAILED), key=lambda c: c.reason, reverse=True)
     assert two.reason == "two-meshes" and "istio and linkerd" in two.message
+    assert pod.reason == "other-mesh" and "linkerd as well as istio" in pod.message

@@ -21,6 +21,7 @@ def spaces(world: Cluster) -> Cluster:
         *ns("ambient-sidecar", {"istio-injection": "enabled"}),
         *ns("kuma-app", {"kuma.io/sidecar-injection": "enabled"}),
         *ns("kuma-unlabelled"),
+        *ns("kuma-selective", {"kuma.io/sidecar-injection": "disabled"}),
         *ns("consul-app"),
         *ns("acme"),
     ]
@@ -59,8 +60,14 @@ def test_kuma_healthy(spaces: Cluster, tmp_path: Path) -> None:
 
 def test_kuma_namespace_without_its_label(spaces: Cluster, tmp_path: Path) -> None:
     report = run(spaces, app(tmp_path, "kuma-unlabelled", "kuma"))
-    assert "namespace-label-missing" in reasons(report, Status.WARNING), problems(report)
-    assert "not-injected" in reasons(report)
+    assert {"namespace-label-missing", "not-injected"} <= reasons(report), problems(report)
+
+
+def test_kuma_selective_injection(spaces: Cluster, tmp_path: Path) -> None:
+    """Kuma >= 2.11: the namespace labelled `disabled`, the pod `enabled` is injected (rw-11)."""
+    report = run(spaces, app(tmp_path, "kuma-selective", "kuma"))
+    assert not report.failed and not checks(report, "namespaces", Status.WARNING), problems(report)
+    assert "kuma-sidecar injected by the webhook" in checks(report, "injection")[0].message
 
 
 def test_kuma_mesh_missing(spaces: Cluster, tmp_path: Path) -> None:

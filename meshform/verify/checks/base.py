@@ -7,6 +7,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from meshform.objects import resource_ref
 from meshform.verify.client import Answer
 from meshform.verify.cluster import ClusterView, items
 from meshform.verify.results import Check, fail, ok, unavailable, warn
@@ -58,9 +59,7 @@ def readiness(obj: dict[str, Any]) -> tuple[bool, str]:
 
 
 def ref(obj: dict[str, Any]) -> str:
-    meta = obj.get("metadata") or {}
-    ns = f"{meta['namespace']}/" if meta.get("namespace") else ""
-    return f"{obj.get('kind', '?')}/{ns}{meta.get('name', '?')}"
+    return resource_ref(obj)
 
 
 def ready_object(group: str, answer: Answer, what: str, fix: str, need_ready: bool = True) -> Check:

@@ -22,6 +22,10 @@ REASONS = {
     "MF602": "injection-disabled",
     "MF603": "webhook-excluded",
     "MF604": "revision-overridden",
+    "MF605": "injection-beats-revision",
+    "MF606": "namespace-excluded",
+    "MF607": "other-mesh",
+    "MF608": "pod-other-mesh",
     "MF404": "namespace-label-missing",
 }
 

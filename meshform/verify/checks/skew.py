@@ -33,8 +33,8 @@ def _container(template: dict[str, Any], name: str) -> dict[str, Any] | None:
 def _istio_control(view: ClusterView, template: dict[str, Any]) -> str:
     raw = annotations_of(template).get("sidecar.istio.io/status") or "{}"
     try:
-        rev = str(json.loads(raw).get("revision") or "")
-    except (ValueError, AttributeError):
+        rev = str(json.loads(str(raw)).get("revision") or "")
+    except (ValueError, AttributeError, RecursionError):
         rev = ""
     rev = rev or str(labels_of(template).get("istio.io/rev") or "default")
     hooks, _ = active_hooks(items(view.webhooks(INJECTOR_LABEL)))

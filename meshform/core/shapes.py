@@ -1,0 +1,202 @@
+"""The shapes meshform reads: every field the core touches must have the JSON type Kubernetes gives it.
+
+Parseable YAML can still put a string where Kubernetes has a mapping (`metadata: "oops"`), a list where
+it has labels, `null` inside `containers`. Such an object would make Kubernetes refuse it anyway; here
+it becomes a located MF150, and the object is left out of the run, before anything walks it. Only what
+the core reads is checked (`null` counts as absent, as in Kubernetes); everything else passes through
+untouched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from meshform.diagnostics import Diagnostic, Level, MeshformError, json_type
+from meshform.model.schema import json_path
+from meshform.objects import Item, resource_ref
+from meshform.yamlio.reader import Document, Path
+
+SHAPE = "MF150"
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: Path
+    message: str
+    code: str = SHAPE
+
+
+def _wrong(path: Path, expected: str, found: Any) -> Problem:
+    return Problem(path, f"{_dotted(path)} is {json_type(found)}, not {expected}")
+
+
+Check = Callable[[Any, Path], Iterator[Problem]]
+
+
+def _dotted(path: Path) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "the object"
+
+
+def scalar(value: Any, path: Path) -> Iterator[Problem]:
+    if isinstance(value, dict | list):
+        yield _wrong(path, "a single value", value)
+
+
+def fields(**shapes: Check) -> Check:
+    """A mapping (or null); of its fields, those named are checked."""
+    named = tuple(shapes.items())
+
+    def check(value: Any, path: Path) -> Iterator[Problem]:
+        if value is None:
+            return
+        if not isinstance(value, dict):
+            yield _wrong(path, "a mapping", value)
+            return
+        for key, shape in named:
+            child = value.get(key)
+            if child is not None:
+                yield from shape(child, (*path, key))
+
+    return check
+
+
+def list_of(shape: Check, what: str) -> Check:
+    """A list (or null) whose every item is `what` (a null item is not absent: it is an error)."""
+
+    def check(value: Any, path: Path) -> Iterator[Problem]:
+        if value is None:
+            return
+        if not isinstance(value, list):
+            yield _wrong(path, "a list", value)
+            return
+        for i, item in enumerate(value):
+            if item is None:
+                yield _wrong((*path, i), what, item)
+            else:
+                yield from shape(item, (*path, i))
+
+    return check
+
+
+def keys(value: Any, path: Path) -> Iterator[Problem]:
+    """Labels, annotations, a selector: a mapping of key to a single value."""
+    if value is None:
+        return
+    if not isinstance(value, dict):
+        yield _wrong(path, "a mapping of key to value", value)
+        return
+    for key, item in value.items():
+        yield from scalar(item, (*path, str(key)))
+
+
+META = fields(name=scalar, namespace=scalar, labels=keys, annotations=keys)
+NAMED = fields(name=scalar)
+PROBE = fields(httpGet=fields(path=scalar, port=scalar, scheme=scalar))
+CONTAINER = fields(
+    name=scalar,
+    ports=list_of(fields(name=scalar, containerPort=scalar, protocol=scalar), "a port mapping"),
+    env=list_of(fields(name=scalar, value=scalar), "an env mapping"),
+    readinessProbe=PROBE,
+    livenessProbe=PROBE,
+    startupProbe=PROBE,
+)
+POD_SPEC = fields(
+    containers=list_of(CONTAINER, "a container mapping"),
+    initContainers=list_of(CONTAINER, "a container mapping"),
+    volumes=list_of(NAMED, "a volume mapping"),
+    imagePullSecrets=list_of(NAMED, "a mapping with a name"),
+    hostNetwork=scalar,
+)
+SELECTOR = fields(
+    matchLabels=keys,
+    matchExpressions=list_of(
+        fields(key=scalar, operator=scalar, values=list_of(scalar, "a value")), "a requirement mapping"
+    ),
+)
+TEMPLATE = fields(metadata=META, spec=POD_SPEC)
+CONTROLLER_SPEC = fields(selector=SELECTOR, template=TEMPLATE)
+BY_KIND: dict[str, Check] = {
+    "Pod": fields(metadata=META, spec=POD_SPEC),
+    **dict.fromkeys(
+        ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job"),
+        fields(metadata=META, spec=CONTROLLER_SPEC),
+    ),
+    "CronJob": fields(metadata=META, spec=fields(jobTemplate=fields(metadata=META, spec=CONTROLLER_SPEC))),
+    "Service": fields(
+        metadata=META,
+        spec=fields(
+            selector=keys,
+            ports=list_of(fields(name=scalar, port=scalar, targetPort=scalar), "a port mapping"),
+        ),
+    ),
+}
+OTHER = fields(metadata=META)  # any other object: the core reads its kind, name and namespace
+
+
+def problems(obj: dict[str, Any]) -> Iterator[Problem]:
+    """Every field of the object the core reads whose type is wrong. (The meshform.dev/status record
+    inside an annotation is parsed, and refused in words, by meshform.core.status.)"""
+    for key in ("apiVersion", "kind"):
+        yield from scalar(obj.get(key), (key,))
+    kind = obj.get("kind")
+    kind = kind if isinstance(kind, str) else ""
+    yield from BY_KIND.get(kind, OTHER)(obj, ())
+
+
+def checked(items: Iterable[Item]) -> tuple[list[Item], list[Diagnostic]]:
+    """The items of the right shape, and a located error for each problem of the others."""
+    good: list[Item] = []
+    diags: list[Diagnostic] = []
+    for item in items:
+        found = list(problems(item.obj))
+        if found:
+            diags += (_diagnostic(item, p) for p in found)
+        else:
+            good.append(item)
+    return good, diags
+
+
+def _diagnostic(item: Item, problem: Problem) -> Diagnostic:
+    line, col = locate(item, problem.path)
+    ref = resource_ref(item.obj)
+    return Diagnostic(
+        item.file, line, col, Level.ERROR, problem.code, problem.message, json_path(problem.path), ref
+    )
+
+
+def locate(item: Item, path: Path) -> tuple[int, int]:
+    """The line and column of a path inside an item's object, from its document's text read again
+    only now (the fast reader keeps no positions); the document's first line when that fails."""
+    return position(
+        item.text, item.file, ("items", item.index, *path) if item.index >= 0 else path, item.line
+    )
+
+
+def located(problem: Problem, file: str, text: str) -> Diagnostic:
+    """The problem as a diagnostic at its node in a file's text."""
+    line, col = position(text, file, problem.path)
+    return Diagnostic(file, line, col, Level.ERROR, problem.code, problem.message, json_path(problem.path))
+
+
+def position(text: str, file: str, path: Path, first_line: int = 1) -> tuple[int, int]:
+    """Where a path is in one document's text (which starts at `first_line` of its file)."""
+    doc = _positions(text, file) if text else None
+    line, col = doc.position(path) if doc is not None else (1, 1)
+    return first_line + line - 1, col
+
+
+@lru_cache(maxsize=8)
+def _positions(text: str, file: str) -> Document | None:
+    from meshform.yamlio.reader import load_documents
+
+    try:
+        docs = [d for d in load_documents(text, file) if d.data is not None]
+    except MeshformError:
+        return None
+    return docs[0] if len(docs) == 1 else None
