@@ -52,6 +52,17 @@ CODES: dict[str, Code] = {
             "MF006", "not-an-application", "the document must be `kind: Application` of meshform.dev/v1alpha1"
         ),
         Code(
+            "MF007",
+            "yaml-tag",
+            "remove the tag and write the value plainly or quoted (a core tag such as !!str is fine)",
+        ),
+        Code(
+            "MF008",
+            "list-item",
+            "give every item of a List a Kubernetes object (a mapping with apiVersion and kind); "
+            "put Lists side by side as documents, not inside each other",
+        ),
+        Code(
             "MF030",
             "template-budget",
             "a sidecar template may build a few KiB in a bounded number of steps; simplify it",

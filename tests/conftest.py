@@ -132,3 +132,22 @@ def kustomize() -> str:
             pytest.fail(reason + " — required on CI")
         pytest.skip(reason)
     return path
+
+
+def invoke(*args: str, stdin: bytes = b"", env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    """The CLI in this process (exit code, stdout, stderr), through the same error boundary as the
+    console entry point: for properties that run it hundreds of times."""
+    from click.testing import CliRunner
+
+    from meshform.cli import main
+
+    with CliRunner().isolation(input=stdin, env=env) as streams:
+        try:
+            main(list(args))
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        sys.stdout.flush()
+        sys.stderr.flush()
+        out, err = streams[0].getvalue(), streams[1].getvalue()
+    return code, out.decode(), err.decode()

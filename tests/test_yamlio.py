@@ -176,4 +176,4 @@ def test_bad_bytes_are_located(raw: bytes, code: str, line: int) -> None:
 
 def test_python_tags_are_never_executed() -> None:
     err = _error("a: !!python/object/apply:os.system ['echo pwned']\n")
-    assert err.diagnostics[0].code == "MF002"
+    assert err.diagnostics[0].code == "MF007"  # refused before any constructor sees it

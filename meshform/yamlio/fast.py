@@ -1,9 +1,9 @@
 """The fast YAML reader for manifests whose comments need not survive (stdout, Helm, kustomize).
 
 PyYAML's libyaml parser with a safe constructor, set up to behave like Kubernetes' own reader
-(YAML 1.1 scalars; timestamps stay strings, as Kubernetes reads them, written back plain so that no
-reader sees a change), and to refuse duplicate keys. Used by meshform.yamlio (streams, reader) and the
-sidecar templating.
+(YAML 1.1 scalars, merge keys; timestamps stay strings, as Kubernetes reads them, written back plain
+so that no reader sees a change), and to refuse duplicate keys; and yaml-rs where it cannot read a
+document differently. Used by meshform.yamlio (streams, reader) and the sidecar templating.
 """
 
 from __future__ import annotations
@@ -15,13 +15,16 @@ from typing import Any
 
 import yaml
 
+from meshform.yamlio.disagreements import COMPLEX_KEY, maybe_odd_anchor, maybe_odd_key
 from meshform.yamlio.limits import safe_for_yaml_rs
 from meshform.yamlio.scalars import STR, TIMESTAMP, PlainStr, is_timestamp
+from meshform.yamlio.tags import may_have_tags
 
 _Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when the wheel has it
 
 
 VALUE_KEY = "tag:yaml.org,2002:value"
+MERGE = "tag:yaml.org,2002:merge"
 
 
 class DuplicateKey(Exception):
@@ -31,29 +34,66 @@ class DuplicateKey(Exception):
 
 
 class FastLoader(_Base):  # type: ignore[misc]
-    """Safe, libyaml-backed, duplicate-key-refusing, timestamp-free."""
+    """Safe, libyaml-backed, duplicate-key-refusing, timestamp-free; merge keys (`<<`) as Kubernetes
+    reads them (YAML 1.1: merged in, explicit keys win)."""
 
-    def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
+    def construct_document(self, node: Any) -> Any:
+        # Keys are checked on the node graph as written, before construction: merging rewrites a merged
+        # mapping's node in place, after which its own keys would look like duplicates of merged ones.
+        self._refuse_duplicate_keys(node)
+        return super().construct_document(node)
+
+    def _refuse_duplicate_keys(self, root: Any) -> None:
+        visited: set[int] = set()  # aliases make the graph a DAG: visit each node once
+        stack = [root]
+        while stack:
+            node = stack.pop()
+            if id(node) in visited:
+                continue
+            visited.add(id(node))
+            if isinstance(node, yaml.MappingNode):
+                self._check_mapping(node)
+                stack.extend(value for _, value in node.value)
+            elif isinstance(node, yaml.SequenceNode):
+                stack.extend(node.value)
+
+    def _check_mapping(self, node: Any) -> None:
         seen: set[Any] = set()
         for key_node, _ in node.value:
             if key_node.tag == VALUE_KEY:  # a `=` key is the string "=" to YAML 1.1 (and to PyYAML)
                 key_node.tag = STR
-            key = self.construct_object(key_node, deep=True)
+            if key_node.tag == MERGE:
+                key: Any = "<<"  # two merge keys in one mapping are duplicates too (as ruamel says)
+            else:
+                key = self.construct_object(key_node, deep=True)
             if isinstance(key, list | dict):
-                raise yaml.constructor.ConstructorError(None, None, "unhashable key", key_node.start_mark)
+                raise yaml.constructor.ConstructorError(None, None, COMPLEX_KEY, key_node.start_mark)
             if key in seen:
                 mark = key_node.start_mark
                 raise DuplicateKey(key, mark.line + 1, mark.column + 1)
             seen.add(key)
-        mapping: dict[Any, Any] = super().construct_mapping(node, deep=deep)
-        return mapping
+
+    # Plain scalars the YAML 1.1 number patterns match without a digit (`0b_`, `0x_`, `._`): libyaml
+    # crashes building the number; yaml-rs and Kubernetes read a string, and so does meshform.
+    def construct_yaml_int(self, node: Any) -> Any:
+        try:
+            return super().construct_yaml_int(node)
+        except ValueError:
+            return self.construct_yaml_str(node)
+
+    def construct_yaml_float(self, node: Any) -> Any:
+        try:
+            return super().construct_yaml_float(node)
+        except ValueError:
+            return self.construct_yaml_str(node)
 
     def construct_timestamp(self, node: Any) -> PlainStr:
         return PlainStr(self.construct_scalar(node))
 
 
-FastLoader.add_constructor("tag:yaml.org,2002:map", FastLoader.construct_mapping)
 FastLoader.add_constructor(TIMESTAMP, FastLoader.construct_timestamp)
+FastLoader.add_constructor("tag:yaml.org,2002:int", FastLoader.construct_yaml_int)
+FastLoader.add_constructor("tag:yaml.org,2002:float", FastLoader.construct_yaml_float)
 
 
 def load(text: str) -> Any:
@@ -96,6 +136,8 @@ def _suspicious(data: Any, text: str) -> bool:
     while stack:
         node = stack.pop()
         if isinstance(node, dict):
+            if None in node:  # `: value` (YAML 1.2 reads a null key, libyaml refuses) or `null: value`
+                return True
             stack.extend(node.keys())
             stack.extend(node.values())
         elif isinstance(node, list):
@@ -112,6 +154,8 @@ def _suspicious(data: Any, text: str) -> bool:
             has_int = True
         elif isinstance(node, float):
             has_float = True
+        elif isinstance(node, frozenset | tuple):  # a mapping or sequence as a key: libyaml refuses it
+            return True
     return bool((has_int and _LEADING_ZERO.search(text)) or (has_float and _EXPONENT.search(text)))
 
 
@@ -125,11 +169,17 @@ def _yaml_rs() -> Any:
     return yaml_rs
 
 
+def _rs_too_lenient(text: str) -> bool:
+    """Might yaml-rs take this text where libyaml refuses it or reads it otherwise? Tags (yaml-rs drops
+    them) and odd anchor names (YAML 1.2 allows them). Odd keys show in yaml-rs's data (`_suspicious`)."""
+    return may_have_tags(text) or maybe_odd_anchor(text)
+
+
 def accelerated(text: str, dates: bool = False) -> Any:
     """Parse with yaml-rs when it is installed and the document shows nothing YAML 1.1 and 1.2 could
     read differently; return NotImplemented to ask for the PyYAML path."""
     rs = _yaml_rs()
-    if rs is None or not safe_for_yaml_rs(text):
+    if rs is None or not safe_for_yaml_rs(text) or _rs_too_lenient(text):
         return NotImplemented
     try:
         data = rs.loads(text, parse_datetime=dates)
@@ -138,14 +188,22 @@ def accelerated(text: str, dates: bool = False) -> Any:
     return NotImplemented if _suspicious(data, text) else data
 
 
-def well_formed(text: str) -> bool:
-    """A cheap syntax check for documents meshform passes through unparsed (yaml-rs: ~50 µs each).
-    Without yaml-rs the answer is False, so the caller parses the document fully instead."""
+def kind_of(text: str) -> object:
+    """The document's top-level `kind` as yaml-rs reads it (~50 µs a document), for documents meshform
+    means to pass through unparsed; NotImplemented when yaml-rs is absent, refuses the text, or might
+    accept what libyaml and ruamel refuse (tabs, tags, odd keys): the caller then parses the
+    document fully, so every engine refuses the same documents, located."""
     rs = _yaml_rs()
-    if rs is None or not safe_for_yaml_rs(text):
-        return False
+    if (
+        rs is None
+        or not safe_for_yaml_rs(text)
+        or _rs_too_lenient(text)
+        or "\t" in text
+        or maybe_odd_key(text)
+    ):
+        return NotImplemented
     try:
-        rs.loads(text, parse_datetime=False)
+        data = rs.loads(text, parse_datetime=False)
     except Exception:  # the caller's full parse reports it, located
-        return False
-    return True
+        return NotImplemented
+    return data.get("kind") if isinstance(data, dict) else NotImplemented

@@ -10,9 +10,12 @@ from __future__ import annotations
 import datetime as _dt
 import re
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from meshform.diagnostics import Diagnostic, Level, MeshformError
+from meshform.yamlio import disagreements
+from meshform.yamlio.characters import check_characters, check_encoding
 from meshform.yamlio.limits import (
     MAX_ALIAS_NODES,
     MAX_BYTES,
@@ -24,6 +27,7 @@ from meshform.yamlio.limits import (
     too_deep,
 )
 from meshform.yamlio.split import is_blank, split
+from meshform.yamlio.tags import may_have_tags, refuse_tags
 
 Position = tuple[int, int]  # 1-based line, column
 Path = tuple[str | int, ...]
@@ -50,18 +54,20 @@ def _error(file: str, code: str, message: str, line: int = 0, col: int = 0) -> M
 
 
 def decode(raw: bytes, file: str) -> str:
-    """UTF-8 only, located errors for anything else (Kubernetes itself reads UTF-8)."""
+    """Bytes → text, the one gate every reader path passes: UTF-8 only (Kubernetes itself reads UTF-8),
+    YAML-printable characters only (meshform.yamlio.characters), every refusal a located MF004/MF005."""
     if len(raw) > MAX_BYTES:
         raise _error(file, "MF004", f"input is larger than the limit of {MAX_BYTES} bytes")
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise _error(file, "MF005", "input is UTF-16 (byte-order mark found); meshform reads UTF-8", 1, 1)
+    check_encoding(raw, file)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
-        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        col = len(raw[raw.rfind(b"\n", 0, exc.start) + 1 : exc.start].decode("utf-8", "replace")) + 1
         raise _error(file, "MF005", f"invalid UTF-8 byte 0x{raw[exc.start]:02x}", line, col) from None
-    return text.removeprefix("\ufeff")
+    text = text.removeprefix("\ufeff")
+    check_characters(raw, text, file)
+    return text
 
 
 def _loader() -> Any:
@@ -69,12 +75,40 @@ def _loader() -> Any:
 
     yaml = YAML(typ="rt")
     yaml.allow_duplicate_keys = False
+    yaml.Constructor = round_trip_constructor()
     return yaml
+
+
+@cache
+def round_trip_constructor() -> Any:
+    """ruamel's round-trip constructor, except for plain scalars that its YAML 1.2 number patterns
+    match without a digit (`-_`, `+_`, `0x_`, `0o_`, `._`): ruamel crashes building the number, while
+    libyaml, yaml-rs and Kubernetes read a string. So does this one."""
+    from ruamel.yaml.constructor import RoundTripConstructor
+
+    class Constructor(RoundTripConstructor):
+        def construct_yaml_int(self, node: Any) -> Any:
+            try:
+                return super().construct_yaml_int(node)
+            except (ValueError, IndexError):
+                return self.construct_yaml_str(node)
+
+        def construct_yaml_float(self, node: Any) -> Any:
+            try:
+                return super().construct_yaml_float(node)
+            except (ValueError, IndexError):
+                return self.construct_yaml_str(node)
+
+    Constructor.add_constructor("tag:yaml.org,2002:int", Constructor.construct_yaml_int)
+    Constructor.add_constructor("tag:yaml.org,2002:float", Constructor.construct_yaml_float)
+    return Constructor
 
 
 def load_documents(text: str, file: str) -> list[Document]:
     """Parse a (multi-document) YAML stream into plain-data documents with positions: the quick
     reader when the text is plain (nearly always), else the round-trip reader."""
+    if may_have_tags(text):  # the quick reader would take `!` for no tag; refused alike everywhere
+        refuse_tags(text, file)
     located = _load_located(text, file)
     if located is not None:
         return located
@@ -87,16 +121,15 @@ def load_round_trip(text: str, file: str, loader: Any = None) -> list[Any]:
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
     from ruamel.yaml.reader import ReaderError
 
-    nul = text.find("\0")
-    if nul >= 0:
-        line = text.count("\n", 0, nul) + 1
-        raise _error(file, "MF005", "NUL character in input", line, nul - text.rfind("\n", 0, nul))
     bound_documents(text, file)
     where = deep_position(text) if may_nest_deeper(text) else None
     if where is not None:  # before ruamel, whose composer recurses: it would fail unlocated
         raise _error(file, "MF004", depth_message(), *where)
+    if may_have_tags(text):
+        refuse_tags(text, file)
     try:
-        return list((loader or _loader()).load_all(text))
+        with disagreements.anchors_may_be_reused():
+            docs = list((loader or _loader()).load_all(text))
     except DuplicateKeyError as exc:
         raise _marked(file, "MF003", exc) from None
     except MarkedYAMLError as exc:
@@ -111,6 +144,11 @@ def load_round_trip(text: str, file: str, loader: Any = None) -> list[Any]:
         raise _error(file, "MF002", str(exc).splitlines()[0]) from None
     except RecursionError:
         raise _error(file, "MF004", depth_message()) from None
+    except TypeError:  # ruamel hashing a key that holds a mapping (`? {a: {b: c}}`)
+        disagreements.refuse(text, file)
+        raise
+    disagreements.refuse(text, file)  # what ruamel reads and libyaml (like Kubernetes) refuses
+    return docs
 
 
 def bound_documents(text: str, file: str) -> None:
@@ -127,7 +165,14 @@ def _marked(file: str, code: str, exc: Any) -> MeshformError:
     if code == "MF003":
         problem = f"duplicate key: {problem}"
     line, col = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
-    return _error(file, code, problem.strip(), line, col)
+    hint = TAB_HINT if "'\\t'" in problem else ""
+    return MeshformError([Diagnostic(file, line, col, Level.ERROR, code, problem.strip(), hint=hint)])
+
+
+TAB_HINT = (
+    "replace the tab with spaces: meshform reads tabs only inside quoted strings and block scalars, "
+    "as ruamel does (other readers accept some tabs elsewhere, so every engine refuses them)"
+)
 
 
 class _Walk:
@@ -153,21 +198,11 @@ class _Walk:
                 raise _error(
                     self.file, "MF004", f"aliases expand to more than {MAX_ALIAS_NODES} nodes", line, col
                 )
-        self.check_tag(value, path)
         if isinstance(value, dict):
             return self.mapping(value, path, aliased)
         if isinstance(value, list):
             return self.sequence(value, path, aliased)
         return _scalar(value)
-
-    def check_tag(self, value: Any, path: Path) -> None:
-        """Explicit tags other than YAML's core ones are refused: Kubernetes has no use for them, and a
-        `!!python/...` tag must never reach anything that might construct it."""
-        tag = getattr(getattr(value, "tag", None), "value", None)
-        if tag is None or tag in _CORE_TAGS:
-            return
-        line, col = self.nearest(path)
-        raise _error(self.file, "MF002", f"unsupported YAML tag {tag!r}", line, col)
 
     def nearest(self, path: Path) -> Position:
         while path and path not in self.positions:
@@ -197,11 +232,6 @@ class _Walk:
                 self.positions[child] = (pos[0] + 1, pos[1] + 1)
             out.append(self.node(item, child, aliased))
         return out
-
-
-_CORE_TAGS = frozenset(
-    f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp")
-)
 
 
 def _scalar(value: Any) -> Any:
@@ -246,9 +276,21 @@ def unshare(node: Any, seen: set[int] | None = None) -> None:
             anchor = getattr(child, "anchor", None)
             if anchor is not None:
                 anchor.value = None  # the copy is not the anchored original
-            node[key] = child
+            _replace(node, key, child)
         seen.add(id(child))
         unshare(child, seen)
+
+
+def _replace(node: Any, key: Any, child: Any) -> None:
+    """node[key] = child, except that a key a round-trip mapping has only through a merge (`<<`) stays
+    merged rather than becoming one the mapping writes out (yamlio.merges decides that at dump time)."""
+    own = getattr(node, "_ok", None)
+    if own is not None and key not in own:
+        from collections import OrderedDict
+
+        OrderedDict.__setitem__(node, key, child)
+    else:
+        node[key] = child
 
 
 def plain_document(data: Any, file: str) -> Document:
@@ -291,6 +333,8 @@ def load_documents_quick(text: str, file: str) -> list[Document] | None:
             return None  # the positioned reader refuses it, located
         if not doc_text.strip():
             continue
+        if "\t" in doc_text:  # yaml-rs reads tabs where ruamel (validate) refuses them
+            return None
         data = accelerated(doc_text, dates=True)
         if data is NotImplemented or too_deep(data):
             return None
@@ -303,7 +347,7 @@ def _load_located(text: str, file: str) -> list[Document] | None:
     document is not plain: the caller then uses the round-trip reader."""
     from meshform.yamlio.located import read
 
-    if _UNUSUAL.search(text):
+    if _UNUSUAL.search(text) or "\t" in text:  # libyaml reads tabs where ruamel refuses them
         return None
     docs: list[Document] = []
     for count, (line, sep, doc_text) in enumerate(split(text)):

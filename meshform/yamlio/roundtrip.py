@@ -15,7 +15,8 @@ from dataclasses import replace
 from typing import Any
 
 from meshform.diagnostics import MeshformError
-from meshform.yamlio.reader import load_round_trip
+from meshform.yamlio import merges
+from meshform.yamlio.reader import load_round_trip, round_trip_constructor
 from meshform.yamlio.scalars import Pending, PlainFloat, PlainInt, PlainStr, read_plain
 from meshform.yamlio.writer import block_ok, plain_ok
 
@@ -28,10 +29,9 @@ VERBATIM = "verbatim"  # a scalar style of our own: the emitter writes the text 
 
 
 def _constructor() -> Any:
-    from ruamel.yaml.constructor import RoundTripConstructor
     from ruamel.yaml.nodes import ScalarNode
 
-    class Constructor(RoundTripConstructor):
+    class Constructor(round_trip_constructor()):  # type: ignore[misc]
         def construct_object(self, node: Any, deep: bool = False) -> Any:
             # Plain, untagged, unanchored scalars: Kubernetes' reading, with the text kept. Anchored
             # ones stay ruamel's (it writes their anchors back); tagged ones are the tag's business.
@@ -39,7 +39,7 @@ def _constructor() -> Any:
                 return read_plain(node.value)
             return super().construct_object(node, deep)
 
-        def construct_mapping(self, node: Any, maptyp: Any, deep: bool = False) -> Any:  # type: ignore[override]
+        def construct_mapping(self, node: Any, maptyp: Any, deep: bool = False) -> Any:
             super().construct_mapping(node, maptyp, deep)
             own = getattr(maptyp, "_ok", maptyp)  # not the keys a `<<` merge brought in
             _settle(maptyp, [(k, maptyp[k]) for k in own if type(maptyp[k]) is Pending])
@@ -89,6 +89,10 @@ def _representer() -> Any:
         def represent_key(self, data: Any) -> Any:
             # A key is plain where ruamel allows it: a forced `...` key would end the document.
             if isinstance(data, PLAIN):
+                # Straight to represent_scalar, which files the node under the current alias key:
+                # that key is still the enclosing mapping's, and its node must not become this
+                # key's (an aliased mapping would then be written as an alias of its first key).
+                self.alias_key = None
                 return self.represent_plain(data, style="")
             return super().represent_key(data)
 
@@ -99,9 +103,9 @@ def _representer() -> Any:
 
 
 def _emitter() -> Any:
-    from ruamel.yaml.emitter import Emitter as RuamelEmitter
+    from ruamel.yaml.emitter import RoundTripEmitter
 
-    class Emitter(RuamelEmitter):
+    class Emitter(RoundTripEmitter):  # the round-trip one: its tags come out as written (`!!str`)
         def choose_scalar_style(self) -> Any:
             if self.event.style == VERBATIM:
                 if self.analysis is None:
@@ -158,7 +162,10 @@ def load(text: str, file: str, first_line: int) -> tuple[Any, tuple[int, int]]:
     except MeshformError as exc:
         raise MeshformError([replace(d, line=d.line + first_line - 1) for d in exc.diagnostics]) from None
     data = docs[0] if docs else None
-    return (data.value if type(data) is Pending else data), indent
+    data = data.value if type(data) is Pending else data
+    if "<<" in text or "!!merge" in text:
+        merges.detach(data)
+    return data, indent
 
 
 def _texts_back(node: Any, undo: list[tuple[Any, Any, Any]]) -> None:
@@ -176,6 +183,7 @@ def _texts_back(node: Any, undo: list[tuple[Any, Any, Any]]) -> None:
 
 
 def dump(data: Any, indent: tuple[int, int] = (2, 0)) -> str:
+    merges.settle(data)
     out = io.StringIO()
     undo: list[tuple[Any, Any, Any]] = []
     if isinstance(data, dict | list):

@@ -111,9 +111,12 @@ def read_plain(text: str) -> Any:
         return _construct(tag, text) if text in ("true", "false") else Pending(text)
     if tag == NULL:
         return None if text == "" else Pending(text)
-    if tag == INT:
-        number = _construct(tag, text)
-        return number if str(number) == text else PlainInt(number, text)
-    if tag == FLOAT:
-        return PlainFloat(_construct(tag, text), text)
+    try:
+        if tag == INT:
+            number = _construct(tag, text)
+            return number if str(number) == text else PlainInt(number, text)
+        if tag == FLOAT:
+            return PlainFloat(_construct(tag, text), text)
+    except ValueError:  # `0b_`, `._`: the pattern matched, but there is no digit (a string to all)
+        pass
     return PlainStr(text)

@@ -12,6 +12,9 @@ from collections.abc import Iterator
 
 _SEPARATOR = re.compile(r"(?:^|(?<=\r))(?:---(?:[ \t][^\r\n]*)?|\.\.\.)(?:\r\n|\r|\n|\Z)", re.MULTILINE)
 _CONTENT = re.compile(r"^[^\S\r\n]*[^\s#]", re.MULTILINE)  # a line holding more than a comment
+# A `---` line that carries the start of its document (`--- {kind: Deployment, ...}`, `--- !!map`,
+# `--- |`): anything after the marker but white space and a comment.
+_CARRIES = re.compile(r"---[ \t]+[^ \t#\r\n]")
 
 
 def _breaks(text: str, start: int, end: int) -> int:
@@ -21,14 +24,27 @@ def _breaks(text: str, start: int, end: int) -> int:
 
 def split(text: str) -> Iterator[tuple[int, str, str]]:
     """(first line, separator line before it, text) of each document, so that joining every
-    separator and text gives back the input exactly. Lazy: a caller may stop early."""
+    separator and text gives back the input exactly. Lazy: a caller may stop early.
+
+    A separator line that carries content belongs to the document that follows, as its first line
+    (the separator is then ""): the document's text is then read exactly as YAML reads it, and it
+    starts with its own `---` (see `opens_with_separator`)."""
     start, sep, pos, line = 1, "", 0, 1
     for match in _SEPARATOR.finditer(text):
         yield start, sep, text[pos : match.start()]
+        if _CARRIES.match(match.group()):
+            line += _breaks(text, pos, match.start())
+            start, sep, pos = line, "", match.start()
+            continue
         line += _breaks(text, pos, match.end())
         sep, pos = match.group(), match.end()
         start = line if sep.endswith(("\n", "\r")) else line + 1
     yield start, sep, text[pos:]
+
+
+def opens_with_separator(text: str) -> bool:
+    """Does this document's text begin with its own `---` line (content on the separator line)?"""
+    return _CARRIES.match(text) is not None
 
 
 def is_blank(text: str) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +27,8 @@ from meshform.yamlio.limits import (
 )
 from meshform.yamlio.limits import may_nest_deeper as _may_nest_deeper
 from meshform.yamlio.reader import read_text, unshare
-from meshform.yamlio.split import is_blank, split
+from meshform.yamlio.split import is_blank, opens_with_separator, split
+from meshform.yamlio.tags import may_have_tags, refuse_tags
 from meshform.yamlio.writer import dump_document
 
 FAST, ROUND_TRIP = "fast", "round-trip"
@@ -83,6 +85,12 @@ def _parse_fast(text: str, file: str, line: int) -> Any:
 
     from meshform.yamlio import fast
 
+    if "\t" in text:  # yaml-rs and libyaml read tabs where ruamel, the reference reader, refuses them
+        from meshform.yamlio.roundtrip import load
+
+        load(text, file, line)  # its located error, or nothing: every engine accepts the same inputs
+    if may_have_tags(text):  # refuse the tags readers disagree about (yaml-rs would drop them)
+        refuse_tags(text, file, line)
     data = fast.accelerated(text)
     if data is not NotImplemented:
         return data
@@ -93,7 +101,7 @@ def _parse_fast(text: str, file: str, line: int) -> Any:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = (line + mark.line, mark.column + 1) if mark else (line, 1)
-        problem = str(exc.problem or exc).strip()
+        problem = _problem(exc, text)
         if "maximum nesting depth" in problem:  # libyaml's own bound, 1,000 levels
             raise _fail(file, *where, "MF004", depth_message()) from None
         raise _fail(file, *where, "MF002", problem) from None
@@ -103,6 +111,16 @@ def _parse_fast(text: str, file: str, line: int) -> Any:
         ) from None
     except RecursionError:
         raise _fail(file, line, 1, "MF004", depth_message()) from None
+
+
+def _problem(exc: Any, text: str) -> str:
+    """libyaml's words for a problem, in the round-trip reader's words where they are unclear."""
+    if "duplicate anchor" in str(exc.context):  # libyaml says "second occurrence", and no name
+        from meshform.yamlio.disagreements import duplicate_anchor_problem
+
+        mark = exc.problem_mark
+        return duplicate_anchor_problem(text.splitlines()[mark.line], mark.column)
+    return str(exc.problem or exc).strip()
 
 
 def _bound_aliases(data: Any, text: str, file: str, line: int) -> None:
@@ -137,6 +155,61 @@ def _is_wrapper(data: Any) -> bool:
     )
 
 
+def _refuse_odd_items(chunk: Chunk) -> None:
+    """Every item of a List must be an object: a string, null or number item has nowhere to go when the
+    List is written again (or to one file per object), and a List inside the List would hide its
+    workloads from governance and from `check`. Refused, located, rather than dropped or rewritten."""
+    items = chunk.data["items"]
+    odd = [i for i, item in enumerate(items) if not isinstance(item, dict) or _is_wrapper(item)]
+    if not odd:
+        return
+    positions = _item_positions(chunk)
+    diags = []
+    for i in odd:
+        what = f"itself a {items[i]['kind']}" if isinstance(items[i], dict) else _item_in_words(items[i])
+        line, col = positions(i)
+        message = (
+            f"item {i + 1} of this {chunk.data['kind']} is {what}, not a Kubernetes object; "
+            "meshform would have to drop or rewrite it"
+        )
+        diags.append(Diagnostic(chunk.file, line, col, Level.ERROR, "MF008", message))
+    raise MeshformError(diags)
+
+
+def _item_in_words(value: Any) -> str:
+    """A scalar or list item in words, the same whichever engine read it (the round-trip engine's
+    ScalarBoolean is an int, its ScalarFloat a float)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool) or type(value).__name__ == "ScalarBoolean":
+        return f"the bool {bool(value)}"
+    for kind in (int, float):
+        if isinstance(value, kind):
+            return f"the {kind.__name__} {kind(value)!r}"
+    if isinstance(value, str):
+        return f"the string {str(value)[:40]!r}"
+    return "a list" if isinstance(value, list) else f"a {type(value).__name__}"
+
+
+def _item_positions(chunk: Chunk) -> Callable[[int], tuple[int, int]]:
+    """Where each item starts, from the round-trip nodes' positions; the fast engine keeps none, so the
+    document is read again (an error path only)."""
+    from meshform.yamlio.reader import load_round_trip
+
+    items = chunk.data["items"]
+    if not hasattr(items, "lc"):
+        try:
+            items = load_round_trip(chunk.text, chunk.file)[0]["items"]
+        except (MeshformError, LookupError, TypeError):
+            return lambda _: (chunk.line, 1)
+
+    def position(index: int) -> tuple[int, int]:
+        line, col = items.lc.item(index)
+        return chunk.line + line, col + 1
+
+    return position
+
+
 _KIND = re.compile(r"^kind:[ \t]*[\"']?([A-Za-z0-9]+)", re.MULTILINE)
 # Text that marks a document meshform wrote or wrote into: its status annotation, the builtin mode's
 # ConfigMap, and every object meshform emits (labelled managed-by: meshform), among them the policy
@@ -148,7 +221,11 @@ def wanted(kinds: frozenset[str] | None, text: str, markers: tuple[str, ...] = (
     """Must this document be parsed into data? Yes for the kinds asked for, for anything whose kind
     cannot be seen at a glance (flow style, JSON, Lists), for anything meshform wrote into or that
     mentions one of `markers`, and for anything not provably well-formed; every other document passes
-    through as its own text."""
+    through as its own text.
+
+    The glance (a `kind:` line) only decides quickly that a document is wanted: one it says is not
+    wanted is read by yaml-rs before it passes, since the line can lie (`kind: "Deploy\x6dent"`, a
+    second `kind:`, a `kind:` line inside a multi-line scalar) and a workload must never pass ungoverned."""
     if kinds is None:
         return True
     found = _KIND.search(text)
@@ -156,9 +233,10 @@ def wanted(kinds: frozenset[str] | None, text: str, markers: tuple[str, ...] = (
         return True
     if any(marker in text for marker in (*_OURS, *markers)):
         return True
-    from meshform.yamlio.fast import well_formed
+    from meshform.yamlio.fast import kind_of
 
-    return not well_formed(text)
+    kind = kind_of(text)
+    return kind is NotImplemented or not isinstance(kind, str) or kind in kinds or kind.endswith(WRAPPERS)
 
 
 def line_ending(text: str) -> str:
@@ -189,6 +267,8 @@ def load_text(
         chunk = Chunk(
             file, line, doc_text, data, wrapper=_is_wrapper(data), indent=indent, sep=sep, newline=newline
         )
+        if chunk.wrapper:
+            _refuse_odd_items(chunk)
         objects = data["items"] if chunk.wrapper else [data]
         parent = data if chunk.wrapper else None
         chunk.items = [
@@ -356,7 +436,9 @@ def emit_file(chunks: list[Chunk], engine: str) -> str:
             continue
         docs = [d if d.endswith("\n") else d + "\n" for d in emit_chunk(chunk, engine)]
         if docs:
-            out.append((chunk.sep or "") + "---\n".join(docs))
+            # A document that began on its own `---` line (its sep is "") still needs the separator.
+            lead = chunk.sep or ("---\n" if opens_with_separator(chunk.text) else "")
+            out.append(lead + "---\n".join(docs))
     return _own_line_ending("".join(out), chunks)
 
 

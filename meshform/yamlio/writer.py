@@ -25,6 +25,7 @@ _NON_STRING = re.compile(
         ~|null|Null|NULL|
         y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF|
         [-+]?\.?[0-9][0-9a-fA-FxXoObB_.:+-]*|   # ints, floats, octal, hex, binary, sexagesimal
+        [-+]?\.?_[0-9_.]*|                      # `-_`, `._`: ruamel's YAML 1.2 number patterns match
         [-+]?\.[0-9_].*|                        # `._5`: PyYAML's float pattern allows it
         [0-9]{4}-[0-9]{1,2}-[0-9]{1,2}.*|        # dates and timestamps
         [-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)|
