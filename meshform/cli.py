@@ -168,12 +168,23 @@ def validate(
 @click.option(
     "-o", "--output", "out_format", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
-def modes(modes_file: str | None, out_format: str) -> None:
+@click.option(
+    "--capabilities",
+    is_flag=True,
+    help="Print which traffic-policy features each mode enforces, and its defaults, instead.",
+)
+def modes(modes_file: str | None, out_format: str, capabilities: bool) -> None:
     """List the governance modes: enrollment, namespace needs, restart on switch, control plane."""
-    from meshform.frontends.modes_table import modes_json, modes_text
-
     registry = _registry(modes_file, "text")
-    click.echo(modes_json(registry) if out_format == "json" else modes_text(registry), nl=False)
+    if capabilities:
+        from meshform.frontends.capabilities import capabilities_json, capabilities_text
+
+        text = capabilities_json(registry) if out_format == "json" else capabilities_text(registry)
+    else:
+        from meshform.frontends.modes_table import modes_json, modes_text
+
+        text = modes_json(registry) if out_format == "json" else modes_text(registry)
+    click.echo(text, nl=False)
 
 
 config_option = click.option(

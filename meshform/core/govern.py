@@ -14,12 +14,14 @@ from meshform.core import admission, status
 from meshform.core.expand import Expansion, Unit
 from meshform.core.identity import problems as identity_problems
 from meshform.core.identity import service_account
+from meshform.core.policy import attach, contexts, enforceable, has_policy
 from meshform.core.workloads import pod_template
 from meshform.diagnostics import Diagnostic, Level
 from meshform.model.application import Application
 from meshform.model.semantics import COMPONENTS, Locator, effective_mode, effective_strategy, options_for
 from meshform.modes import Registry
 from meshform.modes.base import EnrollContext, Enrollment, Mode, ModeFacts
+from meshform.policy.context import PolicyContext
 
 
 @dataclass(frozen=True)
@@ -70,9 +72,14 @@ def namespace_object(app: Application, ns_modes: list[ModeFacts]) -> dict[str, A
 
 
 def _context(
-    app: Application, choice: Choice, template: dict[str, Any], opts: GovernOptions
+    app: Application,
+    choice: Choice,
+    template: dict[str, Any],
+    opts: GovernOptions,
+    policy: PolicyContext | None,
 ) -> EnrollContext:
     unit = choice.unit
+    labels = (template.get("metadata") or {}).get("labels") or {}
     return EnrollContext(
         app=app.name,
         namespace=app.namespace,
@@ -85,17 +92,26 @@ def _context(
         options=options_for(app, choice.mode),
         strategy=choice.strategy,
         host_aliases=opts.host_aliases,
+        policy=policy,
+        policy_owner=unit.version is unit.component.versions[0],
+        pod_labels=dict(labels),
     )
 
 
 def _govern_one(
-    app: Application, choice: Choice, opts: GovernOptions, ns_modes: list[ModeFacts], at: Locator
+    app: Application,
+    choice: Choice,
+    opts: GovernOptions,
+    ns_modes: list[ModeFacts],
+    at: Locator,
+    declared: PolicyContext,
 ) -> tuple[list[dict[str, Any]], list[Diagnostic]]:
     unit, mode = choice.unit, choice.mode
     template = pod_template(unit.workload)
     assert template is not None, "expand always builds a pod template"
-    _ungovern(template, unit.service)
-    ctx = _context(app, choice, template, opts)
+    _ungovern(template, unit.services)
+    usable = enforceable(declared, mode) if has_policy(declared) else None
+    ctx = _context(app, choice, template, opts, usable)
     base = (*COMPONENTS, unit.component.index)
     diags = [
         at.error((*base, f.field) if f.field else base, f.code, f.message, Level(f.level))
@@ -112,22 +128,31 @@ def _govern_one(
             "under that name: the pod would be invalid"
         )
         return [], [*diags, at.error((*base, "name"), "MF255", message)]
+    if usable is not None:
+        attach(enrollment, mode, declared, usable, ctx.policy_owner, app.policy_enforcement)
     if enrollment.is_empty():
         return [], diags
     status.apply(template, mode.facts.name, choice.strategy, enrollment)
-    if unit.service is not None and enrollment.service_target_ports:
-        status.apply_service(unit.service, mode.facts.name, enrollment.service_target_ports)
+    for service in unit.services:  # every version says the same of a shared Service: re-applying is exact
+        name = service["metadata"]["name"]
+        labels = enrollment.service_labels.get(name, {})
+        annotations = enrollment.service_annotations.get(name, {})
+        if enrollment.service_target_ports or labels or annotations:
+            status.apply_service(
+                service, mode.facts.name, enrollment.service_target_ports, labels, annotations
+            )
     return enrollment.objects, diags
 
 
-def _ungovern(template: dict[str, Any], service: dict[str, Any] | None) -> None:
+def _ungovern(template: dict[str, Any], services: tuple[dict[str, Any], ...]) -> None:
     """Undo an earlier govern() of these (in-memory) objects: switching modes renders each mode afresh."""
     record = status.read(template)
     if record is not None:
         status.remove(template, record)
-    service_record = status.read(service) if service is not None else None
-    if service is not None and service_record is not None:
-        status.remove_service(service, service_record)
+    for service in services:
+        service_record = status.read(service)
+        if service_record is not None:
+            status.remove_service(service, service_record)
 
 
 def _namespace_warnings(app: Application, ns_modes: list[ModeFacts], at: Locator) -> Iterator[Diagnostic]:
@@ -175,8 +200,10 @@ def govern(
     diags = list(_namespace_warnings(app, ns_modes, at))
     diags += _service_identities(choices, at)
     extra: dict[int, list[dict[str, Any]]] = {}
+    policies = contexts(app, expansion, {c.unit.component.name: options_for(app, c.mode) for c in choices})
     for choice in choices:
-        objects, found = _govern_one(app, choice, opts, ns_modes, at)
+        declared = policies[choice.unit.component.name]
+        objects, found = _govern_one(app, choice, opts, ns_modes, at, declared)
         extra[id(choice.unit.workload)] = objects
         diags += found
     out = [namespace_object(app, ns_modes)] if app.owns_namespace else []

@@ -12,6 +12,8 @@ record's word, it must be something the recorded mode could have added here. The
   each present once; a label-only mode (istio, linkerd, ...) never records any;
 - `env`: only a mode that routes dependencies through a local proxy sets variables, only
   `<DEP>_HOST` / `<DEP>_PORT`, and they still hold what it writes (127.0.0.1, a port number);
+- a Service's record: a mode that changes Services, ports the Service has, and labels of the mode's
+  `service_keys` that the Service carries;
 - `objects`: what the recorded mode adds next to this workload, by kind and name. Even then an object
   of the input is dropped only if it names this workload as its owner (`owns`).
 
@@ -112,11 +114,21 @@ def service_problem(record: Record, service: dict[str, Any], registry: Registry)
     """Why `record` cannot be meshform's record of this Service (None: it can)."""
     mode = registry.modes.get(record.mode)
     if mode is None or not mode.facts.rewires_services:
-        return f"records mode {record.mode!r}, which never points Services at a proxy"
+        return f"records mode {record.mode!r}, which never changes Services"
     names = {p.get("name") for p in (service.get("spec") or {}).get("ports") or [] if isinstance(p, dict)}
     for port in record.target_ports:
         if port not in names:
             return f"records port {port!r}, which the Service does not have"
+    meta = service.get("metadata") or {}
+    for field_name in ("labels", "annotations"):
+        present = meta.get(field_name) or {}
+        for key in getattr(record, field_name):
+            if not mode.facts.is_service_key(key):
+                return (
+                    f"records {field_name[:-1]} {key!r}, which mode {record.mode!r} never puts on a Service"
+                )
+            if key not in present:
+                return f"records {field_name[:-1]} {key!r}, which the Service does not have"
     return None
 
 

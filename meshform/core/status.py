@@ -37,7 +37,8 @@ class StatusError(ValueError):
 @dataclass(frozen=True)
 class Record:
     """One parsed `meshform.dev/status`. Pod templates use every field but `target_ports`; a Service
-    the builtin mesh rewired uses `mode`, `target_ports` and `created` only."""
+    uses `mode`, `target_ports` (builtin rewired its ports), `labels` (istio-ambient's waypoint) and
+    `created` only."""
 
     mode: str
     strategy: str = ""
@@ -53,6 +54,9 @@ class Record:
     objects: tuple[str, ...] = ()  # "Kind/name" of objects added next to the workload
     created: tuple[str, ...] = ()  # containers meshform had to create (removed again when empty)
     target_ports: Mapping[str, Any] = field(default_factory=_empty)  # Service port name → prior targetPort
+    # The neutral traffic policy: {"owner": bool, "context": PolicyContext JSON, "enforcement"?}. Its
+    # inside is read (and refused, located) by meshform.policy.context.context_from_json.
+    policy: Mapping[str, Any] | None = None
 
     def names(self, field_name: str) -> tuple[str, ...]:
         """The names recorded under one of LISTS (spelled as in the JSON)."""
@@ -88,6 +92,16 @@ def _created(value: Any) -> bool:
     return _names(value) and all(v in CREATED or (v.startswith("env:") and len(v) > 4) for v in value)
 
 
+def _policy(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and isinstance(value.get("owner"), bool)
+        and isinstance(value.get("context"), dict)
+        and value.get("enforcement", "strict") in ("strict", "best-effort")
+        and set(value) <= {"owner", "context", "enforcement"}
+    )
+
+
 # JSON field → (attribute, shape test, the shape in words). Prior values may be anything JSON holds:
 # they are whatever the user had written there before (a YAML boolean label stays a boolean).
 _FIELDS: dict[str, tuple[str, Callable[[Any], bool], str]] = {
@@ -103,6 +117,7 @@ _FIELDS: dict[str, tuple[str, Callable[[Any], bool], str]] = {
     "objects": ("objects", _objects, 'a list of distinct "Kind/name"'),
     "created": ("created", _created, f"a list of distinct names from {', '.join(sorted(CREATED))}"),
     "targetPorts": ("target_ports", _text_map, "an object of port name → prior targetPort"),
+    "policy": ("policy", _policy, 'an object {"owner": true|false, "context": {...}}'),
 }
 
 
@@ -239,6 +254,8 @@ def apply(
         record["env"] = _set_env(spec.get("containers", []), enrollment.env, created)
     if enrollment.objects:
         record["objects"] = [f"{o['kind']}/{o['metadata']['name']}" for o in enrollment.objects]
+    if enrollment.policy:
+        record["policy"] = enrollment.policy
     record["created"] = created
     annotations[STATUS] = json.dumps(record, sort_keys=True, separators=(",", ":"))
 
@@ -334,19 +351,36 @@ def remove(template: dict[str, Any], record: Record, held: Collection[str] = ())
 # ------------------------------------------------------------------------------------------- Services
 
 
-def apply_service(service: dict[str, Any], mode: str, target_ports: dict[str, int]) -> None:
-    """Point a Service's ports at the proxy, recording the previous targets."""
-    prior = {}
-    for port in service["spec"]["ports"]:
-        if port.get("name") in target_ports:
-            prior[port["name"]] = port.get("targetPort")
-            port["targetPort"] = target_ports[port["name"]]
-    record = {"mode": mode, "targetPorts": prior, "version": __version__}
-    annotations = service["metadata"].setdefault("annotations", {})
-    annotations[STATUS] = json.dumps(record, sort_keys=True, separators=(",", ":"))
-    if len(annotations) == 1:
-        record["created"] = ["annotations"]
-        annotations[STATUS] = json.dumps(record, sort_keys=True, separators=(",", ":"))
+def apply_service(
+    service: dict[str, Any],
+    mode: str,
+    target_ports: dict[str, int],
+    labels: dict[str, str] | None = None,
+    annotations: dict[str, str] | None = None,
+) -> None:
+    """Point a Service's ports at the proxy (builtin) and add labels (ambient's waypoint) and
+    annotations (Linkerd's timeouts and retries), recording the previous values so remove_service
+    restores them exactly."""
+    meta = service["metadata"]
+    created: list[str] = []
+    record: dict[str, Any] = {"mode": mode, "version": __version__}
+    if target_ports or not (labels or annotations):
+        prior = {}
+        for port in service["spec"]["ports"]:
+            if port.get("name") in target_ports:
+                prior[port["name"]] = port.get("targetPort")
+                port["targetPort"] = target_ports[port["name"]]
+        record["targetPorts"] = prior
+    if labels:
+        record["labels"] = _set_keys(_child(meta, "labels", {}, created, "labels"), labels, _EMPTY)
+    if not isinstance(meta.get("annotations"), dict) or not meta["annotations"]:
+        meta["annotations"] = {}
+        created.append("annotations")
+    if annotations:
+        record["annotations"] = _set_keys(meta["annotations"], annotations, _EMPTY)
+    if created:
+        record["created"] = created
+    meta["annotations"][STATUS] = json.dumps(record, sort_keys=True, separators=(",", ":"))
 
 
 def remove_service(service: dict[str, Any], record: Record) -> None:
@@ -361,5 +395,9 @@ def remove_service(service: dict[str, Any], record: Record) -> None:
                 port.pop("targetPort", None)
             else:
                 port["targetPort"] = prior
-    if "annotations" in record.created and not annotations:
-        del service["metadata"]["annotations"]
+    meta = service["metadata"]
+    _restore_keys(meta.get("labels", {}), record.labels, ())
+    _restore_keys(annotations, record.annotations, ())
+    for name in ("annotations", "labels"):
+        if name in record.created and meta.get(name) == {}:
+            del meta[name]

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import copy
 import marshal
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 from meshform.core import foreign, identity, provenance, shapes, status
 from meshform.core.namespaces import NamespaceIndex
+from meshform.core.policy import attach, enforceable, recorded_ports, recorded_upstreams
 from meshform.core.workloads import TEMPLATE_PATHS, pod_template, selector_keys
 from meshform.diagnostics import Diagnostic, Level
 from meshform.model.config import OPT_OUT, TransformConfig
@@ -29,6 +30,7 @@ from meshform.model.schema import json_path
 from meshform.modes import Registry
 from meshform.modes.base import EnrollContext, Enrollment, Mode, ModeFacts, Port
 from meshform.objects import Item, resource_ref
+from meshform.policy.context import PolicyContext, context_from_json
 
 HELM_HOOK = "helm.sh/hook"
 
@@ -170,7 +172,8 @@ class Transformer:
         if record is not None:
             self._drop_stale(record, item, by_ref)
         foreign.adopt(item.obj, template, item.parent)
-        self._enroll(item, template, plan, services, kept, holders, by_ref)
+        policy = record.policy if record is not None else None
+        self._enroll(item, template, plan, services, kept, holders, by_ref, policy)
         item.changed = item.obj != before
 
     def _records(
@@ -231,7 +234,13 @@ class Transformer:
     ) -> Enrollment:
         """What `mode` adds to this workload (the record's strategy, if the mode has it)."""
         strategy = record.strategy if record.strategy in mode.facts.strategies else mode.facts.strategies[0]
-        return mode.enroll(self._context(item, template, mode, strategy))
+        declared = self._recorded_policy(item, record.policy, mode, report=False)
+        usable = None if declared is None else enforceable(declared, mode)
+        owner = bool((record.policy or {}).get("owner"))
+        enrollment = mode.enroll(self._context(item, template, mode, strategy, declared, usable, owner))
+        if declared is not None and usable is not None:
+            attach(enrollment, mode, declared, usable, owner, None)
+        return enrollment
 
     def _services(self, item: Item, template: dict[str, Any]) -> list[Item]:
         labels = _meta(template).get("labels") or {}
@@ -291,18 +300,36 @@ class Transformer:
             self._user_opt_out({"metadata": {"labels": labels, "annotations": annotations}}, target, {}) != ""
         )
 
-    def _context(self, item: Item, template: dict[str, Any], mode: Mode, strategy: str) -> EnrollContext:
+    def _context(
+        self,
+        item: Item,
+        template: dict[str, Any],
+        mode: Mode,
+        strategy: str,
+        declared: PolicyContext | None,
+        usable: PolicyContext | None,
+        owner: bool,
+    ) -> EnrollContext:
+        """The workload as the mode sees it. A recorded policy (`declared`) carries what the model said
+        (component, declared port protocols, dependencies), so the mode renders here exactly what
+        `render` rendered from the model; without one, ports and protocols are read off the pod."""
         obj = item.obj
+        name = str(_meta(obj).get("name", ""))
+        labels = _meta(template).get("labels") or {}
         return EnrollContext(
             app=str((_meta(obj).get("labels") or {}).get("app.kubernetes.io/part-of", "")),
             namespace=str(_meta(obj).get("namespace", "")) or "default",
-            component=str(_meta(obj).get("name", "")),
-            workload_name=str(_meta(obj).get("name", "")),
+            component=name if declared is None else declared.component.component,
+            workload_name=name,
             kind=str(obj["kind"]),
             pod_spec=template["spec"],
-            ports=container_ports(template["spec"]),
+            ports=container_ports(template["spec"]) if declared is None else recorded_ports(declared),
+            upstreams=() if declared is None else recorded_upstreams(declared),
             options=dict(self.config.mode_options.get(mode.facts.name, {})),
             strategy=strategy,
+            policy=usable,
+            policy_owner=owner and usable is not None,
+            pod_labels={str(k): str(v) for k, v in labels.items()},
         )
 
     def _enroll(
@@ -314,8 +341,11 @@ class Transformer:
         kept: dict[str, Any],
         holders: dict[str, str],
         by_ref: dict[tuple[str, ...], Item],
+        recorded: Mapping[str, Any] | None,
     ) -> None:
         mode = plan.mode
+        declared = self._recorded_policy(item, recorded, mode, report=True)
+        usable = None if declared is None else self._usable(item, declared, mode, recorded or {})
         enrollment: Enrollment = Enrollment()
         ports: tuple[Port, ...] = ()
         opt_out = self._user_opt_out(template, mode, kept)
@@ -331,7 +361,8 @@ class Transformer:
                 )
             )
         else:
-            ctx = self._context(item, template, mode, plan.strategy)
+            owner = bool(recorded.get("owner")) if recorded is not None else False
+            ctx = self._context(item, template, mode, plan.strategy, declared, usable, owner)
             ports = ctx.ports
             self.diagnostics += (
                 item.diagnostic(Level(f.level), f.code, f.message) for f in mode.findings(ctx)
@@ -340,6 +371,8 @@ class Transformer:
                 enrollment = mode.enroll(ctx)
                 ns = str(_meta(item.obj).get("namespace", ""))
                 enrollment.opt_out_of(mode.facts.name, self.namespaces.enrolling(ns, self.registry))
+            if declared is not None and usable is not None and recorded is not None:
+                attach(enrollment, mode, declared, usable, owner, recorded.get("enforcement"))
         self._respect_user_keys(item, template, enrollment, holders, mode)
         clashes = status.collisions(template, enrollment) + self._object_clashes(item, enrollment, by_ref)
         if clashes:
@@ -377,6 +410,45 @@ class Transformer:
             where=" in the input",
         )
         self.diagnostics += (item.diagnostic(Level.WARNING, p.code, p.message, p.hint) for p in found)
+
+    def _recorded_policy(
+        self, item: Item, recorded: Mapping[str, Any] | None, mode: Mode, report: bool
+    ) -> PolicyContext | None:
+        """The neutral policy a previous run recorded on this workload, or None; a malformed one is a
+        located error (`report`) and the workload is governed without it."""
+        if not recorded:
+            return None
+        options = dict(self.config.mode_options.get(mode.facts.name, {}))
+        try:
+            return context_from_json(recorded["context"], options)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            if report:
+                self.diagnostics.append(
+                    item.diagnostic(
+                        Level.ERROR,
+                        "MF912",
+                        f"{resource_ref(item.obj)}: the traffic policy in {status.STATUS} is malformed "
+                        f"({exc!r})",
+                    )
+                )
+            return None
+
+    def _usable(
+        self, item: Item, declared: PolicyContext, mode: Mode, recorded: Mapping[str, Any]
+    ) -> PolicyContext:
+        """What `mode` can enforce of the recorded policy; the rest is an error when the policy was
+        declared strict, a warning under best-effort, as in `render`."""
+        usable = enforceable(declared, mode)
+        lost = sorted(set(declared.policy.features()) - set(usable.policy.features()))
+        strict = recorded.get("enforcement", "strict") == "strict"
+        for feature in lost:
+            message = f"{mode.facts.name} cannot enforce {feature} for {resource_ref(item.obj)}"
+            if strict:
+                self.diagnostics.append(item.diagnostic(Level.ERROR, "MF910", message))
+            else:
+                message += "; left out (best-effort)"
+                self.diagnostics.append(item.diagnostic(Level.WARNING, "MF911", message))
+        return usable
 
     def _respect_user_keys(
         self,
@@ -459,14 +531,20 @@ class Transformer:
     def _rewire(
         self, services: list[Item], ports: tuple[Port, ...], enrollment: Enrollment, mode: Mode
     ) -> None:
-        """Point matching Services at the proxy's inbound listeners (builtin mode)."""
-        if not enrollment.service_target_ports:
+        """Point matching Services at the proxy's inbound listeners (builtin mode) and add the labels
+        and annotations the mode puts on a Service by name (ambient's waypoint, Linkerd's timeouts)."""
+        if not (
+            enrollment.service_target_ports or enrollment.service_labels or enrollment.service_annotations
+        ):
             return
         for svc in services:
             targets = dict(_service_targets(svc.obj, ports, enrollment.service_target_ports))
-            if targets:
+            name = str(_meta(svc.obj).get("name", ""))
+            labels = enrollment.service_labels.get(name, {})
+            annotations = enrollment.service_annotations.get(name, {})
+            if targets or labels or annotations:
                 before = snapshot(svc.obj)
-                status.apply_service(svc.obj, mode.facts.name, targets)
+                status.apply_service(svc.obj, mode.facts.name, targets, labels, annotations)
                 svc.changed = svc.obj != before
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from meshform.core.expand import expand
 from meshform.core.govern import GovernOptions, govern
 from meshform.diagnostics import Diagnostic, Level, MeshformError, has_errors
-from meshform.model import admissible, schema, semantics
+from meshform.model import admissible, policy_checks, schema, semantics
 from meshform.model import application as model
 from meshform.modes import Registry
 from meshform.yamlio.reader import Document, load_documents, load_documents_quick, read_text
@@ -59,6 +59,7 @@ def _check(
         message = f"document {doc.index + 1} is not a meshform Application"
         return [Diagnostic(doc.file, line, col, Level.ERROR, "MF006", message)], None
     diags = list(schema.validate(doc, APP_SCHEMA))
+    diags += policy_checks.durations(doc, semantics.Locator(doc))
     app = _best_effort_model(doc) if not any(d.code in MISSHAPEN for d in diags) else None
     if app is not None:
         diags += semantics.check(app, doc, registry, opts.mode, opts.enrollment)

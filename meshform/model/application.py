@@ -8,6 +8,7 @@ from types import MappingProxyType
 from typing import Any
 
 from meshform.modes.base import Port
+from meshform.policy.records import ComponentPolicy, Traffic, VersionWeight, traffic_from_json
 
 _EMPTY: MappingProxyType[str, Any] = MappingProxyType({})
 
@@ -28,6 +29,7 @@ class Dependency:
     name: str
     port: int | str | None
     index: int  # position in the component's list, for locating diagnostics
+    traffic: Traffic = field(default_factory=Traffic)  # this edge's override of the provider's traffic
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,7 @@ class Version:
     env: MappingProxyType[str, str]
     labels: MappingProxyType[str, str]
     annotations: MappingProxyType[str, str]
+    weight: int | None = None  # percent of the component's traffic (traffic split)
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,15 @@ class Component:
     dependencies: tuple[Dependency, ...]
     mode: str | None
     enrollment: str | None
+    traffic: Traffic = field(default_factory=Traffic)
+    authorization: str | None = None  # "dependents" | "all" | None
+
+    @cached_property
+    def policy(self) -> ComponentPolicy:
+        """The component's declared traffic policy, mesh-neutral (edges keyed by dependency name)."""
+        weights = tuple(VersionWeight(v.name, v.weight) for v in self.versions if v.weight is not None)
+        edges = {d.name: d.traffic for d in self.dependencies if not d.traffic.is_empty()}
+        return ComponentPolicy(self.traffic, self.authorization, weights, MappingProxyType(edges))
 
 
 @dataclass(frozen=True)
@@ -76,6 +88,7 @@ class Application:
     cluster_domain: str
     mode_options: MappingProxyType[str, Any]
     components: tuple[Component, ...] = field(default_factory=tuple)
+    policy_enforcement: str = "strict"  # "strict" | "best-effort"
 
     @cached_property
     def _by_name(self) -> dict[str, Component]:
@@ -98,6 +111,7 @@ def _versions(raw: dict[str, Any]) -> tuple[Version, ...]:
             env=_frozen({k: env_string(x) for k, x in (v.get("env") or {}).items()}),
             labels=_frozen(v.get("labels")),
             annotations=_frozen(v.get("annotations")),
+            weight=v.get("weight"),
         )
         for v in listed
     )
@@ -106,7 +120,7 @@ def _versions(raw: dict[str, Any]) -> tuple[Version, ...]:
 def _dependency(raw: Any, index: int) -> Dependency:
     if isinstance(raw, str):
         return Dependency(raw, None, index)
-    return Dependency(raw["name"], raw.get("port"), index)
+    return Dependency(raw["name"], raw.get("port"), index, traffic_from_json(raw.get("traffic")))
 
 
 def _component(raw: dict[str, Any], index: int) -> Component:
@@ -134,6 +148,8 @@ def _component(raw: dict[str, Any], index: int) -> Component:
         dependencies=tuple(_dependency(d, i) for i, d in enumerate(raw.get("dependencies", []))),
         mode=raw.get("governanceMode"),
         enrollment=raw.get("enrollment"),
+        traffic=traffic_from_json(raw.get("traffic")),
+        authorization=(raw.get("authorization") or {}).get("allow"),
     )
 
 
@@ -151,6 +167,7 @@ def build(data: dict[str, Any]) -> Application:
         cluster_domain=spec.get("clusterDomain", "cluster.local"),
         mode_options=_frozen(spec.get("modeOptions")),
         components=tuple(_component(c, i) for i, c in enumerate(spec["components"])),
+        policy_enforcement=spec.get("policyEnforcement", "strict"),
     )
 
 

@@ -65,7 +65,7 @@ def _keyword(key: str, arg: Any, node: dict[str, Any], root: dict[str, Any], ref
     if key == "pattern":
         rx = re.compile(arg)
         return lambda v: not isinstance(v, str) or rx.search(v) is not None
-    if key in ("minLength", "maxLength", "minItems", "minimum", "maximum"):
+    if key in ("minLength", "maxLength", "minItems", "minProperties", "minimum", "maximum"):
         return _bound(key, arg)
     if key == "required":
         return lambda v: not isinstance(v, dict) or all(r in v for r in arg)
@@ -93,6 +93,8 @@ def _bound(key: str, arg: Any) -> Check:
         return lambda v: not isinstance(v, str) or len(v) <= arg
     if key == "minItems":
         return lambda v: not isinstance(v, list) or len(v) >= arg
+    if key == "minProperties":
+        return lambda v: not isinstance(v, dict) or len(v) >= arg
     number = _TYPES["number"]
     if key == "minimum":
         return lambda v: not number(v) or v >= arg

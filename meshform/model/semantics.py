@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from meshform.diagnostics import Diagnostic, Level, listing
+from meshform.model import policy_checks
 from meshform.model.application import Application, Component, port_of
 from meshform.model.schema import json_path
 from meshform.modes import Registry
@@ -51,6 +52,7 @@ def check(
 ) -> Iterator[Diagnostic]:
     at = Locator(doc)
     yield from _duplicates(app, at)
+    yield from _policy(app, at, registry, mode_override)
     for component in app.components:
         base: Path = (*COMPONENTS, component.index)
         yield from _ports(component, base, at)
@@ -61,6 +63,15 @@ def check(
             yield at.error(
                 (*base, "workload"), "MF209", f"CronJob component {component.name!r} has no schedule"
             )
+
+
+def _policy(
+    app: Application, at: Locator, registry: Registry, mode_override: str | None
+) -> Iterator[Diagnostic]:
+    modes = {c.name: registry.resolve(effective_mode(app, c, mode_override)) for c in app.components}
+    mode_of = {name: mode for name, mode in modes.items() if mode is not None}
+    options_of = {name: dict(app.mode_options.get(name, {})) for name in registry.modes}
+    yield from policy_checks.check(app, at, registry, mode_of, options_of)
 
 
 def _duplicates(app: Application, at: Locator) -> Iterator[Diagnostic]:

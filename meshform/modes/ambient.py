@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
+from meshform.modes import ambient_policy, policy_support
 from meshform.modes.base import EnrollContext, Enrollment, Finding, ModeFacts
+from meshform.modes.istio import policy_findings
+from meshform.policy.context import PolicyContext
 
 FACTS = ModeFacts(
     name="istio-ambient",
@@ -17,6 +21,10 @@ FACTS = ModeFacts(
     sidecar=False,
     control_plane=("DaemonSets ztunnel and istio-cni-node fully scheduled", "istiod with ambient enabled"),
     owned_keys=("istio.io/dataplane-mode", "istio.io/use-waypoint"),
+    rewires_services=True,  # labels a Service istio.io/use-waypoint when its policy needs L7
+    service_keys=(ambient_policy.USE_WAYPOINT,),
+    policy=policy_support.AMBIENT,
+    policy_defaults=policy_support.AMBIENT_DEFAULTS,
 )
 
 
@@ -29,7 +37,13 @@ class AmbientMode:
         waypoint = ctx.options.get("waypoint")
         if waypoint:
             labels["istio.io/use-waypoint"] = str(waypoint)
-        return Enrollment(labels=labels)
+        enrollment = Enrollment(labels=labels)
+        if ctx.policy is not None:  # L7 policy: the Service's traffic goes through the waypoint
+            enrollment.service_labels = ambient_policy.service_labels(ctx.policy)
+        return enrollment
+
+    def render_policy(self, ctx: PolicyContext) -> list[dict[str, Any]]:
+        return ambient_policy.render(ctx)
 
     def findings(self, ctx: EnrollContext) -> Iterator[Finding]:
         if ctx.pod_spec.get("hostNetwork") is True:
@@ -39,6 +53,7 @@ class AmbientMode:
                 f"ambient skips hostNetwork pods; {ctx.workload_name} stays unmeshed",
                 "spec.hostNetwork",
             )
+        yield from policy_findings(ctx)
 
 
 MODE = AmbientMode()

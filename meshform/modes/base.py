@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from typing import Any, Literal, Protocol
 
 from meshform.diagnostics import Level
+from meshform.policy.context import Capability, PolicyContext, Support
+from meshform.policy.records import EDGE_OVERRIDES
 
 LABELS = "labels"
 SIDECAR = "sidecar"
@@ -105,17 +108,45 @@ class ModeFacts:
     native_sidecar: bool = False  # the proxy runs as a native sidecar, so Jobs complete
     control_plane: tuple[str, ...] = ()  # signals `verify` reads, in words
     owned_keys: tuple[str, ...] = ()  # every label/annotation key the mode writes in any variant
+    # Pod keys the mode's traffic policy adds besides (Consul's service metadata): meshform's when its
+    # record says so, but they enroll nothing, so a user may write them too.
+    policy_keys: tuple[str, ...] = ()
     proof_containers: tuple[str, ...] = ()  # containers that prove the data plane arrived
     namespace_any_keys: tuple[str, ...] = ()  # namespace labels that enroll whatever their value
     namespace_also: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # more enrolling values
     pod_any_keys: tuple[str, ...] = ()  # pod labels that enroll whatever their value (a revision)
-    rewires_services: bool = False  # points Services at the proxy (so Services must be read)
+    # Changes Services (points them at the proxy, sets target ports, labels), so they must be read.
+    rewires_services: bool = False
+    # Keys the mode puts on Services (Enrollment.service_labels/annotations), as fnmatch patterns:
+    # provenance believes a Service record only of these.
+    service_keys: tuple[str, ...] = ()
     local_upstreams: bool = False  # dependencies at 127.0.0.1 via the proxy: sets <DEP>_HOST/<DEP>_PORT
     namespace_traps: tuple[NamespaceTrap, ...] = ()  # namespace keys that beat the pod's enrollment
     # Another mode enrolling the same namespace or pod, and what then happens: this mode's data plane
     # wins (the other one skips the pod), so the two are not "two meshes at once".
     namespace_overlaps: Mapping[str, str] = field(default_factory=dict)
     service_identity: ServiceIdentity | None = None
+    # Traffic policy: how far this mode carries each feature (meshform.policy.records.FEATURES; a
+    # feature not listed is not supported), and what the mesh does when nothing is said.
+    policy: Mapping[str, Capability] = field(default_factory=dict)
+    policy_defaults: tuple[str, ...] = ()
+    # The features a caller's override may change on its edge alone (None: every supported feature).
+    # Istio keeps one DestinationRule and one EnvoyFilter per destination, so only what its
+    # VirtualService routes carry can differ by caller.
+    edge_features: frozenset[str] | None = None
+
+    def supports(self, feature: str, options: Mapping[str, Any]) -> bool:
+        """Can this mode render `feature` with these modeOptions?"""
+        cap = self.policy.get(feature)
+        if cap is None or cap.support is Support.NO:
+            return False
+        return not cap.requires_option or options.get(cap.requires_option) is True
+
+    def supports_on_edge(self, feature: str, options: Mapping[str, Any]) -> bool:
+        """Can this mode give one caller its own value of `feature` (dependencies[].traffic)?"""
+        if not (self.supports(EDGE_OVERRIDES, options) and self.supports(feature, options)):
+            return False
+        return self.edge_features is None or feature in self.edge_features
 
     def enrolls_namespace(self, labels: Mapping[str, Any], annotations: Mapping[str, Any]) -> bool:
         """Does a Namespace with these keys inject this mode's data plane into its pods?"""
@@ -151,11 +182,15 @@ class ModeFacts:
     def is_opt_out(self, key: str, value: Any) -> bool:
         return bool(self.opt_out_labels.get(key) == value or self.opt_out_annotations.get(key) == value)
 
+    def is_service_key(self, key: str) -> bool:
+        return any(fnmatchcase(key, pattern) for pattern in self.service_keys)
+
     def keys(self) -> frozenset[str]:
-        """Every pod key this mode enrolls or opts out with."""
+        """Every pod key this mode enrolls or opts out with, or adds for its traffic policy."""
         return frozenset(
             {*self.owned_keys, *self.pod_labels, *self.pod_annotations, *self.opt_out_labels}
             | set(self.opt_out_annotations)
+            | set(self.policy_keys)
         )
 
 
@@ -191,6 +226,9 @@ class EnrollContext:
     options: Mapping[str, Any] = field(default_factory=dict)
     strategy: str = LABELS
     host_aliases: Mapping[str, str] = field(default_factory=dict)  # Service host → address (tests)
+    policy: PolicyContext | None = None  # the component's traffic policy, as this mode may render it
+    policy_owner: bool = False  # this workload carries the component's policy objects (its first version)
+    pod_labels: Mapping[str, str] = field(default_factory=dict)  # the pod template's labels, as written
 
 
 @dataclass
@@ -204,7 +242,12 @@ class Enrollment:
     volumes: list[dict[str, Any]] = field(default_factory=list)  # appended, in order
     env: dict[str, dict[str, str]] = field(default_factory=dict)  # container → var → value
     service_target_ports: dict[str, int] = field(default_factory=dict)  # Service port name → port
+    service_labels: dict[str, dict[str, str]] = field(default_factory=dict)  # Service name → labels
+    # Service name → annotations (Linkerd's timeouts and retries). Like the labels, recorded on each
+    # Service with their prior values, so switching removes them exactly.
+    service_annotations: dict[str, dict[str, str]] = field(default_factory=dict)
     objects: list[dict[str, Any]] = field(default_factory=list)  # extra objects (e.g. a ConfigMap)
+    policy: dict[str, Any] = field(default_factory=dict)  # the neutral policy (context JSON), recorded
 
     def is_empty(self) -> bool:
         return not (
@@ -215,6 +258,9 @@ class Enrollment:
             or self.volumes
             or self.env
             or self.objects
+            or self.policy
+            or self.service_labels
+            or self.service_annotations
         )
 
     def opt_out_of(self, mode: str, enrolling: list[ModeFacts]) -> None:
@@ -248,6 +294,12 @@ class Mode(Protocol):
 
     def findings(self, ctx: EnrollContext) -> Iterator[Finding]:
         """Remarks about hosts this mode cannot serve well."""
+        ...
+
+    def render_policy(self, ctx: PolicyContext) -> list[dict[str, Any]]:
+        """This mode's own objects for one component's traffic policy (DestinationRule, MeshTimeout,
+        ...), in a stable order; [] where the policy lives elsewhere (builtin: its Envoy config).
+        Called only with features `facts.supports`; never reads files or the cluster."""
         ...
 
 
@@ -291,3 +343,6 @@ class LabelMode:
 
     def findings(self, ctx: EnrollContext) -> Iterator[Finding]:
         yield from sidecar_findings(self.facts, ctx)
+
+    def render_policy(self, ctx: PolicyContext) -> list[dict[str, Any]]:
+        return []

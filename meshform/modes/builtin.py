@@ -5,10 +5,10 @@ static bootstrap (a ConfigMap) that routes every dependency through 127.0.0.1.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from meshform.modes import envoy
+from meshform.modes import builtin_policy, envoy, policy_support
 from meshform.modes.base import (
     SIDECAR,
     EnrollContext,
@@ -18,6 +18,7 @@ from meshform.modes.base import (
     Upstream,
     sidecar_findings,
 )
+from meshform.policy.context import PolicyContext
 from meshform.yamlio.writer import dump_document
 
 PROXY = "meshform-proxy"
@@ -36,6 +37,8 @@ FACTS = ModeFacts(
     proof_containers=(PROXY,),
     rewires_services=True,
     local_upstreams=True,
+    policy=policy_support.BUILTIN,
+    policy_defaults=policy_support.BUILTIN_DEFAULTS,
 )
 
 
@@ -61,27 +64,47 @@ def _taken(ctx: EnrollContext, proxy: envoy.ProxyPorts) -> set[int]:
     return {p.port for p in ctx.ports} | set(_reserved(ctx, proxy)) | set(range(1, 1024))
 
 
+def _inbound(ctx: EnrollContext, proxy: envoy.ProxyPorts) -> list[envoy.Route]:
+    """The component's own ports; its HTTP ones carry its declared rate limit."""
+    routes = envoy.inbound_routes(ctx.ports, proxy)
+    limit = ctx.policy.policy.traffic.rate_limit if ctx.policy else None
+    if limit is None:
+        return routes
+    return [
+        replace(r, policy=builtin_policy.inbound(limit, envoy.stat_name(r.name)))
+        if r.protocol in builtin_policy.HTTP
+        else r
+        for r in routes
+    ]
+
+
+def _outbound(ctx: EnrollContext, upstreams: list[Upstream], local: list[int]) -> list[envoy.Route]:
+    """One hop per proxied dependency, on its local port, carrying the policy of its edge."""
+    edges = {(e.to.component, e.port.port): e for e in ctx.policy.edges} if ctx.policy else {}
+    routes = []
+    for u, port in zip(upstreams, local, strict=True):
+        name = f"outbound|{u.name}|{u.port.port}"
+        edge = edges.get((u.name, u.port.port))
+        policy = envoy.Policy()
+        if edge is not None:
+            policy = builtin_policy.outbound(edge, envoy.stat_name(name), ctx.host_aliases)
+        target = ctx.host_aliases.get(u.host, u.host)
+        routes.append(
+            envoy.Route(name, "127.0.0.1", port, target, u.port.port, u.port.protocol, u.host, policy)
+        )
+    return routes
+
+
 @dataclass(frozen=True)
 class BuiltinMode:
     facts: ModeFacts = FACTS
 
     def enroll(self, ctx: EnrollContext) -> Enrollment:
         proxy = envoy.proxy_ports(ctx.options)
-        inbound = envoy.inbound_routes(ctx.ports, proxy)
+        inbound = _inbound(ctx, proxy)
         upstreams = proxied(ctx)
         local = envoy.local_ports([u.port.port for u in upstreams], _taken(ctx, proxy), proxy.outbound_base)
-        outbound = [
-            envoy.Route(
-                f"outbound|{u.name}|{u.port.port}",
-                "127.0.0.1",
-                lp,
-                ctx.host_aliases.get(u.host, u.host),
-                u.port.port,
-                u.port.protocol,
-                host_header=u.host,
-            )
-            for u, lp in zip(upstreams, local, strict=True)
-        ]
+        outbound = _outbound(ctx, upstreams, local)
         config = envoy.bootstrap(ctx.workload_name, ctx.component, inbound + outbound, proxy)
         meshed_ports = [p for p in ctx.ports if p.protocol != "udp"]
         return Enrollment(
@@ -92,8 +115,14 @@ class BuiltinMode:
             objects=[self._config_map(ctx, config)],
         )
 
+    def render_policy(self, ctx: PolicyContext) -> list[dict[str, Any]]:
+        return []
+
     def findings(self, ctx: EnrollContext) -> Iterator[Finding]:
         yield from sidecar_findings(self.facts, ctx)
+        if ctx.policy is not None:
+            for where, message in builtin_policy.rounded(ctx.policy):
+                yield Finding("MF920", "warning", message, where)
         proxy = envoy.proxy_ports(ctx.options)
         reserved = _reserved(ctx, proxy)
         for port in ctx.ports:

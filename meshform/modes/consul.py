@@ -11,25 +11,62 @@ kube-system and kube-public are refused by the injector's own code (mesh_webhook
 
 from __future__ import annotations
 
-from meshform.modes.base import LabelMode, ModeFacts, ServiceIdentity, excluded_namespaces
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
 
-MODE = LabelMode(
-    ModeFacts(
-        name="consul",
-        summary="Consul service mesh: connect-injector adds consul-dataplane",
-        pod_annotations={"consul.hashicorp.com/connect-inject": "true"},
-        opt_out_annotations={"consul.hashicorp.com/connect-inject": "false"},
-        control_plane=(
-            "Deployment <release>-connect-injector",
-            "MutatingWebhookConfiguration <release>-connect-injector (failurePolicy Fail)",
-        ),
-        owned_keys=("consul.hashicorp.com/connect-inject",),
-        proof_containers=("consul-dataplane",),
-        namespace_traps=(
-            excluded_namespaces(
-                "consul", ("kube-system", "kube-public"), "the connect-injector skips system namespaces"
-            ),
-        ),
-        service_identity=ServiceIdentity("consul.hashicorp.com/connect-service"),
-    )
+from meshform.modes import consul_policy, policy_support
+from meshform.modes.base import (
+    EnrollContext,
+    Enrollment,
+    Finding,
+    LabelMode,
+    ModeFacts,
+    ServiceIdentity,
+    excluded_namespaces,
 )
+from meshform.modes.policy_objects import approximated
+from meshform.policy.context import PolicyContext
+
+FACTS = ModeFacts(
+    name="consul",
+    summary="Consul service mesh: connect-injector adds consul-dataplane",
+    pod_annotations={"consul.hashicorp.com/connect-inject": "true"},
+    opt_out_annotations={"consul.hashicorp.com/connect-inject": "false"},
+    control_plane=(
+        "Deployment <release>-connect-injector",
+        "MutatingWebhookConfiguration <release>-connect-injector (failurePolicy Fail)",
+    ),
+    owned_keys=("consul.hashicorp.com/connect-inject",),
+    policy_keys=(consul_policy.META_VERSION, consul_policy.KUBERNETES_SERVICE),
+    proof_containers=("consul-dataplane",),
+    namespace_traps=(
+        excluded_namespaces(
+            "consul", ("kube-system", "kube-public"), "the connect-injector skips system namespaces"
+        ),
+    ),
+    service_identity=ServiceIdentity("consul.hashicorp.com/connect-service"),
+    policy=policy_support.CONSUL,
+    policy_defaults=policy_support.CONSUL_DEFAULTS,
+)
+
+
+@dataclass(frozen=True)
+class ConsulMode(LabelMode):
+    """The injector's annotation, plus for a version split the pod's version as service metadata."""
+
+    def enroll(self, ctx: EnrollContext) -> Enrollment:
+        enrollment = super().enroll(ctx)
+        if ctx.policy is not None:
+            enrollment.annotations |= consul_policy.pod_annotations(ctx.policy, dict(ctx.pod_labels))
+        return enrollment
+
+    def findings(self, ctx: EnrollContext) -> Iterator[Finding]:
+        yield from super().findings(ctx)
+        yield from approximated(ctx, consul_policy.approximations)
+
+    def render_policy(self, ctx: PolicyContext) -> list[dict[str, Any]]:
+        return consul_policy.render(ctx)
+
+
+MODE = ConsulMode(FACTS)

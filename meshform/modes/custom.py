@@ -22,6 +22,7 @@ from meshform.modes.base import (
     sidecar_findings,
 )
 from meshform.modes.templating import MAX_TEMPLATE
+from meshform.policy.context import PolicyContext
 from meshform.yamlio.reader import Document
 
 
@@ -61,6 +62,9 @@ class CustomMode:
             container["restartPolicy"] = "Always"
             return Enrollment(init_containers=[container])
         return Enrollment(containers=[container])
+
+    def render_policy(self, ctx: PolicyContext) -> list[dict[str, Any]]:
+        return []
 
     def findings(self, ctx: EnrollContext) -> Iterator[Finding]:
         yield from sidecar_findings(self.facts, ctx)

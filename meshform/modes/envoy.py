@@ -8,7 +8,7 @@ Service; each of the component's own ports gets an inbound listener forwarding t
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from meshform.modes.base import Port
@@ -18,6 +18,26 @@ ROUTER = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
 TCP_PROXY = "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy"
 HTTP_OPTIONS = "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
 HTTP2_PROTOCOLS = ("http2", "grpc")
+
+
+@dataclass(frozen=True)
+class Backend:
+    """One cluster of a weighted split (a per-version Service), in place of the route's own cluster."""
+
+    cluster: str
+    host: str
+    weight: int
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Traffic policy as fragments of one hop's Envoy config (meshform.modes.builtin_policy builds
+    them). Empty, the hop renders exactly as it did before there was policy."""
+
+    route: Mapping[str, Any] = field(default_factory=dict)  # RouteAction fields (timeout, retry_policy)
+    cluster: Mapping[str, Any] = field(default_factory=dict)  # Cluster fields, on every cluster of the hop
+    filters: tuple[Mapping[str, Any], ...] = ()  # HTTP filters, in order, before the router
+    backends: tuple[Backend, ...] = ()  # weighted clusters in place of the route's own cluster
 
 
 @dataclass(frozen=True)
@@ -31,6 +51,7 @@ class Route:
     target_port: int
     protocol: str
     host_header: str | None = None  # outbound: what the app meant to call, not 127.0.0.1:<local port>
+    policy: Policy = Policy()
 
 
 @dataclass(frozen=True)
@@ -49,7 +70,9 @@ def _is_ip(host: str) -> bool:
     return host.replace(".", "").isdigit() or ":" in host
 
 
-def _cluster(name: str, host: str, port: int, protocol: str) -> dict[str, Any]:
+def _cluster(
+    name: str, host: str, port: int, protocol: str, extra: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     cluster: dict[str, Any] = {
         "name": name,
         "type": "STATIC" if _is_ip(host) else "STRICT_DNS",
@@ -68,19 +91,36 @@ def _cluster(name: str, host: str, port: int, protocol: str) -> dict[str, Any]:
                 "explicit_http_config": {"http2_protocol_options": {}},
             }
         }
+    cluster.update(extra or {})
     return cluster
 
 
+def _destination(cluster: str, backends: tuple[Backend, ...]) -> dict[str, Any]:
+    if not backends:
+        return {"cluster": cluster}
+    weighted = [{"name": b.cluster, "weight": b.weight} for b in backends]
+    return {"weighted_clusters": {"clusters": weighted}}
+
+
 def _http_filter(
-    stat: str, cluster: str, prefix_rewrite: str | None = None, path: str = "/", host: str | None = None
+    stat: str,
+    cluster: str,
+    prefix_rewrite: str | None = None,
+    path: str = "/",
+    host: str | None = None,
+    policy: Policy = Policy(),
 ) -> dict[str, Any]:
-    route: dict[str, Any] = {"cluster": cluster}
+    route = _destination(cluster, policy.backends)
     if prefix_rewrite is not None:
         route["prefix_rewrite"] = prefix_rewrite
     else:
-        route["timeout"] = "0s"  # streaming and long calls are the app's business, not the proxy's
+        # Envoy's default is 15s: without a declared timeout, streaming and long calls are the app's
+        # business, not the proxy's. A declared one (policy.route) takes this key's place.
+        route["timeout"] = "0s"
     if host is not None:
         route["host_rewrite_literal"] = host
+    route.update(policy.route)
+    filters = [*policy.filters, {"name": "envoy.filters.http.router", "typed_config": {"@type": ROUTER}}]
     return {
         "name": "envoy.filters.network.http_connection_manager",
         "typed_config": {
@@ -93,7 +133,7 @@ def _http_filter(
                     {"name": stat, "domains": ["*"], "routes": [{"match": {"prefix": path}, "route": route}]}
                 ],
             },
-            "http_filters": [{"name": "envoy.filters.http.router", "typed_config": {"@type": ROUTER}}],
+            "http_filters": filters,
         },
     }
 
@@ -105,17 +145,29 @@ def _tcp_filter(stat: str, cluster: str) -> dict[str, Any]:
     }
 
 
+def stat_name(route: str) -> str:
+    """The stat prefix of a route's listener (`outbound|api|80` → `outbound_api_80`)."""
+    return route.replace("|", "_")
+
+
 def _listener(route: Route) -> dict[str, Any]:
-    stat = route.name.replace("|", "_")
+    stat = stat_name(route.name)
     if route.protocol == "tcp":
         network = _tcp_filter(stat, route.name)
     else:
-        network = _http_filter(stat, route.name, host=route.host_header)
+        network = _http_filter(stat, route.name, host=route.host_header, policy=route.policy)
     return {
         "name": route.name,
         "address": _address(route.listen_address, route.listen_port),
         "filter_chains": [{"filters": [network]}],
     }
+
+
+def _clusters(route: Route) -> list[dict[str, Any]]:
+    """The route's own cluster, or one per backend of its split (each with the hop's limits)."""
+    extra = route.policy.cluster
+    backends = route.policy.backends or (Backend(route.name, route.target_host, 0),)
+    return [_cluster(b.cluster, b.host, route.target_port, route.protocol, extra) for b in backends]
 
 
 def bootstrap(node_id: str, cluster: str, routes: list[Route], ports: ProxyPorts) -> dict[str, Any]:
@@ -130,7 +182,7 @@ def bootstrap(node_id: str, cluster: str, routes: list[Route], ports: ProxyPorts
     clusters = [_cluster("admin", "127.0.0.1", ports.admin, "http")]
     for route in routes:
         listeners.append(_listener(route))
-        clusters.append(_cluster(route.name, route.target_host, route.target_port, route.protocol))
+        clusters += _clusters(route)
     return {
         "node": {"id": node_id, "cluster": cluster},
         "admin": {"address": _address("127.0.0.1", ports.admin)},

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from meshform.diagnostics import Level
+from meshform.modes import istio_policy, policy_support
 from meshform.modes.base import (
     EnrollContext,
     Enrollment,
@@ -20,6 +22,7 @@ from meshform.modes.base import (
     NamespaceTrap,
     sidecar_findings,
 )
+from meshform.policy.context import PolicyContext
 
 FACTS = ModeFacts(
     name="istio",
@@ -81,6 +84,9 @@ FACTS = ModeFacts(
         # Istio's docs: "The sidecar takes precedence over ztunnel for pods that have both."
         "istio-ambient": "enables both Istio sidecars and ambient: pods get sidecars (the sidecar wins)"
     },
+    policy=policy_support.ISTIO,
+    policy_defaults=policy_support.ISTIO_DEFAULTS,
+    edge_features=policy_support.ISTIO_EDGE_FEATURES,
 )
 
 
@@ -94,8 +100,19 @@ class IstioMode:
             return Enrollment(labels={"istio.io/rev": str(revision)})
         return LabelMode(self.facts).enroll(ctx)
 
+    def render_policy(self, ctx: PolicyContext) -> list[dict[str, Any]]:
+        return istio_policy.render(ctx)
+
     def findings(self, ctx: EnrollContext) -> Iterator[Finding]:
         yield from sidecar_findings(self.facts, ctx)
+        yield from policy_findings(ctx)
+
+
+def policy_findings(ctx: EnrollContext) -> Iterator[Finding]:
+    """MF920/MF930 for each part of the policy Istio rounds or approximates (istio and ambient)."""
+    if ctx.policy is not None:
+        for code, message in istio_policy.approximations(ctx.policy):
+            yield Finding(code, "warning", message, "traffic")
 
 
 MODE = IstioMode()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from meshform.diagnostics import Level
+from meshform.modes import kuma_policy, policy_support
 from meshform.modes.base import (
     EnrollContext,
     Enrollment,
@@ -15,6 +17,8 @@ from meshform.modes.base import (
     excluded_namespaces,
     sidecar_findings,
 )
+from meshform.modes.policy_objects import approximated, on_services
+from meshform.policy.context import PolicyContext
 
 FACTS = ModeFacts(
     name="kuma",
@@ -50,6 +54,11 @@ FACTS = ModeFacts(
         ),
         excluded_namespaces("kuma", ("kube-system", "kuma-system"), "its webhooks leave it out"),
     ),
+    policy=policy_support.KUMA,
+    policy_defaults=policy_support.KUMA_DEFAULTS,
+    edge_features=policy_support.KUMA_EDGE_FEATURES,
+    rewires_services=True,  # annotates a Service's http2 ports when its policy needs L7
+    service_keys=("[0-9]*.service.kuma.io/protocol",),
 )
 
 
@@ -62,10 +71,24 @@ class KumaMode:
         mesh = ctx.options.get("mesh")
         if mesh:
             labels["kuma.io/mesh"] = str(mesh)
-        return Enrollment(labels=labels)
+        enrollment = Enrollment(labels=labels)
+        if ctx.policy is not None:
+            enrollment.service_annotations = on_services(ctx.policy, _http2_protocols(ctx.policy))
+        return enrollment
+
+    def render_policy(self, ctx: PolicyContext) -> list[dict[str, Any]]:
+        return kuma_policy.render(ctx)
 
     def findings(self, ctx: EnrollContext) -> Iterator[Finding]:
         yield from sidecar_findings(self.facts, ctx)
+        yield from approximated(ctx, kuma_policy.approximations)
+
+
+def _http2_protocols(ctx: PolicyContext) -> dict[str, str]:
+    """Kuma reads a port's protocol from `appProtocol` only when it names one Kuma knows; the standard
+    `kubernetes.io/h2c` of an http2 port is not one, so the port would be plain TCP and L7 policy on
+    it would do nothing. Kuma's own per-port annotation says http2."""
+    return {f"{p.port}.service.kuma.io/protocol": "http2" for p in ctx.ports if p.protocol == "http2"}
 
 
 MODE = KumaMode()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from meshform.diagnostics import Level
+from meshform.modes import linkerd_policy, policy_support
 from meshform.modes.base import (
     EnrollContext,
     Enrollment,
@@ -15,6 +17,8 @@ from meshform.modes.base import (
     excluded_namespaces,
     sidecar_findings,
 )
+from meshform.modes.policy_objects import approximated, on_services
+from meshform.policy.context import PolicyContext
 
 FACTS = ModeFacts(
     name="linkerd",
@@ -49,6 +53,10 @@ FACTS = ModeFacts(
             "linkerd", ("kube-system", "cert-manager"), "its webhook's namespaceSelector leaves it out"
         ),
     ),
+    policy=policy_support.LINKERD,
+    policy_defaults=policy_support.LINKERD_DEFAULTS,
+    rewires_services=True,  # annotates the Services with timeouts, retries and failure accrual
+    service_keys=linkerd_policy.SERVICE_KEYS,
 )
 
 
@@ -59,10 +67,19 @@ class LinkerdMode:
     def enroll(self, ctx: EnrollContext) -> Enrollment:
         # `ingress` mode proxies ingress controllers, which route on Host headers themselves.
         value = "ingress" if ctx.options.get("ingress") else "enabled"
-        return Enrollment(annotations={"linkerd.io/inject": value})
+        enrollment = Enrollment(annotations={"linkerd.io/inject": value})
+        if ctx.policy is not None:  # timeouts, retries, failure accrual: read from the Services
+            enrollment.service_annotations = on_services(
+                ctx.policy, linkerd_policy.service_annotations(ctx.policy)
+            )
+        return enrollment
+
+    def render_policy(self, ctx: PolicyContext) -> list[dict[str, Any]]:
+        return linkerd_policy.render(ctx)
 
     def findings(self, ctx: EnrollContext) -> Iterator[Finding]:
         yield from sidecar_findings(self.facts, ctx)
+        yield from approximated(ctx, linkerd_policy.approximations)
 
 
 MODE = LinkerdMode()

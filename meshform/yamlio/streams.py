@@ -211,7 +211,10 @@ def _item_positions(chunk: Chunk) -> Callable[[int], tuple[int, int]]:
 
 
 _KIND = re.compile(r"^kind:[ \t]*[\"']?([A-Za-z0-9]+)", re.MULTILINE)
-_OURS = ("meshform.dev/", "-meshform-envoy")
+# Text that marks a document meshform wrote or wrote into: its status annotation, the builtin mode's
+# ConfigMap, and every object meshform emits (labelled managed-by: meshform), among them the policy
+# objects a status record lists, which switching mode must find to drop.
+_OURS = ("meshform.dev/", "-meshform-envoy", "app.kubernetes.io/managed-by: meshform")
 
 
 def wanted(kinds: frozenset[str] | None, text: str, markers: tuple[str, ...] = ()) -> bool:

@@ -1,0 +1,192 @@
+"""From the application model to each component's PolicyContext, and from a context to what one mode
+can enforce of it.
+
+The context is built from the expanded objects (the Service and ServiceAccount names a mode targets
+are the ones expand wrote), so renderers never re-derive a name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from types import MappingProxyType
+from typing import Any
+
+from meshform.core.expand import Expansion, pod_selector, service_host, version_service_name
+from meshform.model.application import Application, Component, port_of
+from meshform.model.semantics import env_prefix
+from meshform.modes.base import Enrollment, Mode, Port, Upstream
+from meshform.policy import records as r
+from meshform.policy.context import (
+    CallerEdge,
+    Edge,
+    Peer,
+    PolicyContext,
+    PolicyPort,
+    VersionTarget,
+    context_to_json,
+)
+
+
+def _peer(app: Application, c: Component, expansion: Expansion) -> Peer:
+    unit = next(u for u in expansion.units if u.component is c)
+    spec = unit.workload["spec"]
+    template = spec["jobTemplate"]["spec"]["template"] if "jobTemplate" in spec else spec.get("template", {})
+    service = unit.service["metadata"]["name"] if unit.service else c.name
+    # The pods' own labels, Service or not: a caller without ports (a Job, a CronJob) must still be
+    # selectable by a NetworkPolicy or a Kuma MeshSubset that admits it.
+    selector = unit.service["spec"]["selector"] if unit.service else pod_selector(app, c)
+    return Peer(
+        component=c.name,
+        namespace=app.namespace,
+        service=service,
+        host=service_host(app, service),
+        service_account=template["spec"].get("serviceAccountName", "default"),
+        selector=MappingProxyType(dict(sorted(selector.items()))),  # as the status record's JSON has it
+    )
+
+
+def _versions(c: Component) -> tuple[VersionTarget, ...]:
+    return tuple(
+        VersionTarget(v.name, v.weight, version_service_name(c, v), MappingProxyType({"version": v.name}))
+        for v in c.versions
+        if v.weight is not None
+    )
+
+
+def _port(c: Component, ref: int | str | None) -> PolicyPort | None:
+    p = port_of(c, ref)
+    return None if p is None else PolicyPort(p.name, p.port, p.protocol)
+
+
+def contexts(
+    app: Application, expansion: Expansion, options_of: Mapping[str, Any]
+) -> dict[str, PolicyContext]:
+    """Component name → its PolicyContext, for every component (empty policies included: a caller's
+    builtin proxy still needs the edges). `options_of` maps a component name to its mode's options."""
+    peers = {c.name: _peer(app, c, expansion) for c in app.components}
+    out = {}
+    for c in app.components:
+        edges = []
+        for dep in c.dependencies:
+            target = app.component(dep.name)
+            port = _port(target, dep.port) if target else None
+            if target is None or port is None:
+                continue
+            effective = target.traffic.overridden_by(dep.traffic)
+            edges.append(Edge(peers[target.name], port, dep.traffic, effective, _versions(target)))
+        dependents = tuple(
+            peers[o.name] for o in app.components if any(d.name == c.name for d in o.dependencies)
+        )
+        callers = []
+        for o in app.components:
+            for dep in o.dependencies:
+                port = _port(c, dep.port) if dep.name == c.name else None
+                if port is not None and not dep.traffic.is_empty():
+                    effective = c.traffic.overridden_by(dep.traffic)
+                    callers.append(CallerEdge(peers[o.name], port, dep.traffic, effective))
+        out[c.name] = PolicyContext(
+            app=app.name,
+            component=peers[c.name],
+            ports=tuple(PolicyPort(p.name, p.port, p.protocol) for p in c.ports),
+            policy=c.policy,
+            versions=_versions(c),
+            dependents=dependents,
+            edges=tuple(edges),
+            callers=tuple(callers),
+            options=MappingProxyType(dict(options_of.get(c.name, {}))),
+        )
+    return out
+
+
+def _supported(traffic: r.Traffic, mode: Mode, options: Mapping[str, Any], edge: bool = False) -> r.Traffic:
+    """`traffic` less what `mode` cannot enforce (`edge`: for one caller alone)."""
+    can = mode.facts.supports_on_edge if edge else mode.facts.supports
+    for feature in traffic.features():
+        if not can(feature, options):
+            traffic = traffic.without(feature)
+    return traffic
+
+
+def _callers(ctx: PolicyContext, traffic: r.Traffic, mode: Mode) -> tuple[CallerEdge, ...]:
+    """The dependents' overrides this (provider's) mode can give each caller alone, laid over the
+    provider traffic it enforces; overrides left with nothing are dropped."""
+    out = []
+    for c in ctx.callers:
+        override = _supported(c.override, mode, ctx.options, edge=True)
+        if not override.is_empty():
+            out.append(replace(c, override=override, effective=traffic.overridden_by(override)))
+    return tuple(out)
+
+
+def enforceable(ctx: PolicyContext, mode: Mode) -> PolicyContext:
+    """The part of a context this mode can enforce (best-effort drops the rest; strict never gets
+    here with anything unsupported, because validation refused it)."""
+    facts, options = mode.facts, ctx.options
+    policy = ctx.policy
+    edges_ok = facts.supports(r.EDGE_OVERRIDES, options)
+    policy = r.ComponentPolicy(
+        traffic=_supported(policy.traffic, mode, options),
+        authorization=policy.authorization if facts.supports(r.AUTHORIZATION, options) else None,
+        weights=policy.weights if facts.supports(r.SPLIT, options) else (),
+        edges=MappingProxyType(
+            {k: _supported(v, mode, options, edge=True) for k, v in policy.edges.items()} if edges_ok else {}
+        ),
+    )
+    edges = tuple(
+        replace(
+            e,
+            override=_supported(e.override, mode, options, edge=True) if edges_ok else r.Traffic(),
+            effective=_supported(e.effective, mode, options),
+            versions=e.versions if facts.supports(r.SPLIT, options) else (),
+        )
+        for e in ctx.edges
+    )
+    versions = ctx.versions if facts.supports(r.SPLIT, options) else ()
+    callers = _callers(ctx, policy.traffic, mode)
+    return replace(ctx, policy=policy, edges=edges, versions=versions, callers=callers)
+
+
+def recorded_ports(ctx: PolicyContext) -> tuple[Port, ...]:
+    """The component's ports as the model declared them (protocols included, not guessed from names)."""
+    return tuple(Port(p.name, p.port, p.protocol) for p in ctx.ports)
+
+
+def recorded_upstreams(ctx: PolicyContext) -> tuple[Upstream, ...]:
+    """The component's dependencies as a recorded policy names them (every edge is recorded, in
+    dependency order): `transform` has no application model, and the builtin proxy needs them for
+    its outbound listeners, exactly as `render` built them."""
+    return tuple(
+        Upstream(
+            e.to.component,
+            env_prefix(e.to.component),
+            e.to.host,
+            Port(e.port.name, e.port.port, e.port.protocol),
+        )
+        for e in ctx.edges
+    )
+
+
+def has_policy(ctx: PolicyContext) -> bool:
+    """Anything declared that some mode would render: the component's own policy, or traffic its
+    caller's proxy applies on an edge (the provider's, or the edge's override), or a caller's override
+    the provider's side renders (Istio's per-caller routes)."""
+    edges = any(not e.effective.is_empty() or e.versions for e in ctx.edges)
+    return not ctx.policy.is_empty() or edges or bool(ctx.callers)
+
+
+def attach(
+    enrollment: Enrollment,
+    mode: Mode,
+    declared: PolicyContext,
+    usable: PolicyContext,
+    owner: bool,
+    enforcement: str | None,
+) -> None:
+    """Record the declared (neutral) policy on the workload, so another mode can render all of it
+    later, and add this mode's objects to the workload that owns them (the component's first version)."""
+    enrollment.policy = {"owner": owner, "context": context_to_json(declared)}
+    if enforcement == "best-effort":
+        enrollment.policy["enforcement"] = enforcement
+    if owner:
+        enrollment.objects += mode.render_policy(usable)

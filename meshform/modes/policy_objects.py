@@ -1,0 +1,79 @@
+"""What every mode's traffic-policy object shares: its metadata, and the few unit conversions the
+meshes' schemas force (whole percentages, Kubernetes int-or-string percentages).
+
+Each object is named after the component's Service (`reviews`, or `reviews-<purpose>` where a mode
+needs several of one kind), lives in the component's namespace and carries meshform's labels, so
+`kubectl get -l app.kubernetes.io/managed-by=meshform` lists them and switching can find them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from decimal import Decimal
+from typing import Any
+
+from meshform.modes.base import EnrollContext, Finding
+from meshform.policy.context import PolicyContext
+
+
+def policy_object(
+    ctx: PolicyContext,
+    api_version: str,
+    kind: str,
+    name: str,
+    spec: Mapping[str, Any],
+    labels: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """One namespaced object of the component's policy: {apiVersion, kind, metadata, spec}."""
+    meta_labels = {
+        "app.kubernetes.io/name": ctx.component.component,
+        "app.kubernetes.io/part-of": ctx.app,
+        "app.kubernetes.io/managed-by": "meshform",
+        **(labels or {}),
+    }
+    metadata = {"name": name, "namespace": ctx.component.namespace, "labels": meta_labels}
+    return {"apiVersion": api_version, "kind": kind, "metadata": metadata, "spec": dict(spec)}
+
+
+def whole_share(percent: float) -> int:
+    """12.5 → 13, 0.2 → 1: a share of requests (Consul's fault percentages) where the mesh keeps
+    whole percents. The nearest whole, half up, and a share that is not zero stays above zero."""
+    return max(1, math.floor(percent + 0.5)) if percent > 0 else 0
+
+
+def whole_cap(percent: float) -> int:
+    """12.5 → 12: a cap in whole percents (maxEjectionPercent), never above the one declared."""
+    return math.floor(percent)
+
+
+def percent_text(percent: float) -> str:
+    return str(int_or_string_percent(percent))
+
+
+def int_or_string_percent(percent: float) -> int | str:
+    """10.0 → 10, 2.5 → "2.5", 1e-05 → "0.00001": Kubernetes' int-or-string, the form Kuma takes
+    decimals in (plain notation, every digit the model carried)."""
+    return int(percent) if percent == int(percent) else format(Decimal(repr(percent)), "f")
+
+
+def on_services(ctx: PolicyContext, keys: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    """`keys` for each of the component's Services, its own and the per-version ones of a split (a
+    caller may reach a version's Service directly), in Enrollment.service_labels/annotations form."""
+    if not keys:
+        return {}
+    return {name: dict(keys) for name in (ctx.component.service, *(v.service for v in ctx.versions))}
+
+
+# MF920 where a value is rounded, MF930 where a mode cannot say it (as the istio and builtin modes).
+ROUNDED, APPROXIMATED = "MF920", "MF930"
+
+
+def approximated(
+    ctx: EnrollContext, approximations: Callable[[PolicyContext], Iterable[tuple[str, str]]]
+) -> Iterator[Finding]:
+    """A warning for each (code, message) a mode's policy rounds or approximates, once per component
+    (on the workload that carries its objects)."""
+    if ctx.policy is not None and ctx.policy_owner:
+        for code, message in approximations(ctx.policy):
+            yield Finding(code, "warning", message, "traffic")
