@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from meshform.diagnostics import MeshformError, report
 from meshform.modes import Registry
 from meshform.verify import checks, dryrun, kubeconfig, targets
-from meshform.verify.checks import conflicts, skew
+from meshform.verify.checks import conflicts, policy_crds, skew
 from meshform.verify.client import DEFAULT_TIMEOUT, Client
 from meshform.verify.cluster import ClusterView
 from meshform.verify.kubeconfig import Endpoint, KubeconfigError
@@ -55,6 +55,7 @@ def _checks(
         by_mode.setdefault(target.mode, []).append(target)
     for mode, group in by_mode.items():
         yield from checks.for_mode(registry.modes[mode]).check(view, f"{mode} control plane", group)
+        yield from policy_crds.check(view, registry.modes[mode], group)
     if inputs.targets:
         yield from conflicts.check(view, registry, inputs.targets)
         yield from dryrun.check(view, registry, inputs)
