@@ -69,7 +69,7 @@ EXPECTED: dict[str, tuple[tuple[str, ...], ...]] = {
         ("ServiceIntentions",),
     ),
 }
-NOT_MERGED = frozenset({"kubernetes-native", "istio", "istio-ambient", "linkerd", "kuma", "consul"})
+NOT_MERGED: frozenset[str] = frozenset()  # every renderer is merged
 
 
 def modes() -> list[str]:

@@ -415,3 +415,46 @@ def test_a_malformed_policy_record_is_said_not_guessed(installed: Cluster, tmp_p
 def test_kubernetes_version_priority() -> None:
     ordered = ["beta", "v1alpha1", "v1alpha2", "v2alpha1", "v1beta1", "v1beta3", "v1", "v2"]
     assert sorted(reversed(ordered), key=policy_crds.priority) == ordered
+
+
+def _gone(cluster: Cluster, name: str) -> None:
+    """Delete a CRD and wait until the apiserver has finished with it (its finalizer runs in-process)."""
+    path = f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}"
+    cluster.cp.request("DELETE", path)
+    deadline = time.monotonic() + ESTABLISH_TIMEOUT
+    while cluster.cp.request("GET", path)[0] != 404:
+        assert time.monotonic() < deadline, f"CRD {name} still there after {ESTABLISH_TIMEOUT:.0f}s"
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def linkerd_2_16(installed: Cluster) -> Iterator[Cluster]:
+    """Linkerd's CRDs as an older release left them: no HTTPLocalRateLimitPolicy (2.17+), and a Server
+    CRD that stops at v1beta2 (v1beta3, with accessPolicy, is 2.17+). Restored afterwards."""
+    originals = {d["metadata"]["name"]: d for d in crds.crd_documents(crds.LINKERD)}
+    server = json.loads(json.dumps(originals["servers.policy.linkerd.io"]))
+    server["spec"]["versions"] = [v for v in server["spec"]["versions"] if v["name"] != "v1beta3"]
+    server["spec"]["versions"][-1]["storage"] = True
+    for name in ("servers.policy.linkerd.io", "httplocalratelimitpolicies.policy.linkerd.io"):
+        _gone(installed, name)
+    install(installed, [server])
+    yield installed
+    _gone(installed, "servers.policy.linkerd.io")
+    install(
+        installed,
+        [originals[n] for n in ("servers.policy.linkerd.io", "httplocalratelimitpolicies.policy.linkerd.io")],
+    )
+
+
+def test_verify_on_an_older_linkerd_says_too_old_and_missing(linkerd_2_16: Cluster) -> None:
+    """The real linkerd renderer's kinds against a cluster whose Linkerd is older than they need."""
+    report = run(linkerd_2_16, all_features.FIXTURE, mode="linkerd")
+    found = _by_kind(checks(report, policy_crds.group_name("linkerd")))
+    server, limit = found["Server"], found["HTTPLocalRateLimitPolicy"]
+    assert (server.status, server.reason) == (Status.FAILED, "too-old"), problems(report)
+    assert "serves Server only as v1alpha1, v1beta1, v1beta2" in server.message
+    assert (limit.status, limit.reason) == (Status.FAILED, "not-installed")
+    assert server.fix == limit.fix == policy_crds.INSTALL_FIX["linkerd"]
+    assert {found[k].status for k in ("HTTPRoute", "AuthorizationPolicy", "MeshTLSAuthentication")} == {
+        Status.OK
+    }
