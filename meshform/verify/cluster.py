@@ -89,6 +89,10 @@ class ClusterView:
                 return Resource(prefix, str(res["name"]), bool(res.get("namespaced")))
         return Answer(Kind.NOT_FOUND, message=f"the API serves no kind {kind} in {api_version}", code=404)
 
+    def api_group(self, group: str) -> Answer:
+        """Discovery of one API group: the versions it serves (404: it serves none)."""
+        return self._get(f"/apis/{group}")
+
     def namespace(self, name: str) -> Answer:
         return self.get("v1", "Namespace", name)
 

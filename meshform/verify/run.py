@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from meshform.diagnostics import MeshformError, printable, report
 from meshform.modes import Registry
 from meshform.verify import checks, dryrun, kubeconfig, targets
-from meshform.verify.checks import conflicts, skew
+from meshform.verify.checks import conflicts, policy_crds, skew
 from meshform.verify.client import DEFAULT_TIMEOUT, Client
 from meshform.verify.cluster import ClusterView
 from meshform.verify.kubeconfig import Endpoint, KubeconfigError
@@ -56,6 +56,8 @@ def _checks(
     for mode, group in by_mode.items():
         name = f"{mode} control plane"
         yield from _guarded(name, checks.for_mode(registry.modes[mode]).check(view, name, group))
+        crd_group = policy_crds.group_name(mode)
+        yield from _guarded(crd_group, policy_crds.check(view, registry.modes[mode], group))
     if inputs.targets:
         yield from _guarded(conflicts.GROUP, conflicts.check(view, registry, inputs.targets))
         yield from _guarded(dryrun.GROUP, dryrun.check(view, registry, inputs))

@@ -1,24 +1,34 @@
-"""Validate emitted mesh objects against the real CustomResourceDefinitions' `openAPIV3Schema`.
+"""The CustomResourceDefinitions meshform's policy objects are proven against, and one loader for them:
+given an object, find its CRD by group, kind and version and validate the object with jsonschema against
+that version's `openAPIV3Schema`, as the apiserver would.
 
-Where the CRDs come from (nothing is vendored for these two):
-- Istio: the Go module `istio.io/api@v1.32.0`, file `kubernetes/customresourcedefinitions.gen.yaml`;
-- Gateway API: `sigs.k8s.io/gateway-api@v1.6.3`, `config/crd/standard/*.yaml`;
-found with `go mod download -json MODULE@VERSION` (the module cache first, then the proxy). Callers
-skip, with the reason `crd_sources` gives, where neither Go nor the cache is available.
+Where the CRDs come from:
+- Istio: the Go module `istio.io/api@v1.32.0`, `kubernetes/customresourcedefinitions.gen.yaml`;
+- Gateway API: `sigs.k8s.io/gateway-api@v1.6.3`, `config/crd/standard/*.yaml` (and `experimental/`);
+  both copied out of the module cache by `bash tests/tools/build.sh crds` into the tools cache
+  (`tests/run` does it); missing there, `Unavailable` says so (a skip, a failure under CI=true);
+- Kuma, Linkerd, Consul: vendored under tests/fixtures/crds/<mesh>/ (see the README there).
 
-The schema is checked as the apiserver's strict field validation would: an object's unknown fields are
-errors (structural schemas would prune them silently, which hides typos), `nullable` is honoured, and of
-the CEL rules (`x-kubernetes-validations`) the duration rules Istio puts on every duration field are
-evaluated (`duration(self) >= duration('1ms')`); other CEL rules are left to the apiserver's dry run.
+The schema is read as a structural schema, the way the apiserver's strict field validation reads it:
+- an object's unknown fields are errors (the apiserver prunes or, with `fieldValidation=Strict`,
+  refuses them; pruning hides typos) unless `x-kubernetes-preserve-unknown-fields`; `allOf`, `anyOf`,
+  `oneOf` and `not` only validate values, they never declare fields;
+- `nullable`, `x-kubernetes-int-or-string` (an integer or a string, nothing else),
+  `x-kubernetes-embedded-resource` (apiVersion, kind, metadata allowed), `x-kubernetes-list-type`
+  (`set`: unique items; `map`: unique `x-kubernetes-list-map-keys`);
+- every object gets the envelope the apiserver adds (apiVersion, kind, metadata, with name and label
+  syntax checked as ObjectMeta's validation does);
+- of the CEL rules (`x-kubernetes-validations`), the duration floors Istio puts on every duration
+  (`duration(self) >= duration('1ms')`) are evaluated; the rest is left to the apiserver's dry run
+  (tests/verify/test_policy_crds.py).
 """
 
 from __future__ import annotations
 
-import json
+import os
 import re
-import shutil
 import subprocess
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -29,44 +39,73 @@ from jsonschema import Draft4Validator
 from jsonschema.exceptions import ValidationError
 from jsonschema.validators import extend
 
-ISTIO = ("istio.io/api", "v1.32.0", "kubernetes/customresourcedefinitions.gen.yaml")
-GATEWAY_API = ("sigs.k8s.io/gateway-api", "v1.6.3", "config/crd/standard/*.yaml")
+ROOT = Path(__file__).resolve().parents[2]
+VENDORED = ROOT / "tests" / "fixtures" / "crds"
+BUILD = ROOT / "tests" / "tools" / "build.sh"
 
 _GO_DURATION = re.compile(r"^-?((\d+(\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h))+$")
 _UNIT_NS = {"ns": 1, "us": 1e3, "µs": 1e3, "ms": 1e6, "s": 1e9, "m": 60e9, "h": 3600e9}
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the Istio file alone is ~1 MB
 _MIN_DURATION_RULE = re.compile(r"^duration\(self\) >= duration\('(\w+)'\)$")
+_VALUE_ONLY = ("allOf", "anyOf", "oneOf", "not")  # structural schemas: these never declare fields
+_DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+_LABEL_VALUE = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
 
 
 class Unavailable(Exception):
-    """The CRDs cannot be had here (no Go, no module cache, no network): the reason, for a skip."""
+    """The CRDs cannot be had here (the tools cache was not filled): the reason, for a skip."""
+
+
+# ----------------------------------------------------------------------------------------- sources
+
+
+def cached(tool: str) -> Path:
+    """A data tool's directory in the tools cache (`build.sh --print-path`). Raises Unavailable."""
+    done = subprocess.run(
+        ["bash", str(BUILD), "--print-path", tool], capture_output=True, text=True, timeout=60, check=False
+    )
+    if done.returncode != 0:
+        raise Unavailable(done.stderr.strip() or f"{tool} is not in the tools cache")
+    return Path(done.stdout.strip())
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """One set of CRD files: a tools-cache directory (from a Go module) or a vendored folder."""
+
+    name: str
+    pattern: str
+    tool: str = ""  # a build.sh data tool; "" = vendored under tests/fixtures/crds
+
+    def files(self) -> list[Path]:
+        """Raises Unavailable when the cache is not filled."""
+        base = cached(self.tool) if self.tool else VENDORED
+        found = sorted(base.glob(self.pattern))
+        if not found:
+            raise Unavailable(f"{self.name}: no {self.pattern} in {base}")
+        return found
+
+
+ISTIO = Bundle("istio.io/api v1.32.0", "*.yaml", "istio-crds")
+GATEWAY_API = Bundle("gateway-api v1.6.3 standard", "standard/*.yaml", "gateway-api-crds")
+GATEWAY_API_EXPERIMENTAL = Bundle(
+    "gateway-api v1.6.3 experimental", "experimental/*.yaml", "gateway-api-crds"
+)
+KUMA = Bundle("kuma v2.14.3", "kuma/*.yaml")
+LINKERD = Bundle("linkerd 2.18", "linkerd/*.yaml")
+CONSUL = Bundle("consul-k8s v1.9.11", "consul/*.yaml")
 
 
 @cache
-def module_dir(module: str, version: str) -> Path:
-    """The unpacked module, via `go mod download -json` (cache first). Raises Unavailable."""
-    go = shutil.which("go")
-    if go is None:
-        raise Unavailable("go is not on PATH, so the CRD module cannot be found")
-    proc = subprocess.run(
-        [go, "mod", "download", "-json", f"{module}@{version}"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    info = json.loads(proc.stdout or "{}")
-    if proc.returncode != 0 or not info.get("Dir"):
-        raise Unavailable(f"go mod download {module}@{version}: {info.get('Error') or proc.stderr.strip()}")
-    return Path(info["Dir"])
-
-
-def crd_files(source: tuple[str, str, str]) -> list[Path]:
-    module, version, pattern = source
-    files = sorted(module_dir(module, version).glob(pattern))
-    if not files:
-        raise Unavailable(f"{module}@{version} has no {pattern}")
-    return files
+def crd_documents(bundle: Bundle) -> tuple[dict[str, Any], ...]:
+    """Every CustomResourceDefinition of a bundle (other documents, such as Gateway API's
+    ValidatingAdmissionPolicy, are left out). Raises Unavailable."""
+    out = []
+    for path in bundle.files():
+        for doc in yaml.load_all(path.read_text(encoding="utf-8"), Loader=_LOADER):
+            if isinstance(doc, dict) and doc.get("kind") == "CustomResourceDefinition":
+                out.append(doc)
+    return tuple(out)
 
 
 # ------------------------------------------------------------------------------------- go durations
@@ -81,6 +120,9 @@ def go_duration_ns(text: str) -> float | None:
     sign = -1 if text.startswith("-") else 1
     parts = re.findall(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)", text)
     return sign * sum(float(n) * _UNIT_NS[u] for n, u in parts)
+
+
+# ------------------------------------------------------------------------ the structural validator
 
 
 def _cel(
@@ -101,77 +143,173 @@ def _type(validator: Any, types: Any, instance: Any, schema: dict[str, Any]) -> 
     yield from Draft4Validator.VALIDATORS["type"](validator, types, instance, schema)
 
 
-CRDValidator = extend(Draft4Validator, {"x-kubernetes-validations": _cel, "type": _type})
+def _int_or_string(
+    validator: Any, on: Any, instance: Any, schema: dict[str, Any]
+) -> Iterator[ValidationError]:
+    number = isinstance(instance, int) and not isinstance(instance, bool)
+    allowed = isinstance(instance, str) or number or (instance is None and schema.get("nullable"))
+    if on and not allowed:
+        yield ValidationError(f"{instance!r} is not an integer or a string (x-kubernetes-int-or-string)")
+
+
+def _list_type(validator: Any, kind: Any, instance: Any, schema: dict[str, Any]) -> Iterator[ValidationError]:
+    if not isinstance(instance, list):
+        return
+    if kind == "set":
+        keys = [repr(i) for i in instance]
+    elif kind == "map":
+        names = schema.get("x-kubernetes-list-map-keys") or []
+        keys = [repr([i.get(k) for k in names]) if isinstance(i, dict) else repr(i) for i in instance]
+    else:
+        return
+    duplicates = sorted({k for k in keys if keys.count(k) > 1})
+    if duplicates:
+        yield ValidationError(f"duplicate entries in a list-type {kind}: {', '.join(duplicates)}")
+
+
+CRDValidator = extend(
+    Draft4Validator,
+    {
+        "x-kubernetes-validations": _cel,
+        "type": _type,
+        "x-kubernetes-int-or-string": _int_or_string,
+        "x-kubernetes-list-type": _list_type,
+    },
+)
+
+
+def _structural(schema: Any) -> Any:
+    """Unknown fields become errors wherever the schema declares the fields (a schema of `type:
+    object` with neither properties nor additionalProperties declares none: all are unknown)."""
+    if not isinstance(schema, dict):
+        return schema
+    out = dict(schema)
+    for key in ("items", "additionalProperties"):
+        if isinstance(out.get(key), dict):
+            out[key] = _structural(out[key])
+    if isinstance(out.get("properties"), dict):
+        out["properties"] = {k: _structural(v) for k, v in out["properties"].items()}
+    if out.get("x-kubernetes-embedded-resource"):
+        out["properties"] = {**_ENVELOPE, **out.get("properties", {})}
+    declares = "properties" in out or out.get("type") == "object"
+    if declares and "additionalProperties" not in out and not out.get("x-kubernetes-preserve-unknown-fields"):
+        out["additionalProperties"] = False
+    return out
+
+
+_ENVELOPE: dict[str, Any] = {
+    "apiVersion": {"type": "string"},
+    "kind": {"type": "string"},
+    "metadata": {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "maxLength": 253, "pattern": _DNS_SUBDOMAIN},
+            "labels": {
+                "type": "object",
+                "additionalProperties": {"type": "string", "maxLength": 63, "pattern": _LABEL_VALUE},
+            },
+            "annotations": {"type": "object", "additionalProperties": {"type": "string"}},
+        },
+    },
+}
+
+
+def _with_envelope(schema: dict[str, Any]) -> dict[str, Any]:
+    """The apiserver validates apiVersion, kind and metadata itself, whatever the CRD says of them."""
+    return {**schema, "properties": {**schema.get("properties", {}), **_ENVELOPE}}
 
 
 # ---------------------------------------------------------------------------------------- catalogue
 
 
-def _strict(schema: Any) -> Any:
-    """Unknown fields become errors, as with `kubectl --validate=strict`."""
-    if isinstance(schema, list):
-        return [_strict(s) for s in schema]
-    if not isinstance(schema, dict):
-        return schema
-    out = {k: _strict(v) for k, v in schema.items()}
-    if (
-        "properties" in out
-        and "additionalProperties" not in out
-        and not out.get("x-kubernetes-preserve-unknown-fields")
-    ):
-        out["additionalProperties"] = False
-    return out
+@dataclass(frozen=True)
+class CRDVersion:
+    """One version of one CRD, as a bundle serves it."""
 
+    source: str  # the bundle's name
+    crd: str  # metadata.name, e.g. virtualservices.networking.istio.io
+    schema: dict[str, Any]  # openAPIV3Schema, structural and enveloped
 
-def _with_envelope(schema: dict[str, Any]) -> dict[str, Any]:
-    """The apiserver adds apiVersion, kind and metadata to every CRD's schema; some CRDs omit them."""
-    envelope = {"apiVersion": {"type": "string"}, "kind": {"type": "string"}, "metadata": {"type": "object"}}
-    return {**schema, "properties": {**envelope, **schema.get("properties", {})}}
+    def errors(self, obj: dict[str, Any]) -> list[str]:
+        found = CRDValidator(self.schema).iter_errors(obj)
+        return sorted(f"{'.'.join(str(p) for p in e.absolute_path) or '<root>'}: {e.message}" for e in found)
 
 
 @dataclass(frozen=True)
 class Catalogue:
-    """(apiVersion, kind) → the served version's validator."""
+    """(apiVersion, kind) → the served CRD versions of every bundle that defines it."""
 
-    schemas: dict[tuple[str, str], dict[str, Any]]
+    versions: dict[tuple[str, str], tuple[CRDVersion, ...]]
+
+    def find(self, obj: dict[str, Any]) -> tuple[CRDVersion, ...]:
+        """The CRD versions (one per bundle defining it) that serve this object's group/version/kind."""
+        return self.versions.get((str(obj.get("apiVersion", "")), str(obj.get("kind", ""))), ())
 
     def errors(self, obj: dict[str, Any]) -> list[str]:
-        """Every schema violation of one object, as readable strings ([] when valid)."""
-        key = (obj.get("apiVersion", ""), obj.get("kind", ""))
-        schema = self.schemas.get(key)
-        if schema is None:
-            return [f"no served CRD version for {key[0]} {key[1]}"]
-        found = CRDValidator(schema).iter_errors(obj)
-        return sorted(f"{'.'.join(str(p) for p in e.absolute_path) or '<root>'}: {e.message}" for e in found)
+        """Every schema violation of one object, as readable strings ([] when valid); an object two
+        bundles define (Linkerd's own HTTPRoute and the Gateway API's) must pass both, each named."""
+        found = self.find(obj)
+        if not found:
+            return [f"no served CRD version for {obj.get('apiVersion')} {obj.get('kind')}"]
+        if len(found) == 1:
+            return found[0].errors(obj)
+        return [f"[{v.source}] {e}" for v in found for e in v.errors(obj)]
 
 
-def catalogue(files: Iterable[Path]) -> Catalogue:
-    schemas: dict[tuple[str, str], dict[str, Any]] = {}
-    for path in files:
-        for doc in yaml.load_all(path.read_text(encoding="utf-8"), Loader=_LOADER):
-            if not isinstance(doc, dict) or doc.get("kind") != "CustomResourceDefinition":
-                continue
+def catalogue_of(bundles: Sequence[Bundle]) -> Catalogue:
+    """Raises Unavailable when a bundle's files are not there."""
+    versions: dict[tuple[str, str], list[CRDVersion]] = {}
+    for bundle in bundles:
+        for doc in crd_documents(bundle):
             spec = doc["spec"]
             for version in spec["versions"]:
                 if version.get("served") is False:
                     continue
-                schema = _strict(_with_envelope(version["schema"]["openAPIV3Schema"]))
-                schemas[(f"{spec['group']}/{version['name']}", spec["names"]["kind"])] = schema
-    return Catalogue(schemas)
+                schema = _with_envelope(_structural(version["schema"]["openAPIV3Schema"]))
+                key = (f"{spec['group']}/{version['name']}", spec["names"]["kind"])
+                versions.setdefault(key, []).append(CRDVersion(bundle.name, doc["metadata"]["name"], schema))
+    return Catalogue({k: tuple(v) for k, v in versions.items()})
 
 
 @cache
 def istio_and_gateway_api() -> Catalogue:
     """Istio's and the Gateway API's (standard channel) CRDs. Raises Unavailable."""
-    return catalogue([*crd_files(ISTIO), *crd_files(GATEWAY_API)])
-
-
-# ------------------------------------------------------------------------- vendored mesh CRDs
-
-VENDORED = Path(__file__).resolve().parent.parent / "fixtures" / "crds"
+    return catalogue_of([ISTIO, GATEWAY_API])
 
 
 @cache
 def vendored(mesh: str) -> Catalogue:
-    """The CRDs copied into tests/fixtures/crds/<mesh>/ (kuma, linkerd, consul; see the README there)."""
-    return catalogue(sorted((VENDORED / mesh).glob("*.yaml")))
+    """The CRDs copied into tests/fixtures/crds/<mesh>/ (kuma, linkerd, consul)."""
+    return catalogue_of([{"kuma": KUMA, "linkerd": LINKERD, "consul": CONSUL}[mesh]])
+
+
+# Every CRD bundle a mode's objects may meet on a cluster: Linkerd's HTTPRoute must pass both its own
+# bundled CRD and the Gateway API's, since either may be the one installed.
+MODE_BUNDLES: dict[str, tuple[Bundle, ...]] = {
+    "istio": (ISTIO, GATEWAY_API),
+    "istio-ambient": (ISTIO, GATEWAY_API),
+    "linkerd": (LINKERD, GATEWAY_API),
+    "kuma": (KUMA,),
+    "consul": (CONSUL,),
+    "kubernetes-native": (),
+    "builtin": (),
+}
+
+
+@cache
+def for_mode(mode: str) -> Catalogue:
+    """Raises Unavailable."""
+    return catalogue_of(MODE_BUNDLES[mode])
+
+
+def require(load: Any, *args: Any) -> Any:
+    """`load(*args)`, or a skip with the reason (a failure under CI=true, where `tests/run` has
+    filled the cache, so a missing CRD can never hide in a green run)."""
+    import pytest
+
+    try:
+        return load(*args)
+    except Unavailable as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(str(exc))
+        pytest.skip(str(exc))

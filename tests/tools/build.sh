@@ -4,12 +4,19 @@
 #
 #   ${MESHFORM_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/meshform/tools}/<tool>-<version>/<binary>
 #
+# Data comes the same way: the CRDs the policy objects are proven against (tests/policy/crds.py) are
+# copied out of their Go modules into <tool>-<version>/ (istio-crds: customresourcedefinitions.gen.yaml;
+# gateway-api-crds: standard/*.yaml and experimental/*.yaml), with a SHA256SUMS written last.
+#
 # Usage:
 #   build.sh [TOOL...]          build what is missing; default: kustomize helm
 #                               TOOL: kustomize | helm (= helm3 helm4) | helm3 | helm4
-#                                     | kube (= etcd kube-apiserver) | etcd | kube-apiserver | all
+#                                     | kube (= etcd kube-apiserver) | etcd | kube-apiserver
+#                                     | crds (= istio-crds gateway-api-crds) | istio-crds
+#                                     | gateway-api-crds | all
 #   build.sh --print-path TOOL  print the binary's path (TOOL: kustomize helm3 helm4 etcd
-#                               kube-apiserver); exit 1 if it is not built
+#                               kube-apiserver), or the directory of a data tool (istio-crds,
+#                               gateway-api-crds); exit 1 if it is not built
 #   build.sh --list             print every tool, version, state (built/missing) and path
 #
 # Environment:
@@ -27,8 +34,10 @@ HELM3_VERSION=v3.22.0
 HELM4_VERSION=v4.3.1
 KUBE_VERSION=v1.37.2       # must match kube/go.mod (k8s.io/kubernetes + staging v0.37.2)
 ETCD_VERSION=v3.7.3        # must match etcd/go.mod
+ISTIO_API_VERSION=v1.32.0  # istio.io/api: kubernetes/customresourcedefinitions.gen.yaml
+GATEWAY_API_VERSION=v1.6.3 # sigs.k8s.io/gateway-api: config/crd/{standard,experimental}/*.yaml
 
-ALL_TOOLS=(kustomize helm3 helm4 etcd kube-apiserver)
+ALL_TOOLS=(kustomize helm3 helm4 etcd kube-apiserver istio-crds gateway-api-crds)
 DEFAULT_TOOLS=(kustomize helm)
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -44,17 +53,28 @@ tool_version() {
     helm4) echo "$HELM4_VERSION" ;;
     kube-apiserver) echo "$KUBE_VERSION" ;;
     etcd) echo "$ETCD_VERSION" ;;
+    istio-crds) echo "$ISTIO_API_VERSION" ;;
+    gateway-api-crds) echo "$GATEWAY_API_VERSION" ;;
     *) die "unknown tool: $1 (known: ${ALL_TOOLS[*]})" ;;
   esac
 }
-tool_binary() {
+tool_binary() { # the file whose presence means "built" (for data: the checksums, written last)
   case $1 in
     helm3 | helm4) echo helm ;;
+    *-crds) echo SHA256SUMS ;;
     *) echo "$1" ;;
   esac
 }
+is_data() { [[ $1 == *-crds ]]; }
 tool_dir() { echo "$CACHE/$1-$(tool_version "$1")"; }
-tool_path() { echo "$(tool_dir "$1")/$(tool_binary "$1")"; }
+tool_path() { # what tests use: the binary, or a data tool's directory
+  if is_data "$1"; then tool_dir "$1"; else echo "$(tool_dir "$1")/$(tool_binary "$1")"; fi
+}
+is_built() {
+  local done_file
+  done_file="$(tool_dir "$1")/$(tool_binary "$1")"
+  if is_data "$1"; then [[ -f $done_file ]]; else [[ -x $done_file ]]; fi
+}
 
 # Expand group names (helm, kube, all) into TOOLS, keeping order, without duplicates.
 expand() {
@@ -66,6 +86,7 @@ expand() {
       all) members=("${ALL_TOOLS[@]}") ;;
       helm) members=(helm3 helm4) ;;
       kube) members=(etcd kube-apiserver) ;;
+      crds) members=(istio-crds gateway-api-crds) ;;
       *) tool_version "$name" >/dev/null; members=("$name") ;;
     esac
     for t in "${members[@]}"; do
@@ -77,9 +98,46 @@ expand() {
 # Run go politely: lowest-but-one CPU priority, at most $JOBS packages at once.
 gorun() { nice -n 10 go "$@"; }
 
-# GoMod file of module@version in the module cache (downloads it if needed).
-gomod_file() {
-  GOFLAGS=-mod=mod go mod download -json "$1" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$/\1/p'
+# One field (GoMod, Dir, ...) of `go mod download -json module@version` (downloads it if needed).
+gomod_field() {
+  GOFLAGS=-mod=mod go mod download -json "$2" | sed -n "s/^[[:space:]]*\"$1\": \"\(.*\)\",\{0,1\}\$/\1/p"
+}
+gomod_file() { gomod_field GoMod "$1"; }
+
+# Copy files out of a module's unpacked tree (read-only in the module cache) as plain 0644 data.
+copy_from_module() { # $1 = module@version, $2 = output dir, $3... = paths (globs) inside the module
+  local dir out=$2 pattern file n=0
+  dir=$(gomod_field Dir "$1")
+  [[ -n $dir && -d $dir ]] || die "go mod download $1 gave no module directory"
+  shift 2
+  for pattern in "$@"; do
+    mkdir -p "$out/$(dirname "$pattern")"
+    for file in "$dir"/$pattern; do
+      [[ -f $file ]] || die "$1 has no $pattern"
+      install -m 644 "$file" "$out/${file#"$dir"/}"
+      n=$((n + 1))
+    done
+  done
+  ((n > 0)) || die "$1: nothing copied"
+}
+
+# The checksums list every copied file; written last, it is what marks the data as complete.
+seal() { # $1 = output dir
+  (cd "$1" && find . -type f ! -name SHA256SUMS | LC_ALL=C sort | sed 's|^\./||' |
+    xargs sha256sum >SHA256SUMS.tmp && mv SHA256SUMS.tmp SHA256SUMS)
+}
+
+fetch_istio_crds() { # $1 = output dir
+  copy_from_module "istio.io/api@$ISTIO_API_VERSION" "$1" kubernetes/customresourcedefinitions.gen.yaml
+  mv "$1/kubernetes/customresourcedefinitions.gen.yaml" "$1/" && rmdir "$1/kubernetes"
+  seal "$1"
+}
+
+fetch_gateway_api_crds() { # $1 = output dir
+  copy_from_module "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION" "$1" \
+    'config/crd/standard/*.yaml' 'config/crd/experimental/*.yaml'
+  mv "$1/config/crd/standard" "$1/config/crd/experimental" "$1/" && rm -r "$1/config"
+  seal "$1"
 }
 
 build_kustomize() { # $1 = output dir
@@ -133,11 +191,11 @@ fmt_secs() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
 build_one() {
   local tool=$1 version dir bin tmp start
   version=$(tool_version "$tool") dir=$(tool_dir "$tool") bin=$(tool_path "$tool")
-  if [[ -x $bin ]]; then
-    printf '%-15s %-8s cached  (0s)      %s\n' "$tool" "$version" "$bin"
+  if is_built "$tool"; then
+    printf '%-16s %-8s cached  (0s)      %s\n' "$tool" "$version" "$bin"
     return 0
   fi
-  printf '%-15s %-8s building ...\n' "$tool" "$version"
+  printf '%-16s %-8s building ...\n' "$tool" "$version"
   start=$(date +%s)
   tmp=$(mktemp -d "$CACHE/.$tool-$version.XXXXXX")
   TMPDIRS+=("$tmp")
@@ -147,12 +205,14 @@ build_one() {
     helm4) build_helm 4 "$HELM4_VERSION" "$tmp" ;;
     kube-apiserver) build_kube_apiserver "$tmp" ;;
     etcd) build_etcd "$tmp" ;;
+    istio-crds) fetch_istio_crds "$tmp" ;;
+    gateway-api-crds) fetch_gateway_api_crds "$tmp" ;;
   esac
-  [[ -x $tmp/$(tool_binary "$tool") ]] || die "$tool: build produced no $(tool_binary "$tool") binary"
+  [[ -e $tmp/$(tool_binary "$tool") ]] || die "$tool: build produced no $(tool_binary "$tool")"
   rm -rf "$dir"
   mv "$tmp" "$dir"
   chmod 755 "$dir"
-  printf '%-15s %-8s built   (%s) %s\n' "$tool" "$version" "$(fmt_secs $(($(date +%s) - start)))" "$bin"
+  printf '%-16s %-8s built   (%s) %s\n' "$tool" "$version" "$(fmt_secs $(($(date +%s) - start)))" "$bin"
 }
 
 case ${1-} in
@@ -161,13 +221,13 @@ case ${1-} in
     [[ $2 == helm ]] && die "--print-path needs helm3 or helm4"
     tool_version "$2" >/dev/null
     bin=$(tool_path "$2")
-    [[ -x $bin ]] || { echo "build.sh: $2 is not built (expected $bin); run: bash $HERE/build.sh $2" >&2; exit 1; }
+    is_built "$2" || { echo "build.sh: $2 is not built (expected $bin); run: bash $HERE/build.sh $2" >&2; exit 1; }
     echo "$bin"
     exit 0 ;;
   --list)
     for t in "${ALL_TOOLS[@]}"; do
-      state=missing; [[ -x $(tool_path "$t") ]] && state=built
-      printf '%-15s %-8s %-8s %s\n' "$t" "$(tool_version "$t")" "$state" "$(tool_path "$t")"
+      state=missing; is_built "$t" && state=built
+      printf '%-16s %-8s %-8s %s\n' "$t" "$(tool_version "$t")" "$state" "$(tool_path "$t")"
     done
     exit 0 ;;
   -h | --help)

@@ -18,6 +18,8 @@ RESOURCES: dict[str, tuple[str, str, bool]] = {
     "EndpointSlice": ("/apis/discovery.k8s.io/v1", "endpointslices", True),
     "Deployment": ("/apis/apps/v1", "deployments", True),
     "DaemonSet": ("/apis/apps/v1", "daemonsets", True),
+    "StatefulSet": ("/apis/apps/v1", "statefulsets", True),
+    "NetworkPolicy": ("/apis/networking.k8s.io/v1", "networkpolicies", True),
     "MutatingWebhookConfiguration": (
         "/apis/admissionregistration.k8s.io/v1",
         "mutatingwebhookconfigurations",
