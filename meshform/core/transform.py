@@ -291,9 +291,11 @@ class Transformer:
         meta = template.get("metadata") or {}
         labels = meta.get("labels") or {}
         views = (status.before(labels, kept) if kept else labels, meta.get("annotations") or {})
-        for key, value in (*target.facts.opt_out_labels.items(), *target.facts.opt_out_annotations.items()):
-            if any(isinstance(keys, dict) and key in keys and keys[key] == value for keys in views):
-                return f"{key}={value}"
+        facts = target.facts
+        for key in (*facts.opt_out_labels, *facts.opt_out_annotations):
+            for keys in views:
+                if isinstance(keys, dict) and key in keys and facts.is_opt_out(key, keys[key]):
+                    return f"{key}={keys[key]}"
         return ""
 
     def opted_out(self, template: dict[str, Any], target: Mode) -> bool:
