@@ -147,6 +147,11 @@ CODES: dict[str, Code] = {
         Code("MF254", "selector-held-key", "take the key out of the selector (it is immutable) and recreate"),
         Code("MF255", "name-collision", "rename the container, volume or object: meshform's names are fixed"),
         Code("MF256", "reserved-annotation", "remove meshform.dev/status: only meshform writes it"),
+        Code(
+            "MF280",
+            "foreign-marker-not-injectors",
+            "remove the copied or edited injector marker (sidecar.istio.io/status), then run meshform again",
+        ),
         Code("MF301", "modes-file", "fix the modes file; see schemas/modes.schema.json"),
         Code("MF302", "template", "fix the sidecar template; it must render YAML for one container"),
         Code("MF303", "template-path", "keep templates inside the modes file's directory"),

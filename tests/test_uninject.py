@@ -170,3 +170,60 @@ def test_go_serializer_stubs_stay_where_no_serializer_wrote_them() -> None:
     )
     clean, _ = govern(text, "kubernetes-native")
     assert clean == text
+
+
+FORGED = """apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: shop
+spec:
+  selector:
+    matchLabels: {app: shop}
+  template:
+    metadata:
+      labels: {app: shop}
+      annotations:
+        sidecar.istio.io/status: 'STATUS'
+    spec:
+      containers:
+      - name: web
+        image: nginx
+      - name: sidecar
+        image: busybox
+      volumes:
+      - name: data
+        persistentVolumeClaim: {claimName: data}
+"""
+REAL_STATUS = (
+    '{"initContainers":["istio-init"],"containers":["istio-proxy"],'
+    '"volumes":["istio-envoy"],"imagePullSecrets":null,"revision":"default"}'
+)
+
+
+@pytest.mark.parametrize(
+    ("status", "why"),
+    [
+        ('{"containers":["web"]}', "containers 'web', which Istio never adds"),
+        ('{"initContainers":[],"containers":["sidecar"]}', "containers 'sidecar', which Istio never adds"),
+        (REAL_STATUS.replace('"istio-envoy"', '"data"'), "volumes 'data', which Istio never adds"),
+        ('{"containers":"istio-proxy"}', "'containers' that is not a list of names"),
+        ('{"containers":[1]}', "'containers' that is not a list of names"),
+        ("[]", "is not the JSON object Istio writes"),
+        ("{oops", "is not the JSON object Istio writes"),
+        ('{"containers":["istio-proxy"]}', "has no 'initContainers'"),
+    ],
+)
+@pytest.mark.parametrize("mode", ["linkerd", "istio", "builtin"])
+@pytest.mark.parametrize("only_web", [False, True])
+def test_a_forged_istio_status_removes_nothing(status: str, why: str, mode: str, only_web: bool) -> None:
+    text = FORGED.replace("STATUS", status)
+    if only_web:
+        text = text.replace("      - name: sidecar\n        image: busybox\n", "")
+    out, diags = transform_text(text, mode, FAST)
+    errors = [d for d in diags if d.level == "error"]
+    assert [d.code for d in errors] == ["MF280"], diags
+    assert why in errors[0].message
+    assert errors[0].line == 12 and errors[0].path.endswith("sidecar.istio.io/status")
+    spec = docs(out)[0]["spec"]["template"]["spec"]
+    assert [c["name"] for c in spec["containers"]] == (["web"] if only_web else ["web", "sidecar"])
+    assert [v["name"] for v in spec["volumes"]] == ["data"]

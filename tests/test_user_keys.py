@@ -210,3 +210,37 @@ def test_a_users_value_of_the_modes_own_key_is_not_flipped() -> None:
     (warning,) = [d for d in diags if d.code == "MF253"]
     assert "keeps its own kuma.io/mesh='payments' (kuma would set 'default')" in warning.message
     assert docs(transform_text(out, "kubernetes-native")[0]) == docs(text)
+
+
+@pytest.mark.parametrize(
+    ("mode", "key", "value"),
+    [
+        ("istio", "sidecar.istio.io/inject", "false"),
+        ("istio", "sidecar.istio.io/inject", "no"),
+        ("istio", "sidecar.istio.io/inject", "Off"),
+        ("kuma", "kuma.io/sidecar-injection", "false"),
+        ("kuma", "kuma.io/sidecar-injection", "disabled"),
+    ],
+)
+def test_every_value_the_mesh_reads_as_opt_out_is_kept_by_transform_and_check(
+    tmp_path: Any, mode: str, key: str, value: str
+) -> None:
+    doc = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "shop"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "shop"}},
+            "template": {
+                "metadata": {"labels": {"app": "shop", key: value}},
+                "spec": {"containers": [{"name": "web", "image": "nginx"}]},
+            },
+        },
+    }
+    path = tmp_path / "o.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    out, diags = transform_text(path.read_text(), mode)
+    assert [d.code for d in diags] == ["MF252"], diags
+    assert yaml.safe_load(out) == doc
+    checked = run_cli("check", str(path), "--mode", mode)
+    assert checked.returncode == 0, checked.stderr

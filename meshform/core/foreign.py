@@ -26,6 +26,30 @@ from dataclasses import dataclass
 from typing import Any
 
 ISTIO_STATUS = "sidecar.istio.io/status"
+# What istioctl kube-inject (and the webhook) can list in its status: its own containers and volumes,
+# across the releases' templates (classic and native sidecars, CNI's istio-validation, the older
+# istio-certs). A status naming anything else is copied or forged, and removes nothing.
+ISTIO_CONTAINERS = frozenset({"istio-proxy", "istio-init", "istio-validation"})
+ISTIO_VOLUMES = frozenset(
+    {
+        "istio-envoy",
+        "istio-data",
+        "istio-podinfo",
+        "istio-token",
+        "istiod-ca-cert",
+        "istio-ca-crl",
+        "istio-certs",
+        "workload-socket",
+        "credential-socket",
+        "workload-certs",
+    }
+)
+_ISTIO_ALLOWED = {
+    "initContainers": ISTIO_CONTAINERS,
+    "containers": ISTIO_CONTAINERS,
+    "volumes": ISTIO_VOLUMES,
+    "imagePullSecrets": None,  # the mesh's configured pull secrets: any name
+}
 
 
 @dataclass(frozen=True)
@@ -216,6 +240,40 @@ def _restore_prometheus(annotations: dict[str, Any], saved: str | None) -> None:
             annotations[f"prometheus.io/{key}"] = str(original[key])
 
 
+def marker_problem(obj: Any, template: dict[str, Any]) -> tuple[int, str] | None:
+    """Why a foreign injector's marker cannot be that injector's (None: it can, or there is none):
+    the index into marker_metadata() of the metadata holding it, and the reason. Istio's status is the
+    only marker that lists names; it must have the shape Istio writes (a JSON object whose lists are
+    null or strings) and list only what Istio adds."""
+    for index, meta in enumerate(marker_metadata(obj, template)):
+        annotations = meta.get("annotations")
+        if not isinstance(annotations, dict) or ISTIO_STATUS not in annotations:
+            continue
+        found = _istio_problem(annotations[ISTIO_STATUS])
+        if found:
+            return index, found
+    return None
+
+
+def _istio_problem(text: Any) -> str | None:
+    record = _json(text) if isinstance(text, str) else None
+    if not isinstance(record, dict):
+        return "is not the JSON object Istio writes"
+    for key, allowed in _ISTIO_ALLOWED.items():
+        value = record.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            return f"has {key!r} that is not a list of names"
+        for name in value:
+            if allowed is not None and name not in allowed:
+                return f"lists {key} {name!r}, which Istio never adds"
+    for key in _ISTIO_ALLOWED:
+        if key not in record:
+            return f"has no {key!r}, which Istio always writes"
+    return None
+
+
 def _istio_record(metas: list[dict[str, Any]]) -> dict[str, Any] | None:
     for meta in metas:
         record = _json((meta.get("annotations") or {}).get(ISTIO_STATUS))
@@ -257,7 +315,7 @@ def _uninject_istio(metas: list[dict[str, Any]], spec: dict[str, Any]) -> bool:
         if "istio.io/rev" in annotations and annotations["istio.io/rev"] == record.get("revision"):
             del annotations["istio.io/rev"]
         for key in DEFAULT_CONTAINER:
-            if annotations.get(key) == first:
+            if first is not None and annotations.get(key) == first:
                 del annotations[key]
         _drop_keys(meta.get("labels"), ISTIO_LABELS)
     return True

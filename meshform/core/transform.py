@@ -159,6 +159,8 @@ class Transformer:
         if plan is None:
             return
         services = self._services(item, template) if self.services else []
+        if self._bad_marker(item, template):
+            return
         records = self._records(item, template, services)
         if records is None:
             return
@@ -229,6 +231,27 @@ class Transformer:
         line, col = shapes.locate(item, where)  # at the annotation itself
         self.diagnostics.append(replace(found, line=line, col=col, path=json_path(where)))
 
+    def _bad_marker(self, item: Item, template: dict[str, Any]) -> bool:
+        """Report (located) a foreign injector's marker that cannot be that injector's: adoption would
+        remove what it lists, so nothing is changed on its word."""
+        found = foreign.marker_problem(item.obj, template)
+        if found is None:
+            return False
+        index, problem = found
+        diag = item.diagnostic(
+            Level.ERROR,
+            "MF280",
+            f"{resource_ref(item.obj)}: its {foreign.ISTIO_STATUS} annotation {problem}; nothing was changed",
+            f"a {foreign.ISTIO_STATUS} copied from another workload or edited by hand is not Istio's: "
+            "remove it (and whatever it lists that Istio added), then run meshform again",
+        )
+        kind = str(item.obj.get("kind"))
+        base = TEMPLATE_PATHS.get(kind, ()) if index == 0 else ("spec", "jobTemplate")
+        where = (*base, "metadata", "annotations", foreign.ISTIO_STATUS)
+        line, col = shapes.locate(item, where)
+        self.diagnostics.append(replace(diag, line=line, col=col, path=json_path(where)))
+        return True
+
     def _expected(
         self, item: Item, template: dict[str, Any], mode: Mode, record: status.Record
     ) -> Enrollment:
@@ -277,9 +300,11 @@ class Transformer:
         meta = template.get("metadata") or {}
         labels = meta.get("labels") or {}
         views = (status.before(labels, kept) if kept else labels, meta.get("annotations") or {})
-        for key, value in (*target.facts.opt_out_labels.items(), *target.facts.opt_out_annotations.items()):
-            if any(isinstance(keys, dict) and key in keys and keys[key] == value for keys in views):
-                return f"{key}={value}"
+        facts = target.facts
+        for key in (*facts.opt_out_labels, *facts.opt_out_annotations):
+            for keys in views:
+                if isinstance(keys, dict) and key in keys and facts.is_opt_out(key, keys[key]):
+                    return f"{key}={keys[key]}"
         return ""
 
     def opted_out(self, template: dict[str, Any], target: Mode) -> bool:

@@ -103,6 +103,9 @@ class ModeFacts:
     namespace_required: bool = False  # pod opt-in does nothing unless the namespace opts in too
     opt_out_labels: Mapping[str, str] = field(default_factory=dict)
     opt_out_annotations: Mapping[str, str] = field(default_factory=dict)
+    # Other values the mesh itself reads as the same opt-out (its own parsing of the key), matched
+    # case-insensitively: a user's `sidecar.istio.io/inject: "no"` keeps Istio away as "false" does.
+    opt_out_also: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     restart_on_switch: bool = True
     sidecar: bool = True  # runs a per-pod proxy: hostNetwork pods and UDP ports escape it
     native_sidecar: bool = False  # the proxy runs as a native sidecar, so Jobs complete
@@ -169,9 +172,9 @@ class ModeFacts:
     def opted_out(self, labels: Mapping[str, Any], annotations: Mapping[str, Any]) -> str:
         """The pod's opt-out of this mode as `key=value`, or "" when it carries none."""
         for keys, found in ((self.opt_out_labels, labels), (self.opt_out_annotations, annotations)):
-            for key, value in keys.items():
-                if found.get(key) == value:
-                    return f"{key}={value}"
+            for key in keys:
+                if key in found and self.is_opt_out(key, found[key]):
+                    return f"{key}={found[key]}"
         return ""
 
     def opt_out_words(self) -> str:
@@ -180,7 +183,9 @@ class ModeFacts:
         return " and ".join(keys)
 
     def is_opt_out(self, key: str, value: Any) -> bool:
-        return bool(self.opt_out_labels.get(key) == value or self.opt_out_annotations.get(key) == value)
+        if self.opt_out_labels.get(key) == value or self.opt_out_annotations.get(key) == value:
+            return True
+        return isinstance(value, str) and value.lower() in self.opt_out_also.get(key, ())
 
     def is_service_key(self, key: str) -> bool:
         return any(fnmatchcase(key, pattern) for pattern in self.service_keys)

@@ -33,6 +33,7 @@ FACTS = ModeFacts(
     summary="Consul service mesh: connect-injector adds consul-dataplane",
     pod_annotations={"consul.hashicorp.com/connect-inject": "true"},
     opt_out_annotations={"consul.hashicorp.com/connect-inject": "false"},
+    opt_out_also={"consul.hashicorp.com/connect-inject": ("false", "f", "0")},  # Go's ParseBool
     control_plane=(
         "Deployment <release>-connect-injector",
         "MutatingWebhookConfiguration <release>-connect-injector (failurePolicy Fail)",

@@ -27,6 +27,7 @@ FACTS = ModeFacts(
     namespace_labels={"kuma.io/sidecar-injection": "enabled"},
     namespace_required=True,
     opt_out_labels={"kuma.io/sidecar-injection": "disabled"},
+    opt_out_also={"kuma.io/sidecar-injection": ("disabled", "false")},  # Kuma: enabled/true, disabled/false
     control_plane=(
         "Deployment and Service kuma-control-plane (namespace kuma-system)",
         "CRD meshes.kuma.io and the Mesh named by kuma.io/mesh",
