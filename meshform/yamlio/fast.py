@@ -128,6 +128,11 @@ class FastLoader(_Base):  # type: ignore[misc]
         return PlainStr(self.construct_scalar(node))
 
 
+# `=` and `<<` as plain values (`value: =`, `extra: <<`): YAML 1.1 resolves them to the value and merge
+# tags, which mean something only as keys; go-yaml, ruamel and yaml-rs read the string, and so does
+# meshform. (An explicit `!!merge` anywhere but on a key is refused, MF007, before reading: tags.py.)
+FastLoader.add_constructor(VALUE_KEY, FastLoader.construct_yaml_str)
+FastLoader.add_constructor(MERGE, FastLoader.construct_yaml_str)
 FastLoader.add_constructor(TIMESTAMP, FastLoader.construct_timestamp)
 FastLoader.add_constructor("tag:yaml.org,2002:int", FastLoader.construct_yaml_int)
 FastLoader.add_constructor("tag:yaml.org,2002:float", FastLoader.construct_yaml_float)
