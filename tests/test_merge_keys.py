@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from test_transform_properties import workload
 
 from meshform.core.workloads import pod_template
+from meshform.yamlio.fast import FastLoader
 from meshform.yamlio.roundtrip import dump, load
 from meshform.yamlio.writer import dump_document, dump_stream
 
@@ -27,7 +28,9 @@ ENGINES = [((), {}), ((), {"MESHFORM_YAML_ENGINE": "pyyaml"}), (("--preserve-com
 
 
 def _docs(text: str) -> list[Any]:
-    return [d for d in yaml.safe_load_all(text) if d is not None]  # PyYAML: YAML 1.1 merges, as kubectl
+    # YAML 1.1 merges as kubectl (go-yaml) reads them: PyYAML 6.0.4's own loader lets a later map of a
+    # merge sequence win, so the fast engine's loader (checked against go-yaml's rule below) reads.
+    return [d for d in yaml.load_all(text, Loader=FastLoader) if d is not None]
 
 
 def _every_path(path: Path, mode: str, tmp_path: Path) -> list[list[Any]]:
@@ -52,7 +55,7 @@ def _every_path(path: Path, mode: str, tmp_path: Path) -> list[list[Any]]:
     )
     code, out, err = invoke("krm", stdin=resource_list.encode())
     assert code == 0, err
-    outs.append(yaml.safe_load(out)["items"])
+    outs.append(yaml.load(out, Loader=FastLoader)["items"])
     return outs
 
 
@@ -216,3 +219,24 @@ def _run(text: str, mode: str, extra: tuple[str, ...], env: dict[str, str]) -> s
     code, out, err = invoke("transform", "-", "--mode", mode, *extra, stdin=text.encode(), env=env)
     assert code == 0, err
     return out
+
+
+SEQUENCE = FIXTURES / "merge-sequence-conflict.yaml"
+
+
+@pytest.mark.parametrize("helm", [False, True])
+def test_a_merge_sequence_lets_the_earlier_map_win_as_go_yaml_does(tmp_path: Path, helm: bool) -> None:
+    expected = {"app": "web", "tier": "mid", "zone": "a"}  # own keys, then the first map, then the next
+    assert yaml.load(SEQUENCE.read_text(), Loader=FastLoader)["spec"]["template"]["metadata"]["labels"] == (
+        expected
+    )
+    outs = _every_path(SEQUENCE, "istio", tmp_path)
+    for out in outs:
+        (deployment,) = out
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        assert {k: labels[k] for k in expected} == expected
+    if helm:
+        code, out, err = invoke("helm-postrender", "--mode", "istio", stdin=SEQUENCE.read_bytes())
+        assert code == 0, err
+        (deployment,) = _docs(out)
+        assert deployment["spec"]["template"]["metadata"]["labels"]["app"] == "web"

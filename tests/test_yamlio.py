@@ -177,3 +177,27 @@ def test_bad_bytes_are_located(raw: bytes, code: str, line: int) -> None:
 def test_python_tags_are_never_executed() -> None:
     err = _error("a: !!python/object/apply:os.system ['echo pwned']\n")
     assert err.diagnostics[0].code == "MF007"  # refused before any constructor sees it
+
+
+# Issue 9 review: the engines split on YAML 1.1's value/merge keys used as values and on 1.1 boolean keys.
+@pytest.mark.parametrize("engine", ["fast", "round-trip"])
+def test_value_and_merge_scalars_and_yaml11_boolean_keys_read_alike_on_every_engine(
+    engine: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from meshform.diagnostics import MeshformError as _Error
+    from meshform.yamlio.streams import load_text as _load
+
+    monkeypatch.setenv("MESHFORM_YAML_ENGINE", "pyyaml")
+    assert _load("env: [{name: SEP, value: =}]\n", "f", engine)[0].data == {
+        "env": [{"name": "SEP", "value": "="}]
+    }
+    assert _load("extra: <<\n", "f", engine)[0].data == {"extra": "<<"}
+    for text, code, where in [
+        ("a: 1\nextra: !!merge x\n", "MF007", (2, 8)),
+        ("a: {on: x, yes: y}\n", "MF003", (1, 12)),
+        ("a:\n  on: x\n  true: y\n", "MF003", (3, 3)),
+    ]:
+        with pytest.raises(_Error) as caught:
+            _load(text, "f", engine)
+        diag = caught.value.diagnostics[0]
+        assert (diag.code, diag.line, diag.col) == (code, *where), text

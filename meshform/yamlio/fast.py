@@ -73,6 +73,43 @@ class FastLoader(_Base):  # type: ignore[misc]
                 raise DuplicateKey(key, mark.line + 1, mark.column + 1)
             seen.add(key)
 
+    def flatten_mapping(self, node: Any) -> None:
+        """Merge keys as go-yaml (Kubernetes) and the YAML 1.1 merge spec read them: the mapping's own
+        keys win, then in a merge sequence an earlier mapping wins over a later one. (PyYAML 6.0.4
+        lets the later one win.) The merged pairs go first, later-read pairs overriding earlier ones
+        on construction, so the winners are placed last."""
+        merged: list[Any] = []
+        own: list[Any] = []
+        for key_node, value_node in node.value:
+            if key_node.tag != MERGE:
+                if key_node.tag == VALUE_KEY:
+                    key_node.tag = STR
+                own.append((key_node, value_node))
+                continue
+            if isinstance(value_node, yaml.MappingNode):
+                sources = [value_node]
+            elif isinstance(value_node, yaml.SequenceNode):
+                sources = list(value_node.value)
+            else:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping",
+                    node.start_mark,
+                    f"expected a mapping or list of mappings for merging, but found {value_node.id}",
+                    value_node.start_mark,
+                )
+            for source in reversed(sources):  # the earliest source last: it wins
+                if not isinstance(source, yaml.MappingNode):
+                    raise yaml.constructor.ConstructorError(
+                        "while constructing a mapping",
+                        node.start_mark,
+                        f"expected a mapping for merging, but found {source.id}",
+                        source.start_mark,
+                    )
+                self.flatten_mapping(source)
+                merged.extend(source.value)
+        if len(own) != len(node.value):
+            node.value = merged + own
+
     # Plain scalars the YAML 1.1 number patterns match without a digit (`0b_`, `0x_`, `._`): libyaml
     # crashes building the number; yaml-rs and Kubernetes read a string, and so does meshform.
     def construct_yaml_int(self, node: Any) -> Any:
@@ -91,6 +128,11 @@ class FastLoader(_Base):  # type: ignore[misc]
         return PlainStr(self.construct_scalar(node))
 
 
+# `=` and `<<` as plain values (`value: =`, `extra: <<`): YAML 1.1 resolves them to the value and merge
+# tags, which mean something only as keys; go-yaml, ruamel and yaml-rs read the string, and so does
+# meshform. (An explicit `!!merge` anywhere but on a key is refused, MF007, before reading: tags.py.)
+FastLoader.add_constructor(VALUE_KEY, FastLoader.construct_yaml_str)
+FastLoader.add_constructor(MERGE, FastLoader.construct_yaml_str)
 FastLoader.add_constructor(TIMESTAMP, FastLoader.construct_timestamp)
 FastLoader.add_constructor("tag:yaml.org,2002:int", FastLoader.construct_yaml_int)
 FastLoader.add_constructor("tag:yaml.org,2002:float", FastLoader.construct_yaml_float)

@@ -40,6 +40,7 @@ def _constructor() -> Any:
             return super().construct_object(node, deep)
 
         def construct_mapping(self, node: Any, maptyp: Any, deep: bool = False) -> Any:
+            _refuse_yaml11_duplicates(node)
             super().construct_mapping(node, maptyp, deep)
             own = getattr(maptyp, "_ok", maptyp)  # not the keys a `<<` merge brought in
             _settle(maptyp, [(k, maptyp[k]) for k in own if type(maptyp[k]) is Pending])
@@ -53,6 +54,30 @@ def _constructor() -> Any:
             return items
 
     return Constructor
+
+
+def _refuse_yaml11_duplicates(node: Any) -> None:
+    """Plain keys Kubernetes' YAML 1.1 reader reads alike (`on` and `yes` are both true) are duplicate
+    keys, as on the fast engine: MF003, located (ruamel, reading YAML 1.2, sees two strings)."""
+    from ruamel.yaml.constructor import DuplicateKeyError
+    from ruamel.yaml.nodes import ScalarNode
+
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        if type(key_node) is not ScalarNode or key_node.style is not None or key_node.ctag.handle:
+            continue
+        key = read_plain(key_node.value)
+        key = key.value if type(key) is Pending else key
+        if not isinstance(key, bool):
+            continue
+        if key in seen:
+            raise DuplicateKeyError(
+                "while constructing a mapping",
+                node.start_mark,
+                f"found duplicate key {key!r}",
+                key_node.start_mark,
+            )
+        seen.add(key)
 
 
 def _settle(mapping: Any, pending: list[tuple[Any, Pending]]) -> None:

@@ -19,7 +19,7 @@ from meshform.diagnostics import Diagnostic, Level, MeshformError
 # the text differently, and ruamel writes some of them back untagged, as another type.
 CORE = {
     "tag:yaml.org,2002:str": "scalar",
-    "tag:yaml.org,2002:merge": "scalar",
+    "tag:yaml.org,2002:merge": "key",  # a value tagged `!!merge` is read as the string by go-yaml only
     "tag:yaml.org,2002:map": "mapping",
     "tag:yaml.org,2002:seq": "sequence",
 }
@@ -39,7 +39,8 @@ def refuse_tags(text: str, file: str, first_line: int = 1) -> None:
     lines = text.splitlines()
     for tag, kind, line, col in _explicit_tags(text):
         verbatim = _written_verbatim(lines, line, col)
-        if CORE.get(tag) == kind and not verbatim:
+        fits = CORE.get(tag) == kind or (CORE.get(tag) == "scalar" and kind == "key")
+        if fits and not verbatim:
             continue
         shown = "!!" + tag.removeprefix("tag:yaml.org,2002:") if tag.startswith("tag:yaml.org,2002:") else tag
         if tag not in CORE:
@@ -49,6 +50,8 @@ def refuse_tags(text: str, file: str, first_line: int = 1) -> None:
             )
         elif verbatim:
             message = f"verbatim YAML tag !<{tag}>: write {shown}, which every reader knows, or no tag"
+        elif CORE[tag] == "key":
+            message = f"YAML tag {shown!r} marks a merge key (`<<`); on a {kind} readers disagree on it"
         else:
             message = f"YAML tag {shown!r} cannot mark a {kind}"
         raise MeshformError([Diagnostic(file, first_line + line, col + 1, Level.ERROR, "MF007", message)])
@@ -85,12 +88,26 @@ def _libyaml_events(text: str) -> Any:
 
 def _tags_of(events: Any) -> list[tuple[str, str, int, int]]:
     out = []
+    # Per open collection: is it a mapping, and how many nodes it holds so far (even: a key is next).
+    open_: list[list[Any]] = []
     for event in events:
+        name = type(event).__name__
+        if name in ("MappingEndEvent", "SequenceEndEvent"):
+            open_.pop()
+            continue
+        if name not in _KINDS and name != "AliasEvent":
+            continue
+        at_key = bool(open_) and open_[-1][0] and open_[-1][1] % 2 == 0
+        if open_:
+            open_[-1][1] += 1
         tag = getattr(event, "tag", None)
         if tag is not None:
             tag = getattr(tag, "value", tag)  # ruamel's Tag objects
             mark = event.start_mark
-            out.append((str(tag), _KINDS.get(type(event).__name__, "node"), mark.line, mark.column))
+            kind = _KINDS[name]
+            out.append((str(tag), "key" if kind == "scalar" and at_key else kind, mark.line, mark.column))
+        if name != "ScalarEvent" and name != "AliasEvent":
+            open_.append([name == "MappingStartEvent", 0])
     return out
 
 
