@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from meshform.modes.base import EnrollContext, Enrollment, Finding, ModeFacts
+from meshform.modes.base import EnrollContext, Enrollment, Finding, ModeFacts, excluded_namespaces
+from meshform.modes.istio import ISTIO_IGNORED_NAMESPACES
 
 FACTS = ModeFacts(
     name="istio-ambient",
@@ -17,6 +18,9 @@ FACTS = ModeFacts(
     sidecar=False,
     control_plane=("DaemonSets ztunnel and istio-cni-node fully scheduled", "istiod with ambient enabled"),
     owned_keys=("istio.io/dataplane-mode", "istio.io/use-waypoint"),
+    namespace_traps=(
+        excluded_namespaces("istio-ambient", ISTIO_IGNORED_NAMESPACES, "it ignores that namespace"),
+    ),
 )
 
 
