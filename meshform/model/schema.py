@@ -6,12 +6,13 @@ jsonschema's errors into located, coded diagnostics. jsonschema is imported lazi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from datetime import date
 from functools import cache
 from typing import Any
 
-from meshform.diagnostics import Diagnostic, Level
+from meshform.diagnostics import Diagnostic, Level, json_type
 from meshform.resources import schema
 from meshform.yamlio.reader import Document, Path
 
@@ -93,3 +94,67 @@ def _diagnostic(doc: Document, error: Any) -> Diagnostic:
     line, col = doc.position(path)
     code = _CODES.get(str(error.validator), "MF100")
     return Diagnostic(doc.file, line, col, Level.ERROR, code, message, json_path(path), hint=hint)
+
+
+# A key (plain or quoted), its colon, then the plain scalar written as its value.
+_ENTRY = re.compile(
+    r"""(?:"(?:[^"\\]|\\.)*"|'(?:[^']|'')*'|[^\s:#,{}\[\]]+)[ \t]*:[ \t]*(?:#[^\n]*)?\s*([^\s,\]}#]*)"""
+)
+
+
+def rewritten_env(doc: Document, render: Callable[[object], str]) -> Iterator[Diagnostic]:
+    """Env values that are not strings and whose text would not come back as the same string
+    (0777 → "777", 1e3, 0x10 → "16", yes → "true", 1_000, 1:30...): refused, located, so `render`
+    never changes a value the author wrote. Without the source text, every non-string value is refused
+    (the caller re-reads with positions for the exact answer)."""
+    for path, value in _env_values(doc.data, ()):
+        if isinstance(value, str):
+            continue
+        shown = render(value)
+        written = _written(doc, path)
+        if written == shown:
+            continue
+        line, col = doc.position(path)
+        text = written or shown
+        message = (
+            f"env value {text} is read as {json_type(value)} {shown!r}, not the text written"
+            if written
+            else f"env value {shown!r} is not a string"
+        )
+        yield Diagnostic(
+            doc.file,
+            line,
+            col,
+            Level.ERROR,
+            "MF103",
+            message,
+            json_path(path),
+            hint=f'quote it to keep the text: "{text}"',
+        )
+
+
+def _env_values(data: Any, path: Path) -> Iterator[tuple[Path, Any]]:
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if key == "env" and isinstance(value, dict):
+                for name, item in value.items():
+                    if not isinstance(item, dict | list):
+                        yield (*path, "env", str(name)), item
+            yield from _env_values(value, (*path, str(key)))
+    elif isinstance(data, list):
+        for i, item in enumerate(data):
+            yield from _env_values(item, (*path, i))
+
+
+def _written(doc: Document, path: Path) -> str:
+    """The plain scalar text of a mapping value, from its key's position; "" when unknown."""
+    if not doc.text or path not in doc.positions:
+        return ""
+    line, col = doc.positions[path]
+    start = 0
+    for _ in range(line - 1):
+        start = doc.text.find("\n", start) + 1
+        if start == 0:
+            return ""
+    found = _ENTRY.match(doc.text, start + col - 1)
+    return found.group(1) if found else ""

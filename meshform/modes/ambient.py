@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from meshform.modes import ambient_policy, policy_support
-from meshform.modes.base import EnrollContext, Enrollment, Finding, ModeFacts
-from meshform.modes.istio import policy_findings
+from meshform.modes.base import EnrollContext, Enrollment, Finding, ModeFacts, excluded_namespaces
+from meshform.modes.istio import ISTIO_IGNORED_NAMESPACES, policy_findings
 from meshform.policy.context import PolicyContext
 
 FACTS = ModeFacts(
@@ -25,6 +25,9 @@ FACTS = ModeFacts(
     service_keys=(ambient_policy.USE_WAYPOINT,),
     policy=policy_support.AMBIENT,
     policy_defaults=policy_support.AMBIENT_DEFAULTS,
+    namespace_traps=(
+        excluded_namespaces("istio-ambient", ISTIO_IGNORED_NAMESPACES, "it ignores that namespace"),
+    ),
 )
 
 

@@ -20,9 +20,14 @@ from meshform.modes.base import (
     LabelMode,
     ModeFacts,
     NamespaceTrap,
+    excluded_namespaces,
     sidecar_findings,
 )
 from meshform.policy.context import PolicyContext
+
+# istio's pkg/kube/inject IgnoredNamespaces: neither the sidecar injector nor ambient enrollment ever
+# touches pods in these namespaces, whatever their labels say.
+ISTIO_IGNORED_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease", "local-path-storage")
 
 FACTS = ModeFacts(
     name="istio",
@@ -81,6 +86,7 @@ FACTS = ModeFacts(
             unless="istio-injection",
             blocks=False,
         ),
+        excluded_namespaces("istio", ISTIO_IGNORED_NAMESPACES, "it ignores that namespace"),
     ),
     namespace_overlaps={
         # Istio's docs: "The sidecar takes precedence over ztunnel for pods that have both."

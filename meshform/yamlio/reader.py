@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any
 
@@ -41,6 +41,7 @@ class Document:
     file: str
     index: int
     positions: dict[Path, Position]
+    text: str = ""  # the whole file's text, which positions point into ("" when unknown)
 
     def position(self, path: Path) -> Position:
         """The nearest known position for a path (walking up to the parent when needed)."""
@@ -111,8 +112,11 @@ def load_documents(text: str, file: str) -> list[Document]:
         refuse_tags(text, file)
     located = _load_located(text, file)
     if located is not None:
-        return located
-    return [_plain_document(node, file, i) for i, node in enumerate(load_round_trip(text, file))]
+        return [replace(d, text=text) for d in located]
+    return [
+        replace(_plain_document(node, file, i), text=text)
+        for i, node in enumerate(load_round_trip(text, file))
+    ]
 
 
 def load_round_trip(text: str, file: str, loader: Any = None) -> list[Any]:
