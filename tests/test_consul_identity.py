@@ -90,3 +90,46 @@ def test_transform_warns_located_where_the_input_breaks_the_rule() -> None:
 def test_other_modes_read_no_services_for_it() -> None:
     proc = run_cli("transform", str(FIXTURES / "manifests.yaml"), "--mode", "istio", "--diagnostics", "json")
     assert proc.returncode == 0 and not [d for d in json.loads(proc.stderr) if d["code"].startswith("MF41")]
+
+
+def test_many_workloads_behind_the_same_services_stay_fast(tmp_path: Path) -> None:
+    """N Deployments and N Services all selecting `app: x`: every pod behind every Service. Once cubic
+    (Items compared whole, per pair), now each selection is found once; 2,000 pairs finish well within
+    a generous bound, in a subprocess so a regression fails instead of hanging, and each MF411 names a
+    bounded number of Services."""
+    import subprocess
+    import sys
+
+    docs = []
+    for i in range(2000):
+        docs.append(
+            f"apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: w{i}, namespace: s}}\n"
+            "spec:\n  selector: {matchLabels: {app: x}}\n  template:\n    metadata: {labels: {app: x}}\n"
+            "    spec: {containers: [{name: c, image: x}]}\n---\n"
+            f"apiVersion: v1\nkind: Service\nmetadata: {{name: s{i}, namespace: s}}\n"
+            "spec: {selector: {app: x}, ports: [{port: 80}]}\n"
+        )
+    source = tmp_path / "many.yaml"
+    source.write_text("---\n".join(docs))
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "meshform",
+            "transform",
+            "--mode",
+            "consul",
+            "--diagnostics",
+            "json",
+            str(source),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.count("consul.hashicorp.com/connect-inject") >= 2000
+    found = json.loads(done.stderr)
+    mf411 = [d for d in found if d.get("code") == "MF411"]
+    assert mf411 and all("and 1990 more" in d["message"] for d in mf411)
+    assert all(len(d["message"]) < 400 for d in mf411)

@@ -10,11 +10,14 @@ rename a user's ServiceAccount. Both say, located, where the rule cannot be met.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from meshform.modes.base import ServiceIdentity
+
+MAX_NAMED = 10  # Services named in one message: N pods behind N Services would print N² names
 
 
 @dataclass(frozen=True)
@@ -53,9 +56,11 @@ def problems(
             f"{add_service}, or choose another mode for this workload",
         )
     if not names and len(services) > 1:
+        shown = heapq.nsmallest(MAX_NAMED, services)
+        more = f" and {len(services) - MAX_NAMED} more" if len(services) > MAX_NAMED else ""
         yield IdentityProblem(
             "MF411",
-            f"the pods of {workload} are selected by Services {', '.join(sorted(services))}: {mode} cannot "
+            f"the pods of {workload} are selected by Services {', '.join(shown)}{more}: {mode} cannot "
             f"tell which one names the workload",
             f"annotate the pod template {identity.name_annotation}: <one of them>",
         )

@@ -101,6 +101,18 @@ class Transformer:
                     key, value = min((str(k), str(v)) for k, v in selector.items())
                     ns = str(_meta(item.obj).get("namespace", ""))
                     self.services.setdefault((ns, key, value), []).append(item)
+        # Workloads alike select the same Services: each selection, and what follows from it, is found
+        # once (N workloads behind the same N Services cost N², not N³, and little per pair).
+        self.selections: dict[Any, list[Item]] = {}
+        self.selection_holders: dict[int, dict[str, str]] = {}  # id(selection) → label → holder
+        self.selection_names: dict[int, list[str]] = {}
+        # Services carrying a status record (read per workload only for these)
+        self.recorded = {
+            id(i)
+            for services in self.services.values()
+            for i in services
+            if status.STATUS in (_meta(i.obj).get("annotations") or {})
+        }
 
     def run(self) -> list[Diagnostic]:
         by_ref = {_object_key(i.obj): i for i in self.items if isinstance(i.obj, dict)}
@@ -170,6 +182,7 @@ class Transformer:
         kept = status.remove(template, record, holders) if record is not None else {}
         for svc, svc_record in service_records:
             status.remove_service(svc.obj, svc_record)
+            self.recorded.discard(id(svc))
             svc.changed = True
         if record is not None:
             self._drop_stale(record, item, by_ref)
@@ -197,7 +210,9 @@ class Transformer:
                 self._bad_status(item, "MF251", found)
                 return None
         service_records = []
-        for svc in services:
+        for svc in services if self.recorded else ():
+            if id(svc) not in self.recorded:
+                continue
             try:
                 svc_record = status.read(svc.obj)
             except status.StatusError as exc:
@@ -268,20 +283,40 @@ class Transformer:
     def _services(self, item: Item, template: dict[str, Any]) -> list[Item]:
         labels = _meta(template).get("labels") or {}
         ns = str(_meta(item.obj).get("namespace", ""))
-        found = []
+        try:
+            selection: Any = (ns, frozenset(labels.items()))
+            cached = self.selections.get(selection)
+        except TypeError:  # an unhashable label value: matched, not cached
+            selection, cached = None, None
+        if cached is not None:
+            return cached
+        found, seen = [], set()  # by identity: comparing Items would compare whole objects
         for key, value in labels.items():
             for other in self.services.get((ns, str(key), str(value)), []):
+                if id(other) in seen:
+                    continue
+                seen.add(id(other))
                 selector = other.obj["spec"]["selector"]
-                if all(labels.get(k) == v for k, v in selector.items()) and other not in found:
+                if all(labels.get(k) == v for k, v in selector.items()):
                     found.append(other)
+        if selection is not None:
+            self.selections[selection] = found
         return found
 
     def _holders(self, item: Item, services: list[Item]) -> dict[str, str]:
         """Pod label → the selector that needs it (the workload's own, or a Service's)."""
         held = {key: "spec.selector" for key in selector_keys(item.obj)}
-        for svc in services:
-            for key in svc.obj["spec"]["selector"]:
-                held.setdefault(str(key), f"the selector of {resource_ref(svc.obj)}")
+        by_services = self.selection_holders.get(id(services)) if services else None
+        if by_services is None:
+            by_services = {}
+            for svc in services:
+                for key in svc.obj["spec"]["selector"]:
+                    if str(key) not in by_services:
+                        by_services[str(key)] = f"the selector of {resource_ref(svc.obj)}"
+            if services:
+                self.selection_holders[id(services)] = by_services
+        for key, holder in by_services.items():
+            held.setdefault(key, holder)
         return held
 
     def _drop_stale(self, old: status.Record, item: Item, by_ref: dict[tuple[str, ...], Item]) -> None:
@@ -431,7 +466,7 @@ class Transformer:
             resource_ref(item.obj),
             _meta(template).get("annotations"),
             identity.service_account(template["spec"]),
-            [str(_meta(s.obj).get("name", "")) for s in services],
+            self._names(services),
             where=" in the input",
         )
         self.diagnostics += (item.diagnostic(Level.WARNING, p.code, p.message, p.hint) for p in found)
@@ -474,6 +509,14 @@ class Transformer:
                 message += "; left out (best-effort)"
                 self.diagnostics.append(item.diagnostic(Level.WARNING, "MF911", message))
         return usable
+
+    def _names(self, services: list[Item]) -> list[str]:
+        names = self.selection_names.get(id(services)) if services else None
+        if names is None:
+            names = [str(_meta(s.obj).get("name", "")) for s in services]
+            if services:
+                self.selection_names[id(services)] = names
+        return names
 
     def _respect_user_keys(
         self,
@@ -570,6 +613,7 @@ class Transformer:
             if targets or labels or annotations:
                 before = snapshot(svc.obj)
                 status.apply_service(svc.obj, mode.facts.name, targets, labels, annotations)
+                self.recorded.add(id(svc))
                 svc.changed = svc.obj != before
 
 
