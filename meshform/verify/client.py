@@ -121,11 +121,39 @@ def _network_answer(exc: BaseException) -> Answer:
     return Answer(Kind.UNREACHABLE, message=f"{type(exc).__name__}: {exc}")
 
 
+def redacted(server: str) -> str:
+    """The server URL with any user:password replaced, for printing."""
+    scheme, sep, rest = server.partition("://")
+    netloc, slash, path = rest.partition("/")
+    if sep and "@" in netloc:
+        return f"{scheme}://***@{netloc.rpartition('@')[2]}{slash}{path}"
+    return server
+
+
+def server_url(server: str) -> urllib.parse.SplitResult:
+    """A kubeconfig `server` as a URL: http(s), a host, a port in range, no control characters and no
+    credentials inside it (they would be sent in clear and printed). KubeconfigError otherwise; the
+    message shows the server escaped and without its credentials."""
+    shown = repr(redacted(server))
+    try:
+        url = urllib.parse.urlsplit(server)
+        url.port  # noqa: B018 - parsing the port is the check: out of range or not a number raises
+    except ValueError:
+        raise KubeconfigError(f"server {shown} is not a valid URL (host or port)") from None
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in server):
+        raise KubeconfigError(f"server {shown} contains control characters")
+    if url.scheme not in ("https", "http") or not url.hostname:
+        raise KubeconfigError(f"server {shown} is not an http(s) URL")
+    if url.username is not None or url.password is not None:
+        raise KubeconfigError(
+            f"server {shown} carries credentials in the URL; put them in the kubeconfig user"
+        )
+    return url
+
+
 class Client:
     def __init__(self, endpoint: Endpoint, timeout: float = DEFAULT_TIMEOUT) -> None:
-        url = urllib.parse.urlsplit(endpoint.server)
-        if url.scheme not in ("https", "http") or not url.hostname:
-            raise KubeconfigError(f"server {endpoint.server!r} is not an http(s) URL")
+        url = server_url(endpoint.server)
         self.endpoint = endpoint
         self.timeout = timeout
         self._url = url

@@ -264,6 +264,15 @@ def load_text(
             chunks.append(Chunk(file, line, doc_text, None, sep=sep, newline=newline))
             continue
         data, indent = _parse(doc_text, file, line, engine)
+        if isinstance(data, list):  # objects inside it would pass ungoverned: no reader takes it as objects
+            raise _fail(
+                file,
+                line,
+                1,
+                "MF008",
+                "this document is a YAML sequence; a document must be one Kubernetes object, or a List "
+                "with the objects under items",
+            )
         chunk = Chunk(
             file, line, doc_text, data, wrapper=_is_wrapper(data), indent=indent, sep=sep, newline=newline
         )
