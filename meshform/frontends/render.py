@@ -60,7 +60,8 @@ def _check(
         return [Diagnostic(doc.file, line, col, Level.ERROR, "MF006", message)], None
     diags = list(schema.validate(doc, APP_SCHEMA))
     diags += policy_checks.durations(doc, semantics.Locator(doc))
-    diags += schema.rewritten_env(doc, model.env_string)
+    refused = {d.path for d in diags}  # the schema's own type check may have refused the value already
+    diags += (d for d in schema.rewritten_env(doc, model.env_string) if d.path not in refused)
     app = _best_effort_model(doc) if not any(d.code in MISSHAPEN for d in diags) else None
     if app is not None:
         diags += semantics.check(app, doc, registry, opts.mode, opts.enrollment)
