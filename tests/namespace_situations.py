@@ -136,7 +136,6 @@ GOVERNED = [
         refused=frozenset({("MF601", E), ("MF607", E)}),
     ),
     _s("istio-kube-system", "istio", frozenset({("MF606", E)}), namespace="kube-system"),
-    _s("istio-local-path", "istio", frozenset({("MF606", E)}), namespace="local-path-storage"),
     _s("ambient-kube-node-lease", "istio-ambient", frozenset({("MF606", E)}), namespace="kube-node-lease"),
     _s("ambient-kube-public", "istio-ambient", frozenset({("MF606", E)}), namespace="kube-public"),
     _s("consul-plain", "consul"),

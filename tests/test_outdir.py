@@ -101,7 +101,8 @@ DEPLOYMENT = MIXED.read_text().split("---\n")[-1]
         ),
         (
             DEPLOYMENT + "---\n- just\n- a list\n",
-            "<stdin>:17:1: error MF716 a list is not a Kubernetes object",
+            # refused as it is read, on every output (a sequence's workloads would pass ungoverned)
+            "<stdin>:17:1: error MF008 this document is a YAML sequence",
         ),
         (DEPLOYMENT + "---\nplain words\n", "<stdin>:17:1: error MF716 a scalar is not a Kubernetes object"),
         (

@@ -129,6 +129,8 @@ def _parse(rendered: str, source: str) -> list[Any]:
         return [chunk.data for chunk in load_text(rendered, source)]
     except MeshformError as exc:
         found = exc.diagnostics[0]
+        if found.code == "MF008":  # a sequence where the container's mapping should be
+            raise _fail(source, "template must render one YAML mapping (a container)") from None
         code = "MF302" if found.code in ("MF002", "MF003", "MF005") else found.code
         where = f" line {found.line}" if found.line else ""
         raise _fail(source, f"template output{where}: {found.message}", code) from None
