@@ -21,6 +21,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from meshform.modes import envoy
+from meshform.modes.policy_objects import whole_cap
 from meshform.policy.bucket import token_bucket
 from meshform.policy.context import Edge, PolicyContext
 from meshform.policy.durations import proto_style
@@ -151,14 +152,8 @@ def outlier_detection(od: OutlierDetection) -> dict[str, Any]:
     if od.base_ejection_time_ms is not None:
         out["base_ejection_time"] = proto_style(od.base_ejection_time_ms)
     if od.max_ejection_percent is not None:
-        out["max_ejection_percent"] = whole_percent(od.max_ejection_percent)
+        out["max_ejection_percent"] = whole_cap(od.max_ejection_percent)
     return out
-
-
-def whole_percent(percent: float) -> int:
-    """Envoy's max_ejection_percent is a whole number: round down, so never more is ejected than said
-    (Envoy still ejects one host whatever the percent)."""
-    return int(Decimal(repr(percent)))
 
 
 # ------------------------------------------------------------------------------------- HTTP filters
@@ -227,9 +222,9 @@ def rounded(ctx: PolicyContext) -> Iterator[tuple[str, str]]:
 def _inexact(t: Traffic, where: str) -> Iterator[str]:
     od, fault = t.outlier_detection, t.fault_injection
     percent = od.max_ejection_percent if od else None
-    if percent is not None and whole_percent(percent) != percent:
+    if percent is not None and whole_cap(percent) != percent:
         yield (
-            f"maxEjectionPercent {percent:g} {where} is rendered as {whole_percent(percent)}: "
+            f"maxEjectionPercent {percent:g} {where} is rendered as {whole_cap(percent)}: "
             "Envoy takes whole percents"
         )
     for name, part in (("delay", fault and fault.delay), ("abort", fault and fault.abort)):
