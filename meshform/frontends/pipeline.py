@@ -8,11 +8,15 @@ from dataclasses import dataclass, field
 
 from meshform.core.provenance import governance_keys
 from meshform.core.transform import transform
-from meshform.core.workloads import TEMPLATE_PATHS
 from meshform.diagnostics import Diagnostic, Level, MeshformError, has_errors
 from meshform.model.config import TransformConfig
 from meshform.modes import Registry
 from meshform.yamlio.streams import FAST, Chunk, emit, expand_paths, load_text, original_text, read_source
+
+
+# Text that marks a document which may carry a pod template: parsed even when its kind is not a
+# workload's, so that an unknown kind running pods is said (MF431) rather than passed over.
+POD_TEMPLATE_MARK = "containers:"
 
 
 @dataclass
@@ -49,7 +53,8 @@ def govern_sources(
     parses every document, not only those meshform may change (-o DIR names a file after each)."""
     outcome = Outcome()
     kinds = None if parse_all else kinds_to_parse(config, registry)
-    markers = tuple(sorted(governance_keys(registry)))
+    # and documents that may carry a pod template: a kind meshform does not govern is said (MF431)
+    markers = (*sorted(governance_keys(registry)), POD_TEMPLATE_MARK)
     files, outcome.diagnostics = expand_paths(paths or ["-"])
     for path in files:
         try:
@@ -84,7 +89,7 @@ def kinds_to_parse(config: TransformConfig, registry: Registry) -> frozenset[str
     """Workloads and Namespaces always; Services only when a mode in use rewires them or names
     workloads after them, or when they mention a mesh key (govern_sources passes those as markers): a
     selector may need that key."""
-    kinds = {*TEMPLATE_PATHS, "Namespace"}
+    kinds = {*config.workload_kinds.names, "Namespace"}
     modes = [registry.resolve(m) for m in config.modes()]
     if any(m is not None and (m.facts.rewires_services or m.facts.service_identity) for m in modes):
         kinds.add("Service")
