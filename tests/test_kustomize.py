@@ -160,13 +160,27 @@ def _generator_copy(tmp_path: Path, **data: str) -> Path:
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"app": "app.yaml", "mode": "no-such-mode"}, "unknown mode 'no-such-mode'"),
-        ({"app": "../../base/deployment.yaml"}, "points outside the kustomization directory"),
-        ({"app": "/etc/hostname"}, "must be a relative path"),
-        ({"app": "app.yaml", "mod": "istio"}, "unknown key(s) mod"),
-        ({"mode": "istio"}, "data.app is required"),
+        ({"app": "app.yaml", "mode": "no-such-mode"}, "MF204 unknown governance mode 'no-such-mode'"),
+        ({"app": "../../base/deployment.yaml"}, "MF436 data.app '../../base/deployment.yaml' leads outside"),
+        ({"app": "/etc/hostname"}, "MF436 data.app '/etc/hostname' is absolute"),
+        ({"app": "app.yaml", "mod": "istio"}, "MF436 unknown key 'mod' in the generator's data"),
+        ({"app": "app.yaml", "mode": ""}, "MF436 data.mode must be a non-empty string"),
+        ({"app": "app.yaml", "enrollment": "inject"}, "MF436 data.enrollment 'inject' is not labels"),
+        ({"app": "app.yaml", "modesFile": "../modes.yaml"}, "MF436 data.modesFile '../modes.yaml' leads"),
+        ({"modesFile": "modes.yaml"}, "MF436 data.app is required"),
+        ({"mode": "istio"}, "MF436 no resources to govern"),  # a transformer's config: nothing to govern
     ],
-    ids=["unknown-mode", "outside", "absolute", "unknown-key", "no-app"],
+    ids=[
+        "unknown-mode",
+        "outside",
+        "absolute",
+        "unknown-key",
+        "empty-mode",
+        "bad-enrollment",
+        "modes-file-outside",
+        "no-app",
+        "transformer-config",
+    ],
 )
 def test_generator_errors_fail_the_build(
     kustomize: str, tmp_path: Path, data: dict[str, str], message: str
@@ -184,7 +198,7 @@ def test_generator_reports_model_errors_with_their_location(kustomize: str, tmp_
     proc = build(kustomize, work, *EXEC)
     assert proc.returncode != 0
     assert proc.stdout == ""
-    assert "app.yaml:12:5: MF101 missing required field 'image'" in proc.stderr
+    assert proc.stderr.startswith("app.yaml:12:5: error MF101 missing required field 'image'")
 
 
 def test_transformer_errors_reach_the_kustomize_user(kustomize: str, tmp_path: Path) -> None:
