@@ -210,3 +210,40 @@ def test_transformer_errors_reach_the_kustomize_user(kustomize: str, tmp_path: P
     assert proc.returncode != 0
     assert proc.stdout == ""
     assert "MF204" in proc.stderr
+
+
+def test_workload_kinds_in_the_transformer_config(kustomize: str, tmp_path: Path) -> None:
+    """A Rollout (built in) and a declared Knative Service are governed inside `kustomize build`; a rule
+    naming a kind meshform cannot govern fails the build, located in the config."""
+    work = tmp_path / "rollouts"
+    work.mkdir()
+    shutil.copy(EXAMPLE / "overlays" / "istio" / "meshform-fn", work / "meshform-fn")
+    shutil.copy(ROOT / "tests" / "fixtures" / "workload_kinds" / "extensions.yaml", work / "extensions.yaml")
+    shutil.copy(ROOT / "tests" / "fixtures" / "workload_kinds" / "unknown.yaml", work / "unknown.yaml")
+    (work / "kustomization.yaml").write_text(
+        "resources: [extensions.yaml, unknown.yaml]\ntransformers: [mesh.yaml]\n"
+    )
+    mesh = (EXAMPLE / "overlays" / "istio" / "mesh.yaml").read_text() + (
+        "  workloadKinds:\n  - {group: serving.knative.dev, kind: Service, podTemplatePath: spec/template}\n"
+        "  rules:\n  - kinds: [Rollout]\n    mode: linkerd\n"
+    )
+    (work / "mesh.yaml").write_text(mesh)
+    proc = build(kustomize, work, *EXEC)
+    assert proc.returncode == 0, proc.stderr
+    governed = {
+        (o["kind"], o["metadata"]["name"]): o["spec"]["template"]["metadata"].get("annotations", {})
+        for o in _objects(proc.stdout)
+        if o["kind"] not in ("CustomResourceDefinition", "Deployment") and "template" in o["spec"]
+    }
+    assert {k: "meshform.dev/status" in v for k, v in governed.items()} == {
+        ("Rollout", "web"): True,
+        ("CloneSet", "api"): True,
+        ("StatefulSet", "db"): True,
+        ("DaemonSet", "agent"): True,
+        ("Service", "hello"): True,
+    }
+    assert governed[("Rollout", "web")]["linkerd.io/inject"] == "enabled"
+    (work / "mesh.yaml").write_text(mesh.replace("kinds: [Rollout]", "kinds: [Rollouts]"))
+    proc = build(kustomize, work, *EXEC)
+    assert proc.returncode != 0 and proc.stdout == ""
+    assert "MF430 rule 1 names kind 'Rollouts'" in proc.stderr
