@@ -66,9 +66,9 @@ SEARCH_DEPTH = 8
 
 
 def find_pod_template(obj: Any) -> Path | None:
-    """The path of the first pod template (a mapping whose `spec` holds a list of containers) in an
-    object, breadth first, or None. A CRD's schema (`containers` described under `properties`) is not
-    one."""
+    """The path of the first pod template (a mapping whose `spec` holds a list of containers, one of
+    them with an image) below an object's root, breadth first, or None. A CRD's schema (`containers`
+    described under `properties`) is not one."""
     frontier: list[tuple[Any, Path]] = [(obj, ())]
     for _ in range(SEARCH_DEPTH):
         following: list[tuple[Any, Path]] = []

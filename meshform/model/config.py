@@ -13,8 +13,8 @@ from types import MappingProxyType
 from typing import Any
 
 from meshform.diagnostics import Diagnostic, Level, MeshformError, json_type, listing
-from meshform.model import schema
-from meshform.model.workload_kinds import BUILTIN, KUBERNETES, WorkloadKind, WorkloadKinds, parse_path
+from meshform.model import schema, workload_kinds
+from meshform.model.workload_kinds import BUILTIN, WorkloadKinds
 from meshform.yamlio.reader import Document
 
 OPT_OUT = "meshform.dev/ignore"  # on a workload or its pod template: "true" leaves it alone
@@ -120,9 +120,9 @@ def from_document(doc: Document) -> TransformConfig:
     if errors:
         raise MeshformError(errors)
     spec = data.get("spec", {})
-    kinds = _workload_kinds(doc, spec.get("workloadKinds", ()))
+    kinds = workload_kinds.declared(doc, spec.get("workloadKinds", ()))
     rules = spec.get("rules", ())
-    ungovernable = list(_ungovernable_rule_kinds(doc, rules, kinds))
+    ungovernable = list(workload_kinds.ungovernable(doc, rules, kinds))
     if ungovernable:
         raise MeshformError(ungovernable)
     return TransformConfig(
@@ -133,56 +133,6 @@ def from_document(doc: Document) -> TransformConfig:
         mode_options=MappingProxyType(dict(spec.get("modeOptions", {}))),
         workload_kinds=kinds,
     )
-
-
-def _workload_kinds(doc: Document, declared: list[dict[str, str]]) -> WorkloadKinds:
-    """The built-in kinds plus `spec.workloadKinds`; a declared kind may replace a built-in extension
-    (its CRD may move the template) but not one of Kubernetes' own, and may be declared once."""
-    own = {(e.group, e.kind) for e in KUBERNETES}
-    seen: set[tuple[str, str]] = set()
-    entries, diags = [], []
-    for i, raw in enumerate(declared):
-        entry = WorkloadKind(raw["group"], raw["kind"], parse_path(raw["podTemplatePath"]))
-        key = (entry.group, entry.kind)
-        problem = (
-            f"{entry.qualified} is Kubernetes' own workload kind: meshform knows its pod template"
-            if key in own
-            else f"{entry.qualified} is declared twice in spec.workloadKinds"
-            if key in seen
-            else ""
-        )
-        if problem:
-            line, col = doc.position(("spec", "workloadKinds", i))
-            where = f"$.spec.workloadKinds[{i}]"
-            fix = "remove this entry"
-            diags.append(Diagnostic(doc.file, line, col, Level.ERROR, "MF433", problem, where, "", fix))
-        seen.add(key)
-        entries.append(entry)
-    if diags:
-        raise MeshformError(diags)
-    return BUILTIN.with_declared(entries)
-
-
-def _ungovernable_rule_kinds(doc: Document, rules: list[dict[str, Any]], kinds: WorkloadKinds) -> Any:
-    """A rule naming a kind that is no workload meshform knows would silently select nothing."""
-    import difflib
-
-    known = kinds.known_names()
-    for i, rule in enumerate(rules):
-        for j, name in enumerate(rule.get("kinds", ())):
-            if kinds.governs(name):
-                continue
-            line, col = doc.position(("spec", "rules", i, "kinds", j))
-            close = difflib.get_close_matches(name, known, n=1)
-            guess = f"did you mean {close[0]!r}? " if close else ""
-            message = f"rule {i + 1} names kind {name!r}, which is no workload kind meshform can govern"
-            fix = (
-                f"{guess}meshform governs {listing(known)}; declare another kind with its pod template "
-                "under spec.workloadKinds: [{group, kind, podTemplatePath}]"
-            )
-            yield Diagnostic(
-                doc.file, line, col, Level.ERROR, "MF430", message, f"$.spec.rules[{i}].kinds[{j}]", "", fix
-            )
 
 
 def _data_error(doc: Document, key: str, code: str, message: str) -> MeshformError:

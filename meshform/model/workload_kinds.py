@@ -10,10 +10,13 @@ own kinds, as meshform always did.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
+
+from meshform.diagnostics import Diagnostic, Level, MeshformError, listing
+from meshform.yamlio.reader import Document
 
 TEMPLATE = ("spec", "template")
 # Groups whose kinds are Kubernetes' own: their pod template paths are fixed, not declarable.
@@ -116,3 +119,53 @@ BUILTIN = WorkloadKinds((*KUBERNETES, *EXTENSIONS))
 def parse_path(text: str) -> tuple[str, ...]:
     """kustomize's fieldSpec path syntax: `spec/template` → ("spec", "template")."""
     return tuple(text.split("/"))
+
+
+def declared(doc: Document, entries_raw: list[dict[str, str]]) -> WorkloadKinds:
+    """The built-in kinds plus `spec.workloadKinds`; a declared kind may replace a built-in extension
+    (its CRD may move the template) but not one of Kubernetes' own, and may be declared once."""
+    own = {(e.group, e.kind) for e in KUBERNETES}
+    seen: set[tuple[str, str]] = set()
+    entries, diags = [], []
+    for i, raw in enumerate(entries_raw):
+        entry = WorkloadKind(raw["group"], raw["kind"], parse_path(raw["podTemplatePath"]))
+        key = (entry.group, entry.kind)
+        problem = (
+            f"{entry.qualified} is Kubernetes' own workload kind: meshform knows its pod template"
+            if key in own
+            else f"{entry.qualified} is declared twice in spec.workloadKinds"
+            if key in seen
+            else ""
+        )
+        if problem:
+            line, col = doc.position(("spec", "workloadKinds", i))
+            where = f"$.spec.workloadKinds[{i}]"
+            fix = "remove this entry"
+            diags.append(Diagnostic(doc.file, line, col, Level.ERROR, "MF433", problem, where, "", fix))
+        seen.add(key)
+        entries.append(entry)
+    if diags:
+        raise MeshformError(diags)
+    return BUILTIN.with_declared(entries)
+
+
+def ungovernable(doc: Document, rules: list[dict[str, Any]], kinds: WorkloadKinds) -> Iterator[Diagnostic]:
+    """A rule naming a kind that is no workload meshform knows would silently select nothing."""
+    import difflib
+
+    known = kinds.known_names()
+    for i, rule in enumerate(rules):
+        for j, name in enumerate(rule.get("kinds", ())):
+            if kinds.governs(name):
+                continue
+            line, col = doc.position(("spec", "rules", i, "kinds", j))
+            close = difflib.get_close_matches(name, known, n=1)
+            guess = f"did you mean {close[0]!r}? " if close else ""
+            message = f"rule {i + 1} names kind {name!r}, which is no workload kind meshform can govern"
+            fix = (
+                f"{guess}meshform governs {listing(known)}; declare another kind with its pod template "
+                "under spec.workloadKinds: [{group, kind, podTemplatePath}]"
+            )
+            yield Diagnostic(
+                doc.file, line, col, Level.ERROR, "MF430", message, f"$.spec.rules[{i}].kinds[{j}]", "", fix
+            )
