@@ -9,10 +9,13 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import ROOT, run_cli
+from conftest import ROOT, run_cli, transform_text
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from meshform.core.workloads import find_pod_template, pod_template
-from meshform.model.workload_kinds import BUILTIN
+from meshform.model.config import TransformConfig
+from meshform.model.workload_kinds import BUILTIN, WorkloadKind, WorkloadKinds
 
 FIXTURES = ROOT / "tests" / "fixtures" / "workload_kinds"
 EXTENSIONS = FIXTURES / "extensions.yaml"
@@ -30,8 +33,8 @@ def objects(text: str) -> list[dict[str, Any]]:
     return [d for d in yaml.safe_load_all(text) if d is not None]
 
 
-def template_of(obj: dict[str, Any]) -> dict[str, Any]:
-    template = pod_template(obj)
+def template_of(obj: dict[str, Any], kinds: WorkloadKinds = BUILTIN) -> dict[str, Any]:
+    template = pod_template(obj, kinds)
     assert template is not None, obj["kind"]
     return template
 
@@ -248,3 +251,43 @@ def test_an_object_without_api_version_is_matched_by_kubernetes_kind_name_only()
     )
     assert BUILTIN.governs("CloneSet") and BUILTIN.governs("StatefulSet.apps.kruise.io")
     assert not BUILTIN.governs("StatefulSet.example.com") and not BUILTIN.governs("ConfigMap")
+
+
+SEGMENT = st.sampled_from(["spec", "template", "pod", "workers", "runtime", "podSpecTemplate"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    group=st.sampled_from(["example.com", "apps.example.io", "x.y.z"]),
+    path=st.lists(SEGMENT, min_size=1, max_size=4).map(tuple),
+    mode=st.sampled_from(["istio", "linkerd", "builtin", "kuma"]),
+)
+def test_a_declared_kind_is_governed_at_its_path_and_switches_back_exactly(
+    group: str, path: tuple[str, ...], mode: str
+) -> None:
+    """Any declared (group, kind, path): governed at that path, nowhere else; removed exactly."""
+    template = {
+        "metadata": {"labels": {"app": "w"}},
+        "spec": {
+            "containers": [{"name": "w", "image": "w:1", "ports": [{"name": "http", "containerPort": 80}]}]
+        },
+    }
+    obj: dict[str, Any] = {
+        "apiVersion": f"{group}/v1",
+        "kind": "Widget",
+        "metadata": {"name": "w", "namespace": "n"},
+    }
+    node = obj
+    for key in path[:-1]:
+        node = node.setdefault(key, {})
+    node[path[-1]] = template
+    text = yaml.safe_dump(obj, sort_keys=False)
+    kinds = BUILTIN.with_declared([WorkloadKind(group, "Widget", path)])
+    out, diags = transform_text(text, TransformConfig(mode=mode, workload_kinds=kinds))
+    assert not [d for d in diags if d.level.value == "error"], diags
+    governed = next(d for d in yaml.safe_load_all(out) if d and d["kind"] == "Widget")
+    assert STATUS in template_of(governed, kinds)["metadata"]["annotations"]
+    back, diags = transform_text(out, TransformConfig(mode="kubernetes-native", workload_kinds=kinds))
+    assert [d for d in yaml.safe_load_all(back) if d] == [obj]
+    undeclared, diags = transform_text(text, TransformConfig(mode=mode))
+    assert undeclared == text and [d.code for d in diags] == ["MF431"]
