@@ -171,6 +171,39 @@ CODES: dict[str, Code] = {
             "mesh-service-account",
             "run the pods as a ServiceAccount named like the mesh service (Consul ACLs)",
         ),
+        Code(
+            "MF430",
+            "rule-kind-ungovernable",
+            "name a workload kind in the rule, or declare the kind under spec.workloadKinds",
+        ),
+        Code(
+            "MF431",
+            "unknown-workload-kind",
+            "declare the kind in spec.workloadKinds: [{group, kind, podTemplatePath}] to govern it, or "
+            'annotate it meshform.dev/ignore: "true"',
+        ),
+        Code(
+            "MF432",
+            "pod-template-elsewhere",
+            "fix podTemplatePath in spec.workloadKinds to where this kind keeps its pod template",
+        ),
+        Code("MF433", "workload-kind-declaration", "declare each kind once, and only kinds not built in"),
+        Code(
+            "MF434",
+            "not-a-kubernetes-object",
+            "nothing to do: a walked file with no Kubernetes object (apiVersion and kind) is skipped",
+        ),
+        Code(
+            "MF435",
+            "go-template",
+            "render the chart first (helm template NAME CHART | meshform transform -) or use "
+            "meshform as Helm's post-renderer",
+        ),
+        Code(
+            "MF436",
+            "krm-generator",
+            "give the generator's ConfigMap data.app, a model file inside the kustomization",
+        ),
         Code("MF501", "usage", "see --help"),
         Code("MF601", "namespace-two-meshes", "keep one mesh's namespace key"),
         Code("MF602", "namespace-injection-disabled", "enable injection on the namespace"),

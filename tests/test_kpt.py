@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
+from conftest import ROOT
 
 from meshform.core.workloads import pod_template
 
@@ -132,7 +133,7 @@ def _comments(text: str) -> list[str]:
     return [m.group(1) for line in text.splitlines() if (m := COMMENT.search(line))]
 
 
-def _kpt(pkg: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _kpt(pkg: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     assert KPT is not None
     env = {**os.environ, "PATH": f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ['PATH']}"}
     return subprocess.run(
@@ -140,6 +141,7 @@ def _kpt(pkg: Path, *args: str) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         env=env,
+        cwd=cwd,
         timeout=120,
         check=False,
     )
@@ -238,3 +240,78 @@ def test_invalid_config_fails_and_leaves_files_unchanged(tmp_path: Path) -> None
     assert proc.returncode != 0
     assert "MF102" in proc.stderr
     assert _snapshot(pkg) == before
+
+
+ROLLOUT = """\
+# A canary Rollout: kpt must keep this comment too.
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata:
+  name: orders-canary
+  namespace: orders
+spec:
+  selector:
+    matchLabels:
+      app: orders-canary
+  template:
+    metadata:
+      labels:
+        app: orders-canary   # the selector's label
+    spec:
+      containers:
+      - name: api
+        image: ghcr.io/example/orders-api:1.5.0
+---
+apiVersion: serving.knative.dev/v1
+kind: Service
+metadata:
+  name: orders-fn
+  namespace: orders
+spec:
+  template:
+    spec:
+      containers:
+      - image: ghcr.io/example/orders-fn:1.0.0
+"""
+
+
+def test_workload_kinds_from_the_fn_config_govern_extensions_and_declared_kinds(tmp_path: Path) -> None:
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "rollout.yaml").write_text(ROLLOUT)
+    config = tmp_path / "mesh.yaml"
+    config.write_text(
+        CONFIG.format(mode="istio")
+        + "  workloadKinds:\n"
+        + "  - {group: serving.knative.dev, kind: Service, podTemplatePath: spec/template}\n"
+    )
+    proc = _kpt(pkg, "--fn-config", str(config))
+    assert proc.returncode == 0, proc.stderr
+    text = (pkg / "rollout.yaml").read_text()
+    assert _comments(text) == _comments(ROLLOUT)
+    rollout, knative = [d for d in yaml.safe_load_all(text) if d is not None]
+    for obj in (rollout, knative):
+        assert obj["spec"]["template"]["metadata"]["labels"]["sidecar.istio.io/inject"] == "true"
+
+
+def test_generator_renders_the_model_into_the_package(tmp_path: Path) -> None:
+    """kpt runs an exec function in its own working directory: data.app is read from there."""
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    shutil.copy(ROOT / "examples" / "kustomize" / "generator" / "app.yaml", pkg / "app.yaml")
+    config = tmp_path / "render.yaml"
+    config.write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: render}\ndata: {app: app.yaml, mode: istio}\n"
+    )
+    proc = _kpt(Path("."), "--fn-config", str(config), cwd=pkg)
+    assert proc.returncode == 0, proc.stderr
+    generated = {name: docs for name, docs in _objects(pkg).items() if name != "app.yaml"}
+    kinds = sorted(d["kind"] for docs in generated.values() for d in docs)
+    assert kinds == ["Deployment"] * 3 + ["Service"] * 3 + ["ServiceAccount"] * 3
+    web = next(
+        d
+        for docs in generated.values()
+        for d in docs
+        if d["kind"] == "Deployment" and d["metadata"]["name"] == "web"
+    )
+    assert web["spec"]["template"]["metadata"]["labels"]["sidecar.istio.io/inject"] == "true"

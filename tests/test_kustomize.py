@@ -160,13 +160,27 @@ def _generator_copy(tmp_path: Path, **data: str) -> Path:
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"app": "app.yaml", "mode": "no-such-mode"}, "unknown mode 'no-such-mode'"),
-        ({"app": "../../base/deployment.yaml"}, "points outside the kustomization directory"),
-        ({"app": "/etc/hostname"}, "must be a relative path"),
-        ({"app": "app.yaml", "mod": "istio"}, "unknown key(s) mod"),
-        ({"mode": "istio"}, "data.app is required"),
+        ({"app": "app.yaml", "mode": "no-such-mode"}, "MF204 unknown governance mode 'no-such-mode'"),
+        ({"app": "../../base/deployment.yaml"}, "MF436 data.app '../../base/deployment.yaml' leads outside"),
+        ({"app": "/etc/hostname"}, "MF436 data.app '/etc/hostname' is absolute"),
+        ({"app": "app.yaml", "mod": "istio"}, "MF436 unknown key 'mod' in the generator's data"),
+        ({"app": "app.yaml", "mode": ""}, "MF436 data.mode must be a non-empty string"),
+        ({"app": "app.yaml", "enrollment": "inject"}, "MF436 data.enrollment 'inject' is not labels"),
+        ({"app": "app.yaml", "modesFile": "../modes.yaml"}, "MF436 data.modesFile '../modes.yaml' leads"),
+        ({"modesFile": "modes.yaml"}, "MF436 data.app is required"),
+        ({"mode": "istio"}, "MF436 no resources to govern"),  # a transformer's config: nothing to govern
     ],
-    ids=["unknown-mode", "outside", "absolute", "unknown-key", "no-app"],
+    ids=[
+        "unknown-mode",
+        "outside",
+        "absolute",
+        "unknown-key",
+        "empty-mode",
+        "bad-enrollment",
+        "modes-file-outside",
+        "no-app",
+        "transformer-config",
+    ],
 )
 def test_generator_errors_fail_the_build(
     kustomize: str, tmp_path: Path, data: dict[str, str], message: str
@@ -184,7 +198,7 @@ def test_generator_reports_model_errors_with_their_location(kustomize: str, tmp_
     proc = build(kustomize, work, *EXEC)
     assert proc.returncode != 0
     assert proc.stdout == ""
-    assert "app.yaml:12:5: MF101 missing required field 'image'" in proc.stderr
+    assert proc.stderr.startswith("app.yaml:12:5: error MF101 missing required field 'image'")
 
 
 def test_transformer_errors_reach_the_kustomize_user(kustomize: str, tmp_path: Path) -> None:
@@ -196,3 +210,40 @@ def test_transformer_errors_reach_the_kustomize_user(kustomize: str, tmp_path: P
     assert proc.returncode != 0
     assert proc.stdout == ""
     assert "MF204" in proc.stderr
+
+
+def test_workload_kinds_in_the_transformer_config(kustomize: str, tmp_path: Path) -> None:
+    """A Rollout (built in) and a declared Knative Service are governed inside `kustomize build`; a rule
+    naming a kind meshform cannot govern fails the build, located in the config."""
+    work = tmp_path / "rollouts"
+    work.mkdir()
+    shutil.copy(EXAMPLE / "overlays" / "istio" / "meshform-fn", work / "meshform-fn")
+    shutil.copy(ROOT / "tests" / "fixtures" / "workload_kinds" / "extensions.yaml", work / "extensions.yaml")
+    shutil.copy(ROOT / "tests" / "fixtures" / "workload_kinds" / "unknown.yaml", work / "unknown.yaml")
+    (work / "kustomization.yaml").write_text(
+        "resources: [extensions.yaml, unknown.yaml]\ntransformers: [mesh.yaml]\n"
+    )
+    mesh = (EXAMPLE / "overlays" / "istio" / "mesh.yaml").read_text() + (
+        "  workloadKinds:\n  - {group: serving.knative.dev, kind: Service, podTemplatePath: spec/template}\n"
+        "  rules:\n  - kinds: [Rollout]\n    mode: linkerd\n"
+    )
+    (work / "mesh.yaml").write_text(mesh)
+    proc = build(kustomize, work, *EXEC)
+    assert proc.returncode == 0, proc.stderr
+    governed = {
+        (o["kind"], o["metadata"]["name"]): o["spec"]["template"]["metadata"].get("annotations", {})
+        for o in _objects(proc.stdout)
+        if o["kind"] not in ("CustomResourceDefinition", "Deployment") and "template" in o["spec"]
+    }
+    assert {k: "meshform.dev/status" in v for k, v in governed.items()} == {
+        ("Rollout", "web"): True,
+        ("CloneSet", "api"): True,
+        ("StatefulSet", "db"): True,
+        ("DaemonSet", "agent"): True,
+        ("Service", "hello"): True,
+    }
+    assert governed[("Rollout", "web")]["linkerd.io/inject"] == "enabled"
+    (work / "mesh.yaml").write_text(mesh.replace("kinds: [Rollout]", "kinds: [Rollouts]"))
+    proc = build(kustomize, work, *EXEC)
+    assert proc.returncode != 0 and proc.stdout == ""
+    assert "MF430 rule 1 names kind 'Rollouts'" in proc.stderr

@@ -14,7 +14,8 @@ from conftest import ROOT, transform_text
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from meshform.core.workloads import TEMPLATE_PATHS, pod_template
+from meshform.core.workloads import pod_template
+from meshform.model.workload_kinds import BUILTIN
 from meshform.modes import MODES
 from meshform.yamlio.streams import FAST, ROUND_TRIP
 from meshform.yamlio.writer import dump_stream
@@ -121,7 +122,8 @@ def pod_spec(draw: st.DrawFn, name: str) -> dict[str, Any]:
 
 @st.composite
 def workload(draw: st.DrawFn, index: int) -> dict[str, Any]:
-    kind = draw(st.sampled_from(list(TEMPLATE_PATHS)))
+    entry = draw(st.sampled_from(BUILTIN.entries))  # Kubernetes' own and the built-in extensions
+    kind = entry.kind
     name = f"w{index}"
     labels = {"app": name, **draw(st.dictionaries(KEY, WEIRD, max_size=2))}
     meta: dict[str, Any] = {"labels": labels}
@@ -129,11 +131,7 @@ def workload(draw: st.DrawFn, index: int) -> dict[str, Any]:
         meta["annotations"] = draw(st.dictionaries(KEY, WEIRD, min_size=1, max_size=2))
     template = {"metadata": meta, "spec": draw(pod_spec(name))}
     obj: dict[str, Any] = {
-        "apiVersion": "v1"
-        if kind in ("Pod", "ReplicationController")
-        else "batch/v1"
-        if kind in ("Job", "CronJob")
-        else "apps/v1",
+        "apiVersion": f"{entry.group}/v1" if entry.group else "v1",
         "kind": kind,
         "metadata": {"name": name, "namespace": "gen"},
     }

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from meshform.core import status
 from meshform.core.workloads import pod_template
 from meshform.diagnostics import Diagnostic, Level
+from meshform.model.workload_kinds import BUILTIN, WorkloadKinds
 from meshform.modes import Registry
 from meshform.modes.base import NAME_LABEL, ModeFacts, NamespaceTrap
 
@@ -85,7 +86,11 @@ class NamespaceIndex:
         return [m.facts for m in registry.modes.values() if self.enrolls(ns, m.facts)]
 
     def conflicts(
-        self, items: Iterable[Located], registry: Registry, other_meshes: bool = True
+        self,
+        items: Iterable[Located],
+        registry: Registry,
+        other_meshes: bool = True,
+        kinds: WorkloadKinds = BUILTIN,
     ) -> Iterator[Diagnostic]:
         """Namespaces enrolled twice, and every workload carrying meshform's status whose mode the
         cluster would not give it. `other_meshes=False` leaves out other meshes that would reach the pod:
@@ -97,7 +102,7 @@ class NamespaceIndex:
                 yield from self._double_enrollment(item, registry)
         warned: set[tuple[str, str]] = set()
         for item in items:
-            template = pod_template(item.obj)
+            template = pod_template(item.obj, kinds)
             recorded = status.recorded_mode(template) if template is not None else None
             if recorded is None or template is None:
                 continue

@@ -16,6 +16,7 @@ from typing import Any
 
 from meshform.diagnostics import Diagnostic, Level, MeshformError, json_type
 from meshform.model.schema import json_path
+from meshform.model.workload_kinds import BUILTIN, KUBERNETES_GROUPS, WorkloadKinds
 from meshform.objects import Item, resource_ref
 from meshform.yamlio.reader import Document, Path
 
@@ -139,22 +140,40 @@ BY_KIND: dict[str, Check] = {
 OTHER = fields(metadata=META)  # any other object: the core reads its kind, name and namespace
 
 
-def problems(obj: dict[str, Any]) -> Iterator[Problem]:
+@lru_cache(maxsize=64)
+def _workload_shape(template: tuple[str, ...]) -> Check:
+    """The shape of a workload kind that is not Kubernetes' own: its metadata, its pod template at
+    `template`, and the LabelSelector next to it."""
+    level: dict[str, Check] = {"selector": SELECTOR, template[-1]: TEMPLATE}
+    for key in reversed(template[:-1]):
+        level = {key: fields(**level)}
+    return fields(**{"metadata": META, **level})
+
+
+def shape_of(obj: dict[str, Any], kinds: WorkloadKinds = BUILTIN) -> Check:
+    """The check for an object: by its workload kind's template path, or by Kubernetes' own kinds."""
+    kind = obj.get("kind")
+    kind = kind if isinstance(kind, str) else ""
+    entry = kinds.of(obj)
+    if entry is None or entry.group in KUBERNETES_GROUPS:
+        return BY_KIND.get(kind, OTHER) if entry is not None or kind == "Service" else OTHER
+    return _workload_shape(entry.template)
+
+
+def problems(obj: dict[str, Any], kinds: WorkloadKinds = BUILTIN) -> Iterator[Problem]:
     """Every field of the object the core reads whose type is wrong. (The meshform.dev/status record
     inside an annotation is parsed, and refused in words, by meshform.core.status.)"""
     for key in ("apiVersion", "kind"):
         yield from scalar(obj.get(key), (key,))
-    kind = obj.get("kind")
-    kind = kind if isinstance(kind, str) else ""
-    yield from BY_KIND.get(kind, OTHER)(obj, ())
+    yield from shape_of(obj, kinds)(obj, ())
 
 
-def checked(items: Iterable[Item]) -> tuple[list[Item], list[Diagnostic]]:
+def checked(items: Iterable[Item], kinds: WorkloadKinds = BUILTIN) -> tuple[list[Item], list[Diagnostic]]:
     """The items of the right shape, and a located error for each problem of the others."""
     good: list[Item] = []
     diags: list[Diagnostic] = []
     for item in items:
-        found = list(problems(item.obj))
+        found = list(problems(item.obj, kinds))
         if found:
             diags += (_diagnostic(item, p) for p in found)
         else:

@@ -23,10 +23,11 @@ from typing import Any
 from meshform.core import foreign, identity, provenance, shapes, status
 from meshform.core.namespaces import NamespaceIndex
 from meshform.core.policy import attach, enforceable, recorded_ports, recorded_upstreams
-from meshform.core.workloads import TEMPLATE_PATHS, pod_template, selector_keys
+from meshform.core.workloads import find_pod_template, pod_template, selector_keys, template_path
 from meshform.diagnostics import Diagnostic, Level
 from meshform.model.config import OPT_OUT, TransformConfig
 from meshform.model.schema import json_path
+from meshform.model.workload_kinds import group_of
 from meshform.modes import Registry
 from meshform.modes.base import EnrollContext, Enrollment, Mode, ModeFacts, Port
 from meshform.objects import Item, resource_ref
@@ -79,9 +80,10 @@ class Transformer:
 
     def __init__(self, items: list[Item], config: TransformConfig, registry: Registry) -> None:
         # Objects of the wrong shape are reported and left alone: nothing below reads them.
-        self.items, self.diagnostics = shapes.checked(items)
+        self.items, self.diagnostics = shapes.checked(items, config.workload_kinds)
         items = self.items
         self.config = config
+        self.kinds = config.workload_kinds
         self.registry = registry
         self.namespaces = NamespaceIndex.build([i.obj for i in items])
         self.keys = provenance.governance_keys(registry)
@@ -116,13 +118,52 @@ class Transformer:
 
     def run(self) -> list[Diagnostic]:
         by_ref = {_object_key(i.obj): i for i in self.items if isinstance(i.obj, dict)}
+        mentions = _Mentions("containers")
         for item in list(self.items):
-            template = pod_template(item.obj)
+            template = pod_template(item.obj, self.kinds)
             if template is not None:
                 self._workload(item, template, by_ref)
+            elif mentions.of(item.text):
+                self._not_a_workload(item)
         # other meshes reaching a pod: _enroll opts it out, or says why it cannot (MF253, MF254)
-        self.diagnostics += self.namespaces.conflicts(self.items, self.registry, other_meshes=False)
+        self.diagnostics += self.namespaces.conflicts(
+            self.items, self.registry, other_meshes=False, kinds=self.kinds
+        )
         return self.diagnostics
+
+    def _not_a_workload(self, item: Item) -> None:
+        """An object meshform does not govern that carries a pod template would run pods outside the
+        mode the user chose, silently: say so, at the template (MF431 for a kind meshform does not
+        know, MF432 for a known kind whose template is not where its entry says)."""
+        obj = item.obj
+        found = find_pod_template(obj)
+        if found is None or _opted_out(obj, _at_path(obj, found)):
+            return
+        entry = self.kinds.of(obj)
+        where = json_path(found)
+        ref = resource_ref(obj)
+        if entry is None:
+            api = obj.get("apiVersion")
+            group = group_of(api) or '""'
+            diag = item.diagnostic(
+                Level.WARNING,
+                "MF431",
+                f"{ref} ({api}) carries a pod template at {where}, but is no workload kind meshform "
+                "knows: its pods are left ungoverned",
+                f"to govern it, add to the config spec.workloadKinds: [{{group: "
+                f"{group}, kind: {obj.get('kind')}, podTemplatePath: "
+                f'{"/".join(str(p) for p in found)}}}]; or annotate it {OPT_OUT}: "true"',
+            )
+        else:
+            declared = "/".join(entry.template)
+            diag = item.diagnostic(
+                Level.WARNING,
+                "MF432",
+                f"{ref} has no pod template at {json_path(entry.template)} (podTemplatePath {declared}) "
+                f"but one at {where}: its pods are left ungoverned",
+            )
+        line, col = shapes.locate(item, found)
+        self.diagnostics.append(replace(diag, line=line, col=col, path=where))
 
     def plan(self, item: Item, template: dict[str, Any]) -> Plan | None:
         obj = item.obj
@@ -138,8 +179,13 @@ class Transformer:
             )
             return None
         labels = _meta(template).get("labels") or {}
+        entry = self.kinds.of(obj)
         choice = self.config.choose(
-            obj["kind"], str(_meta(obj).get("name", "")), str(_meta(obj).get("namespace", "")), labels
+            obj["kind"],
+            str(_meta(obj).get("name", "")),
+            str(_meta(obj).get("namespace", "")),
+            labels,
+            entry.group if entry is not None else None,
         )
         if choice is None:
             return None
@@ -236,9 +282,8 @@ class Transformer:
             f"remove the {status.STATUS} annotation (and whatever it lists that meshform added), "
             "then run meshform again",
         )
-        kind = item.obj.get("kind")
         where = (
-            *TEMPLATE_PATHS.get(kind, ()),
+            *template_path(item.obj, self.kinds),
             "metadata",
             "annotations",
             status.STATUS,
@@ -260,8 +305,7 @@ class Transformer:
             f"a {foreign.ISTIO_STATUS} copied from another workload or edited by hand is not Istio's: "
             "remove it (and whatever it lists that Istio added), then run meshform again",
         )
-        kind = str(item.obj.get("kind"))
-        base = TEMPLATE_PATHS.get(kind, ()) if index == 0 else ("spec", "jobTemplate")
+        base = template_path(item.obj, self.kinds) if index == 0 else ("spec", "jobTemplate")
         where = (*base, "metadata", "annotations", foreign.ISTIO_STATUS)
         line, col = shapes.locate(item, where)
         self.diagnostics.append(replace(diag, line=line, col=col, path=json_path(where)))
@@ -305,7 +349,7 @@ class Transformer:
 
     def _holders(self, item: Item, services: list[Item]) -> dict[str, str]:
         """Pod label → the selector that needs it (the workload's own, or a Service's)."""
-        held = {key: "spec.selector" for key in selector_keys(item.obj)}
+        held = {key: "spec.selector" for key in selector_keys(item.obj, self.kinds)}
         by_services = self.selection_holders.get(id(services)) if services else None
         if by_services is None:
             by_services = {}
@@ -615,6 +659,28 @@ class Transformer:
                 status.apply_service(svc.obj, mode.facts.name, targets, labels, annotations)
                 self.recorded.add(id(svc))
                 svc.changed = svc.obj != before
+
+
+class _Mentions:
+    """Does a document's text mention a word? The items of one List share its text: asked once."""
+
+    def __init__(self, word: str) -> None:
+        self.word = word
+        self.text: str | None = None
+        self.found = False
+
+    def of(self, text: str) -> bool:
+        if not text:
+            return True  # an object built in memory: no text to ask, so look at the object
+        if text is not self.text:
+            self.text, self.found = text, self.word in text
+        return self.found
+
+
+def _at_path(obj: Any, path: tuple[str | int, ...]) -> dict[str, Any]:
+    for key in path:
+        obj = obj[key]
+    return obj if isinstance(obj, dict) else {}
 
 
 def _service_targets(

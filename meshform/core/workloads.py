@@ -1,51 +1,53 @@
-"""Where each workload kind keeps its pod template. Knows nothing about meshes."""
+"""Where each workload keeps its pod template and its selector. Knows nothing about meshes.
+
+Which kinds are workloads is data (meshform.model.workload_kinds): Kubernetes' own, the built-in
+extensions, and those a config declares; every function here takes that table (`kinds`), the
+built-in one by default.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
-TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {
-    "Pod": (),
-    "Deployment": ("spec", "template"),
-    "StatefulSet": ("spec", "template"),
-    "DaemonSet": ("spec", "template"),
-    "ReplicaSet": ("spec", "template"),
-    "ReplicationController": ("spec", "template"),
-    "Job": ("spec", "template"),
-    "CronJob": ("spec", "jobTemplate", "spec", "template"),
-}
+from meshform.model.workload_kinds import BUILTIN, WorkloadKinds
+
+Path = tuple[str | int, ...]
 
 
-def pod_template(doc: Any) -> dict[str, Any] | None:
-    """The pod template (for a Pod: the Pod itself) of a workload, or None for any other object."""
-    if not isinstance(doc, dict) or doc.get("kind") not in TEMPLATE_PATHS:
-        return None
-    node: Any = doc
-    for key in TEMPLATE_PATHS[doc["kind"]]:
+def _at(node: Any, path: tuple[str, ...]) -> Any:
+    for key in path:
         node = node.get(key) if isinstance(node, dict) else None
+    return node
+
+
+def pod_template(doc: Any, kinds: WorkloadKinds = BUILTIN) -> dict[str, Any] | None:
+    """The pod template (for a Pod: the Pod itself) of a workload, or None for any other object."""
+    entry = kinds.of(doc)
+    if entry is None:
+        return None
+    node = _at(doc, entry.template)
     if not isinstance(node, dict) or not isinstance(node.get("spec"), dict):
         return None
     return node
 
 
-# A selector sits next to its pod template (a ReplicationController's is a plain map, the rest are
-# LabelSelectors); a Pod has none.
-SELECTOR_PATHS: dict[str, tuple[str, ...]] = {
-    k: (*p[:-1], "selector") for k, p in TEMPLATE_PATHS.items() if p
-}
+def template_path(doc: Any, kinds: WorkloadKinds = BUILTIN) -> tuple[str, ...]:
+    """The path to the workload's pod template (`()` for a Pod or for an object that is none)."""
+    entry = kinds.of(doc)
+    return entry.template if entry is not None else ()
 
 
-def selector_keys(doc: Any) -> frozenset[str]:
+def selector_keys(doc: Any, kinds: WorkloadKinds = BUILTIN) -> frozenset[str]:
     """Label keys the workload's own selector mentions (matchLabels, matchExpressions, or a plain map):
-    its pod template must keep them exactly as they are, or the workload no longer matches its pods."""
-    if not isinstance(doc, dict) or doc.get("kind") not in SELECTOR_PATHS:
-        return frozenset()
-    node: Any = doc
-    for key in SELECTOR_PATHS[doc["kind"]]:
-        node = node.get(key) if isinstance(node, dict) else None
+    its pod template must keep them exactly as they are, or the workload no longer matches its pods.
+    (A ReplicationController's selector is a plain map, the rest are LabelSelectors.)"""
+    entry = kinds.of(doc)
+    where = entry.selector if entry is not None else None
+    node = _at(doc, where) if where else None
     if not isinstance(node, dict):
         return frozenset()
-    if doc["kind"] == "ReplicationController":
+    if entry is not None and (entry.group, entry.kind) == ("", "ReplicationController"):
         return frozenset(str(k) for k in node)
     keys = (
         {str(k) for k in node.get("matchLabels") or {}}
@@ -56,3 +58,36 @@ def selector_keys(doc: Any) -> frozenset[str]:
         if isinstance(expression, dict) and "key" in expression:
             keys.add(str(expression["key"]))
     return frozenset(keys)
+
+
+# How deep a pod template may sit in an object meshform does not know (a CronJob's is 4 keys down;
+# operators nest theirs deeper): deep enough for any CRD seen, bounded so the walk stays cheap.
+SEARCH_DEPTH = 8
+
+
+def find_pod_template(obj: Any) -> Path | None:
+    """The path of the first pod template (a mapping whose `spec` holds a list of containers, one of
+    them with an image) below an object's root, breadth first, or None. A CRD's schema (`containers`
+    described under `properties`) is not one."""
+    frontier: list[tuple[Any, Path]] = [(obj, ())]
+    for _ in range(SEARCH_DEPTH):
+        following: list[tuple[Any, Path]] = []
+        for node, path in frontier:
+            items: Iterator[tuple[str | int, Any]]
+            if isinstance(node, dict):
+                spec = node.get("spec")
+                if path and isinstance(spec, dict) and _has_containers(spec):
+                    return path
+                items = ((str(k), v) for k, v in node.items())
+            elif isinstance(node, list):
+                items = enumerate(node)
+            else:
+                continue
+            following += ((v, (*path, k)) for k, v in items if isinstance(v, dict | list))
+        frontier = following
+    return None
+
+
+def _has_containers(spec: dict[str, Any]) -> bool:
+    containers = spec.get("containers")
+    return isinstance(containers, list) and any(isinstance(c, dict) and "image" in c for c in containers)

@@ -82,7 +82,7 @@ def check_command(paths: list[str], config: TransformConfig, registry: Registry,
     items = judge.items  # those of the right shape; the others are among judge.diagnostics
     warned: set[tuple[str, str]] = set()
     for item in items:
-        template = pod_template(item.obj)
+        template = pod_template(item.obj, config.workload_kinds)
         if template is None:
             continue
         plan = judge.plan(item, template)

@@ -53,14 +53,15 @@ def rewrite(paths: list[str], config: TransformConfig, registry: Registry, engin
         if problems:
             return found + problems
         texts = {h.name: h.text for h in held}
-        outcome = govern_sources(list(texts), config, registry, engine, texts=texts)
+        walked = set(files) - set(paths)
+        outcome = govern_sources(list(texts), config, registry, engine, texts=texts, walked=walked)
         diags = found + outcome.diagnostics + nothing_read(outcome)
         if has_errors(diags):
             return diags
         replacements = [
             Replacement(h.real, _bom(h) + outcome.file_text(h.name, engine).encode("utf-8"), h.stat)
             for h in held
-            if any(c.changed for c in outcome.chunks_by_file[h.name])
+            if any(c.changed for c in outcome.chunks_by_file.get(h.name, ()))  # skipped: absent
         ]
         try:
             replace_files(replacements, {h.real: h.name for h in held})

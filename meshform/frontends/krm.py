@@ -7,10 +7,12 @@ or partial `items`, which orchestrators would read as "delete everything".
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from meshform.core.transform import transform
 from meshform.diagnostics import Diagnostic, Level, MeshformError, has_errors
+from meshform.frontends import krm_render
 from meshform.model.config import TransformConfig, from_document, unknown_modes
 from meshform.modes import Registry
 from meshform.objects import Item
@@ -22,12 +24,17 @@ PATH_ANNOTATIONS = ("internal.config.kubernetes.io/path", "config.kubernetes.io/
 INDEX_ANNOTATIONS = ("internal.config.kubernetes.io/index", "config.kubernetes.io/index")
 
 
-def _result(d: Diagnostic, items: list[Item]) -> dict[str, Any]:
+def _result(d: Diagnostic, items: list[Item], file: str) -> dict[str, Any]:
+    # A finding in another file (the generator's application model) says where, as text reports do.
+    elsewhere = d.file != file and d.line > 0
+    where = f"{os.path.relpath(d.file)}:{d.line}:{d.col}: " if elsewhere else ""
     result: dict[str, Any] = {
-        "message": f"{d.code} {d.message}" + (f" (hint: {d.fix})" if d.fix else ""),
+        "message": f"{where}{d.code} {d.message}" + (f" (hint: {d.fix})" if d.fix else ""),
         "severity": d.level.value,
         "tags": {"code": d.code},
     }
+    if elsewhere:
+        result["file"] = {"path": os.path.relpath(d.file)}
     item = next((i for i in items if _ref_string(i.obj) == d.resource), None) if d.resource else None
     if item is not None:
         meta = item.obj.get("metadata")
@@ -107,13 +114,20 @@ def _resource_list(text: str, file: str) -> Chunk:
 
 def run(text: str, registry: Registry, file: str = "<stdin>") -> tuple[str, list[Diagnostic]]:
     """ResourceList text → (ResourceList text, findings). Raises MeshformError only when the input is
-    not a ResourceList at all (there are then no items to give back)."""
-    from meshform.yamlio.roundtrip import dump
-
+    not a ResourceList at all (there are then no items to give back). A functionConfig naming an
+    application model (`data.app`) makes it a generator (meshform.frontends.krm_render)."""
     chunk = _resource_list(text, file)
+    generated: list[Any] = []
     try:
+        if krm_render.is_generator(chunk.data.get("functionConfig")):
+            generated, diags = krm_render.generate(_plain(chunk.data["functionConfig"]), registry, file)
+            return _answer(text, file, chunk, generated, diags)
         config = _config(chunk.data, file)
-        diags = unknown_modes(config, registry, file) or transform(chunk.items, config, registry)
+        diags = (
+            unknown_modes(config, registry, file)
+            or krm_render.nothing_to_govern([i.obj for i in chunk.items], file)
+            or transform(chunk.items, config, registry)
+        )
         if not config.modes():
             diags.append(
                 Diagnostic(
@@ -128,12 +142,21 @@ def run(text: str, registry: Registry, file: str = "<stdin>") -> tuple[str, list
             )
     except MeshformError as exc:
         diags = exc.diagnostics
-    ok = not has_errors(diags)
-    if ok:
-        chunk.data["items"] = objects_of(chunk)
+    return _answer(text, file, chunk, generated, diags)
+
+
+def _answer(
+    text: str, file: str, chunk: Chunk, generated: list[Any], diags: list[Diagnostic]
+) -> tuple[str, list[Diagnostic]]:
+    """The ResourceList to answer: the items (governed, then any generated objects) and the results;
+    on failure every item exactly as it came and nothing generated."""
+    from meshform.yamlio.roundtrip import dump
+
+    if not has_errors(diags):
+        chunk.data["items"] = objects_of(chunk) + generated
     else:
-        chunk = _resource_list(text, file)  # failure: every item exactly as it came
-    chunk.data["results"] = [_result(d, chunk.items) for d in sorted(diags)]
+        chunk = _resource_list(text, file)
+    chunk.data["results"] = [_result(d, chunk.items, file) for d in sorted(diags)]
     return dump(chunk.data, chunk.indent), diags
 
 

@@ -13,7 +13,8 @@ from types import MappingProxyType
 from typing import Any
 
 from meshform.diagnostics import Diagnostic, Level, MeshformError, json_type, listing
-from meshform.model import schema
+from meshform.model import schema, workload_kinds
+from meshform.model.workload_kinds import BUILTIN, WorkloadKinds
 from meshform.yamlio.reader import Document
 
 OPT_OUT = "meshform.dev/ignore"  # on a workload or its pod template: "true" leaves it alone
@@ -46,8 +47,10 @@ class Rule:
     enrollment: str | None = None
     skip: bool = False
 
-    def matches(self, kind: str, name: str, namespace: str, labels: Mapping[str, Any]) -> bool:
-        if self.kinds and kind not in self.kinds:
+    def matches(
+        self, kind: str, name: str, namespace: str, labels: Mapping[str, Any], group: str | None = None
+    ) -> bool:
+        if self.kinds and kind not in self.kinds and (not group or f"{kind}.{group}" not in self.kinds):
             return False
         if self.names and not any(fnmatch.fnmatchcase(name, p) for p in self.names):
             return False
@@ -71,11 +74,15 @@ class TransformConfig:
     rules: tuple[Rule, ...] = ()
     helm_hooks: str = "skip"
     mode_options: MappingProxyType[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    workload_kinds: WorkloadKinds = BUILTIN
 
-    def choose(self, kind: str, name: str, namespace: str, labels: Mapping[str, Any]) -> Choice | None:
-        """First matching rule wins; otherwise the default mode; None = leave the workload alone."""
+    def choose(
+        self, kind: str, name: str, namespace: str, labels: Mapping[str, Any], group: str | None = None
+    ) -> Choice | None:
+        """First matching rule wins; otherwise the default mode; None = leave the workload alone.
+        A rule's kind `Kind.group` selects that group's kind only (`group` is the workload's)."""
         for rule in self.rules:
-            if rule.matches(kind, name, namespace, labels):
+            if rule.matches(kind, name, namespace, labels, group):
                 return (
                     None
                     if rule.skip or rule.mode is None
@@ -113,12 +120,18 @@ def from_document(doc: Document) -> TransformConfig:
     if errors:
         raise MeshformError(errors)
     spec = data.get("spec", {})
+    kinds = workload_kinds.declared(doc, spec.get("workloadKinds", ()))
+    rules = spec.get("rules", ())
+    ungovernable = list(workload_kinds.ungovernable(doc, rules, kinds))
+    if ungovernable:
+        raise MeshformError(ungovernable)
     return TransformConfig(
         mode=spec.get("mode"),
         enrollment=spec.get("enrollment"),
-        rules=tuple(_rule(r) for r in spec.get("rules", ())),
+        rules=tuple(_rule(r) for r in rules),
         helm_hooks=spec.get("helmHooks", "skip"),
         mode_options=MappingProxyType(dict(spec.get("modeOptions", {}))),
+        workload_kinds=kinds,
     )
 
 

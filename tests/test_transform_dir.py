@@ -1,0 +1,148 @@
+"""`transform DIR` reads only Kubernetes objects: the files of kustomize, kpt, Helm, npm and meshform
+itself that share a directory with manifests are skipped with a note (MF434), never fed into the
+output; a Helm chart's templates are Go templates, refused with a located error (MF435)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from conftest import ROOT, run_cli
+
+MIXED = ROOT / "tests" / "fixtures" / "mixed_dir"
+CHART = ROOT / "tests" / "fixtures" / "charts" / "shop"
+
+
+def objects(text: str) -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all(text) if d is not None]
+
+
+def notes(err: str) -> dict[str, str]:
+    """file (relative to the fixture) → the MF434 note about it."""
+    out = {}
+    for line in err.splitlines():
+        if " info MF434 " in line:
+            where, _, message = line.partition(" info MF434 ")
+            out[str(Path(where.rsplit(":", 3)[0]).relative_to(MIXED))] = message
+    return out
+
+
+def test_only_kubernetes_objects_of_a_walked_directory_are_read() -> None:
+    proc = run_cli("transform", str(MIXED), "--mode", "istio")
+    err = proc.stderr.decode()
+    assert proc.returncode == 0, err
+    assert [(o["kind"], o["metadata"]["name"]) for o in objects(proc.stdout.decode())] == [
+        ("Deployment", "web"),
+        ("Service", "web"),
+        ("ConfigMap", "rules"),  # its {{ $labels }} is Prometheus' data in a valid object: kept
+    ]
+    assert notes(err) == {
+        "kustomization.yaml": "skipped: kustomize's config (Kustomization), not a Kubernetes object",
+        "tools/Kptfile.yaml": "skipped: kpt's package file (Kptfile), not a Kubernetes object",
+        "tools/fn-config.yaml": "skipped: a local-config ConfigMap (config.kubernetes.io/local-config: "
+        "true, never deployed), not a Kubernetes object",
+        "tools/mesh.yaml": "skipped: meshform's own config (MeshTransformer), not a Kubernetes object",
+        "tools/package.json": "skipped: no Kubernetes object in it (a document with apiVersion and kind)",
+        "tools/values.yaml": "skipped: no Kubernetes object in it (a document with apiVersion and kind)",
+    }
+    assert "kustomize build DIR | meshform transform -" in err  # what to run instead
+
+
+def test_a_file_named_on_the_command_line_is_read_as_given() -> None:
+    proc = run_cli("transform", str(MIXED / "tools" / "values.yaml"), str(MIXED / "app"), "--mode", "istio")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.decode().startswith("replicaCount: 2\n")  # asked for: passed through, as before
+    assert "MF434" not in proc.stderr.decode()
+
+
+@pytest.mark.parametrize("how", ["in-place", "o-dir", "diff", "check"])
+def test_skipped_files_are_neither_rewritten_nor_written_nor_checked(how: str, tmp_path: Path) -> None:
+    work = tmp_path / "repo"
+    shutil.copytree(MIXED, work)
+    before = {p: p.read_bytes() for p in work.rglob("*") if p.is_file()}
+    if how == "in-place":
+        proc = run_cli("transform", str(work), "--mode", "istio", "--in-place")
+        changed = {p.relative_to(work).as_posix() for p, b in before.items() if p.read_bytes() != b}
+        assert changed == {"app/deployment.yaml"}
+    elif how == "o-dir":
+        proc = run_cli("transform", str(work), "--mode", "istio", "-o", str(tmp_path / "out"))
+        written = sorted(p.name for p in (tmp_path / "out").iterdir() if not p.name.startswith("."))
+        assert written == ["apps_v1_deployment_web.yaml", "v1_configmap_rules.yaml", "v1_service_web.yaml"]
+    elif how == "diff":
+        proc = run_cli("transform", str(work), "--mode", "istio", "--diff")
+        assert proc.returncode == 1  # a change, in the Deployment only
+        assert [line for line in proc.stdout.decode().splitlines() if line.startswith("+++")] == [
+            f"+++ b/{work}/app/deployment.yaml"
+        ]
+        return
+    else:
+        proc = run_cli("check", str(work), "--mode", "istio")
+        assert proc.returncode == 1
+        assert "MF801 Deployment/shop/web" in proc.stderr.decode()
+        assert "3 object(s)" not in proc.stderr.decode()
+        return
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_a_directory_of_nothing_but_tool_files_is_an_empty_input(tmp_path: Path) -> None:
+    shutil.copy(MIXED / "kustomization.yaml", tmp_path)
+    shutil.copy(MIXED / "tools" / "values.yaml", tmp_path)
+    proc = run_cli("transform", str(tmp_path), "--mode", "istio")
+    assert (proc.returncode, proc.stdout) == (1, b"")
+    assert "MF703" in proc.stderr.decode() and "MF434" in proc.stderr.decode()
+
+
+def test_a_helm_chart_directory_is_refused_at_each_template(tmp_path: Path) -> None:
+    proc = run_cli("transform", str(CHART), "--mode", "istio")
+    err = proc.stderr.decode()
+    assert (proc.returncode, proc.stdout) == (1, b"")
+    refused = sorted(
+        line.split(": error MF435")[0].removeprefix(f"{CHART}/")
+        for line in err.splitlines()
+        if "error MF435" in line
+    )
+    first = {
+        name: _first_template(CHART / "templates" / name)
+        for name in ("cronjob.yaml", "deployment.yaml", "migrate-hook.yaml", "service.yaml")
+    }
+    assert refused == [f"templates/{name}:{line}:{col}" for name, (line, col) in sorted(first.items())]
+    assert "helm template NAME CHART | meshform transform -" in err
+    assert "Traceback" not in err and "MF002" not in err
+
+
+def _first_template(path: Path) -> tuple[int, int]:
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if "{{" in line:
+            return number, line.index("{{") + 1
+    raise AssertionError(path)
+
+
+@pytest.mark.parametrize("named", ["templates/deployment.yaml", "templates/service.yaml"])
+def test_a_chart_template_named_directly_is_refused_too(named: str) -> None:
+    proc = run_cli("transform", str(CHART / named), "--mode", "istio")
+    assert (proc.returncode, proc.stdout) == (1, b"")
+    assert "error MF435 this is a Helm chart template" in proc.stderr.decode()
+
+
+def test_an_unparseable_go_template_on_stdin_is_said_to_be_one() -> None:
+    text = (
+        b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n{{- if .Values.x }}\ndata: {}\n{{- end }}\n"
+    )
+    proc = run_cli("transform", "-", "--mode", "istio", stdin=text)
+    assert (proc.returncode, proc.stdout) == (1, b"")
+    assert proc.stderr.decode().startswith("<stdin>:5:1: error MF435 this is a Go template, not YAML")
+
+
+def test_the_rendered_chart_is_governed() -> None:
+    from test_helm import _helm_binary  # the pinned build; skips (fails on CI) without it
+
+    rendered = subprocess.run(
+        [_helm_binary("helm3"), "template", "shop", str(CHART)], capture_output=True, check=True, timeout=60
+    ).stdout
+    proc = run_cli("transform", "-", "--mode", "istio", stdin=rendered)
+    assert proc.returncode == 0, proc.stderr
+    assert "meshform.dev/status" in proc.stdout.decode()
