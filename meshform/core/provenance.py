@@ -58,7 +58,7 @@ def problem(
     for field_name in ("labels", "annotations"):
         present = meta.get(field_name) or {}
         for key in getattr(record, field_name):
-            if key not in keys:
+            if key not in keys and key not in mode.facts.sidecar_keys:
                 return f"records {field_name[:-1]} {key!r}, which is no mode's key"
             if key not in present:
                 return f"records {field_name[:-1]} {key!r}, which the pod template does not have"
@@ -66,8 +66,25 @@ def problem(
         found = _added_names(template, record, expected(mode))
         if found:
             return found
+    if record.fields:
+        found = _fields_problem(template, record, mode)
+        if found:
+            return found
     if record.env:
         return _env_problem(template, record, mode)
+    return None
+
+
+def _fields_problem(template: dict[str, Any], record: Record, mode: Mode) -> str | None:
+    """Only a pre-injecting mode rewrites the app's container fields, only those it declares, and only
+    in containers the pod has."""
+    names = {c.get("name") for c in (template["spec"].get("containers") or []) if isinstance(c, dict)}
+    for container, fields in record.fields.items():
+        if container not in names:
+            return f"records fields of container {container!r}, which the pod does not have"
+        for key in fields:
+            if key not in mode.facts.patched_fields:
+                return f"records field {key!r} of {container!r}, which mode {record.mode!r} never rewrites"
     return None
 
 

@@ -51,6 +51,7 @@ class Record:
     containers: tuple[str, ...] = ()
     volumes: tuple[str, ...] = ()
     env: Mapping[str, Mapping[str, Any]] = field(default_factory=_empty)  # container → variable → prior value
+    fields: Mapping[str, Mapping[str, Any]] = field(default_factory=_empty)  # container → field → prior
     objects: tuple[str, ...] = ()  # "Kind/name" of objects added next to the workload
     created: tuple[str, ...] = ()  # containers meshform had to create (removed again when empty)
     target_ports: Mapping[str, Any] = field(default_factory=_empty)  # Service port name → prior targetPort
@@ -114,6 +115,7 @@ _FIELDS: dict[str, tuple[str, Callable[[Any], bool], str]] = {
     "containers": ("containers", _names, "a list of distinct names"),
     "volumes": ("volumes", _names, "a list of distinct names"),
     "env": ("env", _env, "an object of container → {variable → prior value}"),
+    "fields": ("fields", _env, "an object of container → {field → prior value}"),
     "objects": ("objects", _objects, 'a list of distinct "Kind/name"'),
     "created": ("created", _created, f"a list of distinct names from {', '.join(sorted(CREATED))}"),
     "targetPorts": ("target_ports", _text_map, "an object of port name → prior targetPort"),
@@ -142,7 +144,7 @@ def parse(raw: Any) -> Record:
         attribute, valid, shape = _FIELDS[key]
         if not valid(value):
             raise StatusError(f"field {key!r} must be {shape}")
-        values[attribute] = _frozen(value, nested=key == "env")
+        values[attribute] = _frozen(value, nested=key in ("env", "fields"))
     return Record(**values)
 
 
@@ -219,6 +221,22 @@ def _set_env(
     return priors
 
 
+def _set_fields(containers: list[dict[str, Any]], wanted: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Rewrite fields of existing containers (None removes one); the priors (None: absent) are recorded."""
+    priors: dict[str, dict[str, Any]] = {}
+    for container in containers:
+        fields = wanted.get(container.get("name", ""))
+        if not fields:
+            continue
+        priors[container["name"]] = {key: container.get(key) for key in fields}
+        for key, value in fields.items():
+            if value is None:
+                container.pop(key, None)
+            else:
+                container[key] = value
+    return priors
+
+
 def apply(
     template: dict[str, Any],
     mode: str,
@@ -252,6 +270,8 @@ def apply(
             record[key] = [item["name"] for item in items]
     if enrollment.env:
         record["env"] = _set_env(spec.get("containers", []), enrollment.env, created)
+    if enrollment.container_fields:
+        record["fields"] = _set_fields(spec.get("containers", []), enrollment.container_fields)
     if enrollment.objects:
         record["objects"] = [f"{o['kind']}/{o['metadata']['name']}" for o in enrollment.objects]
     if enrollment.policy:
@@ -312,6 +332,15 @@ def _restore_env(containers: list[dict[str, Any]], priors: Mapping[str, Mapping[
                     entry["value"] = prior[entry["name"]]
 
 
+def _restore_fields(containers: list[dict[str, Any]], priors: Mapping[str, Mapping[str, Any]]) -> None:
+    for container in containers:
+        for key, value in (priors.get(container.get("name", "")) or {}).items():
+            if value is None:
+                container.pop(key, None)
+            else:
+                container[key] = value
+
+
 def _drop_created(template: dict[str, Any], created: tuple[str, ...]) -> None:
     """Remove containers meshform created, but only if nothing else has been put in them since."""
     meta, spec = template.get("metadata", {}), template["spec"]
@@ -344,6 +373,7 @@ def remove(template: dict[str, Any], record: Record, held: Collection[str] = ())
         if names and isinstance(spec.get(key), list):
             spec[key] = [item for item in spec[key] if item.get("name") not in names]
     _restore_env(spec.get("containers", []), record.env)
+    _restore_fields(spec.get("containers", []), record.fields)
     _drop_created(template, record.created)
     return kept
 

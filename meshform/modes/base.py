@@ -115,6 +115,11 @@ class ModeFacts:
     # record says so, but they enroll nothing, so a user may write them too.
     policy_keys: tuple[str, ...] = ()
     proof_containers: tuple[str, ...] = ()  # containers that prove the data plane arrived
+    # Pre-injection (strategy `sidecar` of a mesh mode): the pod keys the mesh's injector writes
+    # besides the enrolling ones (its status marker, default-container, Prometheus, mesh labels), which
+    # a meshform record may name; and the fields of the app's own containers it may rewrite (probes).
+    sidecar_keys: tuple[str, ...] = ()
+    patched_fields: tuple[str, ...] = ()
     namespace_any_keys: tuple[str, ...] = ()  # namespace labels that enroll whatever their value
     namespace_also: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # more enrolling values
     pod_any_keys: tuple[str, ...] = ()  # pod labels that enroll whatever their value (a revision)
@@ -252,6 +257,9 @@ class Enrollment:
     # Service with their prior values, so switching removes them exactly.
     service_annotations: dict[str, dict[str, str]] = field(default_factory=dict)
     objects: list[dict[str, Any]] = field(default_factory=list)  # extra objects (e.g. a ConfigMap)
+    # container → field → new value (None: remove the field): what an injector rewrites in the app's
+    # own containers (Istio's probes). Recorded with the prior values, so un-injection restores them.
+    container_fields: dict[str, dict[str, Any]] = field(default_factory=dict)
     policy: dict[str, Any] = field(default_factory=dict)  # the neutral policy (context JSON), recorded
 
     def is_empty(self) -> bool:
@@ -262,6 +270,7 @@ class Enrollment:
             or self.containers
             or self.volumes
             or self.env
+            or self.container_fields
             or self.objects
             or self.policy
             or self.service_labels
