@@ -78,7 +78,9 @@ def problem(
 def _fields_problem(template: dict[str, Any], record: Record, mode: Mode) -> str | None:
     """Only a pre-injecting mode rewrites the app's container fields, only those it declares, and only
     in containers the pod has."""
-    names = {c.get("name") for c in (template["spec"].get("containers") or []) if isinstance(c, dict)}
+    spec = template["spec"]
+    every = [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]
+    names = {c.get("name") for c in every if isinstance(c, dict)}
     for container, fields in record.fields.items():
         if container not in names:
             return f"records fields of container {container!r}, which the pod does not have"
@@ -91,9 +93,11 @@ def _fields_problem(template: dict[str, Any], record: Record, mode: Mode) -> str
 def _added_names(template: dict[str, Any], record: Record, enrollment: Enrollment) -> str | None:
     spec = template.get("spec") or {}
     allowed = {
-        "initContainers": [c["name"] for c in enrollment.init_containers],
-        "containers": [c["name"] for c in enrollment.containers],
-        "volumes": [v["name"] for v in enrollment.volumes],
+        "initContainers": [
+            c["name"] for c in [*enrollment.init_containers, *enrollment.trailing_init_containers]
+        ],
+        "containers": [c["name"] for c in [*enrollment.leading_containers, *enrollment.containers]],
+        "volumes": [v["name"] for v in [*enrollment.leading_volumes, *enrollment.volumes]],
     }
     for field_name in LISTS:
         items = [i.get("name") for i in (spec.get(field_name) or []) if isinstance(i, dict)]

@@ -193,9 +193,16 @@ def _child(parent: dict[str, Any], key: str, empty: Any, created: list[str], nam
     return parent[key]
 
 
-def _set_keys(target: dict[str, Any], values: dict[str, str], carried: Mapping[str, Any]) -> dict[str, Any]:
+def _set_keys(
+    target: dict[str, Any], values: Mapping[str, str | None], carried: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Set keys (None: remove the key, as an injector clearing an annotation); returns their priors."""
     prior = {k: carried[k] if k in carried else target.get(k) for k in values}
-    target.update(values)
+    for key, value in values.items():
+        if value is None:
+            target.pop(key, None)
+        else:
+            target[key] = value
     return prior
 
 
@@ -259,19 +266,20 @@ def apply(
     annotations = _child(meta, "annotations", {}, created, "annotations")
     if enrollment.annotations:
         record["annotations"] = _set_keys(annotations, enrollment.annotations, _EMPTY)
-    for key, items, front in (
-        ("initContainers", enrollment.init_containers, True),
-        ("containers", enrollment.containers, False),
-        ("volumes", enrollment.volumes, False),
+    for key, front, back in (
+        ("initContainers", enrollment.init_containers, enrollment.trailing_init_containers),
+        ("containers", enrollment.leading_containers, enrollment.containers),
+        ("volumes", enrollment.leading_volumes, enrollment.volumes),
     ):
-        if items:
+        if front or back:
             target = _child(spec, key, [], created, key)
-            target[:] = [*items, *target] if front else [*target, *items]
-            record[key] = [item["name"] for item in items]
+            target[:] = [*front, *target, *back]
+            record[key] = [item["name"] for item in [*front, *back]]
     if enrollment.env:
         record["env"] = _set_env(spec.get("containers", []), enrollment.env, created)
     if enrollment.container_fields:
-        record["fields"] = _set_fields(spec.get("containers", []), enrollment.container_fields)
+        containers = [*spec.get("initContainers", []), *spec.get("containers", [])]
+        record["fields"] = _set_fields(containers, enrollment.container_fields)
     if enrollment.objects:
         record["objects"] = [f"{o['kind']}/{o['metadata']['name']}" for o in enrollment.objects]
     if enrollment.policy:
@@ -295,8 +303,16 @@ def collisions(template: dict[str, Any], enrollment: Enrollment) -> list[str]:
         "volume": {v.get("name") for v in (spec.get("volumes") or []) if isinstance(v, dict)},
     }
     added = {
-        "container": [c["name"] for c in [*enrollment.init_containers, *enrollment.containers]],
-        "volume": [v["name"] for v in enrollment.volumes],
+        "container": [
+            c["name"]
+            for c in [
+                *enrollment.init_containers,
+                *enrollment.trailing_init_containers,
+                *enrollment.leading_containers,
+                *enrollment.containers,
+            ]
+        ],
+        "volume": [v["name"] for v in [*enrollment.leading_volumes, *enrollment.volumes]],
     }
     return [f"{what} {name}" for what, names in added.items() for name in names if name in used[what]]
 
@@ -373,7 +389,7 @@ def remove(template: dict[str, Any], record: Record, held: Collection[str] = ())
         if names and isinstance(spec.get(key), list):
             spec[key] = [item for item in spec[key] if item.get("name") not in names]
     _restore_env(spec.get("containers", []), record.env)
-    _restore_fields(spec.get("containers", []), record.fields)
+    _restore_fields([*spec.get("initContainers", []), *spec.get("containers", [])], record.fields)
     _drop_created(template, record.created)
     return kept
 

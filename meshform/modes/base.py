@@ -239,6 +239,10 @@ class EnrollContext:
     policy: PolicyContext | None = None  # the component's traffic policy, as this mode may render it
     policy_owner: bool = False  # this workload carries the component's policy objects (its first version)
     pod_labels: Mapping[str, str] = field(default_factory=dict)  # the pod template's labels, as written
+    # The pod template's annotations as written (pre-injection reads the mesh's per-pod overrides),
+    # and the workload's apiVersion (an injector names the pod's owner by it).
+    pod_annotations: Mapping[str, Any] = field(default_factory=dict)
+    api_version: str = ""
 
 
 @dataclass
@@ -246,9 +250,14 @@ class Enrollment:
     """What a mode adds to one workload. govern() applies it and records it for exact removal."""
 
     labels: dict[str, str] = field(default_factory=dict)
-    annotations: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str | None] = field(default_factory=dict)  # None: the injector removes it
     init_containers: list[dict[str, Any]] = field(default_factory=list)  # prepended, in order
     containers: list[dict[str, Any]] = field(default_factory=list)  # appended, in order
+    # Where an injector puts its containers elsewhere (Istio's istio-init runs after the app's own
+    # init containers; its proxy comes first when the app must wait for it): appended / prepended.
+    trailing_init_containers: list[dict[str, Any]] = field(default_factory=list)
+    leading_containers: list[dict[str, Any]] = field(default_factory=list)
+    leading_volumes: list[dict[str, Any]] = field(default_factory=list)  # prepended (Istio's go first)
     volumes: list[dict[str, Any]] = field(default_factory=list)  # appended, in order
     env: dict[str, dict[str, str]] = field(default_factory=dict)  # container → var → value
     service_target_ports: dict[str, int] = field(default_factory=dict)  # Service port name → port
@@ -268,6 +277,9 @@ class Enrollment:
             or self.annotations
             or self.init_containers
             or self.containers
+            or self.trailing_init_containers
+            or self.leading_containers
+            or self.leading_volumes
             or self.volumes
             or self.env
             or self.container_fields
