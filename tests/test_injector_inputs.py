@@ -137,7 +137,7 @@ def test_rewritten_container_fields_are_recorded_and_restored_exactly() -> None:
     assert template["spec"]["containers"][0]["readinessProbe"] == rewritten
     record = status.read(template)
     assert record is not None and dict(record.fields["app"]) == {
-        "readinessProbe": probe,
+        "readinessProbe": '{"httpGet":{"path":"/","port":8000}}',  # JSON text: keeps the user's key order
         "livenessProbe": None,
     }
     status.remove(template, record)
@@ -147,3 +147,5 @@ def test_rewritten_container_fields_are_recorded_and_restored_exactly() -> None:
 def test_a_fields_record_of_the_wrong_shape_is_refused() -> None:
     with pytest.raises(status.StatusError, match="field 'fields' must be"):
         status.parse('{"mode": "istio", "fields": {"app": 1}}')
+    with pytest.raises(status.StatusError, match="field 'fields' must be"):
+        status.parse('{"mode": "istio", "fields": {"app": {"readinessProbe": "{not json"}}}')

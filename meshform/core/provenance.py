@@ -28,7 +28,7 @@ from typing import Any
 
 from meshform.core.status import LISTS, Record
 from meshform.modes import Registry
-from meshform.modes.base import Enrollment, Mode
+from meshform.modes.base import SIDECAR, Enrollment, Mode
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
 NAME = "app.kubernetes.io/name"
@@ -63,7 +63,7 @@ def problem(
             if key not in present:
                 return f"records {field_name[:-1]} {key!r}, which the pod template does not have"
     if any(record.names(f) for f in LISTS) or record.objects:
-        found = _added_names(template, record, expected(mode))
+        found = _added_names(template, record, expected(mode), mode)
         if found:
             return found
     if record.fields:
@@ -90,7 +90,7 @@ def _fields_problem(template: dict[str, Any], record: Record, mode: Mode) -> str
     return None
 
 
-def _added_names(template: dict[str, Any], record: Record, enrollment: Enrollment) -> str | None:
+def _added_names(template: dict[str, Any], record: Record, enrollment: Enrollment, mode: Mode) -> str | None:
     spec = template.get("spec") or {}
     allowed = {
         "initContainers": [
@@ -99,10 +99,11 @@ def _added_names(template: dict[str, Any], record: Record, enrollment: Enrollmen
         "containers": [c["name"] for c in [*enrollment.leading_containers, *enrollment.containers]],
         "volumes": [v["name"] for v in [*enrollment.leading_volumes, *enrollment.volumes]],
     }
+    injected = mode.facts.sidecar_names if record.strategy == SIDECAR else frozenset()
     for field_name in LISTS:
         items = [i.get("name") for i in (spec.get(field_name) or []) if isinstance(i, dict)]
         for name in record.names(field_name):
-            if name not in allowed[field_name]:
+            if name not in allowed[field_name] and name not in injected:
                 return f"records {field_name} {name!r}, which mode {record.mode!r} never adds here"
             if items.count(name) != 1:
                 return f"records {field_name} {name!r}, but the pod has {items.count(name)} of that name"

@@ -51,7 +51,8 @@ class Record:
     containers: tuple[str, ...] = ()
     volumes: tuple[str, ...] = ()
     env: Mapping[str, Mapping[str, Any]] = field(default_factory=_empty)  # container → variable → prior value
-    fields: Mapping[str, Mapping[str, Any]] = field(default_factory=_empty)  # container → field → prior
+    # container → field → prior value as JSON text (None: the field was absent)
+    fields: Mapping[str, Mapping[str, Any]] = field(default_factory=_empty)
     objects: tuple[str, ...] = ()  # "Kind/name" of objects added next to the workload
     created: tuple[str, ...] = ()  # containers meshform had to create (removed again when empty)
     target_ports: Mapping[str, Any] = field(default_factory=_empty)  # Service port name → prior targetPort
@@ -85,6 +86,18 @@ def _env(value: Any) -> bool:
     return _text_map(value) and all(_text_map(v) for v in value.values())
 
 
+def _json_text(value: Any) -> bool:
+    try:
+        json.loads(value)
+    except (TypeError, ValueError, RecursionError):
+        return False
+    return True
+
+
+def _fields(value: Any) -> bool:
+    return _env(value) and all(v is None or _json_text(v) for c in value.values() for v in c.values())
+
+
 def _objects(value: Any) -> bool:
     return _names(value) and all(all(v.partition("/")[::2]) for v in value)
 
@@ -115,7 +128,7 @@ _FIELDS: dict[str, tuple[str, Callable[[Any], bool], str]] = {
     "containers": ("containers", _names, "a list of distinct names"),
     "volumes": ("volumes", _names, "a list of distinct names"),
     "env": ("env", _env, "an object of container → {variable → prior value}"),
-    "fields": ("fields", _env, "an object of container → {field → prior value}"),
+    "fields": ("fields", _fields, "an object of container → {field → prior value as JSON text, or null}"),
     "objects": ("objects", _objects, 'a list of distinct "Kind/name"'),
     "created": ("created", _created, f"a list of distinct names from {', '.join(sorted(CREATED))}"),
     "targetPorts": ("target_ports", _text_map, "an object of port name → prior targetPort"),
@@ -235,7 +248,12 @@ def _set_fields(containers: list[dict[str, Any]], wanted: dict[str, dict[str, An
         fields = wanted.get(container.get("name", ""))
         if not fields:
             continue
-        priors[container["name"]] = {key: container.get(key) for key in fields}
+        # each prior as JSON text of its own: the record is written with sorted keys, and the
+        # probe must come back with its keys in the user's order
+        priors[container["name"]] = {
+            key: None if key not in container else json.dumps(container[key], separators=(",", ":"))
+            for key in fields
+        }
         for key, value in fields.items():
             if value is None:
                 container.pop(key, None)
@@ -354,7 +372,7 @@ def _restore_fields(containers: list[dict[str, Any]], priors: Mapping[str, Mappi
             if value is None:
                 container.pop(key, None)
             else:
-                container[key] = value
+                container[key] = json.loads(value)
 
 
 def _drop_created(template: dict[str, Any], created: tuple[str, ...]) -> None:

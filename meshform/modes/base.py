@@ -120,6 +120,9 @@ class ModeFacts:
     # a meshform record may name; and the fields of the app's own containers it may rewrite (probes).
     sidecar_keys: tuple[str, ...] = ()
     patched_fields: tuple[str, ...] = ()
+    # Every container and volume name pre-injection may add, whatever the injector's inputs (they
+    # come from the run's modeOptions, which a later run need not repeat).
+    sidecar_names: frozenset[str] = frozenset()
     namespace_any_keys: tuple[str, ...] = ()  # namespace labels that enroll whatever their value
     namespace_also: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # more enrolling values
     pod_any_keys: tuple[str, ...] = ()  # pod labels that enroll whatever their value (a revision)

@@ -39,6 +39,7 @@ FACTS = ModeFacts(
     strategies=(LABELS, SIDECAR),
     sidecar_keys=istio_inject.SIDECAR_KEYS,
     patched_fields=istio_inject.PATCHED_FIELDS,
+    sidecar_names=istio_inject.SIDECAR_NAMES,
     pod_labels={"sidecar.istio.io/inject": "true"},
     namespace_labels={"istio-injection": "enabled"},
     opt_out_labels={"sidecar.istio.io/inject": "false"},

@@ -61,6 +61,26 @@ SIDECAR_KEYS = (
     "istio.io/reroute-virtual-interfaces",
     "traffic.sidecar.istio.io/excludeInterfaces",
 )
+# What the template may add, by name, under any inputs (the proxy, its init or CNI validation
+# container, and every volume it can mount).
+SIDECAR_NAMES = frozenset(
+    {
+        PROXY,
+        "istio-init",
+        "istio-validation",
+        "workload-socket",
+        "credential-socket",
+        "workload-certs",
+        "gke-workload-certificate",
+        "istio-envoy",
+        "istio-data",
+        "istio-podinfo",
+        "istio-token",
+        "istiod-ca-cert",
+        "istio-ca-crl",
+        "istio-certs",
+    }
+)
 PATCHED_FIELDS = ("readinessProbe", "livenessProbe", "startupProbe", "lifecycle")
 PROBE_KINDS = (("readinessProbe", "readyz"), ("livenessProbe", "livez"), ("startupProbe", "startupz"))
 HOOK_KINDS = (("preStop", "prestopz"), ("postStart", "poststartz"))
