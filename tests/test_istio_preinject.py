@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import ROOT, invoke
+from conftest import ROOT, built_tool, invoke
 from istio_diff import differences, documents
 
 FIXTURES = ROOT / "tests" / "fixtures" / "istio-inject"
@@ -32,15 +32,8 @@ HUB, TAG = "docker.io/istio", "1.31-dev"
 
 
 def _istioctl() -> str:
-    proc = subprocess.run(
-        ["bash", str(ROOT / "tests" / "tools" / "build.sh"), "--print-path", "istioctl"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    path = proc.stdout.strip()
-    if proc.returncode or not os.access(path, os.X_OK):
+    path = built_tool("istioctl")
+    if path is None:
         reason = "istioctl is not built: run `bash tests/tools/build.sh istioctl` (~13 min)"
         if os.environ.get("CI") == "true":
             pytest.fail(reason + " — required on CI")

@@ -61,17 +61,12 @@ SIDECAR_KEYS = (
     "istio.io/reroute-virtual-interfaces",
     "traffic.sidecar.istio.io/excludeInterfaces",
 )
-# What the template may add, by name, under any inputs (the proxy, its init or CNI validation
-# container, and every volume it can mount).
-SIDECAR_NAMES = frozenset(
+# What Istio's templates may add, by name, under any inputs (classic and native proxies, istio-init or
+# CNI's istio-validation, every volume of this and older releases); meshform's record of a
+# pre-injection may name these, and an Istio status naming anything else is not Istio's.
+ISTIO_CONTAINERS = frozenset({PROXY, "istio-init", "istio-validation"})
+ISTIO_VOLUMES = frozenset(
     {
-        PROXY,
-        "istio-init",
-        "istio-validation",
-        "workload-socket",
-        "credential-socket",
-        "workload-certs",
-        "gke-workload-certificate",
         "istio-envoy",
         "istio-data",
         "istio-podinfo",
@@ -79,8 +74,13 @@ SIDECAR_NAMES = frozenset(
         "istiod-ca-cert",
         "istio-ca-crl",
         "istio-certs",
+        "workload-socket",
+        "credential-socket",
+        "workload-certs",
+        "gke-workload-certificate",
     }
 )
+SIDECAR_NAMES = ISTIO_CONTAINERS | ISTIO_VOLUMES
 PATCHED_FIELDS = ("readinessProbe", "livenessProbe", "startupProbe", "lifecycle")
 PROBE_KINDS = (("readinessProbe", "readyz"), ("livenessProbe", "livez"), ("startupProbe", "startupz"))
 HOOK_KINDS = (("preStop", "prestopz"), ("postStart", "poststartz"))
