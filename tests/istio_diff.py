@@ -1,8 +1,9 @@
 """Compare meshform's Istio pre-injection with `istioctl kube-inject`, as data.
 
 Both outputs are read as YAML; what Go's serializer adds to any object it writes back (zero-value
-stubs a Kubernetes API server treats as absent: `status: {}`, `creationTimestamp: null`, an empty
-`resources: {}` / `strategy: {}`, a List's `metadata: {}`) is dropped from istioctl's side, and
+stubs a Kubernetes API server treats as absent: `status: {}` or of zeros, `creationTimestamp: null`,
+an empty `resources: {}` / `strategy: {}` / `updateStrategy: {}`, a StatefulSet's `serviceName: ""`,
+a List's `metadata: {}`) is dropped from istioctl's side, and
 meshform's own `meshform.dev/status` from meshform's. Every other difference is returned by path.
 """
 
@@ -15,13 +16,15 @@ import yaml
 MESHFORM_STATUS = "meshform.dev/status"
 # Keys Go writes even when the object has no value there (structs without omitempty): dropped when
 # all they hold is zeros.
-_GO_STUBS = frozenset({"status", "creationTimestamp", "resources", "strategy", "updateStrategy"})
+_GO_STUBS = frozenset(
+    {"status", "creationTimestamp", "resources", "strategy", "updateStrategy", "serviceName"}
+)
 
 
 def _zero(value: Any) -> bool:
     if isinstance(value, dict):
         return all(_zero(v) for v in value.values())
-    return value in (None, 0) and value is not False
+    return value in (None, 0, "") and value is not False
 
 
 def documents(text: str) -> list[Any]:

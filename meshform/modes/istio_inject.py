@@ -23,6 +23,8 @@ Everything lands in an Enrollment, so meshform's status record can take it all b
 from __future__ import annotations
 
 import json
+import re
+import secrets
 from collections.abc import Iterator, Mapping
 from functools import cache
 from typing import Any
@@ -358,16 +360,20 @@ _PROXY_FIELDS = (
 )
 
 
+_PROXY_RANK = {name: i for i, name in enumerate(_PROXY_FIELDS)}
+_ABSENT = object()
+
+
 def _proxy_config_json(proxy: Mapping[str, Any]) -> str:
     """PROXY_CONFIG: the proxy's settings that differ from Istio's defaults (the injector leaves the
     defaults out to keep the pod small), fields in declaration order, map keys sorted."""
-    rank = {name: i for i, name in enumerate(_PROXY_FIELDS)}
+    rank = _PROXY_RANK
     kept = {
         k: dict(sorted(v.items()))
         if isinstance(v, Mapping) and k in ("proxyMetadata", "runtimeValues")
         else v
         for k, v in sorted(proxy.items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0]))
-        if _PROXY_DEFAULTS.get(k, object()) != v and v not in (None, {}, [], "", False, 0)
+        if _PROXY_DEFAULTS.get(k, _ABSENT) != v and v not in (None, {}, [], "", False, 0)
     }
     return _go_json(kept) if kept else "{}"
 
@@ -390,18 +396,27 @@ def _flag(annotations: Mapping[str, Any], key: str) -> bool | None:
 
 def enroll(ctx: EnrollContext) -> Enrollment:
     """The Enrollment that turns ctx's pod into the pod Istio's injector makes of it."""
-    from meshform.modes import injection
-
-    version = injection.version_for(MESH, ctx.options)
-    defaults = _defaults(version)
-    values = _merged(defaults["values"], ctx.options.get("values") or {})
-    mesh = _merged(defaults["meshConfig"], ctx.options.get("meshConfig") or {})
+    version, values, installed = _install(ctx.options)
     annotations = {str(k): v for k, v in ctx.pod_annotations.items()}
-    proxy = _merged(mesh.get("defaultConfig") or {}, _proxy_override(annotations))
-    mesh = {**mesh, "defaultConfig": proxy}
+    proxy = _merged(installed.get("defaultConfig") or {}, _proxy_override(annotations))
+    mesh = {**installed, "defaultConfig": proxy}
     spec = ctx.pod_spec
     native = _native(ctx, annotations)
-    rendered = injection.render(MESH, version, "sidecar.yaml.j2", _template_values(ctx, values, mesh, native))
+    pod = _pod_facts(ctx, annotations)
+    # p and i follow from the install, the pod's annotations and `native` alone; the pod's flags
+    # shape the output; everything else of the pod is bound late
+    key = (
+        version,
+        id(values),
+        id(installed),
+        native,
+        tuple(sorted((k, str(v)) for k, v in annotations.items())),
+        tuple(bool(pod[name]) if name in _LATE else pod[name] for name in sorted(pod)),
+    )
+    skeleton = _SKELETONS.get(key)
+    if skeleton is None:
+        skeleton = _skeleton(key, version, {**_template_values(ctx, values, mesh, native), "pod": pod})
+    rendered = _bind(skeleton, pod)
     enrollment = Enrollment(
         labels=rendered.get("labels") or {}, annotations=rendered.get("annotations") or {}
     )
@@ -437,6 +452,29 @@ def enroll(ctx: EnrollContext) -> Enrollment:
     return enrollment
 
 
+_INSTALLS: dict[tuple[int, int], tuple[Any, Any, str, dict[str, Any], dict[str, Any]]] = {}
+
+
+def _install(options: Mapping[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """The template version and the user's values and meshConfig over its defaults. Every workload
+    of a run shares the same loaded inputs (the same objects): merged once, kept with them."""
+    from meshform.modes import injection
+
+    given_values, given_mesh = options.get("values") or {}, options.get("meshConfig") or {}
+    key = (id(given_values), id(given_mesh))
+    found = _INSTALLS.get(key)
+    if found is None or found[0] is not given_values or found[1] is not given_mesh:
+        version = injection.version_for(MESH, options)
+        defaults = _defaults(version)
+        values = _merged(defaults["values"], given_values)
+        mesh = _merged(defaults["meshConfig"], given_mesh)
+        if len(_INSTALLS) > 64:  # skeletons are keyed by an install's identity: they go with it
+            _INSTALLS.clear()
+            _SKELETONS.clear()
+        found = _INSTALLS[key] = (given_values, given_mesh, version, values, mesh)
+    return found[2], found[3], found[4]
+
+
 def _native(ctx: EnrollContext, annotations: Mapping[str, Any]) -> bool:
     """Native sidecar: the pod's sidecar.istio.io/nativeSidecar, else modeOptions.istio.nativeSidecar
     (default true: istiod injects native sidecars on every Kubernetes that supports them)."""
@@ -452,17 +490,12 @@ def _template_values(
     v: Mapping[str, Any] = values["global"]
     proxy: Mapping[str, Any] = mesh["defaultConfig"]
     a = {str(k): v for k, v in ctx.pod_annotations.items()}
-    labels = ctx.pod_labels
     vp: Mapping[str, Any] = v.get("proxy") or {}
     mode = _annotation(a, "sidecar.istio.io/interceptionMode", proxy.get("interceptionMode") or "REDIRECT")
     tproxy = mode == "TPROXY"
     cni = bool((values.get("pilot") or {}).get("cni", {}).get("enabled"))
     status_port = _annotation(a, "status.sidecar.istio.io/port", vp.get("statusPort"))
     metadata = sorted((str(k), _text(val)) for k, val in (proxy.get("proxyMetadata") or {}).items())
-    containers = [c for c in ctx.pod_spec.get("containers") or [] if isinstance(c, dict)]
-    app = [str(c.get("name")) for c in containers if c.get("name") != PROXY]
-    kind, api = ctx.kind, ctx.api_version or _DEFAULT_API.get(ctx.kind, "apps/v1")
-    workload = str(labels.get("service.istio.io/workload-name") or ctx.workload_name)
     revision = str(values.get("revision") or "")
     trust = str(mesh.get("trustDomain") or v.get("trustDomain") or "")
     readiness = [
@@ -578,38 +611,116 @@ def _template_values(
             "exclude_interfaces": str(a.get("traffic.sidecar.istio.io/excludeInterfaces") or ""),
             "passed_annotations": passed,
         },
-        "pod": {
-            "tls_mode": str(labels.get("security.istio.io/tlsMode") or "istio"),
-            "tunnel": str(labels.get("networking.istio.io/tunnel") or "http"),
-            "canonical_name": _canonical_name(labels, ctx.workload_name),
-            "canonical_revision": _canonical_revision(labels),
-            "app_containers": app,
-            "has_default_container": "kubectl.kubernetes.io/default-container" in a,
-            "has_default_logs_container": "kubectl.kubernetes.io/default-logs-container" in a,
-            "ports_json": _pod_ports(containers),
-            "workload_name": workload,
-            "owner": (
-                f"kubernetes://apis/{api}/namespaces/{ctx.namespace or 'default'}/"
-                f"{kind.lower()}s/{ctx.workload_name}"
-            )
-            if ctx.workload_name
-            else "",
-            "service_account": str(ctx.pod_spec.get("serviceAccountName") or ""),
-        },
     }
+
+
+def _pod_facts(ctx: EnrollContext, a: Mapping[str, Any]) -> dict[str, Any]:
+    """What the template reads of this one pod. Flags shape the output; the strings are bound late
+    (see _skeleton), so one rendering serves every pod of an install."""
+    labels = ctx.pod_labels
+    containers = [c for c in ctx.pod_spec.get("containers") or [] if isinstance(c, dict)]
+    app = [str(c.get("name")) for c in containers if c.get("name") != PROXY]
+    api = ctx.api_version or _DEFAULT_API.get(ctx.kind, "apps/v1")
+    workload = str(labels.get("service.istio.io/workload-name") or ctx.workload_name)
+    owner = ""
+    if ctx.workload_name:
+        namespace = ctx.namespace or "default"
+        owner = f"kubernetes://apis/{api}/namespaces/{namespace}/{ctx.kind.lower()}s/{ctx.workload_name}"
+    return {
+        "has_apps": bool(app),
+        "has_default_container": "kubectl.kubernetes.io/default-container" in a,
+        "has_default_logs_container": "kubectl.kubernetes.io/default-logs-container" in a,
+        "tls_mode": str(labels.get("security.istio.io/tlsMode") or "istio"),
+        "tunnel": str(labels.get("networking.istio.io/tunnel") or "http"),
+        "canonical_name": _canonical_name(labels, ctx.workload_name),
+        "canonical_revision": _canonical_revision(labels),
+        "default_container": app[0] if app else "",
+        "app_list": ",".join(app),
+        "ports_json": _pod_ports(containers),
+        "workload_name": workload,
+        "owner": owner,
+        "secret_name": "istio." + str(ctx.pod_spec.get("serviceAccountName") or "default"),
+    }
+
+
+# Pod facts the template writes as whole values (bound late); the rest of "pod" are flags.
+_LATE = (
+    "tls_mode",
+    "tunnel",
+    "canonical_name",
+    "canonical_revision",
+    "default_container",
+    "app_list",
+    "ports_json",
+    "workload_name",
+    "owner",
+    "secret_name",
+)
+# A per-process nonce: a token no input value can equal, so binding replaces only what it put there.
+_NONCE = secrets.token_hex(12)
+_TOKENS = {name: f"meshform-{_NONCE}-{name}" for name in _LATE}
+_BY_TOKEN = {token: name for name, token in _TOKENS.items()}
+Skeleton = tuple[str, list[tuple[tuple[Any, ...], str]]]
+_SKELETONS: dict[tuple[Any, ...], Skeleton] = {}
+MAX_SKELETONS = 512
+
+
+def _skeleton(key: tuple[Any, ...], version: str, template_values: dict[str, Any]) -> Skeleton:
+    """The template rendered with each late pod fact a token: the rendered data as JSON text, and
+    where each token sits. Kept under `key`, for every later pod of the same install and settings.
+
+    Rendering and parsing dominate a large stream, and all but a few strings are the same for every
+    pod of an install: those few (names, ports, owner) are written by the template as tokens and bound
+    per pod as data (_bind), never spliced into text."""
+    from meshform.modes import injection
+
+    pod = template_values["pod"]
+    bound = {**pod, **{name: _TOKENS[name] if pod[name] else "" for name in _LATE}}
+    rendered = injection.render(MESH, version, "sidecar.yaml.j2", {**template_values, "pod": bound})
+    if len(_SKELETONS) >= MAX_SKELETONS:
+        _SKELETONS.clear()
+    found = _SKELETONS[key] = (json.dumps(rendered), list(_token_paths(rendered, ())))
+    return found
+
+
+def _token_paths(node: Any, path: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], str]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _token_paths(value, (*path, key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _token_paths(value, (*path, i))
+    elif isinstance(node, str) and node in _BY_TOKEN:
+        yield path, _BY_TOKEN[node]
+
+
+def _bind(skeleton: Skeleton, pod: Mapping[str, Any]) -> dict[str, Any]:
+    """A fresh copy of a skeleton with its tokens replaced by this pod's values."""
+    text, paths = skeleton
+    data: dict[str, Any] = json.loads(text)
+    for path, name in paths:
+        node: Any = data
+        for step in path[:-1]:
+            node = node[step]
+        node[path[-1]] = pod[name]
+    return data
 
 
 # --------------------------------------------------------------------------------------- Prometheus
 
 
+_UNSAFE = re.compile(r"[^a-zA-Z0-9_]")
+
+
 def _sanitized(key: str) -> str:
-    return "".join(ch if ch.isalnum() or ch == "_" else "_" for ch in key)
+    """A key as Prometheus label names read it (what the injector compares): other characters → _."""
+    return _UNSAFE.sub("_", key)
 
 
 def _prometheus_value(annotations: Mapping[str, Any], key: str) -> tuple[str, str] | None:
     wanted = _sanitized(key)
     for k, value in annotations.items():
-        if _sanitized(k) == wanted:
+        if "prometheus" in k and _sanitized(k) == wanted:
             return k, str(value)
     return None
 
@@ -643,6 +754,9 @@ def _prometheus_problems(annotations: Mapping[str, Any], status_port: int) -> It
         yield f"annotation {found[0]}: port {port} is reserved for Istio (Istio refuses to inject this pod)"
 
 
+_PROMETHEUS_SANITIZED = frozenset(_sanitized(k) for k in (*PROMETHEUS_KEYS, SCRAPE_TARGETS))
+
+
 def _prometheus(
     enrollment: Enrollment, annotations: Mapping[str, Any], mesh: Mapping[str, Any], sidecar: dict[str, Any]
 ) -> None:
@@ -660,7 +774,7 @@ def _prometheus(
     if any(scrape.values()):
         sidecar.setdefault("env", []).append({"name": PROMETHEUS_ENV, "value": _go_json(scrape)})
     for key in list(annotations):
-        if _sanitized(key) in {_sanitized(k) for k in (*PROMETHEUS_KEYS, SCRAPE_TARGETS)}:
+        if "prometheus" in key and _sanitized(key) in _PROMETHEUS_SANITIZED:
             enrollment.annotations[key] = None
     enrollment.annotations.update(
         {
