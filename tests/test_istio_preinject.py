@@ -403,3 +403,12 @@ def test_sidecar_stays_refused_for_a_mode_that_does_not_pre_inject() -> None:
         "transform", "--mode", "kuma", "--enrollment", "sidecar", str(FIXTURES / "cronjob.yaml")
     )
     assert (code, out) == (1, "") and "MF205" in err
+
+
+def test_render_and_validate_locate_a_missing_values_file(tmp_path: Path) -> None:
+    (tmp_path / "app.yaml").write_text(APP)
+    for command in ("render", "validate"):
+        code, out, err = invoke(command, str(tmp_path / "app.yaml"))
+        assert (code, out) == (1, ""), err
+        assert f"{tmp_path / 'app.yaml'}:8:13: error MF321 valuesFile" in err, err
+        assert f"{tmp_path / 'app.yaml'}:8:38: error MF321 meshConfigFile" in err, err  # every one
