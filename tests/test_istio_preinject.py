@@ -412,3 +412,31 @@ def test_render_and_validate_locate_a_missing_values_file(tmp_path: Path) -> Non
         assert (code, out) == (1, ""), err
         assert f"{tmp_path / 'app.yaml'}:8:13: error MF321 valuesFile" in err, err
         assert f"{tmp_path / 'app.yaml'}:8:38: error MF321 meshConfigFile" in err, err  # every one
+
+
+def test_a_transformer_option_of_the_wrong_type_is_located(tmp_path: Path) -> None:
+    cfg = _transformer(tmp_path, "      nativeSidecar: 'no'\n")
+    code, out, err = invoke("transform", "--config", str(cfg), str(FIXTURES / "cronjob.yaml"))
+    assert (code, out) == (1, "")
+    assert f"{cfg}:9:7: error MF103" in err and "nativeSidecar" in err, err
+
+
+@pytest.mark.parametrize(
+    ("given", "canonical"),
+    [
+        ("2000m", "2"),
+        ("1024Mi", "1Gi"),
+        ("1536Mi", "1536Mi"),
+        ("0.5", "500m"),
+        ("100m", "100m"),
+        ("1.5Gi", "1536Mi"),
+        ("512", "512"),
+        ("1500", "1500"),
+        ("2048Ki", "2Mi"),
+        ("1000Mi", "1000Mi"),
+    ],
+)
+def test_quantities_take_the_form_the_api_server_stores(given: str, canonical: str) -> None:
+    from meshform.modes.quantity import canonical as form
+
+    assert form(given) == canonical
