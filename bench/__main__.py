@@ -1,4 +1,5 @@
-"""`python -m bench`: meshform against kustomize and the YAML floor, in one run, in alternation.
+"""`python -m bench`: meshform against kustomize, the YAML floor and (Istio pre-injection) istioctl
+kube-inject on the same stream, in one run, in alternation.
 
 Reports median wall time and peak RSS per contender and size, the ratios meshform/kustomize and
 meshform/floor, whether each target of the performance issue is met, a JSON file and a PNG plot.
@@ -58,6 +59,75 @@ def kustomize_binary() -> str:
     return found.stdout.strip()
 
 
+def istioctl_binary() -> str | None:
+    """The istioctl build.sh built, or None: it is never built here (~13 min cold)."""
+    script = ROOT / "tests" / "tools" / "build.sh"
+    found = subprocess.run(["bash", str(script), "--print-path", "istioctl"], capture_output=True, text=True)
+    return found.stdout.strip() if found.returncode == 0 else None
+
+
+def istio_inputs(work: Path, istioctl: str) -> Path:
+    """The injector's inputs of a default install (`istioctl manifest generate`): the ConfigMaps for
+    meshform, the bare config/values/mesh for kube-inject, and meshform's transformer config."""
+    out = subprocess.run(
+        [istioctl, "manifest", "generate", "--set", "hub=docker.io/istio", "--set", "tag=1.31-dev"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    import yaml
+
+    maps = {
+        d["metadata"]["name"]: d
+        for d in yaml.safe_load_all(out)
+        if isinstance(d, dict) and d.get("kind") == "ConfigMap"
+    }
+    d = work / "istio"
+    d.mkdir()
+    injector, mesh = maps["istio-sidecar-injector"], maps["istio"]
+    (d / "inject-config.yaml").write_text(injector["data"]["config"])
+    (d / "values.json").write_text(injector["data"]["values"])
+    (d / "mesh.yaml").write_text(mesh["data"]["mesh"])
+    (d / "istio-sidecar-injector.yaml").write_text(yaml.safe_dump(injector))
+    (d / "istio.yaml").write_text(yaml.safe_dump(mesh))
+    (d / "meshform.yaml").write_text(
+        "apiVersion: meshform.dev/v1alpha1\nkind: MeshTransformer\nmetadata: {name: bench}\n"
+        "spec:\n  mode: istio\n  enrollment: sidecar\n  modeOptions:\n    istio:\n"
+        "      valuesFile: istio-sidecar-injector.yaml\n      meshConfigFile: istio.yaml\n"
+        "      nativeSidecar: true\n"
+    )
+    return d
+
+
+def istio_commands(istio: Path, istioctl: str, stream_file: Path) -> dict[str, list[str]]:
+    """Istio pre-injection of the stream by meshform and by istioctl kube-inject (native sidecars)."""
+    return {
+        "meshform-istio-sidecar": [
+            *MESHFORM,
+            "transform",
+            "--config",
+            str(istio / "meshform.yaml"),
+            str(stream_file),
+        ],
+        "istioctl-kube-inject": [
+            "env",
+            "ENABLE_NATIVE_SIDECARS=true",
+            istioctl,
+            "kube-inject",
+            "--injectConfigFile",
+            str(istio / "inject-config.yaml"),
+            "--meshConfigFile",
+            str(istio / "mesh.yaml"),
+            "--valuesFile",
+            str(istio / "values.json"),
+            "--revision",
+            "default",
+            "-f",
+            str(stream_file),
+        ],
+    }
+
+
 def prepare(work: Path, n: int) -> dict[str, list[str]]:
     """Inputs for one size, and the command of each contender."""
     d = work / f"n{n}"
@@ -112,13 +182,21 @@ def check_comments_kept(work: Path, n: int) -> None:
 
 
 def measure(
-    sizes: list[int], repeats: int, kustomize_max: int, comments_max: int, work: Path
+    sizes: list[int], repeats: int, kustomize_max: int, comments_max: int, istio_max: int, work: Path
 ) -> list[Sample]:
     kustomize = kustomize_binary()
+    istioctl = istioctl_binary()
+    if istioctl is None:
+        print(
+            "istioctl is not built (bash tests/tools/build.sh istioctl): Istio rows left out", file=sys.stderr
+        )
+    istio = istio_inputs(work, istioctl) if istioctl else None
     samples: list[Sample] = []
     for n in sizes:
         commands = prepare(work, n)
         commands["kustomize"][0] = kustomize
+        if istio is not None and istioctl is not None and n <= istio_max:
+            commands.update(istio_commands(istio, istioctl, work / f"n{n}" / "stream.yaml"))
         if n > kustomize_max:
             del commands["kustomize"]
         if n > comments_max:
@@ -192,6 +270,14 @@ def targets(table: list[dict[str, object]]) -> list[tuple[str, bool | None, str]
     side = t("meshform-builtin-sidecar", 1000)
     ratio = side / labels if side and labels else None
     add("builtin sidecar within 3x of labels (N=1000)", ratio, ratio <= 3 if ratio else None, "{:.2f}x")
+    istio, istioctl = t("meshform-istio-sidecar", 1000), t("istioctl-kube-inject", 1000)
+    ratio = istioctl / istio if istio and istioctl else None
+    add(
+        "N=1000 istio sidecar >= 5x faster than istioctl kube-inject",
+        ratio,
+        ratio >= 5 if ratio else None,
+        "{:.1f}x",
+    )
     comments = t("meshform-comments", 1000)
     ratio = kz / comments if kz and comments else None
     add("comment-preserving >= 3x faster than kustomize", ratio, ratio >= 3 if ratio else None, "{:.1f}x")
@@ -250,6 +336,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--kustomize-max", type=int, default=1000, help="largest N to run kustomize on")
     parser.add_argument("--comments-max", type=int, default=1000, help="largest N for the comment path")
+    parser.add_argument("--istio-max", type=int, default=1000, help="largest N for Istio pre-injection")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
     args = parser.parse_args()
     out = Path(args.out)
@@ -257,7 +344,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="meshform-bench-"))
     try:
         sizes = [int(n) for n in args.sizes.split(",")]
-        samples = measure(sizes, args.repeats, args.kustomize_max, args.comments_max, work)
+        samples = measure(sizes, args.repeats, args.kustomize_max, args.comments_max, args.istio_max, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     table = summarize(samples)

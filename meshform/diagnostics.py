@@ -155,6 +155,26 @@ CODES: dict[str, Code] = {
         Code("MF301", "modes-file", "fix the modes file; see schemas/modes.schema.json"),
         Code("MF302", "template", "fix the sidecar template; it must render YAML for one container"),
         Code("MF303", "template-path", "keep templates inside the modes file's directory"),
+        Code(
+            "MF320",
+            "injector-version-unknown",
+            "point the values at a mesh version meshform has templates for (templates/<mesh>/<version>/)",
+        ),
+        Code(
+            "MF321",
+            "injector-input-unreadable",
+            "give a readable file: the ConfigMap as `kubectl get -o yaml` prints it, or the bare value",
+        ),
+        Code(
+            "MF322",
+            "injector-input-shape",
+            "give the injector's ConfigMap (data.values / data.mesh / data.linkerd-config) or the bare value",
+        ),
+        Code(
+            "MF323",
+            "injector-override",
+            "fix the mesh annotation's value (see the mesh's documentation of that annotation)",
+        ),
         Code("MF401", "host-network", "sidecar meshes skip hostNetwork pods; use kubernetes-native for it"),
         Code("MF402", "udp-port", "sidecars do not proxy UDP; the port bypasses the mesh"),
         Code(

@@ -16,3 +16,18 @@ def schema(name: str) -> dict[str, Any]:
 
 def template(name: str) -> str:
     return files("meshform.templates").joinpath(name).read_text("utf-8")
+
+
+@cache
+def mesh_versions(mesh: str) -> tuple[str, ...]:
+    """The versions of `mesh` meshform has pre-injection templates for: templates/<mesh>/<version>/."""
+    folder = files("meshform.templates").joinpath(mesh)
+    if not folder.is_dir():
+        return ()
+    return tuple(sorted(entry.name for entry in folder.iterdir() if entry.is_dir()))
+
+
+@cache
+def mesh_template(mesh: str, version: str, name: str) -> str:
+    """One template of templates/<mesh>/<version>/ (a version from mesh_versions)."""
+    return files("meshform.templates").joinpath(mesh, version, name).read_text("utf-8")

@@ -102,11 +102,11 @@ def run_cli(
     )
 
 
-def _find_kustomize() -> str | None:
-    """The pinned build from tests/tools (never a kustomize of another version from PATH: snapshots)."""
+def built_tool(tool: str) -> str | None:
+    """The binary tests/tools/build.sh built for `tool` (its pinned version), or None."""
     try:
         proc = subprocess.run(
-            ["bash", str(ROOT / "tests" / "tools" / "build.sh"), "--print-path", "kustomize"],
+            ["bash", str(ROOT / "tests" / "tools" / "build.sh"), "--print-path", tool],
             capture_output=True,
             text=True,
             timeout=30,
@@ -115,7 +115,13 @@ def _find_kustomize() -> str | None:
         path = proc.stdout.strip() if proc.returncode == 0 else ""
     except (OSError, subprocess.TimeoutExpired):
         path = ""
-    if path and os.access(path, os.X_OK):
+    return path if path and os.access(path, os.X_OK) else None
+
+
+def _find_kustomize() -> str | None:
+    """The pinned build from tests/tools (never a kustomize of another version from PATH: snapshots)."""
+    path = built_tool("kustomize")
+    if path is not None:
         return path
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "meshform" / "tools"
     built = sorted(Path(os.environ.get("MESHFORM_TOOLS") or cache).glob("kustomize-v*/kustomize"))

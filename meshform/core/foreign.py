@@ -25,25 +25,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from meshform.modes.istio_inject import ISTIO_CONTAINERS, ISTIO_VOLUMES
+
 ISTIO_STATUS = "sidecar.istio.io/status"
 # What istioctl kube-inject (and the webhook) can list in its status: its own containers and volumes,
 # across the releases' templates (classic and native sidecars, CNI's istio-validation, the older
-# istio-certs). A status naming anything else is copied or forged, and removes nothing.
-ISTIO_CONTAINERS = frozenset({"istio-proxy", "istio-init", "istio-validation"})
-ISTIO_VOLUMES = frozenset(
-    {
-        "istio-envoy",
-        "istio-data",
-        "istio-podinfo",
-        "istio-token",
-        "istiod-ca-cert",
-        "istio-ca-crl",
-        "istio-certs",
-        "workload-socket",
-        "credential-socket",
-        "workload-certs",
-    }
-)
+# istio-certs): the names meshform's own pre-injection may add. A status naming anything else is
+# copied or forged, and removes nothing.
 _ISTIO_ALLOWED = {
     "initContainers": ISTIO_CONTAINERS,
     "containers": ISTIO_CONTAINERS,

@@ -95,6 +95,8 @@ def _context(
         policy=policy,
         policy_owner=unit.version is unit.component.versions[0],
         pod_labels=dict(labels),
+        pod_annotations=dict((template.get("metadata") or {}).get("annotations") or {}),
+        api_version=str(unit.workload.get("apiVersion", "")),
     )
 
 

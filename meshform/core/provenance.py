@@ -28,7 +28,7 @@ from typing import Any
 
 from meshform.core.status import LISTS, Record
 from meshform.modes import Registry
-from meshform.modes.base import Enrollment, Mode
+from meshform.modes.base import SIDECAR, Enrollment, Mode
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
 NAME = "app.kubernetes.io/name"
@@ -58,12 +58,16 @@ def problem(
     for field_name in ("labels", "annotations"):
         present = meta.get(field_name) or {}
         for key in getattr(record, field_name):
-            if key not in keys:
+            if key not in keys and key not in mode.facts.sidecar_keys:
                 return f"records {field_name[:-1]} {key!r}, which is no mode's key"
             if key not in present:
                 return f"records {field_name[:-1]} {key!r}, which the pod template does not have"
     if any(record.names(f) for f in LISTS) or record.objects:
-        found = _added_names(template, record, expected(mode))
+        found = _added_names(template, record, expected(mode), mode)
+        if found:
+            return found
+    if record.fields:
+        found = _fields_problem(template, record, mode)
         if found:
             return found
     if record.env:
@@ -71,17 +75,35 @@ def problem(
     return None
 
 
-def _added_names(template: dict[str, Any], record: Record, enrollment: Enrollment) -> str | None:
+def _fields_problem(template: dict[str, Any], record: Record, mode: Mode) -> str | None:
+    """Only a pre-injecting mode rewrites the app's container fields, only those it declares, and only
+    in containers the pod has."""
+    spec = template["spec"]
+    every = [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]
+    names = {c.get("name") for c in every if isinstance(c, dict)}
+    for container, fields in record.fields.items():
+        if container not in names:
+            return f"records fields of container {container!r}, which the pod does not have"
+        for key in fields:
+            if key not in mode.facts.patched_fields:
+                return f"records field {key!r} of {container!r}, which mode {record.mode!r} never rewrites"
+    return None
+
+
+def _added_names(template: dict[str, Any], record: Record, enrollment: Enrollment, mode: Mode) -> str | None:
     spec = template.get("spec") or {}
     allowed = {
-        "initContainers": [c["name"] for c in enrollment.init_containers],
-        "containers": [c["name"] for c in enrollment.containers],
-        "volumes": [v["name"] for v in enrollment.volumes],
+        "initContainers": [
+            c["name"] for c in [*enrollment.init_containers, *enrollment.trailing_init_containers]
+        ],
+        "containers": [c["name"] for c in [*enrollment.leading_containers, *enrollment.containers]],
+        "volumes": [v["name"] for v in [*enrollment.leading_volumes, *enrollment.volumes]],
     }
+    injected = mode.facts.sidecar_names if record.strategy == SIDECAR else frozenset()
     for field_name in LISTS:
         items = [i.get("name") for i in (spec.get(field_name) or []) if isinstance(i, dict)]
         for name in record.names(field_name):
-            if name not in allowed[field_name]:
+            if name not in allowed[field_name] and name not in injected:
                 return f"records {field_name} {name!r}, which mode {record.mode!r} never adds here"
             if items.count(name) != 1:
                 return f"records {field_name} {name!r}, but the pod has {items.count(name)} of that name"

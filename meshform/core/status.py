@@ -51,6 +51,8 @@ class Record:
     containers: tuple[str, ...] = ()
     volumes: tuple[str, ...] = ()
     env: Mapping[str, Mapping[str, Any]] = field(default_factory=_empty)  # container → variable → prior value
+    # container → field → prior value as JSON text (None: the field was absent)
+    fields: Mapping[str, Mapping[str, Any]] = field(default_factory=_empty)
     objects: tuple[str, ...] = ()  # "Kind/name" of objects added next to the workload
     created: tuple[str, ...] = ()  # containers meshform had to create (removed again when empty)
     target_ports: Mapping[str, Any] = field(default_factory=_empty)  # Service port name → prior targetPort
@@ -84,6 +86,18 @@ def _env(value: Any) -> bool:
     return _text_map(value) and all(_text_map(v) for v in value.values())
 
 
+def _json_text(value: Any) -> bool:
+    try:
+        json.loads(value)
+    except (TypeError, ValueError, RecursionError):
+        return False
+    return True
+
+
+def _fields(value: Any) -> bool:
+    return _env(value) and all(v is None or _json_text(v) for c in value.values() for v in c.values())
+
+
 def _objects(value: Any) -> bool:
     return _names(value) and all(all(v.partition("/")[::2]) for v in value)
 
@@ -114,6 +128,7 @@ _FIELDS: dict[str, tuple[str, Callable[[Any], bool], str]] = {
     "containers": ("containers", _names, "a list of distinct names"),
     "volumes": ("volumes", _names, "a list of distinct names"),
     "env": ("env", _env, "an object of container → {variable → prior value}"),
+    "fields": ("fields", _fields, "an object of container → {field → prior value as JSON text, or null}"),
     "objects": ("objects", _objects, 'a list of distinct "Kind/name"'),
     "created": ("created", _created, f"a list of distinct names from {', '.join(sorted(CREATED))}"),
     "targetPorts": ("target_ports", _text_map, "an object of port name → prior targetPort"),
@@ -142,7 +157,7 @@ def parse(raw: Any) -> Record:
         attribute, valid, shape = _FIELDS[key]
         if not valid(value):
             raise StatusError(f"field {key!r} must be {shape}")
-        values[attribute] = _frozen(value, nested=key == "env")
+        values[attribute] = _frozen(value, nested=key in ("env", "fields"))
     return Record(**values)
 
 
@@ -191,9 +206,16 @@ def _child(parent: dict[str, Any], key: str, empty: Any, created: list[str], nam
     return parent[key]
 
 
-def _set_keys(target: dict[str, Any], values: dict[str, str], carried: Mapping[str, Any]) -> dict[str, Any]:
+def _set_keys(
+    target: dict[str, Any], values: Mapping[str, str | None], carried: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Set keys (None: remove the key, as an injector clearing an annotation); returns their priors."""
     prior = {k: carried[k] if k in carried else target.get(k) for k in values}
-    target.update(values)
+    for key, value in values.items():
+        if value is None:
+            target.pop(key, None)
+        else:
+            target[key] = value
     return prior
 
 
@@ -219,6 +241,27 @@ def _set_env(
     return priors
 
 
+def _set_fields(containers: list[dict[str, Any]], wanted: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Rewrite fields of existing containers (None removes one); the priors (None: absent) are recorded."""
+    priors: dict[str, dict[str, Any]] = {}
+    for container in containers:
+        fields = wanted.get(container.get("name", ""))
+        if not fields:
+            continue
+        # each prior as JSON text of its own: the record is written with sorted keys, and the
+        # probe must come back with its keys in the user's order
+        priors[container["name"]] = {
+            key: None if key not in container else json.dumps(container[key], separators=(",", ":"))
+            for key in fields
+        }
+        for key, value in fields.items():
+            if value is None:
+                container.pop(key, None)
+            else:
+                container[key] = value
+    return priors
+
+
 def apply(
     template: dict[str, Any],
     mode: str,
@@ -241,17 +284,20 @@ def apply(
     annotations = _child(meta, "annotations", {}, created, "annotations")
     if enrollment.annotations:
         record["annotations"] = _set_keys(annotations, enrollment.annotations, _EMPTY)
-    for key, items, front in (
-        ("initContainers", enrollment.init_containers, True),
-        ("containers", enrollment.containers, False),
-        ("volumes", enrollment.volumes, False),
+    for key, front, back in (
+        ("initContainers", enrollment.init_containers, enrollment.trailing_init_containers),
+        ("containers", enrollment.leading_containers, enrollment.containers),
+        ("volumes", enrollment.leading_volumes, enrollment.volumes),
     ):
-        if items:
+        if front or back:
             target = _child(spec, key, [], created, key)
-            target[:] = [*items, *target] if front else [*target, *items]
-            record[key] = [item["name"] for item in items]
+            target[:] = [*front, *target, *back]
+            record[key] = [item["name"] for item in [*front, *back]]
     if enrollment.env:
         record["env"] = _set_env(spec.get("containers", []), enrollment.env, created)
+    if enrollment.container_fields:
+        containers = [*spec.get("initContainers", []), *spec.get("containers", [])]
+        record["fields"] = _set_fields(containers, enrollment.container_fields)
     if enrollment.objects:
         record["objects"] = [f"{o['kind']}/{o['metadata']['name']}" for o in enrollment.objects]
     if enrollment.policy:
@@ -275,8 +321,16 @@ def collisions(template: dict[str, Any], enrollment: Enrollment) -> list[str]:
         "volume": {v.get("name") for v in (spec.get("volumes") or []) if isinstance(v, dict)},
     }
     added = {
-        "container": [c["name"] for c in [*enrollment.init_containers, *enrollment.containers]],
-        "volume": [v["name"] for v in enrollment.volumes],
+        "container": [
+            c["name"]
+            for c in [
+                *enrollment.init_containers,
+                *enrollment.trailing_init_containers,
+                *enrollment.leading_containers,
+                *enrollment.containers,
+            ]
+        ],
+        "volume": [v["name"] for v in [*enrollment.leading_volumes, *enrollment.volumes]],
     }
     return [f"{what} {name}" for what, names in added.items() for name in names if name in used[what]]
 
@@ -312,6 +366,15 @@ def _restore_env(containers: list[dict[str, Any]], priors: Mapping[str, Mapping[
                     entry["value"] = prior[entry["name"]]
 
 
+def _restore_fields(containers: list[dict[str, Any]], priors: Mapping[str, Mapping[str, Any]]) -> None:
+    for container in containers:
+        for key, value in (priors.get(container.get("name", "")) or {}).items():
+            if value is None:
+                container.pop(key, None)
+            else:
+                container[key] = json.loads(value)
+
+
 def _drop_created(template: dict[str, Any], created: tuple[str, ...]) -> None:
     """Remove containers meshform created, but only if nothing else has been put in them since."""
     meta, spec = template.get("metadata", {}), template["spec"]
@@ -344,6 +407,7 @@ def remove(template: dict[str, Any], record: Record, held: Collection[str] = ())
         if names and isinstance(spec.get(key), list):
             spec[key] = [item for item in spec[key] if item.get("name") not in names]
     _restore_env(spec.get("containers", []), record.env)
+    _restore_fields([*spec.get("initContainers", []), *spec.get("containers", [])], record.fields)
     _drop_created(template, record.created)
     return kept
 

@@ -29,7 +29,7 @@ from meshform.model.config import OPT_OUT, TransformConfig
 from meshform.model.schema import json_path
 from meshform.model.workload_kinds import group_of
 from meshform.modes import Registry
-from meshform.modes.base import EnrollContext, Enrollment, Mode, ModeFacts, Port
+from meshform.modes.base import SIDECAR, EnrollContext, Enrollment, Mode, ModeFacts, Port
 from meshform.objects import Item, resource_ref
 from meshform.policy.context import PolicyContext, context_from_json
 
@@ -434,6 +434,8 @@ class Transformer:
             policy=usable,
             policy_owner=owner and usable is not None,
             pod_labels={str(k): str(v) for k, v in labels.items()},
+            pod_annotations=dict(_meta(template).get("annotations") or {}),
+            api_version=str(obj.get("apiVersion", "")),
         )
 
     def _enroll(
@@ -477,7 +479,7 @@ class Transformer:
                 enrollment.opt_out_of(mode.facts.name, self.namespaces.enrolling(ns, self.registry))
             if declared is not None and usable is not None and recorded is not None:
                 attach(enrollment, mode, declared, usable, owner, recorded.get("enforcement"))
-        self._respect_user_keys(item, template, enrollment, holders, mode)
+        self._respect_user_keys(item, template, enrollment, holders, mode, plan.strategy)
         clashes = status.collisions(template, enrollment) + self._object_clashes(item, enrollment, by_ref)
         if clashes:
             self.diagnostics.append(
@@ -569,10 +571,14 @@ class Transformer:
         enrollment: Enrollment,
         holders: dict[str, str],
         mode: Mode,
+        strategy: str,
     ) -> None:
         """A key already on the pod template is the user's (meshform's own were removed first) or one a
         selector holds: the enrollment never changes it. Keys left there that enroll the pod in
-        another mesh are the user's too: said, never removed."""
+        another mesh are the user's too: said, never removed. Pre-injection is the exception: the
+        injector rewrites some of the user's keys (Istio's Prometheus merge), so they change as it
+        would change them, recorded with their prior values; a selector's keys still hold."""
+        injected = frozenset(mode.facts.sidecar_keys) if strategy == SIDECAR else frozenset()
         meta = template.get("metadata") or {}
         enrolls = mode.facts.sidecar or mode.facts.pod_labels or mode.facts.pod_annotations
         for field_name in ("labels", "annotations"):
@@ -582,7 +588,8 @@ class Transformer:
             refused = {
                 k: v
                 for k, v in wanted.items()
-                if (k in present and present[k] != v) or (k not in present and k in held)
+                if (k in present and present[k] != v and (k not in injected or k in held))
+                or (k not in present and k in held)
             }
             for key, value in refused.items():
                 del wanted[key]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 from typing import Any
 
 from meshform.core.expand import expand
 from meshform.core.govern import GovernOptions, govern
 from meshform.diagnostics import Diagnostic, Level, MeshformError, has_errors
-from meshform.model import admissible, policy_checks, schema, semantics
+from meshform.model import admissible, injector_inputs, policy_checks, schema, semantics
 from meshform.model import application as model
 from meshform.modes import Registry
 from meshform.yamlio.reader import Document, load_documents, load_documents_quick, read_text
@@ -63,10 +64,24 @@ def _check(
     refused = {d.path for d in diags}  # the schema's own type check may have refused the value already
     diags += (d for d in schema.rewritten_env(doc, model.env_string) if d.path not in refused)
     app = _best_effort_model(doc) if not any(d.code in MISSHAPEN for d in diags) else None
+    if app is not None and not has_errors(diags):
+        app, loaded = _injector_inputs(app, doc)
+        diags += loaded
     if app is not None:
         diags += semantics.check(app, doc, registry, opts.mode, opts.enrollment)
         diags += admissible.check(app, semantics.Locator(doc))
     return sorted(set(diags)), app
+
+
+def _injector_inputs(app: model.Application, doc: Document) -> tuple[model.Application, list[Diagnostic]]:
+    """The app with its injectors' inputs (valuesFile, meshConfigFile, inline values) loaded."""
+    if not any(mesh in app.mode_options for mesh in injector_inputs.INPUTS):
+        return app, []
+    try:
+        options = injector_inputs.resolve(app.mode_options, doc, ("spec", "modeOptions"))
+    except MeshformError as exc:
+        return app, list(exc.diagnostics)
+    return replace(app, mode_options=MappingProxyType(options)), []
 
 
 def _render(

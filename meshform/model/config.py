@@ -13,7 +13,7 @@ from types import MappingProxyType
 from typing import Any
 
 from meshform.diagnostics import Diagnostic, Level, MeshformError, json_type, listing
-from meshform.model import schema, workload_kinds
+from meshform.model import injector_inputs, schema, workload_kinds
 from meshform.model.workload_kinds import BUILTIN, WorkloadKinds
 from meshform.yamlio.reader import Document
 
@@ -130,7 +130,9 @@ def from_document(doc: Document) -> TransformConfig:
         enrollment=spec.get("enrollment"),
         rules=tuple(_rule(r) for r in rules),
         helm_hooks=spec.get("helmHooks", "skip"),
-        mode_options=MappingProxyType(dict(spec.get("modeOptions", {}))),
+        mode_options=MappingProxyType(
+            injector_inputs.resolve(spec.get("modeOptions", {}), doc, ("spec", "modeOptions"))
+        ),
         workload_kinds=kinds,
     )
 

@@ -115,6 +115,14 @@ class ModeFacts:
     # record says so, but they enroll nothing, so a user may write them too.
     policy_keys: tuple[str, ...] = ()
     proof_containers: tuple[str, ...] = ()  # containers that prove the data plane arrived
+    # Pre-injection (strategy `sidecar` of a mesh mode): the pod keys the mesh's injector writes
+    # besides the enrolling ones (its status marker, default-container, Prometheus, mesh labels), which
+    # a meshform record may name; and the fields of the app's own containers it may rewrite (probes).
+    sidecar_keys: tuple[str, ...] = ()
+    patched_fields: tuple[str, ...] = ()
+    # Every container and volume name pre-injection may add, whatever the injector's inputs (they
+    # come from the run's modeOptions, which a later run need not repeat).
+    sidecar_names: frozenset[str] = frozenset()
     namespace_any_keys: tuple[str, ...] = ()  # namespace labels that enroll whatever their value
     namespace_also: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # more enrolling values
     pod_any_keys: tuple[str, ...] = ()  # pod labels that enroll whatever their value (a revision)
@@ -234,6 +242,10 @@ class EnrollContext:
     policy: PolicyContext | None = None  # the component's traffic policy, as this mode may render it
     policy_owner: bool = False  # this workload carries the component's policy objects (its first version)
     pod_labels: Mapping[str, str] = field(default_factory=dict)  # the pod template's labels, as written
+    # The pod template's annotations as written (pre-injection reads the mesh's per-pod overrides),
+    # and the workload's apiVersion (an injector names the pod's owner by it).
+    pod_annotations: Mapping[str, Any] = field(default_factory=dict)
+    api_version: str = ""
 
 
 @dataclass
@@ -241,9 +253,14 @@ class Enrollment:
     """What a mode adds to one workload. govern() applies it and records it for exact removal."""
 
     labels: dict[str, str] = field(default_factory=dict)
-    annotations: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str | None] = field(default_factory=dict)  # None: the injector removes it
     init_containers: list[dict[str, Any]] = field(default_factory=list)  # prepended, in order
     containers: list[dict[str, Any]] = field(default_factory=list)  # appended, in order
+    # Where an injector puts its containers elsewhere (Istio's istio-init runs after the app's own
+    # init containers; its proxy comes first when the app must wait for it): appended / prepended.
+    trailing_init_containers: list[dict[str, Any]] = field(default_factory=list)
+    leading_containers: list[dict[str, Any]] = field(default_factory=list)
+    leading_volumes: list[dict[str, Any]] = field(default_factory=list)  # prepended (Istio's go first)
     volumes: list[dict[str, Any]] = field(default_factory=list)  # appended, in order
     env: dict[str, dict[str, str]] = field(default_factory=dict)  # container → var → value
     service_target_ports: dict[str, int] = field(default_factory=dict)  # Service port name → port
@@ -252,6 +269,9 @@ class Enrollment:
     # Service with their prior values, so switching removes them exactly.
     service_annotations: dict[str, dict[str, str]] = field(default_factory=dict)
     objects: list[dict[str, Any]] = field(default_factory=list)  # extra objects (e.g. a ConfigMap)
+    # container → field → new value (None: remove the field): what an injector rewrites in the app's
+    # own containers (Istio's probes). Recorded with the prior values, so un-injection restores them.
+    container_fields: dict[str, dict[str, Any]] = field(default_factory=dict)
     policy: dict[str, Any] = field(default_factory=dict)  # the neutral policy (context JSON), recorded
 
     def is_empty(self) -> bool:
@@ -260,8 +280,12 @@ class Enrollment:
             or self.annotations
             or self.init_containers
             or self.containers
+            or self.trailing_init_containers
+            or self.leading_containers
+            or self.leading_volumes
             or self.volumes
             or self.env
+            or self.container_fields
             or self.objects
             or self.policy
             or self.service_labels

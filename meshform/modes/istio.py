@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from meshform.diagnostics import Level
-from meshform.modes import istio_policy, policy_support
+from meshform.modes import istio_inject, istio_policy, policy_support
 from meshform.modes.base import (
+    LABELS,
+    SIDECAR,
     EnrollContext,
     Enrollment,
     Finding,
@@ -33,6 +35,11 @@ FACTS = ModeFacts(
     name="istio",
     summary="Istio sidecar mode: istiod's webhook injects istio-proxy",
     aliases=("ISTIO_SERVICE_MESH",),
+    # labels: istiod's webhook injects; sidecar: meshform pre-injects what it would (istio_inject)
+    strategies=(LABELS, SIDECAR),
+    sidecar_keys=istio_inject.SIDECAR_KEYS,
+    patched_fields=istio_inject.PATCHED_FIELDS,
+    sidecar_names=istio_inject.SIDECAR_NAMES,
     pod_labels={"sidecar.istio.io/inject": "true"},
     namespace_labels={"istio-injection": "enabled"},
     opt_out_labels={"sidecar.istio.io/inject": "false"},
@@ -103,6 +110,8 @@ class IstioMode:
     facts: ModeFacts = FACTS
 
     def enroll(self, ctx: EnrollContext) -> Enrollment:
+        if ctx.strategy == SIDECAR:
+            return istio_inject.enroll(ctx)
         revision = ctx.options.get("revision")
         if revision:
             return Enrollment(labels={"istio.io/rev": str(revision)})
@@ -114,6 +123,9 @@ class IstioMode:
     def findings(self, ctx: EnrollContext) -> Iterator[Finding]:
         yield from sidecar_findings(self.facts, ctx)
         yield from policy_findings(ctx)
+        if ctx.strategy == SIDECAR:
+            for problem in istio_inject.override_problems(ctx.pod_annotations):
+                yield Finding("MF323", "error", problem, "annotations")
 
 
 def policy_findings(ctx: EnrollContext) -> Iterator[Finding]:

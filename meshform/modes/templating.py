@@ -120,6 +120,23 @@ def _render_container(text: str, values: Mapping[str, Any], source: str) -> dict
     return container
 
 
+def render_mapping(text: str, values: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """Render a template that describes one YAML mapping of any shape (a mesh's injected pod parts:
+    containers, volumes, annotations, ...) and return it as data, a fresh copy the caller may change.
+    Rendered once per distinct values."""
+    key = json.dumps(values, sort_keys=True, default=str)
+    return copy.deepcopy(_render_mapping_cached(text, key, source))
+
+
+@lru_cache(maxsize=1024)
+def _render_mapping_cached(text: str, values_json: str, source: str) -> dict[str, Any]:
+    docs = [d for d in _parse(render_text(text, json.loads(values_json), source), source) if d is not None]
+    if len(docs) != 1 or not isinstance(docs[0], dict):
+        raise _fail(source, "template must render one YAML mapping")
+    found: dict[str, Any] = docs[0]
+    return found
+
+
 def _parse(rendered: str, source: str) -> list[Any]:
     """The rendered text as data, read like any input: within the readers' limits on aliases, depth
     and documents (a few hundred bytes of output can be an alias bomb)."""

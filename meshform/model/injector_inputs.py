@@ -1,0 +1,181 @@
+"""The injectors' own inputs for pre-injection: `modeOptions.<mesh>.valuesFile` / `meshConfigFile`
+and their inline equivalents `values` / `meshConfig`, read into plain data before any mode sees them.
+
+A file may be the ConfigMap as `kubectl get -o yaml` prints it (Istio's `istio-sidecar-injector`
+data.values, `istio` data.mesh; Linkerd's `linkerd-config` data.values) or the bare value (JSON or
+YAML). Inline, the value is a mapping, or the ConfigMap's string pasted as is. Every bad input is a
+located error: a missing file at the option naming it, a bad document inside the file where it is.
+
+After loading, a mesh's options hold `values` / `meshConfig` as mappings and `valuesAt` /
+`meshConfigAt` (["file", line, col]: where the value came from, for later located errors); the
+`*File` keys are gone. Modes read only that (they never open files).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from meshform.diagnostics import Diagnostic, Level, MeshformError
+from meshform.model.schema import json_path
+from meshform.yamlio.reader import Document, Path
+
+
+@dataclass(frozen=True)
+class Input:
+    """One injector input: the option keys, and the ConfigMap data keys that may hold it."""
+
+    inline: str  # values | meshConfig
+    file: str  # valuesFile | meshConfigFile
+    data_keys: tuple[str, ...]  # data keys of the ConfigMap form, first found wins
+
+
+# Per mesh mode, the inputs its injector reads (a mode without an entry takes none).
+INPUTS: dict[str, tuple[Input, ...]] = {
+    "istio": (Input("values", "valuesFile", ("values",)), Input("meshConfig", "meshConfigFile", ("mesh",))),
+    "linkerd": (Input("values", "valuesFile", ("values",)),),
+}
+
+
+def resolve(options: Mapping[str, Any], doc: Document, base: Path) -> dict[str, Any]:
+    """`options` (modeOptions, by mode) with every injector input loaded. `doc` is the document the
+    options sit in, at `base` (e.g. ("spec", "modeOptions")); files are relative to its directory.
+    Raises a MeshformError with every located problem found."""
+    out = {name: dict(opts) if isinstance(opts, Mapping) else opts for name, opts in options.items()}
+    problems: list[Diagnostic] = []
+    for mesh, inputs in INPUTS.items():
+        opts = out.get(mesh)
+        if not isinstance(opts, dict):
+            continue
+        for spec in inputs:
+            problems += _load(opts, spec, doc, (*base, mesh))
+        if not problems:
+            problems += _version(mesh, opts)
+    if problems:
+        raise MeshformError(problems)
+    return out
+
+
+def _version(mesh: str, opts: Mapping[str, Any]) -> list[Diagnostic]:
+    """MF320 now, located, when the inputs name a mesh version meshform has no templates for."""
+    from meshform.modes import injection
+
+    if injection.wanted_version(mesh, opts) is None:
+        return []
+    try:
+        injection.version_for(mesh, opts)
+    except MeshformError as exc:
+        return list(exc.diagnostics)
+    return []
+
+
+def _load(opts: dict[str, Any], spec: Input, doc: Document, at: Path) -> list[Diagnostic]:
+    if spec.file in opts and spec.inline in opts:
+        where = (*at, spec.file)
+        return [_error(doc, where, "MF322", f"give {spec.file} or {spec.inline}, not both")]
+    try:
+        if spec.file in opts:
+            value, origin = _from_file(opts.pop(spec.file), spec, doc, (*at, spec.file))
+        elif spec.inline in opts:
+            value, origin = _from_inline(opts[spec.inline], spec, doc, (*at, spec.inline))
+        else:
+            return []
+    except MeshformError as exc:
+        return list(exc.diagnostics)
+    opts[spec.inline] = value
+    opts[f"{spec.inline}At"] = list(origin)
+    return []
+
+
+def _error(doc: Document, path: Path, code: str, message: str) -> Diagnostic:
+    line, col = doc.position(path)
+    return Diagnostic(doc.file, line, col, Level.ERROR, code, message, json_path(path))
+
+
+def _from_file(
+    name: Any, spec: Input, doc: Document, at: Path
+) -> tuple[dict[str, Any], tuple[str, int, int]]:
+    from meshform.yamlio.reader import read_file
+
+    if not isinstance(name, str) or not name:
+        raise MeshformError([_error(doc, at, "MF322", f"{spec.file} must be a file path")])
+    here = os.path.dirname(doc.file) if doc.file not in ("-", "") else ""
+    path = os.path.join(here, name)
+    if not os.path.isfile(path):
+        why = "is a directory" if os.path.isdir(path) else "does not exist"
+        raise MeshformError([_error(doc, at, "MF321", f"{spec.file} {path!r} {why}")])
+    docs = [d for d in read_file(path) if d.data is not None]  # located MF00x inside the file
+    if len(docs) != 1:
+        message = f"{spec.file} {path!r} must hold one document (found {len(docs)})"
+        raise MeshformError([Diagnostic(path, 1, 1, Level.ERROR, "MF322", message)])
+    return _value(docs[0], spec)
+
+
+def _from_inline(
+    raw: Any, spec: Input, doc: Document, at: Path
+) -> tuple[dict[str, Any], tuple[str, int, int]]:
+    line, col = doc.position(at)
+    if isinstance(raw, Mapping):
+        return dict(raw), (doc.file, line, col)
+    if isinstance(raw, str):
+        return _parse_text(raw, doc.file, line, f"{spec.inline}"), (doc.file, line, col)
+    raise MeshformError([_error(doc, at, "MF322", f"{spec.inline} must be a mapping or its text")])
+
+
+def _value(doc: Document, spec: Input) -> tuple[dict[str, Any], tuple[str, int, int]]:
+    """The input from a file's one document: a ConfigMap's data key (text), or the bare mapping."""
+    data = doc.data
+    line, col = doc.position(())
+    if not isinstance(data, dict):
+        raise MeshformError([Diagnostic(doc.file, line, col, Level.ERROR, "MF322", _shape(spec))])
+    if data.get("kind") != "ConfigMap":
+        return data, (doc.file, line, col)
+    held = data.get("data")
+    key = next((k for k in spec.data_keys if isinstance(held, dict) and k in held), None)
+    if key is None or not isinstance(held, dict):
+        keys = " or ".join(f"data.{k}" for k in spec.data_keys)
+        raise MeshformError(
+            [_error(doc, ("data",) if "data" in data else (), "MF322", f"ConfigMap has no {keys}")]
+        )
+    line, col = doc.position(("data", key))
+    text = held[key]
+    if not isinstance(text, str):
+        raise MeshformError([_error(doc, ("data", key), "MF322", f"data.{key} must be a string")])
+    return _parse_text(text, doc.file, line, f"data.{key}"), (doc.file, line, col)
+
+
+def _shape(spec: Input) -> str:
+    keys = "/".join(spec.data_keys)
+    return f"{spec.file}: expected the ConfigMap (data.{keys}) or the bare {spec.inline} mapping"
+
+
+def _parse_text(text: str, file: str, line: int, what: str) -> dict[str, Any]:
+    """A ConfigMap value's text (JSON or YAML) as a mapping. Its own errors are reported at the
+    value's line in `file`, plus their line inside the text."""
+    from meshform.yamlio.reader import load_documents
+
+    try:
+        docs = [d for d in load_documents(text, f"{file} {what}") if d.data is not None]
+    except MeshformError as exc:
+        raise MeshformError([_shifted(d, file, line, what) for d in exc.diagnostics]) from None
+    if len(docs) != 1 or not isinstance(docs[0].data, dict):
+        raise MeshformError([Diagnostic(file, line, 1, Level.ERROR, "MF322", f"{what} must be one mapping")])
+    found: dict[str, Any] = docs[0].data
+    return found
+
+
+def _shifted(found: Diagnostic, file: str, line: int, what: str) -> Diagnostic:
+    inner = f" (line {found.line} of {what})" if found.line else ""
+    return Diagnostic(
+        file, line, 1, found.level, found.code, f"{what}: {found.message}{inner}", found.path, hint=found.hint
+    )
+
+
+def problems(options: Mapping[str, Any], doc: Document, base: Path) -> Iterator[Diagnostic]:
+    """The located problems resolve() would raise, as a stream (for `validate`)."""
+    try:
+        resolve(options, doc, base)
+    except MeshformError as exc:
+        yield from exc.diagnostics

@@ -1,0 +1,907 @@
+"""istio, enrollment `sidecar`: the pod as Istio's injector leaves it, made offline.
+
+The injector's own inputs drive it (the cluster's `values` and `mesh`, see
+meshform.model.injector_inputs), with the pod's own overrides (`sidecar.istio.io/*`,
+`proxy.istio.io/config`, `traffic.sidecar.istio.io/*`, `status.sidecar.istio.io/port`). The sidecar,
+its init container, volumes and metadata come from templates/istio/<version>/sidecar.yaml.j2; what the
+injector does to the rest of the pod is done here, as Istio documents it:
+
+- Prometheus merge: the pod's `prometheus.io/*` annotations move into the proxy's
+  ISTIO_PROMETHEUS_ANNOTATIONS and point at the agent's port instead;
+- probe rewrite: HTTP, TCP and gRPC probes (and HTTP/TCP lifecycle hooks) of the app's containers
+  go through the agent (`/app-health/<container>/<kind>` on the status port), their originals in the
+  proxy's ISTIO_KUBE_APP_PROBERS;
+- `sidecar.istio.io/status` names what was added, so istiod and `istioctl kube-inject` recognise
+  the pod as injected;
+- placement: a native sidecar runs right after istio-init, before the app's init containers; a
+  classic proxy is the last container (the first with holdApplicationUntilProxyStarts), istio-init
+  the last init container, istio-validation (CNI) the first.
+
+Everything lands in an Enrollment, so meshform's status record can take it all back exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from collections.abc import Iterator, Mapping
+from functools import cache
+from typing import Any
+
+from meshform.modes.base import EnrollContext, Enrollment
+
+MESH = "istio"
+PROXY = "istio-proxy"
+STATUS = "sidecar.istio.io/status"
+PROXY_CONFIG = "proxy.istio.io/config"
+PROBERS_ENV = "ISTIO_KUBE_APP_PROBERS"
+PROMETHEUS_ENV = "ISTIO_PROMETHEUS_ANNOTATIONS"
+PROMETHEUS_KEYS = ("prometheus.io/scrape", "prometheus.io/path", "prometheus.io/port")
+SCRAPE_TARGETS = "prometheus.istio.io/scrape-targets"
+DEFAULT_STATUS_PORT = 15020
+# Every pod key the injector writes (or clears) besides enrolling: meshform's record may name them.
+SIDECAR_KEYS = (
+    STATUS,
+    "istio.io/rev",
+    "kubectl.kubernetes.io/default-container",
+    "kubectl.kubernetes.io/default-logs-container",
+    *PROMETHEUS_KEYS,
+    SCRAPE_TARGETS,
+    "security.istio.io/tlsMode",
+    "service.istio.io/canonical-name",
+    "service.istio.io/canonical-revision",
+    "networking.istio.io/tunnel",
+    "sidecar.istio.io/interceptionMode",
+    "traffic.sidecar.istio.io/includeOutboundIPRanges",
+    "traffic.sidecar.istio.io/excludeOutboundIPRanges",
+    "traffic.sidecar.istio.io/includeInboundPorts",
+    "traffic.sidecar.istio.io/excludeInboundPorts",
+    "traffic.sidecar.istio.io/includeOutboundPorts",
+    "traffic.sidecar.istio.io/excludeOutboundPorts",
+    "traffic.sidecar.istio.io/kubevirtInterfaces",
+    "istio.io/reroute-virtual-interfaces",
+    "traffic.sidecar.istio.io/excludeInterfaces",
+)
+# What Istio's templates may add, by name, under any inputs (classic and native proxies, istio-init or
+# CNI's istio-validation, every volume of this and older releases); meshform's record of a
+# pre-injection may name these, and an Istio status naming anything else is not Istio's.
+ISTIO_CONTAINERS = frozenset({PROXY, "istio-init", "istio-validation"})
+ISTIO_VOLUMES = frozenset(
+    {
+        "istio-envoy",
+        "istio-data",
+        "istio-podinfo",
+        "istio-token",
+        "istiod-ca-cert",
+        "istio-ca-crl",
+        "istio-certs",
+        "workload-socket",
+        "credential-socket",
+        "workload-certs",
+        "gke-workload-certificate",
+    }
+)
+SIDECAR_NAMES = ISTIO_CONTAINERS | ISTIO_VOLUMES
+PATCHED_FIELDS = ("readinessProbe", "livenessProbe", "startupProbe", "lifecycle")
+PROBE_KINDS = (("readinessProbe", "readyz"), ("livenessProbe", "livez"), ("startupProbe", "startupz"))
+HOOK_KINDS = (("preStop", "prestopz"), ("postStart", "poststartz"))
+# Pod annotations that change the pod in ways meshform does not reproduce: refused (MF323), never
+# silently left out.
+UNSUPPORTED = (
+    "sidecar.istio.io/userVolume",
+    "sidecar.istio.io/userVolumeMount",
+    "sidecar.istio.io/bootstrapOverride",
+    "sidecar.istio.io/templates",
+    "inject.istio.io/templates",
+    "sidecar.istio.io/proxyImageType",
+)
+# Kinds whose apiVersion istioctl names when the workload carries none.
+_DEFAULT_API = {"Pod": "v1", "ReplicationController": "v1", "Job": "batch/v1", "CronJob": "batch/v1"}
+
+
+# ------------------------------------------------------------------------------------------- inputs
+
+
+@cache
+def _defaults(version: str) -> dict[str, Any]:
+    import yaml
+
+    from meshform.resources import mesh_template
+
+    loaded: dict[str, Any] = yaml.safe_load(mesh_template(MESH, version, "defaults.yaml"))
+    return loaded
+
+
+def _merged(base: Any, over: Any) -> Any:
+    """`over` on top of `base`, mappings merged key by key (the injector's values are a full tree;
+    a user's partial one fills from the defaults)."""
+    if isinstance(base, Mapping) and isinstance(over, Mapping):
+        out = dict(base)
+        for key, value in over.items():
+            out[key] = _merged(base.get(key), value)
+        return out
+    return base if over is None else over
+
+
+def _proxy_override(annotations: Mapping[str, Any]) -> dict[str, Any]:
+    """The pod's proxy.istio.io/config as data ({} when absent or unreadable: findings report that)."""
+    raw = annotations.get(PROXY_CONFIG)
+    if not isinstance(raw, str):
+        return {}
+    import yaml
+
+    try:
+        found = yaml.safe_load(raw)
+    except yaml.YAMLError:
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def override_problems(annotations: Mapping[str, Any]) -> Iterator[str]:
+    """What meshform cannot pre-inject as the injector would, in words (MF323)."""
+    for key in UNSUPPORTED:
+        if key in annotations:
+            yield f"annotation {key} is not pre-injected by meshform; use enrollment labels for this pod"
+    raw = annotations.get(PROXY_CONFIG)
+    if raw is not None:
+        import yaml
+
+        try:
+            found = yaml.safe_load(raw) if isinstance(raw, str) else None
+        except yaml.YAMLError:
+            found = None
+        if not isinstance(found, dict):
+            yield f"annotation {PROXY_CONFIG} must hold a ProxyConfig mapping (YAML or JSON)"
+    for key in (
+        "status.sidecar.istio.io/port",
+        "readiness.status.sidecar.istio.io/initialDelaySeconds",
+        "readiness.status.sidecar.istio.io/periodSeconds",
+        "readiness.status.sidecar.istio.io/failureThreshold",
+    ):
+        if key in annotations and not str(annotations[key]).strip().isdigit():
+            yield f"annotation {key} must be a whole number, not {annotations[key]!r}"
+    for key in (
+        "sidecar.istio.io/proxyCPU",
+        "sidecar.istio.io/proxyMemory",
+        "sidecar.istio.io/proxyCPULimit",
+        "sidecar.istio.io/proxyMemoryLimit",
+    ):
+        if key in annotations and _quantity(annotations[key]) is None:
+            yield f"annotation {key} must be a resource quantity, not {annotations[key]!r}"
+    yield from _prometheus_problems(annotations, _status_port(_proxy_override(annotations), {}))
+
+
+def _quantity(value: Any) -> str | None:
+    from meshform.modes.quantity import canonical
+
+    return canonical(value)
+
+
+# --------------------------------------------------------------------------------------------- facts
+
+
+def _annotation(annotations: Mapping[str, Any], key: str, default: Any) -> str:
+    """Istio's `annotation` lookup: the pod's value, else the default, as text."""
+    value = annotations.get(key)
+    return str(value) if value is not None else _text(default)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def _status_port(proxy: Mapping[str, Any], mesh_default: Mapping[str, Any]) -> int:
+    port = proxy.get("statusPort", mesh_default.get("statusPort", DEFAULT_STATUS_PORT))
+    try:
+        return int(port)
+    except (TypeError, ValueError):
+        return DEFAULT_STATUS_PORT
+
+
+def _exclude_inbound(status_port: str, excluded: str) -> str:
+    """The excluded inbound ports with the status port added (unless 0, or already there)."""
+    port = status_port.strip()
+    if not port or port == "0":
+        return excluded
+    ports = [p.strip() for p in excluded.split(",")]
+    if port in ports:
+        return excluded
+    return ",".join([p for p in ports if p] + [port])
+
+
+def _image(v: Mapping[str, Any], name: str, annotations: Mapping[str, Any], override: str) -> str:
+    wanted = _annotation(annotations, "sidecar.istio.io/proxyImage", name)
+    if "/" in wanted:
+        return wanted
+    image_type = str(v.get("variant") or "")
+    tag = _text(v.get("tag"))
+    if image_type:
+        for known in ("distroless", "debug"):
+            if tag.endswith(f"-{known}"):
+                tag = tag[: -len(known) - 1]
+                break
+        if image_type != "default":
+            tag = f"{tag}-{image_type}"
+    return f"{v.get('hub')}/{override or name}:{tag}"
+
+
+def _go_json(value: Any) -> str:
+    """JSON as Go's encoding/json writes it: compact, with <, > and & escaped."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    for char, escape in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
+        text = text.replace(char, escape)
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+def _port_json(port: Mapping[str, Any]) -> str:
+    """A ContainerPort as Go serializes it (its fields in declaration order, empty ones left out)."""
+    out: dict[str, Any] = {}
+    for key in ("name", "hostPort", "containerPort", "protocol", "hostIP"):
+        if key in port and (port[key] or key == "containerPort"):
+            out[key] = port[key]
+    return _go_json(out)
+
+
+def _pod_ports(containers: list[dict[str, Any]]) -> str:
+    lines = ["["]
+    first = True
+    for container in containers:
+        for port in container.get("ports") or []:
+            if isinstance(port, dict):
+                lines.append(("    " if first else "    ,") + _port_json(port))
+                first = False
+    lines.append("]")
+    return "\n".join(lines)
+
+
+def _canonical_name(labels: Mapping[str, Any], workload: str) -> str:
+    for key in ("service.istio.io/canonical-name", "app.kubernetes.io/name", "app"):
+        if labels.get(key):
+            name = str(labels[key])
+            break
+    else:
+        name = workload
+    return name[:63].strip("-_.")
+
+
+def _canonical_revision(labels: Mapping[str, Any]) -> str:
+    for key in ("service.istio.io/canonical-revision", "app.kubernetes.io/version", "version"):
+        if labels.get(key):
+            return str(labels[key])
+    return "latest"
+
+
+def _resources(annotations: Mapping[str, Any], v: Mapping[str, Any]) -> dict[str, Any]:
+    """The proxy's resources: the pod's proxyCPU/proxyMemory(+Limit) annotations, else the values'."""
+    keys = {
+        ("requests", "cpu"): "sidecar.istio.io/proxyCPU",
+        ("requests", "memory"): "sidecar.istio.io/proxyMemory",
+        ("limits", "cpu"): "sidecar.istio.io/proxyCPULimit",
+        ("limits", "memory"): "sidecar.istio.io/proxyMemoryLimit",
+    }
+    out: dict[str, dict[str, str]] = {}
+    if any(key in annotations for key in keys.values()):
+        for (group, resource), key in keys.items():
+            found = _quantity(annotations.get(key)) if key in annotations else None
+            if found is not None:
+                out.setdefault(group, {})[resource] = found
+        return out
+    for group, amounts in ((v.get("proxy") or {}).get("resources") or {}).items():
+        if isinstance(amounts, Mapping):
+            for resource, amount in amounts.items():
+                found = _quantity(amount)
+                if found is not None:
+                    out.setdefault(group, {})[resource] = found
+    return out
+
+
+_PROXY_DEFAULTS = {
+    "configPath": "./etc/istio/proxy",
+    "binaryPath": "/usr/local/bin/envoy",
+    "serviceCluster": "istio-proxy",
+    "drainDuration": "45s",
+    "terminationDrainDuration": "5s",
+    "discoveryAddress": "istiod.istio-system.svc:15012",
+    "proxyAdminPort": 15000,
+    "statNameLength": 189,
+    "statusPort": DEFAULT_STATUS_PORT,
+    "controlPlaneAuthPolicy": "MUTUAL_TLS",
+    "concurrency": 2,
+    "interceptionMode": "REDIRECT",
+}
+
+
+# ProxyConfig's fields in declaration order (istio.io/api mesh/v1alpha1/proxy.proto): the order its
+# JSON form writes them in.
+_PROXY_FIELDS = (
+    "configPath",
+    "binaryPath",
+    "serviceCluster",
+    "drainDuration",
+    "discoveryAddress",
+    "discoveryRefreshDelay",
+    "zipkinAddress",
+    "statsdUdpAddress",
+    "proxyAdminPort",
+    "availabilityZone",
+    "controlPlaneAuthPolicy",
+    "customConfigFile",
+    "statNameLength",
+    "concurrency",
+    "proxyBootstrapTemplatePath",
+    "interceptionMode",
+    "tracing",
+    "envoyMetricsServiceAddress",
+    "sds",
+    "envoyAccessLogService",
+    "envoyMetricsService",
+    "proxyMetadata",
+    "statusPort",
+    "extraStatTags",
+    "gatewayTopology",
+    "terminationDrainDuration",
+    "meshId",
+    "readinessProbe",
+    "proxyStatsMatcher",
+    "holdApplicationUntilProxyStarts",
+    "caCertificatesPem",
+    "image",
+    "runtimeValues",
+    "privateKeyProvider",
+    "proxyHeaders",
+    "fileFlushInterval",
+    "fileFlushMinSizeKb",
+    "statsCompression",
+    "connectionSettings",
+    "tracingServiceName",
+)
+
+
+_PROXY_RANK = {name: i for i, name in enumerate(_PROXY_FIELDS)}
+_ABSENT = object()
+
+
+def _proxy_config_json(proxy: Mapping[str, Any]) -> str:
+    """PROXY_CONFIG: the proxy's settings that differ from Istio's defaults (the injector leaves the
+    defaults out to keep the pod small), fields in declaration order, map keys sorted."""
+    rank = _PROXY_RANK
+    kept = {
+        k: dict(sorted(v.items()))
+        if isinstance(v, Mapping) and k in ("proxyMetadata", "runtimeValues")
+        else v
+        for k, v in sorted(proxy.items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0]))
+        if _PROXY_DEFAULTS.get(k, _ABSENT) != v and v not in (None, {}, [], "", False, 0)
+    }
+    return _go_json(kept) if kept else "{}"
+
+
+def _flag(annotations: Mapping[str, Any], key: str) -> bool | None:
+    """An annotation read as Go's strconv.ParseBool (None when absent or not a boolean)."""
+    raw = annotations.get(key)
+    if raw is None:
+        return None
+    text = str(raw)
+    if text in ("1", "t", "T", "TRUE", "true", "True"):
+        return True
+    if text in ("0", "f", "F", "FALSE", "false", "False"):
+        return False
+    return None
+
+
+# ------------------------------------------------------------------------------------------- enroll
+
+
+def enroll(ctx: EnrollContext) -> Enrollment:
+    """The Enrollment that turns ctx's pod into the pod Istio's injector makes of it."""
+    version, values, installed = _install(ctx.options)
+    annotations = {str(k): v for k, v in ctx.pod_annotations.items()}
+    proxy = _merged(installed.get("defaultConfig") or {}, _proxy_override(annotations))
+    mesh = {**installed, "defaultConfig": proxy}
+    spec = ctx.pod_spec
+    native = _native(ctx, annotations)
+    pod = _pod_facts(ctx, annotations)
+    # p and i follow from the install, the pod's annotations and `native` alone; the pod's flags
+    # shape the output; everything else of the pod is bound late
+    key = (
+        version,
+        id(values),
+        id(installed),
+        native,
+        tuple(sorted((k, str(v)) for k, v in annotations.items())),
+        tuple(bool(pod[name]) if name in _LATE else pod[name] for name in sorted(pod)),
+    )
+    skeleton = _SKELETONS.get(key)
+    if skeleton is None:
+        skeleton = _skeleton(key, version, {**_template_values(ctx, values, mesh, native), "pod": pod})
+    rendered = _bind(skeleton, pod)
+    enrollment = Enrollment(
+        labels=rendered.get("labels") or {}, annotations=rendered.get("annotations") or {}
+    )
+    init, sidecar = rendered.get("init"), rendered["proxy"]
+    _prometheus(enrollment, annotations, mesh, sidecar)
+    if _rewrites_probes(annotations, values):
+        _rewrite_probes(enrollment, spec, annotations, mesh, sidecar)
+    volumes = rendered.get("volumes") or []
+    inits = ([init] if init else []) + ([sidecar] if native else [])
+    status = {
+        "initContainers": [c["name"] for c in inits] or None,
+        "containers": None if native else [PROXY],
+        "volumes": [v["name"] for v in volumes] or None,
+        "imagePullSecrets": list(rendered.get("pullSecrets") or []) or None,
+        "revision": str(values.get("revision") or "default"),
+    }
+    enrollment.annotations[STATUS] = _go_json(status)
+    enrollment.leading_volumes = volumes
+    if native:
+        enrollment.init_containers = inits
+    else:
+        if init is not None and init["name"] == "istio-validation":
+            enrollment.init_containers = [init]
+        elif init is not None:
+            enrollment.trailing_init_containers = [init]
+        hold = bool(proxy.get("holdApplicationUntilProxyStarts")) or bool(
+            (values["global"].get("proxy") or {}).get("holdApplicationUntilProxyStarts")
+        )
+        if hold:
+            enrollment.leading_containers = [sidecar]
+        else:
+            enrollment.containers = [sidecar]
+    return enrollment
+
+
+_INSTALLS: dict[tuple[int, int], tuple[Any, Any, str, dict[str, Any], dict[str, Any]]] = {}
+
+
+def _install(options: Mapping[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """The template version and the user's values and meshConfig over its defaults. Every workload
+    of a run shares the same loaded inputs (the same objects): merged once, kept with them."""
+    from meshform.modes import injection
+
+    given_values, given_mesh = options.get("values") or {}, options.get("meshConfig") or {}
+    key = (id(given_values), id(given_mesh))
+    found = _INSTALLS.get(key)
+    if found is None or found[0] is not given_values or found[1] is not given_mesh:
+        version = injection.version_for(MESH, options)
+        defaults = _defaults(version)
+        values = _merged(defaults["values"], given_values)
+        mesh = _merged(defaults["meshConfig"], given_mesh)
+        if len(_INSTALLS) > 64:  # skeletons are keyed by an install's identity: they go with it
+            _INSTALLS.clear()
+            _SKELETONS.clear()
+        found = _INSTALLS[key] = (given_values, given_mesh, version, values, mesh)
+    return found[2], found[3], found[4]
+
+
+def _native(ctx: EnrollContext, annotations: Mapping[str, Any]) -> bool:
+    """Native sidecar: the pod's sidecar.istio.io/nativeSidecar, else modeOptions.istio.nativeSidecar
+    (default true: istiod injects native sidecars on every Kubernetes that supports them)."""
+    found = annotations.get("sidecar.istio.io/nativeSidecar")
+    if found is not None:
+        return str(found) != "false"
+    return ctx.options.get("nativeSidecar", True) is not False
+
+
+def _template_values(
+    ctx: EnrollContext, values: Mapping[str, Any], mesh: Mapping[str, Any], native: bool
+) -> dict[str, Any]:
+    v: Mapping[str, Any] = values["global"]
+    proxy: Mapping[str, Any] = mesh["defaultConfig"]
+    a = {str(k): v for k, v in ctx.pod_annotations.items()}
+    vp: Mapping[str, Any] = v.get("proxy") or {}
+    mode = _annotation(a, "sidecar.istio.io/interceptionMode", proxy.get("interceptionMode") or "REDIRECT")
+    tproxy = mode == "TPROXY"
+    cni = bool((values.get("pilot") or {}).get("cni", {}).get("enabled"))
+    status_port = _annotation(a, "status.sidecar.istio.io/port", vp.get("statusPort"))
+    metadata = sorted((str(k), _text(val)) for k, val in (proxy.get("proxyMetadata") or {}).items())
+    revision = str(values.get("revision") or "")
+    trust = str(mesh.get("trustDomain") or v.get("trustDomain") or "")
+    readiness = [
+        (
+            "initialDelaySeconds",
+            _annotation(
+                a,
+                "readiness.status.sidecar.istio.io/initialDelaySeconds",
+                vp.get("readinessInitialDelaySeconds"),
+            ),
+        ),
+        (
+            "periodSeconds",
+            _annotation(
+                a, "readiness.status.sidecar.istio.io/periodSeconds", vp.get("readinessPeriodSeconds")
+            ),
+        ),
+        (
+            "failureThreshold",
+            _annotation(
+                a, "readiness.status.sidecar.istio.io/failureThreshold", vp.get("readinessFailureThreshold")
+            ),
+        ),
+    ]
+    include_out = _annotation(
+        a, "traffic.sidecar.istio.io/includeOutboundPorts", vp.get("includeOutboundPorts")
+    )
+    exclude_out = _annotation(
+        a, "traffic.sidecar.istio.io/excludeOutboundPorts", vp.get("excludeOutboundPorts")
+    )
+    passed = [
+        (k, str(a[k]))
+        for k in (
+            "traffic.sidecar.istio.io/kubevirtInterfaces",
+            "istio.io/reroute-virtual-interfaces",
+            "traffic.sidecar.istio.io/excludeInterfaces",
+        )
+        if a.get(k)
+    ]
+    return {
+        "v": v,
+        "p": {
+            "hbone": (proxy.get("proxyMetadata") or {}).get("ISTIO_META_ENABLE_HBONE") == "true",
+            "revision": revision or "default",
+            "native": native,
+            "image": _image(v, str(vp.get("image") or "proxyv2"), a, ""),
+            "init_image": _image(v, str((v.get("proxy_init") or {}).get("image") or "proxyv2"), a, ""),
+            "log_level": _annotation(a, "sidecar.istio.io/logLevel", vp.get("logLevel")),
+            "component_log_level": _annotation(
+                a, "sidecar.istio.io/componentLogLevel", vp.get("componentLogLevel")
+            ),
+            "agent_log_level": _annotation(
+                a, "sidecar.istio.io/agentLogLevel", (v.get("logging") or {}).get("level")
+            ),
+            "hold": bool(
+                proxy.get("holdApplicationUntilProxyStarts") or vp.get("holdApplicationUntilProxyStarts")
+            )
+            and not native,
+            "status_port": status_port,
+            "localhost_inbound": ((mesh.get("inboundTrafficPolicy") or {}).get("mode") == "LOCALHOST"),
+            "ca_address": str(
+                v.get("caAddress")
+                or f"istiod{'-' + revision if revision else ''}.{v.get('istioNamespace')}.svc:15012"
+            ),
+            "proxy_config_json": _proxy_config_json(proxy),
+            "mesh_id": str(v.get("meshID") or trust),
+            "trust_domain": trust,
+            "metadata": metadata,
+            "readiness": [(k, int(x)) for k, x in readiness if x.strip().isdigit() and int(x)],
+            "cap_net_bind": _annotation(a, "sidecar.istio.io/capNetBindService", vp.get("capNetBindService"))
+            == "true",
+            "uid": 1337,
+            "gid": 1337,
+            "resources": _resources(a, v),
+            "cluster_trust_bundle": ((values.get("pilot") or {}).get("env") or {}).get(
+                "ENABLE_CLUSTER_TRUST_BUNDLE_API"
+            )
+            is True,
+            "crl_config_map": str((values.get("pilot") or {}).get("crlConfigMapName") or ""),
+        },
+        "i": {
+            "cni": cni,
+            "mode": mode,
+            "tproxy": tproxy,
+            "init_container": mode != "NONE",
+            "outbound_port": str(mesh.get("proxyListenPort") or "15001"),
+            "inbound_port": str(mesh.get("proxyInboundListenPort") or "15006"),
+            "uid": "1337",
+            "include_ip_ranges": _annotation(
+                a, "traffic.sidecar.istio.io/includeOutboundIPRanges", vp.get("includeIPRanges")
+            ),
+            "exclude_ip_ranges": _annotation(
+                a, "traffic.sidecar.istio.io/excludeOutboundIPRanges", vp.get("excludeIPRanges")
+            ),
+            "include_inbound_ports": _annotation(
+                a, "traffic.sidecar.istio.io/includeInboundPorts", vp.get("includeInboundPorts")
+            ),
+            "exclude_inbound_ports": _exclude_inbound(
+                status_port,
+                _annotation(a, "traffic.sidecar.istio.io/excludeInboundPorts", vp.get("excludeInboundPorts")),
+            ),
+            "has_include_outbound_ports": "traffic.sidecar.istio.io/includeOutboundPorts" in a
+            or bool(include_out),
+            "include_outbound_ports": include_out,
+            "has_exclude_outbound_ports": "traffic.sidecar.istio.io/excludeOutboundPorts" in a
+            or bool(exclude_out),
+            "exclude_outbound_ports": exclude_out,
+            "reroute_interfaces": str(
+                a.get("istio.io/reroute-virtual-interfaces")
+                or a.get("traffic.sidecar.istio.io/kubevirtInterfaces")
+                or ""
+            ),
+            "exclude_interfaces": str(a.get("traffic.sidecar.istio.io/excludeInterfaces") or ""),
+            "passed_annotations": passed,
+        },
+    }
+
+
+def _pod_facts(ctx: EnrollContext, a: Mapping[str, Any]) -> dict[str, Any]:
+    """What the template reads of this one pod. Flags shape the output; the strings are bound late
+    (see _skeleton), so one rendering serves every pod of an install."""
+    labels = ctx.pod_labels
+    containers = [c for c in ctx.pod_spec.get("containers") or [] if isinstance(c, dict)]
+    app = [str(c.get("name")) for c in containers if c.get("name") != PROXY]
+    api = ctx.api_version or _DEFAULT_API.get(ctx.kind, "apps/v1")
+    workload = str(labels.get("service.istio.io/workload-name") or ctx.workload_name)
+    owner = ""
+    if ctx.workload_name:
+        namespace = ctx.namespace or "default"
+        owner = f"kubernetes://apis/{api}/namespaces/{namespace}/{ctx.kind.lower()}s/{ctx.workload_name}"
+    return {
+        "has_apps": bool(app),
+        "has_default_container": "kubectl.kubernetes.io/default-container" in a,
+        "has_default_logs_container": "kubectl.kubernetes.io/default-logs-container" in a,
+        "tls_mode": str(labels.get("security.istio.io/tlsMode") or "istio"),
+        "tunnel": str(labels.get("networking.istio.io/tunnel") or "http"),
+        "canonical_name": _canonical_name(labels, ctx.workload_name),
+        "canonical_revision": _canonical_revision(labels),
+        "default_container": app[0] if app else "",
+        "app_list": ",".join(app),
+        "ports_json": _pod_ports(containers),
+        "workload_name": workload,
+        "owner": owner,
+        "secret_name": "istio." + str(ctx.pod_spec.get("serviceAccountName") or "default"),
+    }
+
+
+# Pod facts the template writes as whole values (bound late); the rest of "pod" are flags.
+_LATE = (
+    "tls_mode",
+    "tunnel",
+    "canonical_name",
+    "canonical_revision",
+    "default_container",
+    "app_list",
+    "ports_json",
+    "workload_name",
+    "owner",
+    "secret_name",
+)
+# A per-process nonce: a token no input value can equal, so binding replaces only what it put there.
+_NONCE = secrets.token_hex(12)
+_TOKENS = {name: f"meshform-{_NONCE}-{name}" for name in _LATE}
+_BY_TOKEN = {token: name for name, token in _TOKENS.items()}
+Skeleton = tuple[str, list[tuple[tuple[Any, ...], str]]]
+_SKELETONS: dict[tuple[Any, ...], Skeleton] = {}
+MAX_SKELETONS = 512
+
+
+def _skeleton(key: tuple[Any, ...], version: str, template_values: dict[str, Any]) -> Skeleton:
+    """The template rendered with each late pod fact a token: the rendered data as JSON text, and
+    where each token sits. Kept under `key`, for every later pod of the same install and settings.
+
+    Rendering and parsing dominate a large stream, and all but a few strings are the same for every
+    pod of an install: those few (names, ports, owner) are written by the template as tokens and bound
+    per pod as data (_bind), never spliced into text."""
+    from meshform.modes import injection
+
+    pod = template_values["pod"]
+    bound = {**pod, **{name: _TOKENS[name] if pod[name] else "" for name in _LATE}}
+    rendered = injection.render(MESH, version, "sidecar.yaml.j2", {**template_values, "pod": bound})
+    if len(_SKELETONS) >= MAX_SKELETONS:
+        _SKELETONS.clear()
+    found = _SKELETONS[key] = (json.dumps(rendered), list(_token_paths(rendered, ())))
+    return found
+
+
+def _token_paths(node: Any, path: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], str]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _token_paths(value, (*path, key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _token_paths(value, (*path, i))
+    elif isinstance(node, str) and node in _BY_TOKEN:
+        yield path, _BY_TOKEN[node]
+
+
+def _bind(skeleton: Skeleton, pod: Mapping[str, Any]) -> dict[str, Any]:
+    """A fresh copy of a skeleton with its tokens replaced by this pod's values."""
+    text, paths = skeleton
+    data: dict[str, Any] = json.loads(text)
+    for path, name in paths:
+        node: Any = data
+        for step in path[:-1]:
+            node = node[step]
+        node[path[-1]] = pod[name]
+    return data
+
+
+# --------------------------------------------------------------------------------------- Prometheus
+
+
+_UNSAFE = re.compile(r"[^a-zA-Z0-9_]")
+
+
+def _sanitized(key: str) -> str:
+    """A key as Prometheus label names read it (what the injector compares): other characters → _."""
+    return _UNSAFE.sub("_", key)
+
+
+def _prometheus_value(annotations: Mapping[str, Any], key: str) -> tuple[str, str] | None:
+    wanted = _sanitized(key)
+    for k, value in annotations.items():
+        if "prometheus" in k and _sanitized(k) == wanted:
+            return k, str(value)
+    return None
+
+
+def _scrapes(annotations: Mapping[str, Any]) -> bool:
+    found = _prometheus_value(annotations, "prometheus.io/scrape")
+    if found is None:
+        return True
+    parsed = _flag({"x": found[1]}, "x")
+    return True if parsed is None else parsed
+
+
+def _merges(annotations: Mapping[str, Any], mesh: Mapping[str, Any]) -> bool:
+    if not _scrapes(annotations):
+        return False
+    found = _flag(annotations, "prometheus.istio.io/merge-metrics")
+    return found if found is not None else mesh.get("enablePrometheusMerge", True) is not False
+
+
+def _prometheus_problems(annotations: Mapping[str, Any], status_port: int) -> Iterator[str]:
+    if SCRAPE_TARGETS in annotations:
+        yield f"annotation {SCRAPE_TARGETS} is not pre-injected by meshform; use enrollment labels"
+        return
+    found = _prometheus_value(annotations, "prometheus.io/port")
+    if found is None or not _scrapes(annotations) or found[1] == str(status_port):
+        return
+    port = found[1]
+    if not (port.isdigit() and 1 <= int(port) <= 65535):
+        yield f"annotation {found[0]}: {port!r} is not a port (Istio refuses to inject this pod)"
+    elif int(port) in (15000, 15001, 15004, 15006, 15008, 15020, 15021, 15053, 15090):
+        yield f"annotation {found[0]}: port {port} is reserved for Istio (Istio refuses to inject this pod)"
+
+
+_PROMETHEUS_SANITIZED = frozenset(_sanitized(k) for k in (*PROMETHEUS_KEYS, SCRAPE_TARGETS))
+
+
+def _prometheus(
+    enrollment: Enrollment, annotations: Mapping[str, Any], mesh: Mapping[str, Any], sidecar: dict[str, Any]
+) -> None:
+    """Metrics merge: the app's scrape settings move into the proxy, Prometheus scrapes the agent."""
+    if not _merges(annotations, mesh):
+        return
+    target = str(_status_port(mesh["defaultConfig"], {}))
+    port = _prometheus_value(annotations, "prometheus.io/port")
+    if port is not None and port[1] == target:
+        return
+    scrape = {
+        key: (found[1] if (found := _prometheus_value(annotations, f"prometheus.io/{key}")) else "")
+        for key in ("scrape", "path", "port")
+    }
+    if any(scrape.values()):
+        sidecar.setdefault("env", []).append({"name": PROMETHEUS_ENV, "value": _go_json(scrape)})
+    for key in list(annotations):
+        if "prometheus" in key and _sanitized(key) in _PROMETHEUS_SANITIZED:
+            enrollment.annotations[key] = None
+    enrollment.annotations.update(
+        {
+            "prometheus.io/port": target,
+            "prometheus.io/path": "/stats/prometheus",
+            "prometheus.io/scrape": "true",
+        }
+    )
+
+
+# ------------------------------------------------------------------------------------------- probes
+
+
+def _rewrites_probes(annotations: Mapping[str, Any], values: Mapping[str, Any]) -> bool:
+    found = _flag(annotations, "sidecar.istio.io/rewriteAppHTTPProbers")
+    if found is not None:
+        return found
+    return (values.get("sidecarInjectorWebhook") or {}).get("rewriteAppHTTPProbe", True) is not False
+
+
+def _action_json(action: Mapping[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
+    """A probe action as Go serializes it: its fields in declaration order, empty ones left out."""
+    return {k: action[k] for k in fields if k in action and (action[k] not in ("", None, []) or k == "port")}
+
+
+def _prober(handler: Any, named: Mapping[str, Any], target: int, with_timeout: bool) -> dict[str, Any] | None:
+    """One entry of ISTIO_KUBE_APP_PROBERS (None: the injector leaves this probe out)."""
+    if not isinstance(handler, Mapping):
+        return None
+    out: dict[str, Any] = {}
+    if isinstance(handler.get("httpGet"), Mapping):
+        key, action = (
+            "httpGet",
+            _action_json(handler["httpGet"], ("path", "port", "host", "scheme", "httpHeaders")),
+        )
+    elif isinstance(handler.get("tcpSocket"), Mapping):
+        key, action = "tcpSocket", _action_json(handler["tcpSocket"], ("port", "host"))
+    elif with_timeout and isinstance(handler.get("grpc"), Mapping):
+        grpc = handler["grpc"]
+        out["grpc"] = {"port": grpc.get("port"), "service": grpc.get("service")}
+        if with_timeout and handler.get("timeoutSeconds"):
+            out["timeoutSeconds"] = handler["timeoutSeconds"]
+        return out
+    else:
+        return None
+    port = action.get("port")
+    if isinstance(port, str):
+        if port not in named:
+            return None
+        action["port"] = named[port]
+    elif port == target:
+        return None
+    out[key] = action
+    if with_timeout and handler.get("timeoutSeconds"):
+        out["timeoutSeconds"] = handler["timeoutSeconds"]
+    return out
+
+
+def _converted(handler: Any, url: str, port: int, probe: bool) -> dict[str, Any] | None:
+    """The handler pointed at the agent (None: the injector leaves it as it is)."""
+    if not isinstance(handler, Mapping):
+        return None
+    out = dict(handler)
+    if isinstance(handler.get("httpGet"), Mapping):
+        action = dict(handler["httpGet"])
+        if action.get("scheme") == "HTTPS":
+            action["scheme"] = "HTTP"
+    elif isinstance(handler.get("tcpSocket"), Mapping):
+        del out["tcpSocket"]
+        action = {}
+    elif probe and isinstance(handler.get("grpc"), Mapping):
+        del out["grpc"]
+        action = {}
+    else:
+        return None
+    action.update(path=url, port=port)
+    out["httpGet"] = action
+    return out
+
+
+def _rewrite_probes(
+    enrollment: Enrollment,
+    spec: Mapping[str, Any],
+    annotations: Mapping[str, Any],
+    mesh: Mapping[str, Any],
+    sidecar: dict[str, Any],
+) -> None:
+    target = _status_port(mesh["defaultConfig"], {})
+    try:
+        port = int(str(annotations.get("status.sidecar.istio.io/port", DEFAULT_STATUS_PORT)))
+    except ValueError:
+        port = target
+    probers: dict[str, Any] = {}
+    every = [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]
+    for container in every:
+        if not isinstance(container, dict) or container.get("name") == PROXY:
+            continue
+        name = str(container.get("name"))
+        named = {
+            str(p["name"]): p.get("containerPort")
+            for p in container.get("ports") or []
+            if isinstance(p, dict) and p.get("name")
+        }
+        fields: dict[str, Any] = {}
+        for field, kind in PROBE_KINDS:
+            url = f"/app-health/{name}/{kind}"
+            found = _prober(container.get(field), named, target, True)
+            if found is not None:
+                probers[url] = found
+            converted = _converted(container.get(field), url, port, True)
+            if converted is not None:
+                fields[field] = converted
+        lifecycle = container.get("lifecycle")
+        if isinstance(lifecycle, Mapping):
+            hooks = dict(lifecycle)
+            for hook, kind in HOOK_KINDS:
+                url = f"/app-lifecycle/{name}/{kind}"
+                found = _prober(lifecycle.get(hook), named, target, False)
+                if found is not None:
+                    probers[url] = found
+                converted = _converted(lifecycle.get(hook), url, port, False)
+                if converted is not None:
+                    hooks[hook] = converted
+            if hooks != lifecycle:
+                fields["lifecycle"] = hooks
+        if fields:
+            enrollment.container_fields[name] = fields
+    if probers:
+        text = _go_json(dict(sorted(probers.items())))
+        sidecar.setdefault("env", []).append({"name": PROBERS_ENV, "value": text})

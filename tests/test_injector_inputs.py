@@ -1,0 +1,151 @@
+"""The injectors' own inputs for pre-injection (modeOptions.<mesh>.valuesFile / meshConfigFile, inline
+values / meshConfig): the ConfigMap as kubectl prints it or the bare value, every bad input a located
+error; and the status record's `fields` (an injector's rewrite of the app's containers) undone exactly."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from meshform.core import status
+from meshform.diagnostics import MeshformError
+from meshform.model import injector_inputs
+from meshform.modes.base import Enrollment
+from meshform.yamlio.reader import read_file
+
+VALUES = {"global": {"hub": "docker.io/istio", "proxy": {"logLevel": "warning"}}}
+CONFIG_MAP = """\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: istio-sidecar-injector
+  namespace: istio-system
+data:
+  config: "policy: enabled"
+  values: |-
+{body}
+"""
+
+
+def _app(tmp: Path, options: str) -> Path:
+    app = tmp / "app.yaml"
+    app.write_text(f"spec:\n  modeOptions:\n    istio:\n{options}")
+    return app
+
+
+def _resolve(app: Path) -> dict[str, object]:
+    doc = read_file(str(app))[0]
+    return injector_inputs.resolve(doc.data["spec"]["modeOptions"], doc, ("spec", "modeOptions"))
+
+
+def _indent(text: str) -> str:
+    return "".join(f"    {line}\n" for line in text.splitlines())
+
+
+@pytest.mark.parametrize("form", ["configmap", "bare-json", "bare-yaml", "inline", "inline-text"])
+def test_every_form_of_the_values_gives_the_same_data(tmp_path: Path, form: str) -> None:
+    body = json.dumps(VALUES, indent=2)
+    if form == "configmap":
+        (tmp_path / "v.yaml").write_text(CONFIG_MAP.format(body=_indent(body)))
+        option = "      valuesFile: v.yaml\n"
+    elif form == "bare-json":
+        (tmp_path / "v.json").write_text(body)
+        option = "      valuesFile: v.json\n"
+    elif form == "bare-yaml":
+        (tmp_path / "v.yaml").write_text("global:\n  hub: docker.io/istio\n  proxy:\n    logLevel: warning\n")
+        option = "      valuesFile: v.yaml\n"
+    elif form == "inline":
+        option = "      values:\n        global: {hub: docker.io/istio, proxy: {logLevel: warning}}\n"
+    else:
+        option = f"      values: {json.dumps(json.dumps(VALUES))}\n"
+    options = _resolve(_app(tmp_path, option))["istio"]
+    assert isinstance(options, dict)
+    assert options["values"] == VALUES
+    assert "valuesFile" not in options and options["valuesAt"][0].endswith((".yaml", ".json"))
+
+
+def _error(tmp_path: Path, option: str) -> tuple[str, int, int, str, str]:
+    with pytest.raises(MeshformError) as caught:
+        _resolve(_app(tmp_path, option))
+    d = caught.value.diagnostics[0]
+    return Path(d.file).name, d.line, d.col, d.code, d.message
+
+
+def test_a_missing_file_is_located_at_the_option(tmp_path: Path) -> None:
+    assert _error(tmp_path, "      valuesFile: nope.yaml\n")[:4] == ("app.yaml", 4, 7, "MF321")
+
+
+def test_a_directory_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "d").mkdir()
+    found = _error(tmp_path, "      meshConfigFile: d\n")
+    assert found[3] == "MF321" and "is a directory" in found[4]
+
+
+def test_bad_yaml_in_the_file_is_located_in_the_file(tmp_path: Path) -> None:
+    (tmp_path / "v.yaml").write_text("global:\n  hub: [unclosed\n")
+    name, line, col, code, _ = _error(tmp_path, "      valuesFile: v.yaml\n")
+    assert (name, code) == ("v.yaml", "MF002") and line >= 2 and col >= 1
+
+
+def test_bad_json_inside_the_configmap_value_is_located_at_that_value(tmp_path: Path) -> None:
+    (tmp_path / "v.yaml").write_text(CONFIG_MAP.format(body=_indent('{"global": [1,')))
+    name, line, _, code, message = _error(tmp_path, "      valuesFile: v.yaml\n")
+    assert (name, line, code) == ("v.yaml", 8, "MF002") and "data.values" in message
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("- a\n- b\n", "expected the ConfigMap"),
+        ("kind: ConfigMap\ndata:\n  other: x\n", "ConfigMap has no data.values"),
+        ("kind: ConfigMap\ndata:\n  values: 5\n", "data.values must be a string"),
+        ("kind: ConfigMap\ndata:\n  values: '[1]'\n", "data.values must be one mapping"),
+        ("a: 1\n---\nb: 2\n", "must hold one document"),
+    ],
+)
+def test_a_file_of_the_wrong_shape_is_mf322(tmp_path: Path, content: str, message: str) -> None:
+    (tmp_path / "v.yaml").write_text(content)
+    name, line, col, code, found = _error(tmp_path, "      valuesFile: v.yaml\n")
+    assert (name, code) == ("v.yaml", "MF322") and message in found and line >= 1 and col >= 1
+
+
+def test_file_and_inline_together_are_refused(tmp_path: Path) -> None:
+    found = _error(tmp_path, "      valuesFile: v.yaml\n      values: {}\n")
+    assert found[3] == "MF322" and "not both" in found[4]
+
+
+def test_an_inline_value_of_the_wrong_type_is_located(tmp_path: Path) -> None:
+    assert _error(tmp_path, "      meshConfig: 5\n")[1:4] == (4, 7, "MF322")
+
+
+# ------------------------------------------------------------------------------- rewritten app fields
+
+
+def test_rewritten_container_fields_are_recorded_and_restored_exactly() -> None:
+    probe = {"httpGet": {"path": "/", "port": 8000}}
+    template = {
+        "metadata": {"labels": {"app": "a"}},
+        "spec": {"containers": [{"name": "app", "image": "x", "readinessProbe": probe}]},
+    }
+    original = copy.deepcopy(template)
+    rewritten = {"httpGet": {"path": "/app-health/app/readyz", "port": 15020}}
+    wanted = Enrollment(container_fields={"app": {"readinessProbe": rewritten, "livenessProbe": None}})
+    status.apply(template, "istio", "sidecar", wanted)
+    assert template["spec"]["containers"][0]["readinessProbe"] == rewritten
+    record = status.read(template)
+    assert record is not None and dict(record.fields["app"]) == {
+        "readinessProbe": '{"httpGet":{"path":"/","port":8000}}',  # JSON text: keeps the user's key order
+        "livenessProbe": None,
+    }
+    status.remove(template, record)
+    assert template == original
+
+
+def test_a_fields_record_of_the_wrong_shape_is_refused() -> None:
+    with pytest.raises(status.StatusError, match="field 'fields' must be"):
+        status.parse('{"mode": "istio", "fields": {"app": 1}}')
+    with pytest.raises(status.StatusError, match="field 'fields' must be"):
+        status.parse('{"mode": "istio", "fields": {"app": {"readinessProbe": "{not json"}}}')

@@ -1,0 +1,442 @@
+"""istio --enrollment sidecar is exactly what Istio's injector does: a differential test against the real
+`istioctl kube-inject` (tests/tools/build.sh istioctl, inputs from `istioctl manifest generate`) over
+meshform's own corpus (tests/fixtures/istio-inject/), classic and native sidecars, default and CNI
+installs; the recorded real outputs in ../shared/injectors/istio/ too. Then: istioctl recognises
+meshform's output as injected, meshform's un-injection and switching are exact, every front end
+pre-injects, and bad inputs are located errors.
+
+A CronJob is compared as istiod's webhook sees it: `istioctl kube-inject` takes a CronJob's
+`spec.jobTemplate.metadata` for the pod's (it reads the labels and annotations there, and writes its
+own there, so the Jobs carry them, not their pods), while the webhook, which injects the pods
+themselves, reads and writes the pod's own metadata, as meshform does. So the pod template's metadata
+is handed to kube-inject in jobTemplate.metadata, and its answer put back on the pod template.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from conftest import ROOT, built_tool, invoke
+from istio_diff import differences, documents
+
+FIXTURES = ROOT / "tests" / "fixtures" / "istio-inject"
+CORPUS = sorted(FIXTURES.glob("*.yaml"))
+SHARED = ROOT.parent.parent / "shared" / "injectors"
+HUB, TAG = "docker.io/istio", "1.31-dev"
+
+
+def _istioctl() -> str:
+    path = built_tool("istioctl")
+    if path is None:
+        reason = "istioctl is not built: run `bash tests/tools/build.sh istioctl` (~13 min)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason + " — required on CI")
+        pytest.skip(reason)
+    return path
+
+
+@pytest.fixture(scope="module")
+def istioctl() -> str:
+    return _istioctl()
+
+
+def _generate(istioctl: str, where: Path, *settings: str) -> Path:
+    """The injector's inputs as `istioctl manifest generate` makes them: the two ConfigMaps (what a
+    user gives meshform) and the bare config / values / mesh (what kube-inject reads)."""
+    where.mkdir(parents=True, exist_ok=True)
+    args = [istioctl, "manifest", "generate", "--set", f"hub={HUB}", "--set", f"tag={TAG}", *settings]
+    out = subprocess.run(args, capture_output=True, text=True, timeout=120, check=True).stdout
+    maps = {
+        d["metadata"]["name"]: d
+        for d in yaml.safe_load_all(out)
+        if isinstance(d, dict) and d.get("kind") == "ConfigMap"
+    }
+    injector, mesh = maps["istio-sidecar-injector"], maps["istio"]
+    (where / "inject-config.yaml").write_text(injector["data"]["config"])
+    (where / "values.json").write_text(injector["data"]["values"])
+    (where / "mesh.yaml").write_text(mesh["data"]["mesh"])
+    (where / "istio-sidecar-injector.yaml").write_text(yaml.safe_dump(injector))
+    (where / "istio.yaml").write_text(yaml.safe_dump(mesh))
+    return where
+
+
+@pytest.fixture(scope="module")
+def installs(istioctl: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    base = tmp_path_factory.mktemp("istio-inputs")
+    return {
+        "default": _generate(istioctl, base / "default"),
+        "cni": _generate(istioctl, base / "cni", "--set", "components.cni.enabled=true"),
+    }
+
+
+def kube_inject(istioctl: str, inputs: Path, native: bool, text: str) -> str:
+    proc = subprocess.run(
+        [
+            istioctl,
+            "kube-inject",
+            "--injectConfigFile",
+            str(inputs / "inject-config.yaml"),
+            "--meshConfigFile",
+            str(inputs / "mesh.yaml"),
+            "--valuesFile",
+            str(inputs / "values.json"),
+            "--revision",
+            "default",
+            "-f",
+            "-",
+        ],
+        input=text,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "ENABLE_NATIVE_SIDECARS": "true" if native else "false"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def config(where: Path, native: bool, values: str, mesh: str) -> Path:
+    path = where / f"meshform-{'native' if native else 'classic'}.yaml"
+    options = {"valuesFile": values, "meshConfigFile": mesh, "nativeSidecar": native}
+    spec = {"mode": "istio", "enrollment": "sidecar", "modeOptions": {"istio": options}}
+    doc = {"apiVersion": "meshform.dev/v1alpha1", "kind": "MeshTransformer", "metadata": {"name": "t"}}
+    path.write_text(yaml.safe_dump({**doc, "spec": spec}))
+    return path
+
+
+def preinject(cfg: Path, text: str) -> str:
+    code, out, err = invoke("transform", "--config", str(cfg), "-", stdin=text.encode())
+    assert code == 0, err
+    assert "error" not in err, err
+    return out
+
+
+def _cronjobs(text: str, move: Any) -> str:
+    docs = documents(text)
+    for doc in docs:
+        for item in doc.get("items", [doc]) if isinstance(doc, dict) else []:
+            if isinstance(item, dict) and item.get("kind") == "CronJob":
+                move(item["spec"]["jobTemplate"])
+    return "---\n".join(yaml.safe_dump(d, sort_keys=False) for d in docs)
+
+
+def _pod_metadata_up(job: dict[str, Any]) -> None:
+    """Where kube-inject reads a CronJob's pod metadata: jobTemplate.metadata."""
+    pod = job["spec"]["template"].get("metadata") or {}
+    up = job.setdefault("metadata", {})
+    for key in ("labels", "annotations"):
+        if key in pod:
+            up[key] = pod.pop(key)
+
+
+def _pod_metadata_down(job: dict[str, Any]) -> None:
+    """Back where the webhook writes it: the pod template."""
+    up = job.pop("metadata", None) or {}
+    pod = job["spec"]["template"].setdefault("metadata", {})
+    for key in ("labels", "annotations"):
+        if up.get(key):
+            pod[key] = {**(pod.get(key) or {}), **up[key]}
+
+
+def as_the_webhook_injects(istioctl: str, inputs: Path, native: bool, text: str) -> str:
+    """kube-inject's answer for `text`, each CronJob's pod metadata read and written on its pod."""
+    raised = _cronjobs(text, _pod_metadata_up) if "CronJob" in text else text
+    out = kube_inject(istioctl, inputs, native, raised)
+    return _cronjobs(out, _pod_metadata_down) if "CronJob" in text else out
+
+
+def all_differences(ours: str, theirs: str) -> list[str]:
+    a, b = documents(ours), documents(theirs)
+    found = [f"document count: meshform {len(a)}, istioctl {len(b)}"] if len(a) != len(b) else []
+    for i, (x, y) in enumerate(zip(a, b, strict=False)):
+        found += [f"document {i}: {d}" for d in differences(x, y)]
+    return found
+
+
+VARIANTS = [("default", False), ("default", True), ("cni", False), ("cni", True)]
+
+
+@pytest.mark.parametrize(
+    ("install", "native"), VARIANTS, ids=[f"{i}-{'native' if n else 'classic'}" for i, n in VARIANTS]
+)
+@pytest.mark.parametrize("fixture", CORPUS, ids=[p.stem for p in CORPUS])
+def test_meshform_injects_what_istioctl_injects(
+    istioctl: str, installs: dict[str, Path], install: str, native: bool, fixture: Path
+) -> None:
+    inputs = installs[install]
+    text = fixture.read_text()
+    cfg = config(inputs, native, "istio-sidecar-injector.yaml", "istio.yaml")
+    ours = preinject(cfg, text)
+    assert all_differences(ours, as_the_webhook_injects(istioctl, inputs, native, text)) == []
+    assert "istio-proxy" in ours
+
+
+@pytest.mark.parametrize("native", [False, True], ids=["classic", "native"])
+@pytest.mark.parametrize("fixture", CORPUS, ids=[p.stem for p in CORPUS])
+def test_istioctl_sees_meshforms_pod_as_injected(
+    istioctl: str, installs: dict[str, Path], native: bool, fixture: Path
+) -> None:
+    """kube-inject of meshform's output changes nothing: the marker makes Istio strip and re-add the
+    very same sidecar (a CronJob's pod seen as the webhook sees it: module docstring)."""
+    inputs = installs["default"]
+    ours = preinject(config(inputs, native, "istio-sidecar-injector.yaml", "istio.yaml"), fixture.read_text())
+    again = as_the_webhook_injects(istioctl, inputs, native, ours)
+    assert all_differences(ours, again) == []
+
+
+def test_the_bare_values_and_mesh_work_as_well_as_the_configmaps(installs: dict[str, Path]) -> None:
+    inputs = installs["cni"]
+    text = (FIXTURES / "probes.yaml").read_text()
+    from_maps = preinject(config(inputs, True, "istio-sidecar-injector.yaml", "istio.yaml"), text)
+    assert preinject(config(inputs, True, "values.json", "mesh.yaml"), text) == from_maps
+    assert "istio-validation" in from_maps
+
+
+# ------------------------------------------------------------- recorded real outputs (no istioctl)
+
+
+def _shared_cases() -> list[tuple[str, str]]:
+    istio = SHARED / "istio"
+    return [(kind, p.name) for kind in ("classic", "native") for p in sorted((istio / kind).glob("*.yaml"))]
+
+
+@pytest.mark.parametrize(("kind", "name"), _shared_cases() or [("classic", "absent")])
+def test_meshform_matches_the_recorded_kube_inject_outputs(tmp_path: Path, kind: str, name: str) -> None:
+    if not (SHARED / "istio" / kind / name).is_file():
+        pytest.skip("../shared/injectors/istio is not on this machine")
+    given = SHARED / "istio" / "config"
+    cfg = config(tmp_path, kind == "native", str(given / "values.json"), str(given / "mesh.yaml"))
+    ours = preinject(cfg, (SHARED / "corpus" / name).read_text())
+    recorded = (SHARED / "istio" / kind / name).read_text()  # kube-inject of the bare CronJob, whose
+    # jobTemplate had no metadata of its own: only its answer moves to the pod (module docstring)
+    assert all_differences(ours, _cronjobs(recorded, _pod_metadata_down)) == []
+
+
+# --------------------------------------------------------------------- un-injection and switching
+
+
+def _mode(text: str, *args: str) -> str:
+    code, out, err = invoke("transform", *args, "-", stdin=text.encode())
+    assert code == 0, err
+    return out
+
+
+@pytest.mark.parametrize("native", [False, True], ids=["classic", "native"])
+@pytest.mark.parametrize("fixture", CORPUS, ids=[p.stem for p in CORPUS])
+def test_switching_away_and_back_is_exact(tmp_path: Path, native: bool, fixture: Path) -> None:
+    """pre-injected → labels → kubernetes-native → pre-injected gives the same bytes; leaving the
+    sidecar gives back what meshform gives the untouched input."""
+    text = fixture.read_text()
+    cfg = _inline_config(tmp_path, native)
+    injected = _mode(text, "--config", str(cfg))
+    labels = _mode(injected, "--mode", "istio", "--enrollment", "labels")
+    plain = _mode(labels, "--mode", "kubernetes-native")
+    assert _mode(plain, "--config", str(cfg)) == injected
+    left = documents(_mode(injected, "--mode", "kubernetes-native"))
+    assert left == documents(_mode(text, "--mode", "kubernetes-native"))  # as data: a changed
+    # document is written out again, an untouched one keeps its own text
+    assert _mode(injected, "--config", str(cfg)) == injected  # a re-run is a no-op
+
+
+def _inline_config(where: Path, native: bool) -> Path:
+    """Inline values (the ConfigMap's text pasted as is) instead of files."""
+    values = json.dumps({"global": {"hub": HUB, "tag": TAG, "proxy": {"logLevel": "info"}}})
+    path = where / "inline.yaml"
+    options = {"values": values, "meshConfig": {"trustDomain": "example.org"}, "nativeSidecar": native}
+    spec = {"mode": "istio", "enrollment": "sidecar", "modeOptions": {"istio": options}}
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "meshform.dev/v1alpha1",
+                "kind": "MeshTransformer",
+                "metadata": {"name": "t"},
+                "spec": spec,
+            }
+        )
+    )
+    return path
+
+
+def test_an_injected_pod_still_knows_what_it_replaced(tmp_path: Path) -> None:
+    """The probes and Prometheus annotations the injector rewrote come back exactly."""
+    text = (FIXTURES / "probes.yaml").read_text()
+    injected = _mode(text, "--config", str(_inline_config(tmp_path, True)))
+    pod = yaml.safe_load(injected)["spec"]["template"]
+    api = pod["spec"]["containers"][0]
+    assert api["readinessProbe"]["httpGet"] == {
+        "path": "/app-health/api/readyz",
+        "port": 15020,
+        "httpHeaders": [{"name": "X-Probe", "value": "yes"}],
+    }
+    assert api["startupProbe"] == {
+        "httpGet": {"path": "/app-health/api/startupz", "port": 15020},
+        "failureThreshold": 30,
+    }
+    back = yaml.safe_load(_mode(injected, "--mode", "kubernetes-native"))["spec"]["template"]["spec"]
+    assert back["containers"][0]["startupProbe"] == {"tcpSocket": {"port": "grpc"}, "failureThreshold": 30}
+
+
+# ------------------------------------------------------------------------------------ front ends
+
+APP = """\
+apiVersion: meshform.dev/v1alpha1
+kind: Application
+metadata: {name: shop, namespace: shop}
+spec:
+  governanceMode: istio
+  enrollment: sidecar
+  modeOptions:
+    istio: {valuesFile: values.json, meshConfigFile: mesh.yaml}
+  components:
+  - name: web
+    image: ghcr.io/example/web:1
+    ports: [{name: http, port: 8080, protocol: http}]
+"""
+
+
+def _shared_inputs(tmp_path: Path) -> None:
+    given = SHARED / "istio" / "config"
+    if not given.is_dir():
+        pytest.skip("../shared/injectors/istio/config is not on this machine")
+    (tmp_path / "values.json").write_text((given / "values.json").read_text())
+    (tmp_path / "mesh.yaml").write_text((given / "mesh.yaml").read_text())
+
+
+def test_render_pre_injects(tmp_path: Path) -> None:
+    _shared_inputs(tmp_path)
+    (tmp_path / "app.yaml").write_text(APP)
+    code, out, err = invoke("render", str(tmp_path / "app.yaml"))
+    assert code == 0, err
+    deploy = next(d for d in documents(out) if d["kind"] == "Deployment")
+    names = [c["name"] for c in deploy["spec"]["template"]["spec"]["initContainers"]]
+    assert names == ["istio-init", "istio-proxy"]
+    assert "sidecar.istio.io/status" in deploy["spec"]["template"]["metadata"]["annotations"]
+
+
+def test_krm_and_helm_postrender_pre_inject(tmp_path: Path) -> None:
+    _shared_inputs(tmp_path)
+    workload = yaml.safe_load((FIXTURES / "init-volumes.yaml").read_text())
+    cfg = yaml.safe_load(
+        config(tmp_path, False, str(tmp_path / "values.json"), str(tmp_path / "mesh.yaml")).read_text()
+    )
+    resource_list = {
+        "apiVersion": "config.kubernetes.io/v1",
+        "kind": "ResourceList",
+        "items": [workload],
+        "functionConfig": cfg,
+    }
+    code, out, err = invoke("krm", stdin=yaml.safe_dump(resource_list).encode())
+    assert code == 0, err
+    item = yaml.safe_load(out)["items"][0]
+    assert item["spec"]["template"]["spec"]["containers"][-1]["name"] == "istio-proxy"
+    cfg_path = config(tmp_path, False, str(tmp_path / "values.json"), str(tmp_path / "mesh.yaml"))
+    code, out, err = invoke(
+        "helm-postrender", "--config", str(cfg_path), stdin=yaml.safe_dump(workload).encode()
+    )
+    assert code == 0, err
+    assert yaml.safe_load(out)["spec"]["template"]["spec"]["initContainers"][-1]["name"] == "istio-init"
+
+
+# ------------------------------------------------------------------------------------ bad inputs
+
+
+def _transformer(tmp_path: Path, istio: str) -> Path:
+    path = tmp_path / "cfg.yaml"
+    path.write_text(
+        "apiVersion: meshform.dev/v1alpha1\nkind: MeshTransformer\nmetadata: {name: t}\nspec:\n"
+        f"  mode: istio\n  enrollment: sidecar\n  modeOptions:\n    istio:\n{istio}"
+    )
+    return path
+
+
+def test_a_version_without_templates_is_a_located_error(tmp_path: Path) -> None:
+    (tmp_path / "values.json").write_text(json.dumps({"global": {"tag": "1.24.3"}}))
+    cfg = _transformer(tmp_path, "      valuesFile: values.json\n")
+    code, out, err = invoke("transform", "--config", str(cfg), str(FIXTURES / "cronjob.yaml"))
+    assert (code, out) == (1, "")
+    assert f"{tmp_path / 'values.json'}:1:1: error MF320" in err
+    assert "'1.24.3'" in err and "it has: 1.31" in err
+
+
+def test_a_version_meshform_knows_is_matched_by_its_minor(tmp_path: Path) -> None:
+    (tmp_path / "values.json").write_text(
+        json.dumps({"global": {"tag": "1.31.4-distroless", "hub": "r.io/x"}})
+    )
+    cfg = _transformer(tmp_path, "      valuesFile: values.json\n")
+    code, out, err = invoke("transform", "--config", str(cfg), str(FIXTURES / "cronjob.yaml"))
+    assert code == 0, err
+    assert "image: r.io/x/proxyv2:1.31.4-distroless" in out
+
+
+@pytest.mark.parametrize(
+    ("annotation", "message"),
+    [
+        ("sidecar.istio.io/userVolume: '{}'", "sidecar.istio.io/userVolume is not pre-injected"),
+        ("proxy.istio.io/config: '[1'", "proxy.istio.io/config must hold a ProxyConfig mapping"),
+        ("status.sidecar.istio.io/port: abc", "must be a whole number"),
+        ("sidecar.istio.io/proxyCPU: lots", "must be a resource quantity"),
+        ("prometheus.io/port: '15090'", "reserved for Istio"),
+    ],
+)
+def test_an_override_meshform_cannot_reproduce_is_refused_located(
+    tmp_path: Path, annotation: str, message: str
+) -> None:
+    workload = tmp_path / "w.yaml"
+    workload.write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  annotations:\n"
+        f"    {annotation}\nspec:\n  containers: [{{name: c, image: busybox}}]\n"
+    )
+    code, out, err = invoke("transform", "--mode", "istio", "--enrollment", "sidecar", str(workload))
+    assert (code, out) == (1, "")
+    assert f"{workload}:1:1: error MF323" in err and message in err
+
+
+def test_sidecar_stays_refused_for_a_mode_that_does_not_pre_inject() -> None:
+    code, out, err = invoke(
+        "transform", "--mode", "kuma", "--enrollment", "sidecar", str(FIXTURES / "cronjob.yaml")
+    )
+    assert (code, out) == (1, "") and "MF205" in err
+
+
+def test_render_and_validate_locate_a_missing_values_file(tmp_path: Path) -> None:
+    (tmp_path / "app.yaml").write_text(APP)
+    for command in ("render", "validate"):
+        code, out, err = invoke(command, str(tmp_path / "app.yaml"))
+        assert (code, out) == (1, ""), err
+        assert f"{tmp_path / 'app.yaml'}:8:13: error MF321 valuesFile" in err, err
+        assert f"{tmp_path / 'app.yaml'}:8:38: error MF321 meshConfigFile" in err, err  # every one
+
+
+def test_a_transformer_option_of_the_wrong_type_is_located(tmp_path: Path) -> None:
+    cfg = _transformer(tmp_path, "      nativeSidecar: 'no'\n")
+    code, out, err = invoke("transform", "--config", str(cfg), str(FIXTURES / "cronjob.yaml"))
+    assert (code, out) == (1, "")
+    assert f"{cfg}:9:7: error MF103" in err and "nativeSidecar" in err, err
+
+
+@pytest.mark.parametrize(
+    ("given", "canonical"),
+    [
+        ("2000m", "2"),
+        ("1024Mi", "1Gi"),
+        ("1536Mi", "1536Mi"),
+        ("0.5", "500m"),
+        ("100m", "100m"),
+        ("1.5Gi", "1536Mi"),
+        ("512", "512"),
+        ("1500", "1500"),
+        ("2048Ki", "2Mi"),
+        ("1000Mi", "1000Mi"),
+    ],
+)
+def test_quantities_take_the_form_the_api_server_stores(given: str, canonical: str) -> None:
+    from meshform.modes.quantity import canonical as form
+
+    assert form(given) == canonical
