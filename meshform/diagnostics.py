@@ -265,6 +265,24 @@ CODES: dict[str, Code] = {
             "write what the proxy carries exactly: whole percents, fault percents to 4 decimals",
         ),
         Code(
+            "MF921",
+            "owned-object-missing",
+            "render or transform again to restore it; to drop a policy, remove it from the model",
+        ),
+        Code(
+            "MF922",
+            "owned-object-edited",
+            "declare the change in the application model's traffic policy and render again; "
+            "meshform renders its objects from the policy it records",
+        ),
+        Code("MF923", "owned-object-duplicated", "keep one copy of the object"),
+        Code(
+            "MF924",
+            "owned-object-foreign",
+            "rename your object, or remove it and let meshform render its own",
+        ),
+        Code("MF925", "workload-duplicated", "remove one copy of the workload (or rename it)"),
+        Code(
             "MF930",
             "policy-approximated",
             "the mode renders the nearest value it can carry; see meshform modes --capabilities",
