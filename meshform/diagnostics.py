@@ -283,6 +283,18 @@ CODES: dict[str, Code] = {
         ),
         Code("MF925", "workload-duplicated", "remove one copy of the workload (or rename it)"),
         Code(
+            "MF926",
+            "policy-first-port-tcp",
+            "declare an http, http2 or grpc port first (the mesh registers the pod on its first port), "
+            "or choose another mode",
+        ),
+        Code(
+            "MF927",
+            "policy-other-ports",
+            "give the TCP port its own component (its own Service), or use Consul Enterprise's "
+            "multi-port services",
+        ),
+        Code(
             "MF930",
             "policy-approximated",
             "the mode renders the nearest value it can carry; see meshform modes --capabilities",

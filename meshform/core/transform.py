@@ -22,7 +22,7 @@ from typing import Any
 
 from meshform.core import foreign, identity, owned, provenance, shapes, status
 from meshform.core.namespaces import NamespaceIndex
-from meshform.core.policy import attach, enforceable, recorded_ports, recorded_upstreams
+from meshform.core.policy import attach, enforceable, l7_service, recorded_ports, recorded_upstreams
 from meshform.core.workloads import find_pod_template, pod_template, selector_keys, template_path
 from meshform.diagnostics import Diagnostic, Level
 from meshform.model.config import OPT_OUT, TransformConfig
@@ -32,6 +32,7 @@ from meshform.modes import Registry
 from meshform.modes.base import SIDECAR, EnrollContext, Enrollment, Mode, ModeFacts, Port
 from meshform.objects import Item, resource_ref
 from meshform.policy.context import PolicyContext, context_from_json
+from meshform.policy.records import L7_FEATURES
 
 HELM_HOOK = "helm.sh/hook"
 
@@ -608,13 +609,18 @@ class Transformer:
         usable = enforceable(declared, mode)
         lost = sorted(set(declared.policy.features()) - set(usable.policy.features()))
         strict = recorded.get("enforcement", "strict") == "strict"
+        first_port = not l7_service(declared, mode)
         for feature in lost:
             message = f"{mode.facts.name} cannot enforce {feature} for {resource_ref(item.obj)}"
+            code = "MF926" if first_port and feature in L7_FEATURES else ("MF910" if strict else "MF911")
+            if code == "MF926":
+                port = declared.ports[0]
+                message += f": it registers the pod on its first port only ({port.name}, {port.protocol})"
             if strict:
-                self.diagnostics.append(item.diagnostic(Level.ERROR, "MF910", message))
+                self.diagnostics.append(item.diagnostic(Level.ERROR, code, message))
             else:
                 message += "; left out (best-effort)"
-                self.diagnostics.append(item.diagnostic(Level.WARNING, "MF911", message))
+                self.diagnostics.append(item.diagnostic(Level.WARNING, code, message))
         return usable
 
     def _names(self, services: list[Item]) -> list[str]:

@@ -145,6 +145,9 @@ class ModeFacts:
     # Istio keeps one DestinationRule and one EnvoyFilter per destination, so only what its
     # VirtualService routes carry can differ by caller.
     edge_features: frozenset[str] | None = None
+    # The mesh registers a pod as one service on its first port only (Consul Community Edition): the
+    # service's protocol is that port's, so L7 policy needs an http, http2 or grpc port first.
+    first_port_service: bool = False
 
     def supports(self, feature: str, options: Mapping[str, Any]) -> bool:
         """Can this mode render `feature` with these modeOptions?"""
