@@ -295,6 +295,12 @@ CODES: dict[str, Code] = {
             "multi-port services",
         ),
         Code(
+            "MF928",
+            "policy-fault-before-router",
+            "a fault test with timeouts or retries measures the fault, not them: test each on its own, "
+            "or inject the fault on the provider's side (kuma)",
+        ),
+        Code(
             "MF930",
             "policy-approximated",
             "the mode renders the nearest value it can carry; see meshform modes --capabilities",
