@@ -301,6 +301,12 @@ CODES: dict[str, Code] = {
             "or inject the fault on the provider's side (kuma)",
         ),
         Code(
+            "MF929",
+            "policy-identity-unreachable",
+            "govern the dependents in a mode of the same mesh, or allow: all (kubernetes-native admits "
+            "pods by labels)",
+        ),
+        Code(
             "MF930",
             "policy-approximated",
             "the mode renders the nearest value it can carry; see meshform modes --capabilities",

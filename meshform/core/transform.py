@@ -31,8 +31,8 @@ from meshform.model.workload_kinds import group_of
 from meshform.modes import Registry
 from meshform.modes.base import SIDECAR, EnrollContext, Enrollment, Mode, ModeFacts, Port
 from meshform.objects import Item, resource_ref
-from meshform.policy.context import PolicyContext, context_from_json
-from meshform.policy.records import L7_FEATURES
+from meshform.policy.context import Peer, PolicyContext, context_from_json
+from meshform.policy.records import ALLOW_DEPENDENTS, L7_FEATURES
 
 HELM_HOOK = "helm.sh/hook"
 
@@ -95,6 +95,7 @@ class Transformer:
                 self.owners.setdefault(key, mode.facts)
         self.added: set[tuple[str, ...]] = set()  # objects enrollments added in this run
         self.by_ref: owned.Index | None = None
+        self.peer_modes: dict[str, Mode | None] = {}  # a dependent component → its workloads' mode
         # (namespace, one selector pair) → Services, so matching a workload costs a few look-ups
         self.services: dict[tuple[str, str, str], list[Item]] = {}
         for item in items:
@@ -621,7 +622,58 @@ class Transformer:
             else:
                 message += "; left out (best-effort)"
                 self.diagnostics.append(item.diagnostic(Level.WARNING, code, message))
-        return usable
+        return self._admitted(item, usable, mode, strict, bool(recorded.get("owner")))
+
+    def _admitted(
+        self, item: Item, usable: PolicyContext, mode: Mode, strict: bool, owner: bool
+    ) -> PolicyContext:
+        """`allow: dependents` where a dependent's workload in the input is governed by a mode that
+        presents no identity `mode` admits: refused (MF929, said on the workload that owns the
+        policy), and under best-effort left out, as in `render`."""
+        if usable.policy.authorization != ALLOW_DEPENDENTS or mode.facts.identity is None:
+            return usable
+        foreign = []
+        for peer in usable.dependents:
+            caller = self._mode_of(peer)
+            if caller is not None and not mode.facts.admits(caller.facts):
+                foreign.append((peer.component, caller.facts.name))
+        if not foreign:
+            return usable
+        if owner:
+            who = ", ".join(f"{name!r} ({m})" for name, m in foreign)
+            message = (
+                f"{mode.facts.name} allows only callers with {mode.facts.identity} workload identities to "
+                f"reach {usable.component.component!r}, but its dependents {who} cannot present one: "
+                "they would be refused"
+            )
+            if not strict:
+                message += "; authorization left out (best-effort)"
+            self.diagnostics.append(
+                item.diagnostic(Level.ERROR if strict else Level.WARNING, "MF929", message)
+            )
+        return replace(usable, policy=replace(usable.policy, authorization=None))
+
+    def _mode_of(self, peer: Peer) -> Mode | None:
+        """The mode this run governs a dependent's workloads in: the first workload of the input in the
+        peer's namespace whose pod labels carry the peer's selector (None: none there, or left alone).
+        Looked up once per component, and only when some policy authorizes by identity."""
+        if peer.component not in self.peer_modes:
+            self.peer_modes[peer.component] = None
+            for item in self.items:
+                template = pod_template(item.obj)
+                meta = _meta(item.obj)
+                if template is None or str(meta.get("namespace", "") or "default") != peer.namespace:
+                    continue
+                labels = _meta(template).get("labels") or {}
+                if not isinstance(labels, dict) or any(labels.get(k) != v for k, v in peer.selector.items()):
+                    continue
+                choice = self.config.choose(
+                    item.obj["kind"], str(meta.get("name", "")), str(meta.get("namespace", "")), labels
+                )
+                if choice is not None and not _opted_out(item.obj, template):
+                    self.peer_modes[peer.component] = self.registry.resolve(choice.mode)
+                break
+        return self.peer_modes[peer.component]
 
     def _names(self, services: list[Item]) -> list[str]:
         names = self.selection_names.get(id(services)) if services else None

@@ -101,6 +101,7 @@ def check(
             continue
         yield from _capabilities(app, c, mode, c.policy.features(), base, at, registry, options_of)
         yield from _first_port(app, c, mode, base, at)
+        yield from _identities(app, c, mode, mode_of, options_of, base, at)
         for dep in c.dependencies:  # an edge's override is enforced by the caller's (this) mode
             where = (*base, "dependencies", dep.index)
             features = dep.traffic.features()
@@ -192,6 +193,50 @@ def _first_port(app: Application, c: Component, mode: Mode, base: Path, at: Any)
             yield at.error(where, "MF926", message)
         else:
             yield at.error(where, "MF926", message + "; left out (best-effort)", Level.WARNING)
+
+
+def _identities(
+    app: Application,
+    c: Component,
+    mode: Mode,
+    mode_of: Mapping[str, Mode],
+    options_of: Mapping[str, Any],
+    base: Path,
+    at: Any,
+) -> Iterator[Diagnostic]:
+    """`allow: dependents` in a mode that authorizes by mesh identity: every dependent must be governed
+    by a mode that presents one it admits (another mesh, kubernetes-native or builtin presents none of
+    its identities, and would be refused: MF929, a warning and authorization left out under
+    best-effort, since enforcing it would lock that dependent out)."""
+    options = options_of.get(mode.facts.name, {})
+    if c.authorization != r.ALLOW_DEPENDENTS or not mode.facts.supports(r.AUTHORIZATION, options):
+        return
+    foreign = refused_dependents(app, c, mode, mode_of)
+    if not foreign:
+        return
+    who = ", ".join(f"{name!r} ({m})" for name, m in foreign)
+    message = (
+        f"{mode.facts.name} allows only callers with {mode.facts.identity} workload identities to reach "
+        f"{c.name!r}, but its dependents {who} cannot present one: they would be refused"
+    )
+    if app.policy_enforcement == "strict":
+        yield at.error((*base, "authorization"), "MF929", message)
+    else:
+        message += "; authorization left out (best-effort)"
+        yield at.error((*base, "authorization"), "MF929", message, Level.WARNING)
+
+
+def refused_dependents(
+    app: Application, c: Component, mode: Mode, mode_of: Mapping[str, Mode]
+) -> list[tuple[str, str]]:
+    """(name, mode) of each dependent of `c` whose mode presents no identity `mode` admits."""
+    out = []
+    for other in app.components:
+        caller = mode_of.get(other.name)
+        depends = any(d.name == c.name for d in other.dependencies)
+        if caller is not None and depends and not mode.facts.admits(caller.facts):
+            out.append((other.name, caller.facts.name))
+    return out
 
 
 def _capabilities(

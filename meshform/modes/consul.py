@@ -30,6 +30,7 @@ from meshform.policy.context import PolicyContext
 
 FACTS = ModeFacts(
     name="consul",
+    identity="consul",
     summary="Consul service mesh: connect-injector adds consul-dataplane",
     pod_annotations={"consul.hashicorp.com/connect-inject": "true"},
     opt_out_annotations={"consul.hashicorp.com/connect-inject": "false"},

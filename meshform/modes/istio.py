@@ -34,6 +34,7 @@ ISTIO_IGNORED_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease", "lo
 
 FACTS = ModeFacts(
     name="istio",
+    identity="istio",
     summary="Istio sidecar mode: istiod's webhook injects istio-proxy",
     aliases=("ISTIO_SERVICE_MESH",),
     # labels: istiod's webhook injects; sidecar: meshform pre-injects what it would (istio_inject)
