@@ -60,9 +60,11 @@ def index(items: Sequence[Item]) -> Index:
     return out
 
 
-def at(by_ref: Mapping[Key, list[Item]], key: Key) -> list[Item]:
-    """The input's objects in `key`'s place (namespace "" and "default" alike)."""
-    return [i for k in same_place(key) for i in by_ref.get(k, ())]
+def at(by_ref: Mapping[Key, list[Item]], key: Key, file: str) -> list[Item]:
+    """The objects of one input file in `key`'s place (namespace "" and "default" alike). One file:
+    meshform writes an object right after its workload, and the files of one run may be separate
+    deployments (`--in-place` over every overlay of a repository) that each hold their own copy."""
+    return [i for k in same_place(key) for i in by_ref.get(k, ()) if i.file == file]
 
 
 _NOT_CONTENT = frozenset({"metadata", "status"})
@@ -96,7 +98,7 @@ def compare(
     by_name = {f"{o['kind']}/{o['metadata']['name']}": o for o in rendered}
     for ref in recorded:
         kind, _, name = ref.partition("/")
-        present = at(by_ref, (kind, ns, name))
+        present = at(by_ref, (kind, ns, name), workload.file)
         mine = [i for i in present if owns(workload.obj, i.obj)]
         if not present:
             yield Finding(

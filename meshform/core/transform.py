@@ -220,9 +220,9 @@ class Transformer:
         return self.by_ref
 
     def _duplicate(self, item: Item, by_ref: owned.Index) -> bool:
-        """A workload the input holds twice is one object the API server would keep once: which copy
+        """A workload one input file holds twice is one object the API server would keep once: which copy
         is meant is the user's to say, so a later copy is refused (located) and left as it is."""
-        copies = owned.at(by_ref, owned.object_key(item.obj))
+        copies = owned.at(by_ref, owned.object_key(item.obj), item.file)
         if copies[0] is item:
             return False
         first = copies[0]
@@ -433,7 +433,7 @@ class Transformer:
         ns = str(_meta(item.obj).get("namespace", ""))
         for ref in old.objects:
             kind, _, name = ref.partition("/")
-            for stale in owned.at(by_ref, (kind, ns, name)):
+            for stale in owned.at(by_ref, (kind, ns, name), item.file):
                 if provenance.owns(item.obj, stale.obj):
                     stale.dropped = True
 
@@ -754,7 +754,7 @@ class Transformer:
         clashes = []
         for obj in enrollment.objects:
             key = owned.object_key(obj)
-            for other in owned.at(by_ref, key):
+            for other in owned.at(by_ref, key, item.file):
                 if not other.dropped and provenance.owns(item.obj, other.obj):
                     other.dropped = True
                 elif not other.dropped:
