@@ -151,7 +151,12 @@ def _policy_templates(
         for j, feature in enumerate(t["features"]):
             if feature in claimed:
                 line, col = doc.position((*where, "features", j))
-                message = f"feature {feature!r} already has a template (policy[{claimed[feature]}])"
+                first = claimed[feature]
+                message = (
+                    f"feature {feature!r} is listed twice"
+                    if first == i
+                    else f"feature {feature!r} already has a template (policy[{first}])"
+                )
                 raise MeshformError([Diagnostic(doc.file, line, col, Level.ERROR, "MF301", message)])
             claimed[feature] = i
         text = _read(doc, (*where, "template"), t["template"], base)

@@ -134,3 +134,10 @@ def test_a_template_outside_the_modes_file_directory_is_refused(path: str, tmp_p
     modes.write_text(modes.read_text().replace("t/p.j2", path))
     code, _, err = _render(APP, modes)
     assert code == 1 and "error MF303" in err, err
+
+
+def test_a_feature_listed_twice_in_one_template_is_refused(tmp_path: Path) -> None:
+    modes = _modes_with(tmp_path, "", "[timeout, retries, timeout]")
+    code, _, err = _render(APP, modes)
+    assert code == 1
+    assert f"{modes}:8:34: error MF301 feature 'timeout' is listed twice" in err
