@@ -660,7 +660,7 @@ class Transformer:
         if peer.component not in self.peer_modes:
             self.peer_modes[peer.component] = None
             for item in self.items:
-                template = pod_template(item.obj)
+                template = pod_template(item.obj, self.kinds)
                 meta = _meta(item.obj)
                 if template is None or str(meta.get("namespace", "") or "default") != peer.namespace:
                     continue
