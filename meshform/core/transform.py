@@ -245,8 +245,11 @@ class Transformer:
         except status.StatusError:
             return []  # reported where the record is read
         mode = self.registry.modes.get(record.mode) if record is not None else None
-        if record is None or mode is None or not record.objects:
+        if record is None or mode is None or not record.objects or not isinstance(template.get("spec"), dict):
             return []
+        expected = lambda m: self._expected(item, template, m, record)  # noqa: E731
+        if provenance.problem(record, template, mode, self.keys, expected):
+            return []  # not meshform's record: nothing it lists is meshform's to judge (MF251 says so)
         bare = snapshot(template)
         status.remove(bare, record, self._holders(item, self._services(item, template)))
         rendered = self._expected(item, bare, mode, record).objects
