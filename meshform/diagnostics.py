@@ -265,6 +265,48 @@ CODES: dict[str, Code] = {
             "write what the proxy carries exactly: whole percents, fault percents to 4 decimals",
         ),
         Code(
+            "MF921",
+            "owned-object-missing",
+            "render or transform again to restore it; to drop a policy, remove it from the model",
+        ),
+        Code(
+            "MF922",
+            "owned-object-edited",
+            "declare the change in the application model's traffic policy and render again; "
+            "meshform renders its objects from the policy it records",
+        ),
+        Code("MF923", "owned-object-duplicated", "keep one copy of the object"),
+        Code(
+            "MF924",
+            "owned-object-foreign",
+            "rename your object, or remove it and let meshform render its own",
+        ),
+        Code("MF925", "workload-duplicated", "remove one copy of the workload (or rename it)"),
+        Code(
+            "MF926",
+            "policy-first-port-tcp",
+            "declare an http, http2 or grpc port first (the mesh registers the pod on its first port), "
+            "or choose another mode",
+        ),
+        Code(
+            "MF927",
+            "policy-other-ports",
+            "give the TCP port its own component (its own Service), or use Consul Enterprise's "
+            "multi-port services",
+        ),
+        Code(
+            "MF928",
+            "policy-fault-before-router",
+            "a fault test with timeouts or retries measures the fault, not them: test each on its own, "
+            "or inject the fault on the provider's side (kuma)",
+        ),
+        Code(
+            "MF929",
+            "policy-identity-unreachable",
+            "govern the dependents in a mode of the same mesh, or allow: all (kubernetes-native admits "
+            "pods by labels)",
+        ),
+        Code(
             "MF930",
             "policy-approximated",
             "the mode renders the nearest value it can carry; see meshform modes --capabilities",

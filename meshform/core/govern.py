@@ -7,7 +7,7 @@ final object list (extra objects such as the builtin mesh's ConfigMap follow the
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from meshform.core import admission, status
@@ -18,6 +18,7 @@ from meshform.core.policy import attach, contexts, enforceable, has_policy
 from meshform.core.workloads import pod_template
 from meshform.diagnostics import Diagnostic, Level
 from meshform.model.application import Application
+from meshform.model.policy_checks import refused_dependents
 from meshform.model.semantics import COMPONENTS, Locator, effective_mode, effective_strategy, options_for
 from meshform.modes import Registry
 from meshform.modes.base import EnrollContext, Enrollment, Mode, ModeFacts
@@ -107,12 +108,16 @@ def _govern_one(
     ns_modes: list[ModeFacts],
     at: Locator,
     declared: PolicyContext,
+    locked: bool,
 ) -> tuple[list[dict[str, Any]], list[Diagnostic]]:
+    """`locked`: the mode's authorization would refuse a dependent (MF929): it is left out."""
     unit, mode = choice.unit, choice.mode
     template = pod_template(unit.workload)
     assert template is not None, "expand always builds a pod template"
     _ungovern(template, unit.services)
     usable = enforceable(declared, mode) if has_policy(declared) else None
+    if usable is not None and locked:
+        usable = replace(usable, policy=replace(usable.policy, authorization=None))
     ctx = _context(app, choice, template, opts, usable)
     base = (*COMPONENTS, unit.component.index)
     diags = [
@@ -203,9 +208,13 @@ def govern(
     diags += _service_identities(choices, at)
     extra: dict[int, list[dict[str, Any]]] = {}
     policies = contexts(app, expansion, {c.unit.component.name: options_for(app, c.mode) for c in choices})
+    modes_of: dict[str, Mode] = {}
+    for c in choices:
+        modes_of.setdefault(c.unit.component.name, c.mode)
     for choice in choices:
         declared = policies[choice.unit.component.name]
-        objects, found = _govern_one(app, choice, opts, ns_modes, at, declared)
+        locked = bool(refused_dependents(app, choice.unit.component, choice.mode, modes_of))
+        objects, found = _govern_one(app, choice, opts, ns_modes, at, declared, locked)
         extra[id(choice.unit.workload)] = objects
         diags += found
     out = [namespace_object(app, ns_modes)] if app.owns_namespace else []

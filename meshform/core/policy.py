@@ -143,8 +143,25 @@ def enforceable(ctx: PolicyContext, mode: Mode) -> PolicyContext:
         for e in ctx.edges
     )
     versions = ctx.versions if facts.supports(r.SPLIT, options) else ()
+    if not l7_service(ctx, mode):
+        policy = replace(policy, traffic=_without_l7(policy.traffic), weights=())
+        versions = ()
     callers = _callers(ctx, policy.traffic, mode)
     return replace(ctx, policy=policy, edges=edges, versions=versions, callers=callers)
+
+
+def l7_service(ctx: PolicyContext, mode: Mode) -> bool:
+    """Can `mode` act on HTTP for this component? Not where the mesh registers the pod on its first
+    port only (Consul) and that port is TCP or UDP: the service's protocol is then tcp."""
+    first = ctx.ports[0].protocol if ctx.ports else None
+    return not (mode.facts.first_port_service and first is not None and first not in r.HTTP_PROTOCOLS)
+
+
+def _without_l7(traffic: r.Traffic) -> r.Traffic:
+    for feature in traffic.features():
+        if feature in r.L7_FEATURES:
+            traffic = traffic.without(feature)
+    return traffic
 
 
 def recorded_ports(ctx: PolicyContext) -> tuple[Port, ...]:

@@ -20,9 +20,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from meshform.core import foreign, identity, provenance, shapes, status
+from meshform.core import foreign, identity, owned, provenance, shapes, status
 from meshform.core.namespaces import NamespaceIndex
-from meshform.core.policy import attach, enforceable, recorded_ports, recorded_upstreams
+from meshform.core.policy import attach, enforceable, l7_service, recorded_ports, recorded_upstreams
 from meshform.core.workloads import find_pod_template, pod_template, selector_keys, template_path
 from meshform.diagnostics import Diagnostic, Level
 from meshform.model.config import OPT_OUT, TransformConfig
@@ -31,7 +31,8 @@ from meshform.model.workload_kinds import group_of
 from meshform.modes import Registry
 from meshform.modes.base import SIDECAR, EnrollContext, Enrollment, Mode, ModeFacts, Port
 from meshform.objects import Item, resource_ref
-from meshform.policy.context import PolicyContext, context_from_json
+from meshform.policy.context import Peer, PolicyContext, context_from_json
+from meshform.policy.records import ALLOW_DEPENDENTS, L7_FEATURES
 
 HELM_HOOK = "helm.sh/hook"
 
@@ -93,6 +94,8 @@ class Transformer:
             for key in mode.facts.owned_keys:
                 self.owners.setdefault(key, mode.facts)
         self.added: set[tuple[str, ...]] = set()  # objects enrollments added in this run
+        self.by_ref: owned.Index | None = None
+        self.peer_modes: dict[str, Mode | None] = {}  # a dependent component → its workloads' mode
         # (namespace, one selector pair) → Services, so matching a workload costs a few look-ups
         self.services: dict[tuple[str, str, str], list[Item]] = {}
         for item in items:
@@ -117,7 +120,7 @@ class Transformer:
         }
 
     def run(self) -> list[Diagnostic]:
-        by_ref = {_object_key(i.obj): i for i in self.items if isinstance(i.obj, dict)}
+        by_ref = self._index()
         mentions = _Mentions("containers")
         for item in list(self.items):
             template = pod_template(item.obj, self.kinds)
@@ -210,11 +213,72 @@ class Transformer:
             return None
         return Plan(mode, strategy)
 
-    def _workload(self, item: Item, template: dict[str, Any], by_ref: dict[tuple[str, ...], Item]) -> None:
+    def _index(self) -> owned.Index:
+        """The input's objects by (kind, namespace, name), every copy (built once per run)."""
+        if self.by_ref is None:
+            self.by_ref = owned.index(self.items)
+        return self.by_ref
+
+    def _duplicate(self, item: Item, by_ref: owned.Index) -> bool:
+        """A workload one input file holds twice is one object the API server would keep once: which copy
+        is meant is the user's to say, so a later copy is refused (located) and left as it is."""
+        copies = owned.at(by_ref, owned.object_key(item.obj), item.file)
+        if copies[0] is item:
+            return False
+        first = copies[0]
+        self.diagnostics.append(
+            item.diagnostic(
+                Level.ERROR,
+                owned.DUPLICATE_WORKLOAD,
+                f"{resource_ref(item.obj)} is in the input twice (first at {first.file}:{first.line}): "
+                "the API server keeps one of them",
+                "remove one copy (or rename it)",
+            )
+        )
+        return True
+
+    def owned_findings(self, item: Item, template: dict[str, Any], level: Level) -> list[Diagnostic]:
+        """The objects the workload's record lists, as the input holds them, compared with what the
+        recorded mode renders from the recorded policy (missing, edited, duplicated, not meshform's)."""
+        try:
+            record = status.read(template)
+        except status.StatusError:
+            return []  # reported where the record is read
+        mode = self.registry.modes.get(record.mode) if record is not None else None
+        if record is None or mode is None or not record.objects or not isinstance(template.get("spec"), dict):
+            return []
+        expected = lambda m: self._expected(item, template, m, record)  # noqa: E731
+        if provenance.problem(record, template, mode, self.keys, expected):
+            return []  # not meshform's record: nothing it lists is meshform's to judge (MF251 says so)
+        bare = snapshot(template)
+        status.remove(bare, record, self._holders(item, self._services(item, template)))
+        rendered = self._expected(item, bare, mode, record).objects
+        out = []
+        for found in owned.compare(item, record.objects, rendered, self._index()):
+            if level is Level.WARNING and found.code == owned.MISSING:
+                continue  # transform renders it again
+            out.append(self._owned_diagnostic(item, found, level, record.mode))
+        return out
+
+    def _owned_diagnostic(self, item: Item, found: owned.Finding, level: Level, mode: str) -> Diagnostic:
+        where = found.item or item
+        message = f"{found.message}; {resource_ref(item.obj)} records it for {mode}"
+        if found.item is None:
+            diag = item.diagnostic(level, found.code, message)
+            path = (*template_path(item.obj, self.kinds), "metadata", "annotations", status.STATUS)
+            line, col = shapes.locate(item, path)
+            return replace(diag, line=line, col=col, path=json_path(path))
+        if level is Level.WARNING and found.code == owned.FOREIGN:
+            message += ": it is left as it is"
+        elif level is Level.WARNING:
+            message += ": every copy meshform owns is replaced by what the recorded policy renders"
+        return where.diagnostic(level, found.code, message)
+
+    def _workload(self, item: Item, template: dict[str, Any], by_ref: owned.Index) -> None:
         if not isinstance(template.get("spec"), dict):
             return
         plan = self.plan(item, template)
-        if plan is None:
+        if plan is None or self._duplicate(item, by_ref):
             return
         services = self._services(item, template) if self.services else []
         if self._bad_marker(item, template):
@@ -223,6 +287,8 @@ class Transformer:
         if records is None:
             return
         record, service_records = records
+        if record is not None and record.objects:
+            self.diagnostics += self.owned_findings(item, template, Level.WARNING)
         before = snapshot(item.obj)
         holders = self._holders(item, services)
         kept = status.remove(template, record, holders) if record is not None else {}
@@ -363,15 +429,15 @@ class Transformer:
             held.setdefault(key, holder)
         return held
 
-    def _drop_stale(self, old: status.Record, item: Item, by_ref: dict[tuple[str, ...], Item]) -> None:
-        """Objects the old record lists, if they name this workload as their owner; any other object
-        of that name is the user's and stays."""
+    def _drop_stale(self, old: status.Record, item: Item, by_ref: owned.Index) -> None:
+        """Objects the old record lists, if they name this workload as their owner (every copy: a
+        duplicated one must not outlive the switch); any other object of that name is the user's and
+        stays."""
         ns = str(_meta(item.obj).get("namespace", ""))
         for ref in old.objects:
             kind, _, name = ref.partition("/")
-            for key in _same_place((kind, ns, name)):
-                stale = by_ref.get(key)
-                if stale is not None and provenance.owns(item.obj, stale.obj):
+            for stale in owned.at(by_ref, (kind, ns, name), item.file):
+                if provenance.owns(item.obj, stale.obj):
                     stale.dropped = True
 
     def _user_opt_out(self, template: dict[str, Any], target: Mode, kept: dict[str, Any]) -> str:
@@ -446,7 +512,7 @@ class Transformer:
         services: list[Item],
         kept: dict[str, Any],
         holders: dict[str, str],
-        by_ref: dict[tuple[str, ...], Item],
+        by_ref: owned.Index,
         recorded: Mapping[str, Any] | None,
     ) -> None:
         mode = plan.mode
@@ -547,14 +613,70 @@ class Transformer:
         usable = enforceable(declared, mode)
         lost = sorted(set(declared.policy.features()) - set(usable.policy.features()))
         strict = recorded.get("enforcement", "strict") == "strict"
+        first_port = not l7_service(declared, mode)
         for feature in lost:
             message = f"{mode.facts.name} cannot enforce {feature} for {resource_ref(item.obj)}"
+            code = "MF926" if first_port and feature in L7_FEATURES else ("MF910" if strict else "MF911")
+            if code == "MF926":
+                port = declared.ports[0]
+                message += f": it registers the pod on its first port only ({port.name}, {port.protocol})"
             if strict:
-                self.diagnostics.append(item.diagnostic(Level.ERROR, "MF910", message))
+                self.diagnostics.append(item.diagnostic(Level.ERROR, code, message))
             else:
                 message += "; left out (best-effort)"
-                self.diagnostics.append(item.diagnostic(Level.WARNING, "MF911", message))
-        return usable
+                self.diagnostics.append(item.diagnostic(Level.WARNING, code, message))
+        return self._admitted(item, usable, mode, strict, bool(recorded.get("owner")))
+
+    def _admitted(
+        self, item: Item, usable: PolicyContext, mode: Mode, strict: bool, owner: bool
+    ) -> PolicyContext:
+        """`allow: dependents` where a dependent's workload in the input is governed by a mode that
+        presents no identity `mode` admits: refused (MF929, said on the workload that owns the
+        policy), and under best-effort left out, as in `render`."""
+        if usable.policy.authorization != ALLOW_DEPENDENTS or mode.facts.identity is None:
+            return usable
+        foreign = []
+        for peer in usable.dependents:
+            caller = self._mode_of(peer)
+            if caller is not None and not mode.facts.admits(caller.facts):
+                foreign.append((peer.component, caller.facts.name))
+        if not foreign:
+            return usable
+        if owner:
+            who = ", ".join(f"{name!r} ({m})" for name, m in foreign)
+            message = (
+                f"{mode.facts.name} allows only callers with {mode.facts.identity} workload identities to "
+                f"reach {usable.component.component!r}, but its dependents {who} cannot present one: "
+                "they would be refused"
+            )
+            if not strict:
+                message += "; authorization left out (best-effort)"
+            self.diagnostics.append(
+                item.diagnostic(Level.ERROR if strict else Level.WARNING, "MF929", message)
+            )
+        return replace(usable, policy=replace(usable.policy, authorization=None))
+
+    def _mode_of(self, peer: Peer) -> Mode | None:
+        """The mode this run governs a dependent's workloads in: the first workload of the input in the
+        peer's namespace whose pod labels carry the peer's selector (None: none there, or left alone).
+        Looked up once per component, and only when some policy authorizes by identity."""
+        if peer.component not in self.peer_modes:
+            self.peer_modes[peer.component] = None
+            for item in self.items:
+                template = pod_template(item.obj, self.kinds)
+                meta = _meta(item.obj)
+                if template is None or str(meta.get("namespace", "") or "default") != peer.namespace:
+                    continue
+                labels = _meta(template).get("labels") or {}
+                if not isinstance(labels, dict) or any(labels.get(k) != v for k, v in peer.selector.items()):
+                    continue
+                choice = self.config.choose(
+                    item.obj["kind"], str(meta.get("name", "")), str(meta.get("namespace", "")), labels
+                )
+                if choice is not None and not _opted_out(item.obj, template):
+                    self.peer_modes[peer.component] = self.registry.resolve(choice.mode)
+                break
+        return self.peer_modes[peer.component]
 
     def _names(self, services: list[Item]) -> list[str]:
         names = self.selection_names.get(id(services)) if services else None
@@ -629,18 +751,16 @@ class Transformer:
             )
         )
 
-    def _object_clashes(
-        self, item: Item, enrollment: Enrollment, by_ref: dict[tuple[str, ...], Item]
-    ) -> list[str]:
+    def _object_clashes(self, item: Item, enrollment: Enrollment, by_ref: owned.Index) -> list[str]:
         """Objects the enrollment adds whose name the input (or another workload's enrollment) already
         uses. One that names this workload as its owner is meshform's own, left without a record: replaced."""
         clashes = []
         for obj in enrollment.objects:
-            key = _object_key(obj)
-            for other in (by_ref.get(k) for k in _same_place(key)):
-                if other is not None and not other.dropped and provenance.owns(item.obj, other.obj):
+            key = owned.object_key(obj)
+            for other in owned.at(by_ref, key, item.file):
+                if not other.dropped and provenance.owns(item.obj, other.obj):
                     other.dropped = True
-                elif other is not None and not other.dropped:
+                elif not other.dropped:
                     clashes.append(f"{key[0]} {key[2]}")
             if key in self.added:
                 clashes.append(f"{key[0]} {key[2]}")
@@ -709,18 +829,6 @@ def snapshot(obj: Any) -> Any:
         except ValueError:  # a value marshal does not know; fall through
             pass
     return copy.deepcopy(obj)
-
-
-def _same_place(key: tuple[str, ...]) -> list[tuple[str, ...]]:
-    """(kind, namespace, name) keys of one object: no namespace and `default` (which meshform writes
-    on what it adds next to a workload that names none) land in the same place."""
-    kind, ns, name = key
-    return [key, (kind, "default" if ns == "" else "", name)] if ns in ("", "default") else [key]
-
-
-def _object_key(obj: dict[str, Any]) -> tuple[str, ...]:
-    meta = _meta(obj)
-    return (str(obj.get("kind", "")), str(meta.get("namespace", "")), str(meta.get("name", "")))
 
 
 def transform(items: list[Item], config: TransformConfig, registry: Registry) -> list[Diagnostic]:

@@ -100,6 +100,7 @@ def check_command(paths: list[str], config: TransformConfig, registry: Registry,
                 )
             )
         diags += judge.namespaces.workload(item, pod, facts, registry, warned)
+        diags += judge.owned_findings(item, template, Level.ERROR)
     diags += [d for d in judge.diagnostics if d.level is Level.ERROR]
     diags = list(dict.fromkeys(diags))  # the governing pass reports status-carrying workloads too
     _report(diags, diag_format)

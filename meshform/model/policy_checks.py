@@ -100,6 +100,8 @@ def check(
         if mode is None:
             continue
         yield from _capabilities(app, c, mode, c.policy.features(), base, at, registry, options_of)
+        yield from _first_port(app, c, mode, base, at)
+        yield from _identities(app, c, mode, mode_of, options_of, base, at)
         for dep in c.dependencies:  # an edge's override is enforced by the caller's (this) mode
             where = (*base, "dependencies", dep.index)
             features = dep.traffic.features()
@@ -167,6 +169,74 @@ def _l7_on_tcp(app: Application, c: Component, base: Path, at: Any) -> Iterator[
                     "MF906",
                     f"{feature} needs HTTP, but {dep.name}'s port {port.name} is {port.protocol}",
                 )
+
+
+def _first_port(app: Application, c: Component, mode: Mode, base: Path, at: Any) -> Iterator[Diagnostic]:
+    """A mesh that registers the pod on its first port only (Consul) gives the whole service that
+    port's protocol: L7 policy behind a TCP first port is refused (MF926, as MF910 under strict); an
+    HTTP first port makes the other ports HTTP too, which a TCP port is not (MF927 is the mode's
+    warning, said by its findings in render and transform alike)."""
+    if not mode.facts.first_port_service or not c.ports or c.ports[0].protocol in HTTP:
+        return
+    first = c.ports[0]
+    strict = app.policy_enforcement == "strict"
+    for feature in c.policy.features():
+        if feature not in r.L7_FEATURES or not any(p.protocol in HTTP for p in c.ports):
+            continue
+        message = (
+            f"{mode.facts.name} registers {c.name!r} on its first port only ({first.name}, {first.port}, "
+            f"{first.protocol}), so the service is {first.protocol} and {feature} cannot act on its "
+            "HTTP port"
+        )
+        where = (*base, *_FEATURE_PATH[feature])
+        if strict:
+            yield at.error(where, "MF926", message)
+        else:
+            yield at.error(where, "MF926", message + "; left out (best-effort)", Level.WARNING)
+
+
+def _identities(
+    app: Application,
+    c: Component,
+    mode: Mode,
+    mode_of: Mapping[str, Mode],
+    options_of: Mapping[str, Any],
+    base: Path,
+    at: Any,
+) -> Iterator[Diagnostic]:
+    """`allow: dependents` in a mode that authorizes by mesh identity: every dependent must be governed
+    by a mode that presents one it admits (another mesh, kubernetes-native or builtin presents none of
+    its identities, and would be refused: MF929, a warning and authorization left out under
+    best-effort, since enforcing it would lock that dependent out)."""
+    options = options_of.get(mode.facts.name, {})
+    if c.authorization != r.ALLOW_DEPENDENTS or not mode.facts.supports(r.AUTHORIZATION, options):
+        return
+    foreign = refused_dependents(app, c, mode, mode_of)
+    if not foreign:
+        return
+    who = ", ".join(f"{name!r} ({m})" for name, m in foreign)
+    message = (
+        f"{mode.facts.name} allows only callers with {mode.facts.identity} workload identities to reach "
+        f"{c.name!r}, but its dependents {who} cannot present one: they would be refused"
+    )
+    if app.policy_enforcement == "strict":
+        yield at.error((*base, "authorization"), "MF929", message)
+    else:
+        message += "; authorization left out (best-effort)"
+        yield at.error((*base, "authorization"), "MF929", message, Level.WARNING)
+
+
+def refused_dependents(
+    app: Application, c: Component, mode: Mode, mode_of: Mapping[str, Mode]
+) -> list[tuple[str, str]]:
+    """(name, mode) of each dependent of `c` whose mode presents no identity `mode` admits."""
+    out = []
+    for other in app.components:
+        caller = mode_of.get(other.name)
+        depends = any(d.name == c.name for d in other.dependencies)
+        if caller is not None and depends and not mode.facts.admits(caller.facts):
+            out.append((other.name, caller.facts.name))
+    return out
 
 
 def _capabilities(

@@ -13,6 +13,7 @@ from meshform.policy.context import PolicyContext
 
 FACTS = ModeFacts(
     name="istio-ambient",
+    identity="istio",
     summary="Istio ambient mode: ztunnel redirects the pod's traffic, optional waypoint proxy",
     pod_labels={"istio.io/dataplane-mode": "ambient"},
     namespace_labels={"istio.io/dataplane-mode": "ambient"},

@@ -145,6 +145,13 @@ class ModeFacts:
     # Istio keeps one DestinationRule and one EnvoyFilter per destination, so only what its
     # VirtualService routes carry can differ by caller.
     edge_features: frozenset[str] | None = None
+    # The mesh registers a pod as one service on its first port only (Consul Community Edition): the
+    # service's protocol is that port's, so L7 policy needs an http, http2 or grpc port first.
+    first_port_service: bool = False
+    # Whose workload identities this mode's `authorization` admits (the mesh's mTLS identities: Istio's
+    # sidecars and ambient share one); a dependent in a mode of another identity (or none) cannot
+    # present one and is refused. None: authorization does not rest on identities (NetworkPolicy).
+    identity: str | None = None
 
     def supports(self, feature: str, options: Mapping[str, Any]) -> bool:
         """Can this mode render `feature` with these modeOptions?"""
@@ -158,6 +165,10 @@ class ModeFacts:
         if not (self.supports(EDGE_OVERRIDES, options) and self.supports(feature, options)):
             return False
         return self.edge_features is None or feature in self.edge_features
+
+    def admits(self, caller: ModeFacts) -> bool:
+        """Can a workload governed by `caller` present an identity this mode's authorization allows?"""
+        return self.identity is None or caller.identity == self.identity
 
     def enrolls_namespace(self, labels: Mapping[str, Any], annotations: Mapping[str, Any]) -> bool:
         """Does a Namespace with these keys inject this mode's data plane into its pods?"""

@@ -18,6 +18,7 @@ from meshform.modes.base import (
     Upstream,
     sidecar_findings,
 )
+from meshform.modes.policy_objects import fault_before_router
 from meshform.policy.context import PolicyContext
 from meshform.yamlio.writer import dump_document
 
@@ -123,6 +124,7 @@ class BuiltinMode:
         if ctx.policy is not None:
             for where, message in builtin_policy.rounded(ctx.policy):
                 yield Finding("MF920", "warning", message, where)
+        yield from fault_before_router(ctx, "Envoy")
         proxy = envoy.proxy_ports(ctx.options)
         reserved = _reserved(ctx, proxy)
         for port in ctx.ports:

@@ -30,6 +30,7 @@ from meshform.policy.context import PolicyContext
 
 FACTS = ModeFacts(
     name="consul",
+    identity="consul",
     summary="Consul service mesh: connect-injector adds consul-dataplane",
     pod_annotations={"consul.hashicorp.com/connect-inject": "true"},
     opt_out_annotations={"consul.hashicorp.com/connect-inject": "false"},
@@ -47,6 +48,7 @@ FACTS = ModeFacts(
         ),
     ),
     service_identity=ServiceIdentity("consul.hashicorp.com/connect-service"),
+    first_port_service=True,
     policy=policy_support.CONSUL,
     policy_defaults=policy_support.CONSUL_DEFAULTS,
 )
@@ -65,6 +67,8 @@ class ConsulMode(LabelMode):
     def findings(self, ctx: EnrollContext) -> Iterator[Finding]:
         yield from super().findings(ctx)
         yield from approximated(ctx, consul_policy.approximations)
+        if ctx.policy is not None and ctx.policy_owner:
+            yield from consul_policy.other_ports(ctx.policy)
 
     def render_policy(self, ctx: PolicyContext) -> list[dict[str, Any]]:
         return consul_policy.render(ctx)

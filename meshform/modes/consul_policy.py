@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from meshform.modes.base import Finding
 from meshform.modes.policy_objects import (
     APPROXIMATED,
     ROUNDED,
@@ -195,6 +196,25 @@ def _intentions(ctx: PolicyContext) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------- approximations
+
+
+def other_ports(ctx: PolicyContext) -> Iterator[Finding]:
+    """MF927: Consul (Community Edition) registers the pod as one service on its first port, whose
+    protocol ServiceDefaults gives the whole service; a TCP or UDP port after an HTTP first one is not
+    a port of that service, so nothing of the policy (nor Consul's mTLS) covers it."""
+    if protocol(ctx) not in _L7:
+        return
+    first = ctx.ports[0]
+    for port in ctx.ports[1:]:
+        if port.protocol not in _L7:
+            yield Finding(
+                "MF927",
+                "warning",
+                f"Consul registers {ctx.component.service!r} on its first port only ({first.name}, "
+                f"{first.port}): protocol {protocol(ctx)} is that service's, and port {port.name} "
+                f"({port.port}, {port.protocol}) is not one of its ports",
+                "ports",
+            )
 
 
 def approximations(ctx: PolicyContext) -> Iterator[tuple[str, str]]:

@@ -22,7 +22,7 @@ from meshform.modes.base import (
     sidecar_findings,
 )
 from meshform.modes.templating import MAX_TEMPLATE
-from meshform.policy.context import PolicyContext
+from meshform.policy.context import Capability, PolicyContext, Support, context_to_json
 from meshform.yamlio.reader import Document
 
 
@@ -31,6 +31,16 @@ class SidecarTemplate:
     source: str  # path as written, for messages
     text: str
     native: bool
+    values: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PolicyTemplate:
+    """Objects carrying some of the policy features in a user-defined mode (`modes[].policy[]`)."""
+
+    source: str  # path as written, for messages
+    text: str
+    features: tuple[str, ...]
     values: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -51,6 +61,7 @@ class CustomMode:
     facts: ModeFacts
     sidecar: SidecarTemplate | None = None
     control_plane_objects: tuple[ControlPlaneObject, ...] = ()
+    policy_templates: tuple[PolicyTemplate, ...] = ()
 
     def enroll(self, ctx: EnrollContext) -> Enrollment:
         if ctx.strategy == LABELS or self.sidecar is None:
@@ -64,10 +75,51 @@ class CustomMode:
         return Enrollment(containers=[container])
 
     def render_policy(self, ctx: PolicyContext) -> list[dict[str, Any]]:
-        return []
+        """The objects of each policy template one of whose features the component's (enforceable)
+        policy uses, in the modes file's order; meshform sets their namespace and its labels, so the
+        status records them and switching removes exactly them."""
+        from meshform.modes.templating import render_objects
+
+        used = set(ctx.policy.features())
+        out = []
+        for t in self.policy_templates:
+            if used & set(t.features):
+                values = {**_policy_values(ctx), "values": dict(t.values)}
+                out += [_owned(ctx, o) for o in render_objects(t.text, values, t.source)]
+        return out
 
     def findings(self, ctx: EnrollContext) -> Iterator[Finding]:
         yield from sidecar_findings(self.facts, ctx)
+
+
+def _policy_values(ctx: PolicyContext) -> dict[str, Any]:
+    """What a policy template sees: the component's policy exactly as the status records it (the
+    model's field names and units: durations as text, percents as numbers)."""
+    recorded = context_to_json(ctx)
+    return {
+        "app": ctx.app,
+        "namespace": ctx.component.namespace,
+        "component": recorded["component"],
+        "ports": recorded["ports"],
+        "policy": recorded.get("policy", {}),
+        "versions": recorded.get("versions", []),
+        "dependents": recorded.get("dependents", []),
+        "edges": recorded.get("edges", []),
+    }
+
+
+def _owned(ctx: PolicyContext, obj: dict[str, Any]) -> dict[str, Any]:
+    """A rendered object as meshform's: in the component's namespace, with the labels that make it
+    meshform's (provenance.owns) on top of the template's own."""
+    meta = obj["metadata"]
+    meta["namespace"] = ctx.component.namespace
+    meta["labels"] = {
+        **(meta.get("labels") or {}),
+        "app.kubernetes.io/name": ctx.component.component,
+        "app.kubernetes.io/part-of": ctx.app,
+        "app.kubernetes.io/managed-by": "meshform",
+    }
+    return obj
 
 
 def _values(ctx: EnrollContext, sidecar: SidecarTemplate) -> dict[str, Any]:
@@ -84,9 +136,37 @@ def _values(ctx: EnrollContext, sidecar: SidecarTemplate) -> dict[str, Any]:
 
 
 def _template(doc: Document, index: int, raw: dict[str, Any], base: str) -> SidecarTemplate:
+    text = _read(doc, ("modes", index, "sidecar", "template"), raw["template"], base)
+    return SidecarTemplate(raw["template"], text, bool(raw.get("native", True)), dict(raw.get("values", {})))
+
+
+def _policy_templates(
+    doc: Document, index: int, raw: dict[str, Any], base: str
+) -> tuple[PolicyTemplate, ...]:
+    """`policy[]`: each template read like a sidecar's; a feature two templates claim is refused."""
+    out: list[PolicyTemplate] = []
+    claimed: dict[str, int] = {}
+    for i, t in enumerate(raw.get("policy", ())):
+        where = ("modes", index, "policy", i)
+        for j, feature in enumerate(t["features"]):
+            if feature in claimed:
+                line, col = doc.position((*where, "features", j))
+                first = claimed[feature]
+                message = (
+                    f"feature {feature!r} is listed twice"
+                    if first == i
+                    else f"feature {feature!r} already has a template (policy[{first}])"
+                )
+                raise MeshformError([Diagnostic(doc.file, line, col, Level.ERROR, "MF301", message)])
+            claimed[feature] = i
+        text = _read(doc, (*where, "template"), t["template"], base)
+        out.append(PolicyTemplate(t["template"], text, tuple(t["features"]), dict(t.get("values", {}))))
+    return tuple(out)
+
+
+def _read(doc: Document, path: tuple[str | int, ...], rel: str, base: str) -> str:
     """Read a template, refusing anything that resolves outside the modes file's directory."""
-    rel = raw["template"]
-    line, col = doc.position(("modes", index, "sidecar", "template"))
+    line, col = doc.position(path)
 
     def refuse(message: str) -> MeshformError:
         return MeshformError([Diagnostic(doc.file, line, col, Level.ERROR, "MF303", message)])
@@ -117,7 +197,12 @@ def _template(doc: Document, index: int, raw: dict[str, Any], base: str) -> Side
                 )
             ]
         )
-    return SidecarTemplate(rel, text, bool(raw.get("native", True)), dict(raw.get("values", {})))
+    return text
+
+
+def _capabilities(templates: tuple[PolicyTemplate, ...]) -> dict[str, Capability]:
+    """What the modes file's templates carry; every other feature is unsupported."""
+    return {f: Capability(Support.YES, f"template {t.source}") for t in templates for f in t.features}
 
 
 def _namespace_required(raw: dict[str, Any]) -> tuple[NamespaceTrap, ...]:
@@ -146,6 +231,7 @@ def build(doc: Document) -> list[CustomMode]:
     modes = []
     for i, raw in enumerate(doc.data["modes"]):
         sidecar = _template(doc, i, raw["sidecar"], base) if "sidecar" in raw else None
+        templates = _policy_templates(doc, i, raw, base)
         labels, annotations = raw.get("podLabels", {}), raw.get("podAnnotations", {})
         strategies = ((LABELS,) if labels or annotations or sidecar is None else ()) + (
             (SIDECAR,) if sidecar else ()
@@ -169,6 +255,7 @@ def build(doc: Document) -> list[CustomMode]:
             owned_keys=tuple(sorted({*labels, *annotations})),
             proof_containers=tuple(raw.get("proofContainers", ())),
             namespace_traps=_namespace_required(raw),
+            policy=_capabilities(templates),
         )
         objects = tuple(
             ControlPlaneObject(
@@ -176,5 +263,5 @@ def build(doc: Document) -> list[CustomMode]:
             )
             for o in raw.get("controlPlaneObjects", ())
         )
-        modes.append(CustomMode(facts, sidecar, objects))
+        modes.append(CustomMode(facts, sidecar, objects, templates))
     return modes

@@ -25,6 +25,7 @@ from meshform.modes.base import (
     excluded_namespaces,
     sidecar_findings,
 )
+from meshform.modes.policy_objects import fault_before_router
 from meshform.policy.context import PolicyContext
 
 # istio's pkg/kube/inject IgnoredNamespaces: neither the sidecar injector nor ambient enrollment ever
@@ -33,6 +34,7 @@ ISTIO_IGNORED_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease", "lo
 
 FACTS = ModeFacts(
     name="istio",
+    identity="istio",
     summary="Istio sidecar mode: istiod's webhook injects istio-proxy",
     aliases=("ISTIO_SERVICE_MESH",),
     # labels: istiod's webhook injects; sidecar: meshform pre-injects what it would (istio_inject)
@@ -133,6 +135,7 @@ def policy_findings(ctx: EnrollContext) -> Iterator[Finding]:
     if ctx.policy is not None:
         for code, message in istio_policy.approximations(ctx.policy):
             yield Finding(code, "warning", message, "traffic")
+    yield from fault_before_router(ctx, "Istio")
 
 
 MODE = IstioMode()

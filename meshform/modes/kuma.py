@@ -22,6 +22,7 @@ from meshform.policy.context import PolicyContext
 
 FACTS = ModeFacts(
     name="kuma",
+    identity="kuma",
     summary="Kuma: kuma-sidecar injected into labelled pods of a labelled namespace",
     pod_labels={"kuma.io/sidecar-injection": "enabled"},
     namespace_labels={"kuma.io/sidecar-injection": "enabled"},

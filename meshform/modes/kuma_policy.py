@@ -262,32 +262,56 @@ _EDGE_OUTBOUND: tuple[tuple[str, Callable[[r.Traffic], bool], Callable[[r.Traffi
 )
 
 
-def _edge(ctx: PolicyContext, edge: Edge) -> list[dict[str, Any]]:
-    name = f"{ctx.component.service}-to-{edge.to.service}"
-    override, effective = edge.override, edge.effective
-    to_ref = _service(ctx, edge.to.service, edge.to.namespace, edge.port)
+def _by_target(edges: tuple[Edge, ...]) -> list[list[Edge]]:
+    """The edges grouped by the dependency they reach, in declaration order: Kuma names an override
+    `<caller>-to-<dependency>`, so two dependencies on one component (different ports) share each
+    object, one `to[]` entry per port (a second object of that name would overwrite the first)."""
+    groups: dict[tuple[str, str], list[Edge]] = {}
+    for edge in edges:
+        groups.setdefault((edge.to.namespace, edge.to.service), []).append(edge)
+    return list(groups.values())
+
+
+def _faulted(edges: list[Edge]) -> list[Edge]:
+    """The edge whose fault the provider's side injects for this caller (the first that overrides
+    one): Kuma selects a caller, not the port it calls (see `approximations`)."""
+    return [e for e in edges if e.override.fault_injection is not None][:1]
+
+
+def _edges(ctx: PolicyContext, edges: list[Edge]) -> list[dict[str, Any]]:
+    """The overrides of one caller towards one dependency (one or more of its ports)."""
+    to = edges[0].to
+    name = f"{ctx.component.service}-to-{to.service}"
     caller = _dataplanes(ctx.component)
     out = []
+
+    def outbound(kind: str, entries: list[dict[str, Any]]) -> None:
+        if entries:
+            out.append(_policy(ctx, kind, name, {"targetRef": caller, "to": entries}))
+
     for kind, present, conf_of in _EDGE_OUTBOUND:
-        if present(override):
-            spec = {"targetRef": caller, "to": [{"targetRef": to_ref, "default": conf_of(effective)}]}
-            out.append(_policy(ctx, kind, name, spec))
-    limits, outliers = override.circuit_breaker is not None, override.outlier_detection is not None
-    if limits or outliers:
-        conf = _breaker_conf(effective, limits, outliers)
-        spec = {"targetRef": caller, "to": [{"targetRef": to_ref, "default": conf}]}
-        out.append(_policy(ctx, "MeshCircuitBreaker", name, spec))
-    if override.fault_injection is not None:  # faults act on the provider's side, from this caller
-        sources = [{"targetRef": _subset(ctx.component), "default": _fault_conf(effective)}]
-        out.append(_inbound(ctx, "MeshFaultInjection", name, _dataplanes(edge.to), sources))
+        outbound(kind, [_to(ctx, e, conf_of(e.effective)) for e in edges if present(e.override)])
+    breakers = []
+    for e in edges:
+        limits, outliers = e.override.circuit_breaker is not None, e.override.outlier_detection is not None
+        if limits or outliers:
+            breakers.append(_to(ctx, e, _breaker_conf(e.effective, limits, outliers)))
+    outbound("MeshCircuitBreaker", breakers)
+    for e in _faulted(edges):  # faults act on the provider's side, from this caller
+        sources = [{"targetRef": _subset(ctx.component), "default": _fault_conf(e.effective)}]
+        out.append(_inbound(ctx, "MeshFaultInjection", name, _dataplanes(to), sources))
     return out
+
+
+def _to(ctx: PolicyContext, edge: Edge, conf: dict[str, Any]) -> dict[str, Any]:
+    return {"targetRef": _service(ctx, edge.to.service, edge.to.namespace, edge.port), "default": conf}
 
 
 def render(ctx: PolicyContext) -> list[dict[str, Any]]:
     """The component's own policies, then its dependencies' overrides in declaration order."""
     out = _provider(ctx)
-    for edge in ctx.edges:
-        out += _edge(ctx, edge)
+    for edges in _by_target(ctx.edges):
+        out += _edges(ctx, edges)
     return out
 
 
@@ -317,6 +341,23 @@ def approximations(ctx: PolicyContext) -> Iterator[tuple[str, str]]:
             outlier_detection=e.outlier_detection if o.outlier_detection else None,
         )
         yield from _traffic_approximations(shown, f" towards {edge.to.component}")
+    yield from _fault_per_port(ctx)
+
+
+def _fault_per_port(ctx: PolicyContext) -> Iterator[tuple[str, str]]:
+    """Two dependencies on one component (two ports) asking for different faults: Kuma selects the
+    caller, not the port, so only the first is injected."""
+    for edges in _by_target(ctx.edges):
+        kept = _faulted(edges)
+        for edge in edges:
+            fault = edge.override.fault_injection
+            if fault is not None and edge.effective.fault_injection != kept[0].effective.fault_injection:
+                yield (
+                    APPROXIMATED,
+                    f"Kuma injects a fault per caller, not per port: the fault towards "
+                    f"{edge.to.component} port {edge.port.name} left out (port {kept[0].port.name}'s "
+                    "applies to both)",
+                )
 
 
 def _traffic_approximations(t: r.Traffic, where: str) -> Iterator[tuple[str, str]]:

@@ -22,6 +22,7 @@ from meshform.policy.context import PolicyContext
 
 FACTS = ModeFacts(
     name="linkerd",
+    identity="linkerd",
     summary="Linkerd: the proxy injector adds linkerd-proxy to annotated pods",
     pod_annotations={"linkerd.io/inject": "enabled"},
     namespace_annotations={"linkerd.io/inject": "enabled"},

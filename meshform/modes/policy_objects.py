@@ -15,6 +15,7 @@ from typing import Any
 
 from meshform.modes.base import EnrollContext, Finding
 from meshform.policy.context import PolicyContext
+from meshform.policy.records import Traffic
 
 
 def policy_object(
@@ -63,6 +64,41 @@ def on_services(ctx: PolicyContext, keys: Mapping[str, str]) -> dict[str, dict[s
     if not keys:
         return {}
     return {name: dict(keys) for name in (ctx.component.service, *(v.service for v in ctx.versions))}
+
+
+def fault_before_router(ctx: EnrollContext, mesh: str) -> Iterator[Finding]:
+    """MF928 where a route carries a fault and a timeout or retries, in a mode whose fault filter runs
+    in the calling proxy before its router (Envoy's fault filter must precede the router; Istio's
+    pilot puts it there and sets the route's timeout and retry policy on the same route): the
+    injected delay is not counted by the timeout, and an injected abort is answered before any retry
+    can happen. A mesh that injects on the provider's side (Kuma, Consul) counts and retries both."""
+    if ctx.policy is None or not ctx.policy_owner:
+        return
+    policy = ctx.policy
+    yield from _fault_route(mesh, f"calls to {policy.component.component}", policy.policy.traffic, "traffic")
+    for edge in policy.edges:
+        if not edge.override.is_empty():
+            what = f"{policy.component.component}'s calls to {edge.to.component}"
+            yield from _fault_route(mesh, what, edge.effective, "dependencies")
+
+
+def _fault_route(mesh: str, what: str, t: Traffic, where: str) -> Iterator[Finding]:
+    fault, retries = t.fault_injection, t.retries
+    if fault is None:
+        return
+    said = []
+    per_try = retries.per_try_timeout_ms if retries else None
+    if fault.delay is not None and (t.timeout_ms is not None or per_try is not None):
+        said.append("the injected delay is not counted by the timeout")
+    if fault.abort is not None and retries is not None and retries.attempts:
+        said.append("injected aborts are never retried")
+    if said:
+        yield Finding(
+            "MF928",
+            "warning",
+            f"{mesh} injects the fault of {what} in the calling proxy before it routes: {' and '.join(said)}",
+            where,
+        )
 
 
 # MF920 where a value is rounded, MF930 where a mode cannot say it (as the istio and builtin modes).

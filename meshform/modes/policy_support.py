@@ -32,8 +32,12 @@ BUILTIN: Table = {
     r.OUTLIER_DETECTION: Capability(
         PARTIAL, "ejects the addresses a Service name resolves to: per pod only for headless Services"
     ),
-    r.FAULT_DELAY: Capability(YES, "injected by the calling proxy"),
-    r.FAULT_ABORT: Capability(YES, "injected by the calling proxy"),
+    r.FAULT_DELAY: Capability(
+        YES, "injected by the calling proxy before it routes: the delay does not count against the timeout"
+    ),
+    r.FAULT_ABORT: Capability(
+        YES, "injected by the calling proxy before it routes: aborted requests are never retried"
+    ),
     r.RATE_LIMIT: Capability(
         YES,
         "a token bucket per HTTP port in each of the provider's proxies; "

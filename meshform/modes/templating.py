@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Mapping
+from dataclasses import replace
 from functools import cache, lru_cache
 from typing import Any
 
@@ -130,14 +132,60 @@ def render_mapping(text: str, values: Mapping[str, Any], source: str) -> dict[st
 
 @lru_cache(maxsize=1024)
 def _render_mapping_cached(text: str, values_json: str, source: str) -> dict[str, Any]:
-    docs = [d for d in _parse(render_text(text, json.loads(values_json), source), source) if d is not None]
+    rendered = render_text(text, json.loads(values_json), source)
+    docs = [d for d in _parse(rendered, source, "one YAML mapping") if d is not None]
     if len(docs) != 1 or not isinstance(docs[0], dict):
         raise _fail(source, "template must render one YAML mapping")
     found: dict[str, Any] = docs[0]
     return found
 
 
-def _parse(rendered: str, source: str) -> list[Any]:
+def render_objects(text: str, values: Mapping[str, Any], source: str) -> list[dict[str, Any]]:
+    """Render a policy template: a YAML stream of Kubernetes objects (empty documents skipped), each
+    a mapping with a string apiVersion and kind and a metadata.name the API server accepts. Raises a
+    MeshformError (MF302) naming the template and the object."""
+    key = json.dumps(values, sort_keys=True, default=str)
+    try:
+        return copy.deepcopy(_objects_cached(text, key, source))
+    except MeshformError as exc:  # the sidecar's hint would say "one container"
+        hint = "fix the policy template: it must render a YAML stream of Kubernetes objects"
+        raise MeshformError([replace(d, hint=hint) for d in exc.diagnostics]) from None
+
+
+@lru_cache(maxsize=256)
+def _objects_cached(text: str, values_json: str, source: str) -> list[dict[str, Any]]:
+    rendered = render_text(text, json.loads(values_json), source)
+    out = []
+    docs = _parse(rendered, source, "YAML documents of objects")
+    for n, obj in enumerate(d for d in docs if d is not None):
+        problem = _object_problem(obj)
+        if problem:
+            raise _fail(source, f"policy template object {n + 1}: {problem}")
+        out.append(obj)
+    return out
+
+
+_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+
+
+def _object_problem(obj: Any) -> str:
+    if not isinstance(obj, dict):
+        return "is not a mapping (a Kubernetes object)"
+    for key in ("apiVersion", "kind"):
+        if not isinstance(obj.get(key), str) or not obj[key]:
+            return f"needs a string {key!r}"
+    meta = obj.get("metadata")
+    name = meta.get("name") if isinstance(meta, dict) else None
+    if not isinstance(name, str) or len(name) > 253 or not _NAME.match(name):
+        return f"{obj['kind']} needs a metadata.name of lower-case letters, digits, '-', '.' (got {name!r})"
+    labels = meta.get("labels") if isinstance(meta, dict) else None
+    strings = isinstance(labels, dict) and all(isinstance(v, str) for v in labels.values())
+    if labels is not None and not strings:
+        return f"{obj['kind']}/{name}: metadata.labels must map names to strings"
+    return ""
+
+
+def _parse(rendered: str, source: str, shape: str = "one YAML mapping (a container)") -> list[Any]:
     """The rendered text as data, read like any input: within the readers' limits on aliases, depth
     and documents (a few hundred bytes of output can be an alias bomb)."""
     from meshform.yamlio.streams import load_text
@@ -147,7 +195,7 @@ def _parse(rendered: str, source: str) -> list[Any]:
     except MeshformError as exc:
         found = exc.diagnostics[0]
         if found.code == "MF008":  # a sequence where the container's mapping should be
-            raise _fail(source, "template must render one YAML mapping (a container)") from None
+            raise _fail(source, f"template must render {shape}, not a sequence") from None
         code = "MF302" if found.code in ("MF002", "MF003", "MF005") else found.code
         where = f" line {found.line}" if found.line else ""
         raise _fail(source, f"template output{where}: {found.message}", code) from None

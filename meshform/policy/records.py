@@ -45,6 +45,7 @@ FEATURES = (
 )
 # Features that need the proxy to read HTTP: an error on a component whose ports are all TCP.
 L7_FEATURES = frozenset({TIMEOUT, RETRIES, FAULT_DELAY, FAULT_ABORT, RATE_LIMIT, SPLIT})
+HTTP_PROTOCOLS = frozenset({"http", "http2", "grpc"})  # port protocols a proxy reads HTTP on
 
 
 @dataclass(frozen=True)
