@@ -32,6 +32,7 @@ from meshform.modes import Registry
 from meshform.modes.base import SIDECAR, EnrollContext, Enrollment, Mode, ModeFacts, Port
 from meshform.objects import Item, resource_ref
 from meshform.policy.context import PolicyContext, context_from_json
+from meshform.suggest import did_you_mean
 
 HELM_HOOK = "helm.sh/hook"
 
@@ -193,7 +194,10 @@ class Transformer:
         if mode is None:
             self.diagnostics.append(
                 item.diagnostic(
-                    Level.ERROR, "MF204", f"unknown governance mode {choice.mode!r} for {resource_ref(obj)}"
+                    Level.ERROR,
+                    "MF204",
+                    f"unknown governance mode {choice.mode!r} for {resource_ref(obj)}"
+                    + did_you_mean(choice.mode, self.registry.names()),
                 )
             )
             return None

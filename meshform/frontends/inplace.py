@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from meshform.diagnostics import Diagnostic, Level, MeshformError, has_errors
 from meshform.frontends.atomic import Replacement, cannot_write, replace_files
-from meshform.frontends.pipeline import govern_sources, nothing_read
+from meshform.frontends.pipeline import Outcome, govern_sources, nothing_read
 from meshform.model.config import TransformConfig
 from meshform.modes import Registry
 from meshform.yamlio.limits import MAX_BYTES
@@ -58,16 +58,27 @@ def rewrite(paths: list[str], config: TransformConfig, registry: Registry, engin
         diags = found + outcome.diagnostics + nothing_read(outcome)
         if has_errors(diags):
             return diags
+        texts = new_texts(outcome, engine)
         replacements = [
-            Replacement(h.real, _bom(h) + outcome.file_text(h.name, engine).encode("utf-8"), h.stat)
+            Replacement(h.real, _bom(h) + texts[h.name].encode("utf-8"), h.stat)
             for h in held
-            if any(c.changed for c in outcome.chunks_by_file.get(h.name, ()))  # skipped: absent
+            if h.name in texts
         ]
         try:
             replace_files(replacements, {h.real: h.name for h in held})
         except MeshformError as exc:
             diags += exc.diagnostics
         return diags
+
+
+def new_texts(outcome: Outcome, engine: str) -> dict[str, str]:
+    """The new text of every file that changes, by name: what --in-place writes (after the file's
+    byte-order mark, when it had one) and what --diff shows."""
+    return {
+        name: outcome.file_text(name, engine)
+        for name, chunks in outcome.chunks_by_file.items()
+        if any(c.changed for c in chunks)
+    }
 
 
 def _bom(held: Held) -> bytes:
