@@ -432,9 +432,11 @@ def helm_postrender(
     Examples:
 
     \b
-      helm install web ./chart --post-renderer meshform --post-renderer-args helm-postrender \\
-        --post-renderer-args --mode=istio
-      MESHFORM_MODE=linkerd helm template web ./chart --post-renderer ./meshform-postrender.sh
+      # Helm 3: the executable, then one --post-renderer-args per argument
+      helm install web ./chart --post-renderer meshform \\
+        --post-renderer-args helm-postrender --post-renderer-args --mode=istio
+      # Helm 4: the plugin in helm-plugin/ (helm plugin install ./helm-plugin) adds helm-postrender
+      MESHFORM_MODE=linkerd helm template web ./chart --post-renderer meshform
       helm template web ./chart | meshform helm-postrender --config meshform.yaml
     """
     from meshform.frontends.commands import transform_command
@@ -501,7 +503,7 @@ def krm(modes_file: str | None) -> None:
 
     \b
       kustomize build --enable-alpha-plugins --enable-exec overlays/istio
-      kpt fn eval pkg/ --exec meshform -- krm    # with a functionConfig: --fn-config meshform.yaml
+      kpt fn eval pkg/ --exec "meshform krm" --fn-config meshform.yaml
     """
     from meshform.frontends.commands import krm_command
 

@@ -11,7 +11,7 @@ def closest(word: str, known: Iterable[str], limit: int = 3) -> list[str]:
     """Known names that look like `word` (case ignored), best first; [] when none is close."""
     names = list(dict.fromkeys(known))
     by_folded = {n.casefold(): n for n in reversed(names)}
-    found = difflib.get_close_matches(word.casefold(), list(by_folded), n=limit, cutoff=0.6)
+    found = difflib.get_close_matches(word.casefold(), list(by_folded), n=limit, cutoff=0.7)
     return [by_folded[f] for f in found]
 
 

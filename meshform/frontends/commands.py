@@ -86,16 +86,22 @@ def _write_dir(outcome: Outcome, engine: str, directory: str, out_format: str) -
 
 
 def _diff(paths: list[str], config: TransformConfig, registry: Registry, diag_format: str) -> int:
-    from meshform.frontends.difftext import colour, is_terminal, unified_diff
-    from meshform.frontends.inplace import new_texts
+    """The change --in-place would make, made by its own code (frontends.inplace.preview) with its
+    engine; a stream (stdin) it cannot rewrite is diffed against its text as read."""
+    from meshform.frontends.difftext import for_terminal, is_terminal, stream_changes, unified_diff
+    from meshform.frontends.inplace import preview
 
-    outcome = govern_sources(paths, config, registry, ROUND_TRIP)
-    outcome.diagnostics += nothing_read(outcome)
-    _report(outcome.diagnostics, diag_format)
-    if not outcome.ok:
+    if paths and "-" not in paths:
+        diags, changes = preview(paths, config, registry, ROUND_TRIP)
+    else:
+        outcome = govern_sources(paths, config, registry, ROUND_TRIP)
+        diags = outcome.diagnostics + nothing_read(outcome)
+        changes = stream_changes(outcome, ROUND_TRIP) if not has_errors(diags) else []
+    _report(diags, diag_format)
+    if has_errors(diags):
         return EXIT_DIFF_ERROR
-    text = unified_diff(outcome, new_texts(outcome, ROUND_TRIP))
-    sys.stdout.write(colour(text) if is_terminal(sys.stdout) else text)
+    text = unified_diff(changes)
+    sys.stdout.write(for_terminal(text) if is_terminal(sys.stdout) else text)  # a pipe gets it exact
     sys.stdout.flush()
     return EXIT_CHANGED if text else EXIT_OK
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import difflib
 import os
+from collections.abc import Iterable
 from typing import TextIO
 
 from meshform.diagnostics import printable
+from meshform.frontends.inplace import Change, new_texts
 from meshform.frontends.pipeline import Outcome
 from meshform.yamlio.streams import original_text
 
@@ -25,28 +27,28 @@ def diff_path(path: str, cwd: str | None = None) -> str:
     return inside if not inside.startswith("..") else full.lstrip("/")
 
 
-def unified_diff(outcome: Outcome, new: dict[str, str]) -> str:
-    """Each changed file's diff against its text as read (never read twice: the file may be a stream,
-    or may have changed since), in input order."""
+def unified_diff(changes: list[Change]) -> str:
+    """Each changed file's diff, in input order."""
     out: list[str] = []
-    for path, chunks in outcome.chunks_by_file.items():
-        if path not in new:
-            continue
-        name = diff_path(path)
-        before, after = original_text(chunks), new[path]
-        out += _terminated(
-            difflib.unified_diff(
-                before.splitlines(keepends=True), after.splitlines(keepends=True), f"a/{name}", f"b/{name}"
-            )
-        )
+    for change in changes:
+        name = diff_path(change.name)
+        before, after = change.before.splitlines(keepends=True), change.after.splitlines(keepends=True)
+        out += _terminated(difflib.unified_diff(before, after, f"a/{name}", f"b/{name}"))
     return "".join(out)
 
 
-def _terminated(lines: object) -> list[str]:
+def stream_changes(outcome: Outcome, engine: str) -> list[Change]:
+    """The changes of a stream (stdin), which --in-place cannot rewrite, against its text as read."""
+    new = new_texts(outcome, engine)
+    return [Change(path, original_text(chunks), new[path]) for path, chunks in outcome.chunks_by_file.items()
+            if path in new]  # fmt: skip
+
+
+def _terminated(lines: Iterable[str]) -> list[str]:
     """difflib leaves a last line without its newline as it is, which glues the next line to it:
     git's marker follows it instead."""
     out: list[str] = []
-    for line in lines:  # type: ignore[attr-defined]
+    for line in lines:
         out.append(line)
         if not line.endswith("\n"):
             out.append("\n\\ No newline at end of file\n")
@@ -54,26 +56,26 @@ def _terminated(lines: object) -> list[str]:
 
 
 def is_terminal(stream: TextIO) -> bool:
-    """Colour only for a person: a terminal, and no NO_COLOR (set and not empty) in the environment."""
-    if os.environ.get("NO_COLOR"):
-        return False
     try:
         return stream.isatty()
     except (AttributeError, ValueError):
         return False
 
 
-def colour(text: str) -> str:
-    """git diff's colours: file headers bold, hunk headers cyan, removed red, added green."""
-    return "".join(_colour_line(line) for line in text.splitlines(keepends=True))
+def for_terminal(text: str) -> str:
+    """The diff as a person sees it on a terminal: what the terminal would act on (escape sequences,
+    bidirectional overrides) shown escaped, and git diff's colours unless NO_COLOR is set (and not
+    empty): file headers bold, hunk headers cyan, removed red, added green."""
+    coloured = not os.environ.get("NO_COLOR")
+    return "".join(_terminal_line(line, coloured) for line in text.splitlines(keepends=True))
 
 
-def _colour_line(line: str) -> str:
+def _terminal_line(line: str, coloured: bool) -> str:
     ending = len(line) - len(line.rstrip("\r\n"))
     body, end = line[: len(line) - ending], line[len(line) - ending :]
-    # What a terminal would act on (escape sequences, bidirectional overrides) is shown escaped on a
-    # terminal only, a tab kept; a diff written to a file or a pipe stays exact.
-    body = "\t".join(printable(part) for part in body.split("\t"))
+    body = "\t".join(printable(part) for part in body.split("\t"))  # a tab stays a tab
+    if not coloured:
+        return body + end
     if body.startswith(("--- a/", "+++ b/")):
         return f"{BOLD}{body}{RESET}{end}"
     if body.startswith("@@"):

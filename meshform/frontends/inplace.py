@@ -42,33 +42,61 @@ class Held:
     text: str
 
 
+@dataclass(frozen=True)
+class Change:
+    """One file --in-place rewrites: the name the user gave, its text as read and its new text
+    (each after the byte-order mark the file starts with, when it has one)."""
+
+    name: str
+    before: str
+    after: str
+
+
 def rewrite(paths: list[str], config: TransformConfig, registry: Registry, engine: str) -> list[Diagnostic]:
     """Govern the files and directories in `paths` and write each changed file back. The findings;
     when one is an error, no file was changed."""
+    diags, _ = _run(paths, config, registry, engine, write=True)
+    return diags
+
+
+def preview(
+    paths: list[str], config: TransformConfig, registry: Registry, engine: str
+) -> tuple[list[Diagnostic], list[Change]]:
+    """What `rewrite` would do, done the same way (the same locks, reads and engine) up to the
+    writing, which it leaves out: the findings, and each file's change (`--diff`)."""
+    return _run(paths, config, registry, engine, write=False)
+
+
+def _run(
+    paths: list[str], config: TransformConfig, registry: Registry, engine: str, *, write: bool
+) -> tuple[list[Diagnostic], list[Change]]:
     files, found = expand_paths(paths)
     if has_errors(found):
-        return found
+        return found, []
     with contextlib.ExitStack() as locks:
         held, problems = _hold_all(files, locks)
         if problems:
-            return found + problems
+            return found + problems, []
         texts = {h.name: h.text for h in held}
         walked = set(files) - set(paths)
         outcome = govern_sources(list(texts), config, registry, engine, texts=texts, walked=walked)
         diags = found + outcome.diagnostics + nothing_read(outcome)
         if has_errors(diags):
-            return diags
-        texts = new_texts(outcome, engine)
+            return diags, []
+        new = new_texts(outcome, engine)
+        changes = [Change(h.name, _bom(h) + h.text, _bom(h) + new[h.name]) for h in held if h.name in new]
+        if not write:
+            return diags, sorted(changes, key=lambda c: files.index(c.name))
         replacements = [
-            Replacement(h.real, _bom(h) + texts[h.name].encode("utf-8"), h.stat)
+            Replacement(h.real, (_bom(h) + new[h.name]).encode("utf-8"), h.stat)
             for h in held
-            if h.name in texts
+            if h.name in new
         ]
         try:
             replace_files(replacements, {h.real: h.name for h in held})
         except MeshformError as exc:
             diags += exc.diagnostics
-        return diags
+        return diags, changes
 
 
 def new_texts(outcome: Outcome, engine: str) -> dict[str, str]:
@@ -81,8 +109,8 @@ def new_texts(outcome: Outcome, engine: str) -> dict[str, str]:
     }
 
 
-def _bom(held: Held) -> bytes:
-    return codecs.BOM_UTF8 if held.bom else b""
+def _bom(held: Held) -> str:
+    return "\ufeff" if held.bom else ""
 
 
 def _hold_all(files: list[str], locks: contextlib.ExitStack) -> tuple[list[Held], list[Diagnostic]]:
