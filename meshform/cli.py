@@ -391,8 +391,8 @@ def transform(
 
     if in_place and (not paths or "-" in paths):
         raise click.UsageError("--in-place rewrites files: give files or directories, not stdin")
-    if in_place and output != "-":
-        raise click.UsageError("give --in-place or -o, not both")
+    if (in_place or diff) and output != "-":
+        raise click.UsageError(f"give {'--in-place' if in_place else '--diff'} or -o, not both")
     if (in_place or diff) and out_format != "yaml":
         raise click.UsageError("--in-place and --diff keep the files' own YAML: --format json is for -o")
     config, registry = _transform_setup(config_path, mode, enrollment, modes_file, diag_format)

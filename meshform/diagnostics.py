@@ -476,8 +476,10 @@ def reference_line(diags: list[Diagnostic]) -> str:
     codes = sorted({d.code for d in diags})
     if not codes:
         return ""
-    where = code_url(codes[0]) if len(codes) == 1 else DOCS_URL
-    return f"See {where} for the meaning of {listing(codes)} and how to fix it.\n"
+    # The codes are not repeated here: tools and people filter reports by them, line by line.
+    if len(codes) == 1:
+        return f"See {code_url(codes[0])} for what this code means and how to fix it.\n"
+    return f"See {DOCS_URL} for what each code means and how to fix it.\n"
 
 
 REPORTERS = ("text", "json", "github")

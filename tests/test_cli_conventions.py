@@ -67,6 +67,12 @@ def test_diff_applied_with_git_is_exactly_what_in_place_writes(tmp_path: Path, m
     assert (again.returncode, again.stdout) == (0, b"")  # nothing left to change
 
 
+def test_diff_and_a_format_or_output_are_a_usage_error() -> None:
+    for extra in (("-o", "out.yaml"), ("--format", "json")):
+        proc = run_cli("transform", str(K8S / "web.yaml"), "--mode", "istio", "--diff", *extra)
+        assert proc.returncode == 2 and proc.stdout == b"", proc.stderr
+
+
 def test_diff_of_stdin_is_the_stream_as_read(tmp_path: Path) -> None:
     text = (K8S / "web.yaml").read_bytes()
     proc = run_cli("transform", "-", "--mode", "istio", "--diff", stdin=text)
