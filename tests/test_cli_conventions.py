@@ -326,3 +326,21 @@ def test_the_modes_table_fits_100_columns(extra: tuple[str, ...]) -> None:
     assert len(wide) == 1 + len(listed) and "CONTROL PLANE SIGNALS" in wide[0]
     if extra:
         assert "acme-mesh" in table and "label acme.io/mesh=" in table
+
+
+def test_a_mode_with_very_long_keys_still_fits(tmp_path: Path) -> None:
+    key = "very-long-organisation-name.example.com/" + "mesh-enrollment-switch-" * 2 + "x"
+    modes = tmp_path / "modes.yaml"
+    modes.write_text(
+        MODES_FILE.read_text()
+        .replace("acme.io/mesh: enabled", f"{key}: enabled")
+        .replace("aliases: [ACME]", "aliases: [ACME_CORPORATION_INTERNAL_SERVICE_MESH_OF_THE_YEAR]")
+    )
+    table = run_cli("modes", "--modes-file", str(modes)).stdout.decode()
+    assert max(len(line) for line in table.splitlines()) <= 100
+    lines = table.splitlines()
+    start, end = lines[0].index("ENROLL A WORKLOAD"), lines[0].index("NAMESPACE")
+    block = lines[next(i for i, line in enumerate(lines) if line.startswith("acme-mesh")) :]
+    block = block[: block.index("")] if "" in block else block
+    enroll = "".join(line[start:end].strip() for line in block)
+    assert enroll.replace(" ", "") == f"label{key}=enabled"  # broken across lines, nothing lost

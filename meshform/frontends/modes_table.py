@@ -48,6 +48,7 @@ WIDTH = 100  # the default table fits a terminal this wide; `-o wide` puts every
 HEADERS = ("MODE", "ENROLL A WORKLOAD", "NAMESPACE", "RESTART", "STRATEGIES", "CONTROL PLANE SIGNALS")
 NARROW = 5  # columns of the default table: the control plane's signals are in -o wide and -o json
 GAP = "  "
+MIN_COLUMN = 12
 
 
 def _cells(f: ModeFacts) -> tuple[list[str], ...]:
@@ -89,12 +90,14 @@ def _wrapped(rows: list[tuple[str, ...] | tuple[list[str], ...]]) -> str:
     widths = [max(len(p) for r in parts for p in r[i]) for i in range(len(parts[0]))]
     floors = [max(len(w) for r in parts for p in r[i] for w in _Wrapper.wordsep_simple_re.split(p)) for i in
               range(len(widths))]  # fmt: skip
-    while sum(widths) + len(GAP) * (len(widths) - 1) > WIDTH:
-        shrinkable = [i for i, w in enumerate(widths) if w > floors[i]]
-        if not shrinkable:
-            break
-        widest = max(shrinkable, key=lambda i: widths[i])
-        widths[widest] -= 1
+    # Words (keys, names) stay whole while they can; a user's mode with very long ones still fits,
+    # broken inside its words, down to MIN_COLUMN characters a column.
+    for floor in (floors, [MIN_COLUMN] * len(widths)):
+        while sum(widths) + len(GAP) * (len(widths) - 1) > WIDTH:
+            shrinkable = [i for i, w in enumerate(widths) if w > floor[i]]
+            if not shrinkable:
+                break
+            widths[max(shrinkable, key=lambda i: widths[i])] -= 1
     blocks: list[str] = []
     for r in parts:
         columns = [[line for p in cell for line in _wrap(p, w)] for cell, w in zip(r, widths, strict=True)]
