@@ -558,8 +558,9 @@ def render_reference() -> str:
         "     `python -m meshform.code_docs docs/codes.md`. Do not edit: edit those and regenerate. -->\n\n",
         "Every finding meshform reports carries a code: `file:line:col: level MFxxx message`, then a "
         "`hint:` line with the fix. Text reports end with a link here; `--diagnostics json` gives the "
-        f"code, its title and the hint. This page is {DOCS_URL}. The examples show what a finding "
-        "looks like; names, positions and some wording differ with the input.\n\n",
+        "code, its title, the hint and its documentationUrl here. "
+        f"This page is {DOCS_URL}. The examples show what a finding looks like; names, positions "
+        "and some wording differ with the input.\n\n",
         "| Code | Title |\n|---|---|\n",
         *(f"| [{c.id}](#{c.id.lower()}) | {c.title} |\n" for c in CODES.values()),
     ]

@@ -365,6 +365,7 @@ class Diagnostic:
             "path": self.path,
             "resource": self.resource,
             "hint": self.fix,
+            "documentationUrl": code_url(self.code),  # as istioctl analyze -o json links each code
         }
 
 

@@ -3,6 +3,7 @@ text reports link to it, the way `istioctl analyze` links its analysis reference
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -102,7 +103,8 @@ def test_json_and_github_reports_stay_machine_readable() -> None:
         report([diag], "github")
         == "::error file=nope.yaml::MF001 cannot read (hint: check the path exists and is readable)\n"
     )
-    assert "See " not in report([diag], "json")
+    [listed] = json.loads(report([diag], "json"))
+    assert listed["documentationUrl"] == f"{DOCS_URL}#mf001" and "See " not in report([diag], "json")
     located = Diagnostic("a.yaml", 3, 0, Level.ERROR, "MF002", "bad")
     assert report([located], "text").startswith("a.yaml:3: error MF002 bad\n")
     assert report([located], "github").startswith("::error file=a.yaml,line=3::MF002")
