@@ -352,6 +352,49 @@ DOCS: dict[str, CodeDoc] = {
         "Consul refuses to register the pods.",
         "k8s/web.yaml:1:1: warning MF412 Deployment web runs as default, not as a ServiceAccount named web",
     ),
+    "MF430": _d(
+        "A rule of the config names a kind meshform cannot govern (not a workload, or a misspelling).",
+        "The rule would select nothing, and the workloads it was meant for would keep another mode.",
+        "meshform.yaml:9:13: error MF430 rule 1 names kind 'Rollouts', which meshform cannot govern "
+        "(did you mean 'Rollout'?)",
+    ),
+    "MF431": _d(
+        "An object of a kind meshform does not know carries a pod template.",
+        "Its pods would run outside the mesh while the run reports success.",
+        "k8s/rollout.yaml:1:1: warning MF431 Widget shop/web (example.com/v1) carries a pod template at "
+        "spec.template, but is no workload kind meshform knows: its pods are left ungoverned",
+    ),
+    "MF432": _d(
+        "A known or declared workload kind has no pod template at its podTemplatePath, but has one "
+        "elsewhere.",
+        "The workload's pods would be left ungoverned: the declaration points at the wrong place.",
+        "k8s/clone.yaml:1:1: warning MF432 CloneSet shop/web has no pod template at $.spec.template "
+        "(podTemplatePath spec/template) but one at spec.workload.template: its pods are left ungoverned",
+    ),
+    "MF433": _d(
+        "spec.workloadKinds declares a kind twice, or redeclares a kind meshform has built in.",
+        "Two declarations of one kind could disagree on where its pod template is.",
+        "meshform.yaml:7:5: error MF433 Deployment (apps) is built in [$.spec.workloadKinds[0]]",
+    ),
+    "MF434": _d(
+        "A file found in a walked directory holds no Kubernetes object (kustomization.yaml, Chart.yaml, "
+        "values.yaml, package.json) and was skipped.",
+        "Tool files are not manifests; feeding them into the output would deploy garbage.",
+        "k8s/kustomization.yaml:1:1: info MF434 skipped: a kustomization, not a Kubernetes object",
+    ),
+    "MF435": _d(
+        "A file is a Go template (a Helm chart's templates/), not a rendered manifest.",
+        "meshform reads rendered manifests; a template's placeholders are not values.",
+        "chart/templates/deployment.yaml:1:1: error MF435 this is a Go template ({{ ... }}): meshform "
+        "reads rendered manifests",
+    ),
+    "MF436": _d(
+        "The KRM generator's ConfigMap is wrong: no data.app, an unknown key, or a path leading "
+        "outside the kustomization.",
+        "The generator renders the application model data.app names; a wrong one renders nothing or "
+        "reads files it must not.",
+        "<stdin>:1:1: error MF436 data.app '../../base/deployment.yaml' leads outside the kustomization",
+    ),
     "MF501": _d(
         "The command line is wrong: an unknown option or command, a missing argument.",
         "meshform does nothing rather than guess; the message suggests the closest option or command.",
