@@ -308,6 +308,27 @@ DOCS: dict[str, CodeDoc] = {
         "A modes file must not read arbitrary files of the machine it runs on.",
         "modes.yaml:12:15: error MF303 template ../../etc/passwd is outside the modes file's directory",
     ),
+    "MF320": _d(
+        "The mesh version named for offline injection has no injector templates in meshform.",
+        "The sidecar must equal what that version's injector writes; another version's would differ.",
+        "app.yaml:9:7: error MF320 istio 1.19.0 has no templates (templates/istio/<version>/)",
+    ),
+    "MF321": _d(
+        "The injector input file (the mesh's ConfigMap or value) could not be read, or holds more than "
+        "one document.",
+        "Offline injection copies the cluster's injector settings; without them the sidecar is a guess.",
+        "app.yaml:9:7: error MF321 valuesFile 'istio-values.yaml' does not exist",
+    ),
+    "MF322": _d(
+        "The injector input has the wrong shape (not the ConfigMap or its bare value), or is given twice.",
+        "A misread injector setting gives a sidecar other than the one the cluster's webhook writes.",
+        "app.yaml:9:7: error MF322 give valuesFile or values, not both",
+    ),
+    "MF323": _d(
+        "A mesh annotation that overrides the injector has a value the mesh does not accept.",
+        "The injector would refuse the pod, or inject a sidecar other than the one meshform wrote.",
+        "k8s/web.yaml:14:9: error MF323 sidecar.istio.io/proxyCPU 'lots' is not a quantity",
+    ),
     "MF401": _d(
         "A hostNetwork workload is under a mode its mesh does not apply to hostNetwork pods.",
         "The workload would look governed but carry no mesh traffic.",
