@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 import re
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
@@ -17,6 +18,7 @@ from meshform.diagnostics import CODES, REPORTERS, Diagnostic, Level, MeshformEr
 from meshform.exits import closed_pipe, unwritable
 from meshform.version import __version__
 
+F = TypeVar("F", bound=Callable[..., Any])
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 BUILTIN_MODES = ("kubernetes-native", "builtin", "istio", "istio-ambient", "linkerd", "kuma", "consul")
 
@@ -34,12 +36,62 @@ modes_file_option = click.option(
     default=None,
     help="YAML file defining extra governance modes (see schemas/modes.schema.json).",
 )
-mode_option = click.option(
-    "--mode",
-    default=None,
-    metavar="MODE",
-    help=f"Governance mode replacing the application's default ({', '.join(BUILTIN_MODES)}, "
-    "a Rainbond alias, or one from --modes-file). A component's own governanceMode still wins.",
+
+
+def _complete_mode(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """Shell completion of --mode: the built-in modes, their aliases, and those of the --modes-file
+    given earlier on the command line (a file that does not load adds none)."""
+    from click.shell_completion import CompletionItem
+
+    from meshform.model.modes_file import load_registry
+    from meshform.modes import DEFAULT
+
+    try:
+        registry = load_registry(ctx.params.get("modes_file"))
+    except (MeshformError, OSError):
+        registry = DEFAULT
+    folded = incomplete.casefold()
+    return [
+        CompletionItem(name, help=_mode_summary(registry, name))
+        for name in registry.names()
+        if name.casefold().startswith(folded)
+    ]
+
+
+def _mode_summary(registry: Any, name: str) -> str:
+    mode = registry.resolve(name)
+    return str(mode.facts.summary) if mode is not None else ""
+
+
+def mode_option(help_text: str) -> Callable[[F], F]:
+    return click.option("--mode", default=None, metavar="MODE", help=help_text, shell_complete=_complete_mode)
+
+
+MODES_NAMED = f"{', '.join(BUILTIN_MODES)}, a Rainbond alias, or one from --modes-file; any case"
+render_mode = mode_option(
+    f"Governance mode replacing the application's default ({MODES_NAMED}). "
+    "A component's own governanceMode still wins."
+)
+manifest_mode = mode_option(
+    f"Governance mode for every workload ({MODES_NAMED}); without it, the --config's rules choose "
+    "per workload."
+)
+output_option = click.option(
+    "-o",
+    "--output",
+    default="-",
+    show_default=True,
+    metavar="FILE|DIR/",
+    help="As `kustomize build -o`: `-` stdout; a FILE gets the whole stream; an existing directory, "
+    "or a path ending in `/`, one file per object, named as kustomize names them.",
+)
+format_option = click.option(
+    "--format",
+    "out_format",
+    type=click.Choice(["yaml", "json"], case_sensitive=False),
+    default="yaml",
+    show_default=True,
+    help="Write YAML, or JSON (one object, or a v1 List of them).",
 )
 enrollment_option = click.option(
     "--enrollment",
@@ -64,14 +116,38 @@ def _registry(modes_file: str | None, fmt: str) -> Any:
         raise SystemExit(EXIT_INVALID) from None
 
 
-def _check_mode(registry: Any, mode: str | None, hint: str = "--mode") -> None:
-    if mode is not None and registry.resolve(mode) is None:
+def _check_mode(registry: Any, mode: str | None, hint: str = "--mode") -> str | None:
+    """The mode's own name (`Istio` → `istio`), or a usage error naming the modes and the closest."""
+    if mode is None:
+        return None
+    found = registry.resolve(mode)
+    if found is None:
+        from meshform.suggest import did_you_mean
+
         raise click.BadParameter(
-            f"MF204 unknown mode {mode!r}; known: {', '.join(registry.names())}", param_hint=hint
+            f"MF204 unknown mode {mode!r}{did_you_mean(mode, registry.names())}; "
+            f"known: {', '.join(registry.names())}",
+            param_hint=hint,
         )
+    return str(found.facts.name)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """Commands with a "did you mean" for a misspelt one (click has one for options already)."""
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0] if args else ""
+        if args and not name.startswith("-") and self.get_command(ctx, name) is None:
+            from meshform.suggest import did_you_mean
+
+            hint = did_you_mean(name, self.list_commands(ctx))
+            raise click.UsageError(f"No such command {name!r}{hint}.", ctx)
+        return super().resolve_command(ctx, args)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="meshform", message="%(prog)s %(version)s")
 def cli() -> None:
     """meshform: choose how each application's traffic is governed on Kubernetes, offline."""
@@ -79,12 +155,10 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("app", type=click.Path(dir_okay=False, allow_dash=True))
-@mode_option
+@render_mode
 @enrollment_option
-@click.option("-o", "--output", default="-", show_default=True, help="`-` for stdout, or a directory.")
-@click.option(
-    "--format", "out_format", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True
-)
+@output_option
+@format_option
 @click.option(
     "--host-alias",
     multiple=True,
@@ -103,28 +177,38 @@ def render(
     modes_file: str | None,
     diag_format: str,
 ) -> None:
-    """Render an application model into governed Kubernetes manifests."""
+    """Render an application model (APP, or - for stdin) into governed Kubernetes manifests.
+
+    Each component becomes its workload, Service and the traffic policies of its governance mode:
+    the application's mode, the component's own governanceMode, or --mode for all.
+
+    Examples:
+
+    \b
+      meshform render app.yaml --mode istio
+      meshform render app.yaml --mode linkerd -o linkerd.yaml
+      meshform render app.yaml --mode builtin -o out/ --format json
+      meshform render app.yaml | kubectl apply -f -
+    """
     from meshform.core.govern import GovernOptions
-    from meshform.frontends.emit import render_stream, write_objects
+    from meshform.frontends.emit import is_directory, render_stream, write_objects, write_stream
     from meshform.frontends.render import render_file
 
     registry = _registry(modes_file, diag_format)
-    _check_mode(registry, mode)
+    mode = _check_mode(registry, mode)
     aliases = dict(_split_alias(a) for a in host_alias)
     result = render_file(app, registry, GovernOptions(mode, enrollment, aliases))
     _emit_diagnostics(result.diagnostics, diag_format)
     if not result.ok:
         raise SystemExit(EXIT_INVALID)
-    if output == "-":
-        text = render_stream(result.objects, out_format)  # built whole first: never a partial stream
-        sys.stdout.write(text)
-        sys.stdout.flush()
-    else:
-        try:
+    try:
+        if is_directory(output):
             write_objects(result.objects, output, out_format, app)
-        except MeshformError as exc:
-            _emit_diagnostics(exc.diagnostics, diag_format)
-            raise SystemExit(EXIT_INVALID) from None
+        else:  # built whole first: never a partial stream
+            write_stream(render_stream(result.objects, out_format), output)
+    except MeshformError as exc:
+        _emit_diagnostics(exc.diagnostics, diag_format)
+        raise SystemExit(EXIT_INVALID) from None
 
 
 def _split_alias(raw: str) -> tuple[str, str]:
@@ -136,20 +220,30 @@ def _split_alias(raw: str) -> tuple[str, str]:
 
 @cli.command()
 @click.argument("apps", nargs=-1, required=True, type=click.Path(dir_okay=False, allow_dash=True))
-@mode_option
+@render_mode
 @enrollment_option
 @modes_file_option
 @diagnostics_option
 def validate(
     apps: tuple[str, ...], mode: str | None, enrollment: str | None, modes_file: str | None, diag_format: str
 ) -> None:
-    """Check application models and report every problem, located at file:line:col."""
+    """Check application models and report every problem, located at file:line:col.
+
+    Valid means exactly what `render` accepts; nothing is written. Exit 0 valid, 1 a problem.
+
+    Examples:
+
+    \b
+      meshform validate app.yaml
+      meshform validate apps/*.yaml --mode istio
+      meshform validate app.yaml --diagnostics github   # annotations in a GitHub Actions job
+    """
     from meshform.core.govern import GovernOptions
     from meshform.frontends.render import render_documents
     from meshform.yamlio.reader import read_file
 
     registry = _registry(modes_file, diag_format)
-    _check_mode(registry, mode)
+    mode = _check_mode(registry, mode)
     diags: list[Diagnostic] = []
     for path in apps:
         try:  # render in memory: valid means exactly what `render` accepts (e.g. no name collisions)
@@ -166,7 +260,14 @@ def validate(
 @cli.command()
 @modes_file_option
 @click.option(
-    "-o", "--output", "out_format", type=click.Choice(["text", "json"]), default="text", show_default=True
+    "-o",
+    "--output",
+    "out_format",
+    type=click.Choice(["text", "wide", "json"], case_sensitive=False),
+    default="text",
+    show_default=True,
+    help="As kubectl's -o, a format here, not a file: text (fits 100 columns), wide (every column "
+    "on one line), or json.",
 )
 @click.option(
     "--capabilities",
@@ -174,7 +275,16 @@ def validate(
     help="Print which traffic-policy features each mode enforces, and its defaults, instead.",
 )
 def modes(modes_file: str | None, out_format: str, capabilities: bool) -> None:
-    """List the governance modes: enrollment, namespace needs, restart on switch, control plane."""
+    """List the governance modes: enrollment, namespace needs, restart on switch, control plane.
+
+    Examples:
+
+    \b
+      meshform modes
+      meshform modes -o wide
+      meshform modes --modes-file my-modes.yaml -o json
+      meshform modes --capabilities
+    """
     registry = _registry(modes_file, "text")
     if capabilities:
         from meshform.frontends.capabilities import capabilities_json, capabilities_text
@@ -183,7 +293,7 @@ def modes(modes_file: str | None, out_format: str, capabilities: bool) -> None:
     else:
         from meshform.frontends.modes_table import modes_json, modes_text
 
-        text = modes_json(registry) if out_format == "json" else modes_text(registry)
+        text = modes_json(registry) if out_format == "json" else modes_text(registry, out_format == "wide")
     click.echo(text, nl=False)
 
 
@@ -207,7 +317,7 @@ def _transform_setup(
     from meshform.model.config import load, unknown_modes
 
     registry = _registry(modes_file, fmt)
-    _check_mode(registry, mode, hint)
+    mode = _check_mode(registry, mode, hint)
     try:
         config = load(config_path, mode, enrollment)
     except MeshformError as exc:
@@ -224,17 +334,25 @@ def _transform_setup(
 
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(allow_dash=True))
-@mode_option
+@manifest_mode
 @enrollment_option
 @config_option
-@click.option("-o", "--output", default="-", show_default=True, help="`-` for stdout, or a directory.")
+@output_option
+@format_option
 @click.option(
     "--in-place",
     is_flag=True,
     help="Rewrite the input files atomically (comments, formatting, mode and line endings kept).",
 )
-@click.option("--diff", is_flag=True, help="Print a unified diff; exit 0 no change, 1 change, >1 error.")
-@click.option("--preserve-comments", is_flag=True, help="Keep comments in changed documents on stdout too.")
+@click.option(
+    "--diff",
+    is_flag=True,
+    help="Print, as a unified diff, exactly what --in-place would write (coloured on a terminal "
+    "unless NO_COLOR is set); exit 0 no change, 1 change, 2 error.",
+)
+@click.option(
+    "--preserve-comments", is_flag=True, help="Keep comments in changed documents in the output too."
+)
 @modes_file_option
 @diagnostics_option
 def transform(
@@ -243,19 +361,40 @@ def transform(
     enrollment: str | None,
     config_path: str | None,
     output: str,
+    out_format: str,
     in_place: bool,
     diff: bool,
     preserve_comments: bool,
     modes_file: str | None,
     diag_format: str,
 ) -> None:
-    """Govern existing manifests (files, directories, or - for stdin)."""
+    """Govern existing Kubernetes manifests: PATHS are files, directories (their .yaml, .yml and
+    .json files), or - for stdin (the default).
+
+    Every workload (Deployment, StatefulSet, Job, CronJob, Pod and the other kinds with a pod
+    template meshform knows) is put under the mode --mode names, or the one the --config's rules
+    choose for it; a workload already governed by another mode is switched exactly (meshform removes
+    what it added before). Everything else passes through unchanged. Exit 0 done, 1 a problem
+    (nothing written).
+
+    Examples:
+
+    \b
+      meshform transform k8s/ --mode istio                  # governed stream on stdout
+      meshform transform k8s/ --mode linkerd -o all.yaml    # one file
+      meshform transform k8s/ --mode linkerd -o out/        # one file per object
+      meshform transform k8s/ --config meshform.yaml --diff # what --in-place would change
+      meshform transform k8s/ --config meshform.yaml --in-place
+      kubectl get deploy -o yaml | meshform transform - --mode kuma --format json
+    """
     from meshform.frontends.commands import transform_command
 
     if in_place and (not paths or "-" in paths):
         raise click.UsageError("--in-place rewrites files: give files or directories, not stdin")
-    if in_place and output != "-":
-        raise click.UsageError("give --in-place or -o DIR, not both")
+    if (in_place or diff) and output != "-":
+        raise click.UsageError(f"give {'--in-place' if in_place else '--diff'} or -o, not both")
+    if (in_place or diff) and out_format != "yaml":
+        raise click.UsageError("--in-place and --diff keep the files' own YAML: --format json is for -o")
     config, registry = _transform_setup(config_path, mode, enrollment, modes_file, diag_format)
     code = transform_command(
         list(paths),
@@ -266,12 +405,13 @@ def transform(
         diff=diff,
         preserve=preserve_comments or in_place,
         diag_format=diag_format,
+        out_format=out_format.lower(),
     )
     raise SystemExit(code)
 
 
 @cli.command(name="helm-postrender")
-@mode_option
+@manifest_mode
 @enrollment_option
 @config_option
 @modes_file_option
@@ -283,7 +423,22 @@ def helm_postrender(
     modes_file: str | None,
     diag_format: str,
 ) -> None:
-    """Helm post-renderer: all manifests on stdin, governed manifests on stdout."""
+    """Helm post-renderer: every manifest of a release on stdin, governed manifests on stdout.
+
+    Helm runs it after rendering a chart (`--post-renderer`); it governs like `transform -`, and
+    leaves Helm hooks alone unless the config says helmHooks: govern. The mode may also come from
+    the MESHFORM_MODE environment variable. Exit 0 done, 1 a problem (nothing on stdout).
+
+    Examples:
+
+    \b
+      # Helm 3: the executable, then one --post-renderer-args per argument
+      helm install web ./chart --post-renderer meshform \\
+        --post-renderer-args helm-postrender --post-renderer-args --mode=istio
+      # Helm 4: the plugin in helm-plugin/ (helm plugin install ./helm-plugin) adds helm-postrender
+      MESHFORM_MODE=linkerd helm template web ./chart --post-renderer meshform
+      helm template web ./chart | meshform helm-postrender --config meshform.yaml
+    """
     from meshform.frontends.commands import transform_command
 
     hint = "--mode" if mode else "MESHFORM_MODE"
@@ -307,7 +462,7 @@ def helm_postrender(
 
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(allow_dash=True))
-@mode_option
+@manifest_mode
 @config_option
 @modes_file_option
 @diagnostics_option
@@ -318,7 +473,19 @@ def check(
     modes_file: str | None,
     diag_format: str,
 ) -> None:
-    """Fail when a workload the config says must be governed carries no meshform (or mesh) status."""
+    """Fail when a workload the config says must be governed is not: a CI gate for manifests.
+
+    Reads PATHS (files, directories, or - for stdin) and changes nothing. A workload passes when it
+    carries meshform's status for its mode, the mode's own enrollment keys, a namespace in the input
+    that enrolls it, or the mode's proxy; a user's own opt-out passes too. Exit 0 all governed, 1 not.
+
+    Examples:
+
+    \b
+      meshform check k8s/ --mode istio
+      meshform check k8s/ --config meshform.yaml --diagnostics github
+      kustomize build overlays/prod | meshform check - --config meshform.yaml
+    """
     from meshform.frontends.commands import check_command
 
     config, registry = _transform_setup(config_path, mode, None, modes_file, diag_format)
@@ -328,7 +495,16 @@ def check(
 @cli.command()
 @modes_file_option
 def krm(modes_file: str | None) -> None:
-    """KRM function (kustomize, kpt): ResourceList on stdin → ResourceList with results on stdout."""
+    """KRM function (kustomize, kpt): ResourceList on stdin → ResourceList with results on stdout.
+
+    The functionConfig (a MeshTransformer, or a ConfigMap with data.mode) chooses the modes.
+
+    Examples:
+
+    \b
+      kustomize build --enable-alpha-plugins --enable-exec overlays/istio
+      kpt fn eval pkg/ --exec "meshform krm" --fn-config meshform.yaml
+    """
     from meshform.frontends.commands import krm_command
 
     raise SystemExit(krm_command(_registry(modes_file, "text")))
@@ -336,11 +512,17 @@ def krm(modes_file: str | None) -> None:
 
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(allow_dash=True))
-@mode_option
+@render_mode
 @click.option("--kubeconfig", type=click.Path(dir_okay=False), default=None, help="Kubeconfig file.")
 @click.option("--context", default=None, help="Kubeconfig context (default: its current-context).")
 @click.option(
-    "-o", "--output", "out_format", type=click.Choice(["text", "json"]), default="text", show_default=True
+    "-o",
+    "--output",
+    "out_format",
+    type=click.Choice(["text", "json"], case_sensitive=False),
+    default="text",
+    show_default=True,
+    help="As kubectl's -o, a format here, not a file: text or json.",
 )
 @click.option(
     "--timeout",
@@ -359,14 +541,49 @@ def verify(
     timeout: float,
     modes_file: str | None,
 ) -> None:
-    """Prove against a live cluster that each workload's governance mode will work (read-only)."""
+    """Prove against a live cluster that each workload's governance mode will work (read-only).
+
+    PATHS are application models or manifests (or - for stdin). Exit 0 all good, 1 a check failed.
+
+    Examples:
+
+    \b
+      meshform verify app.yaml --mode istio
+      meshform verify k8s/ --context staging -o json
+      meshform render app.yaml --mode linkerd | meshform verify -
+    """
     from meshform.verify.run import Options, command
 
     registry = _registry(modes_file, "text")
-    _check_mode(registry, mode)
+    mode = _check_mode(registry, mode)
     if not paths and sys.stdin.isatty():
         raise click.UsageError("give an application model, manifests, or - for stdin")
-    raise SystemExit(command(Options(paths, mode, kubeconfig, context, timeout), registry, out_format))
+    raise SystemExit(
+        command(Options(paths, mode, kubeconfig, context, timeout), registry, out_format.lower())
+    )
+
+
+SHELLS = ("bash", "zsh", "fish")
+
+
+@cli.command()
+@click.argument("shell", type=click.Choice(SHELLS))
+def completion(shell: str) -> None:
+    """Print the shell completion script for SHELL: commands, options, and --mode values (including
+    the modes of a --modes-file given earlier on the line).
+
+    Examples:
+
+    \b
+      echo 'eval "$(meshform completion bash)"' >> ~/.bashrc
+      echo 'eval "$(meshform completion zsh)"' >> ~/.zshrc
+      meshform completion fish > ~/.config/fish/completions/meshform.fish
+    """
+    from click.shell_completion import get_completion_class
+
+    completer = get_completion_class(shell)
+    assert completer is not None  # click ships all of SHELLS
+    click.echo(completer(cli, {}, "meshform", "_MESHFORM_COMPLETE").source(), nl=False)
 
 
 def _requested_format(argv: list[str]) -> str:

@@ -18,6 +18,8 @@ from itertools import groupby, islice
 MAX_MESSAGE = 1000
 LISTED = 8
 PER_FILE = 1000
+# docs/codes.md, generated from CODES and meshform/code_docs.py: what each code means and how to fix it.
+DOCS_URL = "https://github.com/meshform/meshform/blob/main/docs/codes.md"
 
 
 class Level(StrEnum):
@@ -405,6 +407,7 @@ class Diagnostic:
             "path": self.path,
             "resource": self.resource,
             "hint": self.fix,
+            "documentationUrl": code_url(self.code),  # as istioctl analyze -o json links each code
         }
 
 
@@ -436,8 +439,16 @@ def printable(text: str) -> str:
     return _UNPRINTABLE.sub(_escape, text) if _UNPRINTABLE.search(text) else text
 
 
+def _where(d: Diagnostic) -> str:
+    """`file:line:col`, or just `file` when the finding is about the file itself (line 0: a missing
+    file, an unwritable directory), never a made-up position `file:0:0`."""
+    if d.line <= 0:
+        return d.file
+    return f"{d.file}:{d.line}:{d.col}" if d.col > 0 else f"{d.file}:{d.line}"
+
+
 def format_text(d: Diagnostic) -> str:
-    where = printable(f"{d.file}:{d.line}:{d.col}")
+    where = printable(_where(d))
     path = f" [{printable(d.path)}]" if d.path else ""
     return f"{where}: {d.level.value} {d.code} {printable(d.message)}{path}\n  hint: {printable(d.fix)}"
 
@@ -445,7 +456,8 @@ def format_text(d: Diagnostic) -> str:
 def format_github(d: Diagnostic) -> str:
     kind = {"error": "error", "warning": "warning", "info": "notice"}[d.level.value]
     msg = printable(f"{d.code} {d.message} (hint: {d.fix})".replace("%", "%25").replace("\n", "%0A"))
-    return f"::{kind} file={printable(d.file)},line={d.line},col={d.col}::{msg}"
+    position = f",line={d.line}" + (f",col={d.col}" if d.col > 0 else "") if d.line > 0 else ""
+    return f"::{kind} file={printable(d.file)}{position}::{msg}"
 
 
 def json_type(value: object) -> str:
@@ -492,8 +504,25 @@ def report(diags: Iterable[Diagnostic], fmt: str) -> str:
     ordered = capped(diags)
     if fmt == "json":
         return json.dumps([d.to_json() for d in ordered], indent=2, sort_keys=True) + "\n"
-    line = format_github if fmt == "github" else format_text
-    return "".join(line(d) + "\n" for d in ordered)
+    if fmt == "github":
+        return "".join(format_github(d) + "\n" for d in ordered)
+    return "".join(format_text(d) + "\n" for d in ordered) + reference_line(ordered)
+
+
+def code_url(code: str) -> str:
+    return f"{DOCS_URL}#{code.lower()}"
+
+
+def reference_line(diags: list[Diagnostic]) -> str:
+    """One closing line pointing at the reference of the codes shown (as `istioctl analyze` points at
+    its analysis pages): the code's own entry when one code was reported, else the whole page."""
+    codes = sorted({d.code for d in diags})
+    if not codes:
+        return ""
+    # The codes are not repeated here: tools and people filter reports by them, line by line.
+    if len(codes) == 1:
+        return f"See {code_url(codes[0])} for what this code means and how to fix it.\n"
+    return f"See {DOCS_URL} for what each code means and how to fix it.\n"
 
 
 REPORTERS = ("text", "json", "github")

@@ -19,7 +19,7 @@ PACKAGE = ROOT / "meshform"
 # protocol, and they read only the records handed to them (never the model, the core or the CLI).
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("foundation", ("meshform", "meshform.version", "meshform.diagnostics", "meshform.resources",
-                    "meshform.objects")),
+                    "meshform.objects", "meshform.suggest", "meshform.code_docs")),
     ("reading and writing YAML", ("meshform.yamlio.*",)),
     ("traffic policy vocabulary", ("meshform.policy.*",)),
     ("modes", ("meshform.modes.*",)),

@@ -28,7 +28,7 @@ def _transform_everywhere(path: Path, out_dir: Path) -> list[tuple[int, str, str
     """transform on every engine, to stdout and to a directory, and the KRM function for a
     ResourceList: (exit code, stdout, stderr) of each."""
     runs = [invoke("transform", str(path), "--mode", "istio", *extra, env=env) for extra, env in ENGINES]
-    runs.append(invoke("transform", str(path), "--mode", "istio", "-o", str(out_dir)))
+    runs.append(invoke("transform", str(path), "--mode", "istio", "-o", f"{out_dir}/"))
     runs.append(invoke("check", str(path), "--mode", "istio"))
     if "kind: ResourceList" in path.read_text():
         runs.append(invoke("krm", stdin=path.read_bytes()))
@@ -36,7 +36,7 @@ def _transform_everywhere(path: Path, out_dir: Path) -> list[tuple[int, str, str
 
 
 def _diagnostics(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines() if not line.startswith("  hint:")]
+    return [line for line in stderr.splitlines() if not line.startswith(("  hint:", "See "))]
 
 
 # ------------------------------------------------------------------------------- List items

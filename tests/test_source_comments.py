@@ -65,7 +65,7 @@ def test_helm_postrender_keeps_source_lines() -> None:
 
 
 def test_output_directory_files_keep_source_lines(tmp_path: Path) -> None:
-    proc = run_cli("transform", "-", "--mode", "istio", "-o", str(tmp_path / "out"), stdin=STREAM.encode())
+    proc = run_cli("transform", "-", "--mode", "istio", "-o", f"{tmp_path / 'out'}/", stdin=STREAM.encode())
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "out" / "apps_v1_deployment_web.yaml").read_text().startswith(HEAD + "apiVersion:")
     assert (tmp_path / "out" / "v1_service_web.yaml").read_text() == SERVICE

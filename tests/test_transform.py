@@ -202,7 +202,7 @@ def test_diff_exit_code_above_one_on_error() -> None:
 
 
 def test_output_directory_and_schema_validity(tmp_path: Path) -> None:
-    code, _, err = transform(str(CORPUS), "--mode", "builtin", "-o", str(tmp_path / "out"))
+    code, _, err = transform(str(CORPUS), "--mode", "builtin", "-o", f"{tmp_path / 'out'}/")
     assert code == 0, err
     files = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert "apps_v1_deployment_web.yaml" in files and "v1_configmap_web-meshform-envoy.yaml" in files

@@ -33,6 +33,7 @@ from meshform.modes.base import SIDECAR, EnrollContext, Enrollment, Mode, ModeFa
 from meshform.objects import Item, resource_ref
 from meshform.policy.context import Peer, PolicyContext, context_from_json
 from meshform.policy.records import ALLOW_DEPENDENTS, L7_FEATURES
+from meshform.suggest import did_you_mean
 
 HELM_HOOK = "helm.sh/hook"
 
@@ -196,7 +197,10 @@ class Transformer:
         if mode is None:
             self.diagnostics.append(
                 item.diagnostic(
-                    Level.ERROR, "MF204", f"unknown governance mode {choice.mode!r} for {resource_ref(obj)}"
+                    Level.ERROR,
+                    "MF204",
+                    f"unknown governance mode {choice.mode!r} for {resource_ref(obj)}"
+                    + did_you_mean(choice.mode, self.registry.names()),
                 )
             )
             return None

@@ -59,6 +59,33 @@ def replace_files(replacements: list[Replacement], names: dict[str, str]) -> Non
         fsync_directory(directory)
 
 
+def write_file(target: str, data: bytes) -> None:
+    """`-o FILE`: the file holds `data` whole or keeps what it held (a new file gets the mode `open`
+    would give it; an existing one keeps its mode and owner). A FIFO or a device (`/dev/stdout`) is
+    written to as it is: it has no old content to protect. Raises MeshformError (MF713)."""
+    try:
+        st: os.stat_result | None = os.stat(target)
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise cannot_write(target, exc) from None
+    try:
+        if st is not None and not stat.S_ISREG(st.st_mode):
+            with open(target, "wb") as fh:
+                fh.write(data)
+            return
+        directory, name = os.path.split(target)
+        mode = 0o666 & ~_umask()
+        finish: Callable[[int], None] = (
+            (lambda fd: keep_mode_and_owner(fd, st)) if st is not None else (lambda fd: os.fchmod(fd, mode))
+        )
+        tmp = _write_temp(directory, f".{name}.", data, finish)
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise cannot_write(target, exc) from None
+    fsync_directory(os.path.dirname(target))
+
+
 def _changed(name: str) -> Diagnostic:
     return Diagnostic(name, 0, 0, Level.ERROR, "MF718", "the file changed while meshform ran; not rewritten")
 

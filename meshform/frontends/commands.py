@@ -10,7 +10,8 @@ from meshform.core.namespaces import NamespaceIndex, Pod
 from meshform.core.transform import Transformer
 from meshform.core.workloads import pod_template
 from meshform.diagnostics import Diagnostic, Level, MeshformError, has_errors, report
-from meshform.frontends.pipeline import Outcome, govern_sources, nothing_read, unified_diff
+from meshform.frontends.emit import is_directory, json_entries, write_stream
+from meshform.frontends.pipeline import Outcome, govern_sources, nothing_read
 from meshform.model.config import TransformConfig
 from meshform.modes import Registry
 from meshform.modes.base import ModeFacts
@@ -35,41 +36,74 @@ def transform_command(
     diff: bool,
     preserve: bool,
     diag_format: str,
+    out_format: str = "yaml",
 ) -> int:
-    engine = ROUND_TRIP if preserve else FAST
-    if in_place and not diff:
+    """Govern `paths` and send the result where `output` says (see frontends.emit): `-o FILE`, one
+    stream; `-o DIR/`, one file per object; `--in-place`, back into the files; `--diff`, the change
+    `--in-place` would make, made by the same engine (round trip) from the same texts."""
+    if diff:
+        return _diff(paths, config, registry, diag_format)
+    engine = ROUND_TRIP if preserve and out_format == "yaml" else FAST
+    if in_place:
         from meshform.frontends.inplace import rewrite
 
         diags = rewrite(paths, config, registry, engine)
         _report(diags, diag_format)
         return EXIT_INVALID if has_errors(diags) else EXIT_OK
-    to_dir = output != "-" and not diff
-    outcome = govern_sources(paths, config, registry, engine, parse_all=to_dir)
+    to_dir = is_directory(output)
+    outcome = govern_sources(paths, config, registry, engine, parse_all=to_dir or out_format == "json")
     outcome.diagnostics += nothing_read(outcome)
     _report(outcome.diagnostics, diag_format)
     if not outcome.ok:
-        return EXIT_DIFF_ERROR if diff else EXIT_INVALID
-    if diff:
-        text = unified_diff(outcome, engine)
-        sys.stdout.write(text)
-        return EXIT_CHANGED if text else EXIT_OK
-    if to_dir:
-        return _write_dir(outcome, engine, output, diag_format)
-    text = outcome.text(engine)  # whole stream first: never a partial one on stdout
-    sys.stdout.write(text)
-    sys.stdout.flush()
-    return EXIT_OK
-
-
-def _write_dir(outcome: Outcome, engine: str, directory: str, diag_format: str) -> int:
-    from meshform.frontends.outdir import entries_of, write_dir
-
+        return EXIT_INVALID
     try:
-        write_dir(entries_of(outcome.chunks(), engine), directory)
+        if to_dir:
+            _write_dir(outcome, engine, output, out_format)
+        else:  # the whole stream first: never a partial one
+            write_stream(_stream(outcome, engine, out_format), output)
     except MeshformError as exc:
         _report(exc.diagnostics, diag_format)
         return EXIT_INVALID
     return EXIT_OK
+
+
+def _stream(outcome: Outcome, engine: str, out_format: str) -> str:
+    if out_format == "json":
+        from meshform.frontends.outdir import entries_of
+        from meshform.yamlio.writer import dump_json
+
+        return dump_json([e.obj for e in entries_of(outcome.chunks(), engine)])
+    return outcome.text(engine)
+
+
+def _write_dir(outcome: Outcome, engine: str, directory: str, out_format: str) -> None:
+    from meshform.frontends.outdir import entries_of, write_dir
+
+    entries = entries_of(outcome.chunks(), engine)
+    if out_format == "json":
+        entries = json_entries(entries)
+    write_dir(entries, directory, f".{out_format}")
+
+
+def _diff(paths: list[str], config: TransformConfig, registry: Registry, diag_format: str) -> int:
+    """The change --in-place would make, made by its own code (frontends.inplace.preview) with its
+    engine; a stream (stdin) it cannot rewrite is diffed against its text as read."""
+    from meshform.frontends.difftext import for_terminal, is_terminal, stream_changes, unified_diff
+    from meshform.frontends.inplace import preview
+
+    if paths and "-" not in paths:
+        diags, changes = preview(paths, config, registry, ROUND_TRIP)
+    else:
+        outcome = govern_sources(paths, config, registry, ROUND_TRIP)
+        diags = outcome.diagnostics + nothing_read(outcome)
+        changes = stream_changes(outcome, ROUND_TRIP) if not has_errors(diags) else []
+    _report(diags, diag_format)
+    if has_errors(diags):
+        return EXIT_DIFF_ERROR
+    text = unified_diff(changes)
+    sys.stdout.write(for_terminal(text) if is_terminal(sys.stdout) else text)  # a pipe gets it exact
+    sys.stdout.flush()
+    return EXIT_CHANGED if text else EXIT_OK
 
 
 def check_command(paths: list[str], config: TransformConfig, registry: Registry, diag_format: str) -> int:

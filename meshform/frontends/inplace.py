@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from meshform.diagnostics import Diagnostic, Level, MeshformError, has_errors
 from meshform.frontends.atomic import Replacement, cannot_write, replace_files
-from meshform.frontends.pipeline import govern_sources, nothing_read
+from meshform.frontends.pipeline import Outcome, govern_sources, nothing_read
 from meshform.model.config import TransformConfig
 from meshform.modes import Registry
 from meshform.yamlio.limits import MAX_BYTES
@@ -42,36 +42,75 @@ class Held:
     text: str
 
 
+@dataclass(frozen=True)
+class Change:
+    """One file --in-place rewrites: the name the user gave, its text as read and its new text
+    (each after the byte-order mark the file starts with, when it has one)."""
+
+    name: str
+    before: str
+    after: str
+
+
 def rewrite(paths: list[str], config: TransformConfig, registry: Registry, engine: str) -> list[Diagnostic]:
     """Govern the files and directories in `paths` and write each changed file back. The findings;
     when one is an error, no file was changed."""
+    diags, _ = _run(paths, config, registry, engine, write=True)
+    return diags
+
+
+def preview(
+    paths: list[str], config: TransformConfig, registry: Registry, engine: str
+) -> tuple[list[Diagnostic], list[Change]]:
+    """What `rewrite` would do, done the same way (the same locks, reads and engine) up to the
+    writing, which it leaves out: the findings, and each file's change (`--diff`)."""
+    return _run(paths, config, registry, engine, write=False)
+
+
+def _run(
+    paths: list[str], config: TransformConfig, registry: Registry, engine: str, *, write: bool
+) -> tuple[list[Diagnostic], list[Change]]:
     files, found = expand_paths(paths)
     if has_errors(found):
-        return found
+        return found, []
     with contextlib.ExitStack() as locks:
         held, problems = _hold_all(files, locks)
         if problems:
-            return found + problems
+            return found + problems, []
         texts = {h.name: h.text for h in held}
         walked = set(files) - set(paths)
         outcome = govern_sources(list(texts), config, registry, engine, texts=texts, walked=walked)
         diags = found + outcome.diagnostics + nothing_read(outcome)
         if has_errors(diags):
-            return diags
+            return diags, []
+        new = new_texts(outcome, engine)
+        changes = [Change(h.name, _bom(h) + h.text, _bom(h) + new[h.name]) for h in held if h.name in new]
+        if not write:
+            return diags, sorted(changes, key=lambda c: files.index(c.name))
         replacements = [
-            Replacement(h.real, _bom(h) + outcome.file_text(h.name, engine).encode("utf-8"), h.stat)
+            Replacement(h.real, (_bom(h) + new[h.name]).encode("utf-8"), h.stat)
             for h in held
-            if any(c.changed for c in outcome.chunks_by_file.get(h.name, ()))  # skipped: absent
+            if h.name in new
         ]
         try:
             replace_files(replacements, {h.real: h.name for h in held})
         except MeshformError as exc:
             diags += exc.diagnostics
-        return diags
+        return diags, changes
 
 
-def _bom(held: Held) -> bytes:
-    return codecs.BOM_UTF8 if held.bom else b""
+def new_texts(outcome: Outcome, engine: str) -> dict[str, str]:
+    """The new text of every file that changes, by name: what --in-place writes (after the file's
+    byte-order mark, when it had one) and what --diff shows."""
+    return {
+        name: outcome.file_text(name, engine)
+        for name, chunks in outcome.chunks_by_file.items()
+        if any(c.changed for c in chunks)
+    }
+
+
+def _bom(held: Held) -> str:
+    return "\ufeff" if held.bom else ""
 
 
 def _hold_all(files: list[str], locks: contextlib.ExitStack) -> tuple[list[Held], list[Diagnostic]]:

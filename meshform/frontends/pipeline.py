@@ -14,7 +14,7 @@ from meshform.modes import Registry
 from meshform.yamlio import manifests
 from meshform.yamlio.reader import read_text
 from meshform.yamlio.split import is_blank
-from meshform.yamlio.streams import FAST, Chunk, emit, expand_paths, load_text, original_text
+from meshform.yamlio.streams import FAST, Chunk, emit, expand_paths, load_text
 
 # Text that marks a document which may carry a pod template: parsed even when its kind is not a
 # workload's, so that an unknown kind running pods is said (MF431) rather than passed over.
@@ -130,19 +130,3 @@ def kinds_to_parse(config: TransformConfig, registry: Registry) -> frozenset[str
     if any(m is not None and (m.facts.rewires_services or m.facts.service_identity) for m in modes):
         kinds.add("Service")
     return frozenset(kinds)
-
-
-def unified_diff(outcome: Outcome, engine: str) -> str:
-    """The change per file, against the text as it was read (never read twice: the file may be a
-    stream, or may have changed since)."""
-    import difflib
-
-    out: list[str] = []
-    for path, chunks in outcome.chunks_by_file.items():
-        if not any(c.changed for c in chunks):
-            continue
-        before, after = original_text(chunks), emit(chunks, engine)
-        out += difflib.unified_diff(
-            before.splitlines(keepends=True), after.splitlines(keepends=True), f"a/{path}", f"b/{path}"
-        )
-    return "".join(out)

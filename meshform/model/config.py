@@ -15,6 +15,7 @@ from typing import Any
 from meshform.diagnostics import Diagnostic, Level, MeshformError, json_type, listing
 from meshform.model import injector_inputs, schema, workload_kinds
 from meshform.model.workload_kinds import BUILTIN, WorkloadKinds
+from meshform.suggest import did_you_mean
 from meshform.yamlio.reader import Document
 
 OPT_OUT = "meshform.dev/ignore"  # on a workload or its pod template: "true" leaves it alone
@@ -172,7 +173,8 @@ def unknown_modes(config: TransformConfig, registry: Any, file: str) -> list[Dia
             1,
             Level.ERROR,
             "MF204",
-            f"unknown governance mode {m!r} in the config (known: {listing(registry.modes)})",
+            f"unknown governance mode {m!r} in the config (known: {listing(registry.modes)})"
+            + did_you_mean(m, registry.names()),
         )
         for m in dict.fromkeys(config.modes())
         if registry.resolve(m) is None

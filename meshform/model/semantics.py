@@ -14,6 +14,7 @@ from meshform.model.application import Application, Component, port_of
 from meshform.model.schema import json_path
 from meshform.modes import Registry
 from meshform.modes.base import Mode
+from meshform.suggest import did_you_mean
 from meshform.yamlio.reader import Document, Path
 
 COMPONENTS: Path = ("spec", "components")
@@ -136,7 +137,10 @@ def _mode(
     mode = registry.resolve(name)
     where: Path = (*base, "governanceMode") if component.mode else ("spec", "governanceMode")
     if mode is None:
-        yield at.error(where, "MF204", f"unknown governance mode {name!r} (known: {listing(registry.modes)})")
+        known = f"(known: {listing(registry.modes)})"
+        yield at.error(
+            where, "MF204", f"unknown governance mode {name!r} {known}{did_you_mean(name, registry.names())}"
+        )
         return
     strategy = effective_strategy(app, component, mode, enrollment_override)
     if strategy not in mode.facts.strategies:

@@ -35,7 +35,15 @@ class Registry:
         return {alias: name for name, mode in self.modes.items() for alias in mode.facts.aliases}
 
     def resolve(self, name: str) -> Mode | None:
-        return self.modes.get(name) or self.modes.get(self.aliases.get(name, ""))
+        """The mode called `name` or one of its aliases; case does not matter (`Istio` is istio)."""
+        found = self.modes.get(name) or self.modes.get(self.aliases.get(name, ""))
+        if found is not None:
+            return found
+        folded = name.casefold()
+        for known, target in [*((m, m) for m in self.modes), *self.aliases.items()]:
+            if known.casefold() == folded:
+                return self.modes[target]
+        return None
 
     def with_modes(self, extra: Iterable[Mode]) -> Registry:
         merged = dict(self.modes)
