@@ -326,6 +326,59 @@ def check(
 
 
 @cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(allow_dash=True))
+@mode_option
+@config_option
+@click.option(
+    "-o",
+    "--output",
+    "out_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="A table (text) or JSON; like kubectl, -o names the format of this read-only view.",
+)
+@modes_file_option
+@diagnostics_option
+def status(
+    paths: tuple[str, ...],
+    mode: str | None,
+    config_path: str | None,
+    out_format: str,
+    modes_file: str | None,
+    diag_format: str,
+) -> None:
+    """Show, per workload, which mode governs it and why, what meshform added, and its problems.
+
+    Reads manifests (files, directories, or - for stdin) and changes nothing. For each workload: the
+    data plane the manifests give its pods and every reason for it (meshform's status record, the
+    pod's own keys, its Namespace in the input, an opt-out), what meshform's record says it added,
+    marks other injectors left, meshform's objects next to it (traffic policy), and problems. With
+    --mode or --config, also which mode that config selects and by which rule, and an MF801
+    problem where the manifests do not give it. Exit 0 whatever the problems; 1 when the input
+    cannot be read.
+
+    \b
+    Examples:
+      meshform render app.yaml --mode istio | meshform status -
+      meshform status manifests/ --config mesh.yaml -o json
+    """
+    from meshform.frontends.status_view import explain_sources, status_json, status_text
+
+    registry = _registry(modes_file, diag_format)
+    config = None
+    if mode is not None or config_path is not None:
+        config, registry = _transform_setup(config_path, mode, None, modes_file, diag_format)
+    workloads, diags = explain_sources(list(paths), config, registry)
+    _emit_diagnostics(diags, diag_format)
+    if has_errors(diags) and not workloads:
+        raise SystemExit(EXIT_INVALID)
+    text = status_json(workloads) if out_format == "json" else status_text(workloads)
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+@cli.command()
 @modes_file_option
 def krm(modes_file: str | None) -> None:
     """KRM function (kustomize, kpt): ResourceList on stdin → ResourceList with results on stdout."""
