@@ -355,8 +355,8 @@ def status(
     pod's own keys, its Namespace in the input, an opt-out), what meshform's record says it added,
     marks other injectors left, meshform's objects next to it (traffic policy), and problems. With
     --mode or --config, also which mode that config selects and by which rule, and an MF801
-    problem where the manifests do not give it. Exit 0 whatever the problems; 1 when the input
-    cannot be read.
+    problem where the manifests do not give it. Exit 0 whatever the problems it shows; 1 (nothing
+    on stdout) when the input cannot be read, is empty, or holds an object of the wrong shape.
 
     \b
     Examples:
@@ -371,7 +371,7 @@ def status(
         config, registry = _transform_setup(config_path, mode, None, modes_file, diag_format)
     workloads, diags = explain_sources(list(paths), config, registry)
     _emit_diagnostics(diags, diag_format)
-    if has_errors(diags) and not workloads:
+    if has_errors(diags):
         raise SystemExit(EXIT_INVALID)
     text = status_json(workloads) if out_format == "json" else status_text(workloads)
     sys.stdout.write(text)

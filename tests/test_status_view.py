@@ -122,20 +122,51 @@ def test_table_fits_and_lists_problems_located() -> None:
     assert max(len(line) for line in lines if not line.startswith((str(ROOT), "  hint"))) <= 100
 
 
+BAD_SHAPES = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: a, namespace: x}
+spec:
+  template:
+    metadata:
+      labels: [1, 2]
+    spec: {containers: [{name: c, image: i}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: b, namespace: x}
+spec:
+  template:
+    metadata: {labels: {app: b}}
+    spec: {containers: [{name: c, image: i}]}
+"""
+
+
 @pytest.mark.parametrize(
-    ("args", "code"),
-    [(["nosuch.yaml"], "MF001"), (["-"], "MF703")],
-    ids=["missing-file", "empty-stdin"],
+    ("args", "stdin", "expected"),
+    [
+        (["nosuch.yaml"], b"", "nosuch.yaml"),
+        (["-"], b"", "<stdin>:0:0: error MF703 no documents in the input"),
+        (["-"], b"[1, 2]\n", "error MF008"),
+        (["-"], BAD_SHAPES.encode(), "<stdin>:7:7: error MF150 spec.template.metadata.labels is a list"),
+    ],
+    ids=["missing-file", "empty-stdin", "sequence-document", "one-bad-shape-among-good"],
 )
-def test_unreadable_input_fails_with_nothing_on_stdout(args: list[str], code: str) -> None:
-    proc = run_cli("status", *args, stdin=b"")
-    if code == "MF703":  # an empty input is simply no workloads: a view, not a pipeline
-        assert proc.returncode == 0
-        assert b"(no workloads in the input)" in proc.stdout
-        return
+def test_input_that_cannot_be_shown_whole_fails_with_nothing_on_stdout(
+    args: list[str], stdin: bytes, expected: str
+) -> None:
+    proc = run_cli("status", *args, stdin=stdin)
     assert proc.returncode == 1
     assert proc.stdout == b""
-    assert code.encode() in proc.stderr
+    assert expected in proc.stderr.decode()
+
+
+def test_names_with_control_characters_are_escaped() -> None:
+    hostile = BAD_SHAPES.split("---\n")[1].replace("name: b,", 'name: "b\\e]0;owned\\a",')
+    proc = run_cli("status", "-", stdin=hostile.encode())
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert "x/Deployment/b\\x1b]0;owned\\x07" in proc.stdout.decode()
+    assert "\x1b" not in proc.stdout.decode()
 
 
 def test_unknown_mode_is_a_usage_error() -> None:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from meshform.core.explain import Explainer, WorkloadStatus
 from meshform.diagnostics import Diagnostic, format_text, printable
-from meshform.frontends.pipeline import read_sources
+from meshform.frontends.pipeline import nothing_read, read_sources
 from meshform.model.config import TransformConfig
 from meshform.modes import Registry
 
@@ -25,8 +25,12 @@ def explain_sources(
     paths: list[str], config: TransformConfig | None, registry: Registry
 ) -> tuple[list[WorkloadStatus], list[Diagnostic]]:
     """Read every source (every document parsed: policy objects are shown too) and explain each
-    workload. The diagnostics are what kept an input or an object from being read."""
+    workload. The diagnostics are what kept an input or an object from being read: with an error
+    among them the caller shows nothing (never a view of part of the input)."""
     outcome = read_sources(paths, registry)
+    outcome.diagnostics += nothing_read(
+        outcome
+    )  # an empty stream is a failed step upstream, not "no workloads"
     if not outcome.ok:
         return [], outcome.diagnostics
     explainer = Explainer([i for c in outcome.chunks() for i in c.items], config, registry)
