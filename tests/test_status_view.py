@@ -49,6 +49,23 @@ def test_each_reason_for_a_mode_is_named() -> None:
     assert found["reviews"]["mode"] == "istio"
     assert found["reviews"]["otherInjectors"] == ["istio (sidecar.istio.io/status)"]
     assert all(w["selected"] is None for w in found.values())  # no --mode/--config: nothing selected
+    # Istio's injector never touches a hostNetwork pod, whatever its namespace says
+    assert found["host-agent"]["mode"] is None
+    assert found["host-agent"]["why"][0] == (
+        "namespace meshed enrolls istio, whose injector skips hostNetwork pods"
+    )
+
+
+def test_a_record_that_is_not_true_of_its_workload_is_mf251() -> None:
+    """A builtin record whose proxy is gone (removed by hand, or the record copied from elsewhere):
+    what it lists is not there, so it is not meshform's record of this workload."""
+    rendered = _rendered(POLICY_APP, "builtin").decode()
+    forged = rendered.replace("name: meshform-proxy", "name: someone-elses-proxy")
+    found = _by_name(_status("-", stdin=forged.encode()))
+    web = found["web"]
+    assert [p["code"] for p in web["problems"]] == ["MF251"]
+    assert "not meshform's record of this workload" in web["problems"][0]["message"]
+    assert web["added"] == {}  # a record that cannot be meshform's says nothing about what it added
 
 
 def test_a_status_that_is_not_meshforms_is_a_located_problem() -> None:

@@ -18,7 +18,7 @@ from meshform.core import foreign, provenance, status
 from meshform.core.namespaces import NamespaceIndex, Pod, enrolling_keys
 from meshform.core.transform import HELM_HOOK, Transformer
 from meshform.core.workloads import TEMPLATE_PATHS, pod_template
-from meshform.diagnostics import Diagnostic, Level
+from meshform.diagnostics import Diagnostic, Level, MeshformError
 from meshform.model.config import OPT_OUT, TransformConfig
 from meshform.modes import Registry
 from meshform.modes.base import ModeFacts
@@ -148,7 +148,7 @@ class Explainer:
         self, item: Item, template: dict[str, Any], problems: list[Diagnostic]
     ) -> status.Record | None:
         try:
-            return status.read(template)
+            record = status.read(template)
         except status.StatusError as exc:
             problems.append(
                 item.diagnostic(
@@ -158,6 +158,16 @@ class Explainer:
                 )
             )
             return None
+        try:
+            forged = self.judge.provenance_problem(item, template, record) if record is not None else None
+        except MeshformError as exc:  # a user-defined mode's template that fails: said, record kept
+            problems += exc.diagnostics
+            return record
+        if forged:  # copied or edited: what it lists is not what meshform added here
+            message = f"its {status.STATUS} annotation {forged}: not meshform's record of this workload"
+            problems.append(item.diagnostic(Level.ERROR, "MF251", message))
+            return None
+        return record
 
     def _governing(
         self, obj: Any, template: dict[str, Any], pod: Pod, record: status.Record | None
@@ -178,6 +188,11 @@ class Explainer:
             why.append(f"pod keys {enrolling_keys(facts, pod.labels, pod.annotations, pod=True)}")
         said = set()
         for facts in self.namespaces.enrolling(pod.namespace, self.registry):
+            if facts.sidecar and pod.host_network:
+                why.append(
+                    f"namespace {pod.namespace} enrolls {facts.name}, whose injector skips hostNetwork pods"
+                )
+                continue
             out = facts.opted_out(pod.labels, pod.annotations)
             if out:
                 said.add(out)
