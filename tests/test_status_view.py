@@ -191,3 +191,27 @@ def test_unknown_mode_is_a_usage_error() -> None:
     assert proc.returncode == 2
     assert b"MF204" in proc.stderr
     assert proc.stdout == b""
+
+
+ROLLOUT = """\
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {name: canary, namespace: shop}
+spec:
+  selector: {matchLabels: {app: canary}}
+  template:
+    metadata: {labels: {app: canary}}
+    spec: {containers: [{name: app, image: app:1}]}
+"""
+
+
+def test_declared_workload_kinds_are_shown_and_selected_by_kind_and_group(tmp_path: Path) -> None:
+    config = tmp_path / "mesh.yaml"
+    config.write_text(
+        "apiVersion: meshform.dev/v1alpha1\nkind: MeshTransformer\nmetadata: {name: m}\n"
+        "spec:\n  mode: istio\n  rules:\n  - kinds: [Rollout.argoproj.io]\n    mode: linkerd\n"
+    )
+    found = _by_name(_status("-", "--config", str(config), stdin=ROLLOUT.encode()))
+    assert found["canary"]["kind"] == "Rollout"
+    assert found["canary"]["selected"] == {"mode": "linkerd", "by": "rule 1 (kinds: [Rollout.argoproj.io])"}
+    assert [p["code"] for p in found["canary"]["problems"]] == ["MF801"]

@@ -17,7 +17,7 @@ from typing import Any
 from meshform.core import foreign, provenance, status
 from meshform.core.namespaces import NamespaceIndex, Pod, enrolling_keys
 from meshform.core.transform import HELM_HOOK, Transformer
-from meshform.core.workloads import TEMPLATE_PATHS, pod_template
+from meshform.core.workloads import pod_template
 from meshform.diagnostics import Diagnostic, Level, MeshformError
 from meshform.model.config import OPT_OUT, TransformConfig
 from meshform.modes import Registry
@@ -97,7 +97,9 @@ class Explainer:
             if isinstance(labels, dict) and labels.get(provenance.MANAGED_BY) == "meshform":
                 key = (str(_meta(item.obj).get("namespace", "")), str(labels.get(provenance.NAME, "")))
                 self.owned.setdefault(key, []).append(item.obj)
-        self.claimed = {ref for i in self.judge.items for ref in _listed(i.obj)}  # in some record's objects
+        self.kinds = self.judge.kinds  # the config's workload kinds (built-in ones without a config)
+        # "Kind/name" an object in some workload's record lists
+        self.claimed = {ref for i in self.judge.items for ref in _listed(pod_template(i.obj, self.kinds))}
 
     @property
     def diagnostics(self) -> list[Diagnostic]:
@@ -107,7 +109,7 @@ class Explainer:
     def workloads(self) -> list[WorkloadStatus]:
         out = []
         for item in self.judge.items:
-            template = pod_template(item.obj)
+            template = pod_template(item.obj, self.kinds)
             if template is not None:
                 out.append(self.workload(item, template))
         return out
@@ -229,8 +231,9 @@ class Explainer:
         if HELM_HOOK in (_meta(obj).get("annotations") or {}) and self.config.helm_hooks == "skip":
             return Selection(None, "a Helm hook (helmHooks: skip)")
         meta, labels = _meta(obj), _meta(template).get("labels") or {}
+        entry = self.kinds.of(obj)
         where = (str(obj.get("kind")), str(meta.get("name", "")), str(meta.get("namespace", "")), labels)
-        rule = self.config.matching(*where)
+        rule = self.config.matching(*where, entry.group if entry is not None else None)
         if rule is not None:
             number = self.config.rules.index(rule) + 1
             if rule.skip or rule.mode is None:
@@ -269,7 +272,7 @@ class Explainer:
         for other in (o for n in names for o in self.owned.get((ns, n), [])):
             ref = _ref(other)
             kind = ref.partition("/")[0]
-            if kind in _PLUMBING or kind in TEMPLATE_PATHS:
+            if kind in _PLUMBING or self.kinds.of(other) is not None:
                 continue
             if ref in self.claimed and ref not in own and (kind == "ConfigMap" or record is None):
                 continue
@@ -281,8 +284,8 @@ def _ref(obj: Any) -> str:
     return f"{obj.get('kind')}/{_meta(obj).get('name')}"
 
 
-def _listed(obj: Any) -> tuple[str, ...]:
-    template = pod_template(obj)
+def _listed(template: dict[str, Any] | None) -> tuple[str, ...]:
+    """The objects a workload's record lists (none when it has no readable record)."""
     try:
         record = status.read(template) if template is not None else None
     except status.StatusError:

@@ -19,17 +19,17 @@ from typing import Any
 
 from meshform.core.govern import GovernOptions
 from meshform.core.provenance import MANAGED_BY, NAME
-from meshform.core.workloads import TEMPLATE_PATHS
 from meshform.diagnostics import Diagnostic, Level, MeshformError
 from meshform.frontends.render import render_documents
 from meshform.model import application as model
 from meshform.model.semantics import effective_mode, options_for
+from meshform.model.workload_kinds import BUILTIN
 from meshform.modes import Registry
 from meshform.policy.records import EDGE_OVERRIDES, SPLIT
 from meshform.yamlio.reader import load_documents, read_text
 
 FORMATS = ("dot", "mermaid", "svg", "json")
-_PLUMBING = frozenset({"Service", "ServiceAccount", "Namespace", "ConfigMap", *TEMPLATE_PATHS})
+_PLUMBING = frozenset({"Service", "ServiceAccount", "Namespace", "ConfigMap", *BUILTIN.names})
 # One fill per built-in mode, so the modes of a mixed application tell apart at a glance.
 _FILL = {
     "kubernetes-native": "#eeeeee",
