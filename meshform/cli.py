@@ -493,6 +493,108 @@ def check(
 
 
 @cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(allow_dash=True))
+@mode_option
+@config_option
+@click.option(
+    "-o",
+    "--output",
+    "out_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="A table (text) or JSON; like kubectl, -o names the format of this read-only view.",
+)
+@modes_file_option
+@diagnostics_option
+def status(
+    paths: tuple[str, ...],
+    mode: str | None,
+    config_path: str | None,
+    out_format: str,
+    modes_file: str | None,
+    diag_format: str,
+) -> None:
+    """Show, per workload, which mode governs it and why, what meshform added, and its problems.
+
+    Reads manifests (files, directories, or - for stdin) and changes nothing. For each workload: the
+    data plane the manifests give its pods and every reason for it (meshform's status record, the
+    pod's own keys, its Namespace in the input, an opt-out), what meshform's record says it added,
+    marks other injectors left, meshform's objects next to it (traffic policy), and problems. With
+    --mode or --config, also which mode that config selects and by which rule, and an MF801
+    problem where the manifests do not give it. Exit 0 whatever the problems it shows; 1 (nothing
+    on stdout) when the input cannot be read, is empty, or holds an object of the wrong shape.
+
+    \b
+    Examples:
+      meshform render app.yaml --mode istio | meshform status -
+      meshform status manifests/ --config mesh.yaml -o json
+    """
+    from meshform.frontends.status_view import explain_sources, status_json, status_text
+
+    registry = _registry(modes_file, diag_format)
+    config = None
+    if mode is not None or config_path is not None:
+        config, registry = _transform_setup(config_path, mode, None, modes_file, diag_format)
+    workloads, diags = explain_sources(list(paths), config, registry)
+    _emit_diagnostics(diags, diag_format)
+    if has_errors(diags):
+        raise SystemExit(EXIT_INVALID)
+    text = status_json(workloads) if out_format == "json" else status_text(workloads)
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+@cli.command()
+@click.argument("app", type=click.Path(dir_okay=False, allow_dash=True))
+@mode_option
+@click.option(
+    "-o",
+    "--output",
+    "out_format",
+    type=click.Choice(["dot", "mermaid", "svg", "json"]),
+    default="dot",
+    show_default=True,
+    help="The notation; like kubectl, -o names the format of this read-only view. svg needs Graphviz.",
+)
+@modes_file_option
+@diagnostics_option
+def graph(app: str, mode: str | None, out_format: str, modes_file: str | None, diag_format: str) -> None:
+    """Draw an application model: components, dependencies, versions and weights, modes, policy.
+
+    The model is rendered first, as `render` would (an invalid one is refused with its diagnostics):
+    each component shows its workload kind, the mode it gets (--mode replaces the application's
+    default, a component's own governanceMode wins), its ports, the traffic-policy features it
+    declares (and those its mode cannot enforce) and the policy objects render emits; each version
+    of a traffic split is a node with its weight; each dependency an edge with the caller's own
+    overrides. DOT for Graphviz, Mermaid for Markdown, SVG through Graphviz's `dot`, or JSON.
+
+    \b
+    Examples:
+      meshform graph examples/bookinfo/app.yaml --mode istio | dot -Tpng > bookinfo.png
+      meshform graph app.yaml -o mermaid        # paste into a ```mermaid block
+      meshform graph app.yaml -o svg > app.svg  # needs Graphviz's dot on PATH
+    """
+    from meshform.core.govern import GovernOptions
+    from meshform.frontends import graph as pictures
+
+    registry = _registry(modes_file, diag_format)
+    _check_mode(registry, mode)
+    graphs, diags = pictures.load(app, registry, GovernOptions(mode, None))
+    _emit_diagnostics(diags, diag_format)
+    if not graphs:
+        raise SystemExit(EXIT_INVALID)
+    writers = {"dot": pictures.to_dot, "mermaid": pictures.to_mermaid, "json": pictures.to_json}
+    try:
+        text = pictures.to_svg(graphs) if out_format == "svg" else writers[out_format](graphs)
+    except MeshformError as exc:
+        _emit_diagnostics(exc.diagnostics, diag_format)
+        raise SystemExit(EXIT_INVALID) from None
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+@cli.command()
 @modes_file_option
 def krm(modes_file: str | None) -> None:
     """KRM function (kustomize, kpt): ResourceList on stdin → ResourceList with results on stdout.

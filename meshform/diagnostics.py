@@ -319,6 +319,10 @@ CODES: dict[str, Code] = {
             "use a mesh mode (istio, linkerd, kuma, consul) for identity-based authorization; "
             "keep a CNI that enforces NetworkPolicy",
         ),
+        Code(
+            "MF960", "graph-needs-dot", "install Graphviz (Debian: apt-get install graphviz), or use -o dot"
+        ),
+        Code("MF961", "graph-dot-failed", "run the DOT (-o dot) through `dot -Tsvg` to see Graphviz's error"),
         Code("MF701", "config", "give a MeshTransformer (schemas/transformer.schema.json) or a ConfigMap"),
         Code("MF702", "resource-list", "the KRM function reads one ResourceList on stdin"),
         Code("MF703", "empty-input", "check the step before meshform produced manifests"),

@@ -112,11 +112,17 @@ def helm3(tmp_path_factory: pytest.TempPathFactory) -> Run:
 
 
 @pytest.fixture(scope="module")
-def helm4(tmp_path_factory: pytest.TempPathFactory) -> Run:
-    """Helm 4 with helm-plugin/ installed and meshform (this venv's) first on PATH."""
+def helm4_command(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, str]]:
+    """The Helm 4 binary and the environment it runs in (meshform, this venv's, first on PATH)."""
     home = tmp_path_factory.mktemp("helm4-home")
     path = os.pathsep.join([os.path.dirname(MESHFORM), os.environ.get("PATH", os.defpath)])
-    run = _runner(_helm_binary("helm4"), _helm_env(home, path))
+    return _helm_binary("helm4"), _helm_env(home, path)
+
+
+@pytest.fixture(scope="module")
+def helm4(helm4_command: tuple[str, dict[str, str]]) -> Run:
+    """Helm 4 with helm-plugin/ installed."""
+    run = _runner(*helm4_command)
     proc = run("plugin", "install", str(PLUGIN))
     assert proc.returncode == 0, proc.stderr
     assert "Installed plugin: meshform" in proc.stdout
@@ -356,3 +362,41 @@ def test_unknown_mode_fails_helm(
         assert expected in log.read_text()
         if Path("/proc/self/fd/2").exists():
             assert expected in proc.stderr
+
+
+@pytest.mark.parametrize("mode", ["w", "a"], ids=["2>file", "2>>file"])
+def test_helm4_plugin_diagnostics_reach_a_stderr_file(
+    helm4: Run, helm4_command: tuple[str, dict[str, str]], tmp_path: Path, mode: str
+) -> None:
+    """Helm's stderr a regular file: appended (2>>), or written at Helm's offset behind a gap that
+    Helm's own error line lands in (2>): both messages whole, nothing but text in the file."""
+    helm, env = helm4_command
+    log = tmp_path / "helm.log"
+    log.write_text("earlier run\n")
+    with open(log, mode) as stderr:  # "w": O_TRUNC without O_APPEND, as a shell's 2> opens it
+        proc = subprocess.run(
+            [helm, "template", RELEASE, str(CHART), *_helm4_post("--mode=nosuch")],
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            env=env,
+            cwd=ROOT,
+            timeout=120,
+            check=False,
+        )
+    assert proc.returncode != 0
+    assert proc.stdout == b""
+    text = log.read_text()
+    assert "\0" not in text
+    lines = [line for line in text.splitlines() if line.strip()]
+    [helm_line] = [i for i, line in enumerate(lines) if 'plugin "meshform" exited with error' in line]
+    [ours] = [i for i, line in enumerate(lines) if "MF204 unknown mode 'nosuch'" in line]
+    assert lines[helm_line].startswith("Error: error while running post render on files: ")
+    assert lines[-1 if mode == "a" else helm_line + 1] == "Use --debug flag to render out invalid YAML"
+    if mode == "a":  # what was there stays; ours first, Helm's lines appended after them
+        assert lines[0] == "earlier run"
+        assert ours < helm_line
+    else:  # Helm's lines first (written at its offset, into the gap), then ours whole
+        assert helm_line == 0
+        assert lines[helm_line + 2] == "Usage: meshform helm-postrender [OPTIONS]"
+        assert ours > helm_line
+        assert "earlier run" not in text

@@ -243,6 +243,31 @@ def marker_problem(obj: Any, template: dict[str, Any]) -> tuple[int, str] | None
     return None
 
 
+def marks(obj: Any, template: dict[str, Any]) -> list[tuple[str, str]]:
+    """(mesh, marker key) for each injector whose marker this workload carries: what `meshform status`
+    reports as another injector's marks. Read only; `adopt` is what removes them."""
+    metas = marker_metadata(obj, template)
+    found = (
+        [("istio", ISTIO_STATUS)] if any(ISTIO_STATUS in _keys_of(m, "annotations") for m in metas) else []
+    )
+    for injector in (LINKERD, KUMA, CONSUL):
+        found += [
+            (injector.mesh, key)
+            for key, value in injector.markers.items()
+            if any(value in (None, keys.get(key)) and key in keys for m in metas for keys in _both(m))
+        ][:1]
+    return found
+
+
+def _keys_of(meta: dict[str, Any], field_name: str) -> dict[str, Any]:
+    keys = meta.get(field_name)
+    return keys if isinstance(keys, dict) else {}
+
+
+def _both(meta: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    return _keys_of(meta, "labels"), _keys_of(meta, "annotations")
+
+
 def _istio_problem(text: Any) -> str | None:
     record = _json(text) if isinstance(text, str) else None
     if not isinstance(record, dict):

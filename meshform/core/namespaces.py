@@ -81,6 +81,10 @@ class NamespaceIndex:
         """Does this namespace, as the input has it, inject `facts`' data plane into its pods?"""
         return ns in self.namespaces and facts.enrolls_namespace(*self._keys(ns))
 
+    def enrolling_keys(self, ns: str, facts: ModeFacts) -> str:
+        """`key=value, ...` of this namespace's keys that enroll its pods in `facts`."""
+        return enrolling_keys(facts, *self._keys(ns))
+
     def enrolling(self, ns: str, registry: Registry) -> list[ModeFacts]:
         """Modes whose data plane this namespace injects into every pod that does not opt out."""
         return [m.facts for m in registry.modes.values() if self.enrolls(ns, m.facts)]
@@ -222,10 +226,10 @@ def _other_mesh(
     ns_annotations: Mapping[str, Any],
 ) -> Diagnostic:
     if by_namespace:
-        keys = _enrolling_keys(other, ns_labels, ns_annotations)
+        keys = enrolling_keys(other, ns_labels, ns_annotations)
         code, cause = "MF607", f"namespace {pod.namespace} enrolls every pod in {other.name} ({keys})"
     else:
-        keys = _enrolling_keys(other, pod.labels, pod.annotations, pod=True)
+        keys = enrolling_keys(other, pod.labels, pod.annotations, pod=True)
         code, cause = "MF608", f"the pod template asks for {other.name} too ({keys})"
     wins = other.namespace_overlaps.get(facts.name)
     outcome = (
@@ -246,9 +250,10 @@ def _other_mesh(
     return item.diagnostic(Level.ERROR, code, f"{cause}: {outcome}", hint)
 
 
-def _enrolling_keys(
+def enrolling_keys(
     facts: ModeFacts, labels: Mapping[str, Any], annotations: Mapping[str, Any], pod: bool = False
 ) -> str:
+    """`key=value, ...` of the keys among these that enroll in `facts` (a pod's, or a namespace's)."""
     wanted = (
         (facts.pod_labels, facts.pod_annotations)
         if pod

@@ -318,10 +318,7 @@ class Transformer:
             self._bad_status(item, "MF250", str(exc))
             return None
         if record is not None:
-            mode = self.registry.modes.get(record.mode)
-            found = provenance.problem(
-                record, template, mode, self.keys, lambda m: self._expected(item, template, m, record)
-            )
+            found = self.provenance_problem(item, template, record)
             if found:
                 self._bad_status(item, "MF251", found)
                 return None
@@ -342,6 +339,13 @@ class Transformer:
                 return None
             service_records.append((svc, svc_record))
         return record, service_records
+
+    def provenance_problem(self, item: Item, template: dict[str, Any], record: status.Record) -> str | None:
+        """Why `record` cannot be meshform's record of this workload (None: it can be)."""
+        mode = self.registry.modes.get(record.mode)
+        return provenance.problem(
+            record, template, mode, self.keys, lambda m: self._expected(item, template, m, record)
+        )
 
     def _bad_status(self, item: Item, code: str, problem: str) -> None:
         found = item.diagnostic(

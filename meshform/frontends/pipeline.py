@@ -56,8 +56,29 @@ def govern_sources(
     parses every document, not only those meshform may change (-o DIR names a file after each).
     Files found by walking a directory (`walked`; by default those `paths` does not name) are read
     only when they hold a Kubernetes object: the others are skipped with a note (MF434)."""
-    outcome = Outcome()
     kinds = None if parse_all else kinds_to_parse(config, registry)
+    outcome = read_sources(paths, registry, engine, kinds, texts=texts, walked=walked)
+    if outcome.ok:
+        items = [item for chunk in outcome.chunks() for item in chunk.items]
+        try:
+            outcome.diagnostics += transform(items, config, registry)
+        except MeshformError as exc:  # e.g. a sidecar template that fails: reported like the rest
+            outcome.diagnostics += exc.diagnostics
+    return outcome
+
+
+def read_sources(
+    paths: list[str],
+    registry: Registry,
+    engine: str = FAST,
+    kinds: frozenset[str] | None = None,
+    *,
+    texts: Mapping[str, str] | None = None,
+    walked: Collection[str] | None = None,
+) -> Outcome:
+    """Read every source (all or nothing), parsing the documents of `kinds` (None: every document);
+    the reading half of govern_sources, which `meshform status` uses alone."""
+    outcome = Outcome()
     # and documents that may carry a pod template: a kind meshform does not govern is said (MF431)
     markers = (*sorted(governance_keys(registry)), POD_TEMPLATE_MARK)
     files, outcome.diagnostics = expand_paths(paths or ["-"])
@@ -72,12 +93,6 @@ def govern_sources(
         chunks = _load(text, name, engine, kinds, markers, from_walk, outcome.diagnostics)
         if chunks is not None:
             outcome.chunks_by_file[chunks[0].file if chunks else name] = chunks
-    if outcome.ok:
-        items = [item for chunk in outcome.chunks() for item in chunk.items]
-        try:
-            outcome.diagnostics += transform(items, config, registry)
-        except MeshformError as exc:  # e.g. a sidecar template that fails: reported like the rest
-            outcome.diagnostics += exc.diagnostics
     return outcome
 
 

@@ -48,6 +48,19 @@ class Rule:
     enrollment: str | None = None
     skip: bool = False
 
+    def describe(self) -> str:
+        """What the rule selects by, in the config's own words: `kinds: [StatefulSet], names: [db-*]`."""
+        parts = [
+            f"{key}: [{', '.join(values)}]"
+            for key, values in (("kinds", self.kinds), ("names", self.names), ("namespaces", self.namespaces))
+            if values
+        ]
+        parts += [f"{k}={v}" for k, v in self.match_labels.items()]
+        parts += [
+            f"{r.key} {r.operator} [{', '.join(r.values)}]".replace(" []", "") for r in self.expressions
+        ]
+        return ", ".join(parts) or "every workload"
+
     def matches(
         self, kind: str, name: str, namespace: str, labels: Mapping[str, Any], group: str | None = None
     ) -> bool:
@@ -82,14 +95,20 @@ class TransformConfig:
     ) -> Choice | None:
         """First matching rule wins; otherwise the default mode; None = leave the workload alone.
         A rule's kind `Kind.group` selects that group's kind only (`group` is the workload's)."""
-        for rule in self.rules:
-            if rule.matches(kind, name, namespace, labels, group):
-                return (
-                    None
-                    if rule.skip or rule.mode is None
-                    else Choice(rule.mode, rule.enrollment or self.enrollment)
-                )
+        rule = self.matching(kind, name, namespace, labels, group)
+        if rule is not None:
+            return (
+                None
+                if rule.skip or rule.mode is None
+                else Choice(rule.mode, rule.enrollment or self.enrollment)
+            )
         return Choice(self.mode, self.enrollment) if self.mode else None
+
+    def matching(
+        self, kind: str, name: str, namespace: str, labels: Mapping[str, Any], group: str | None = None
+    ) -> Rule | None:
+        """The first rule that selects the workload (`meshform status` names it), or None."""
+        return next((r for r in self.rules if r.matches(kind, name, namespace, labels, group)), None)
 
     def modes(self) -> list[str]:
         return [m for m in [self.mode, *(r.mode for r in self.rules)] if m]

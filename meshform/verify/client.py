@@ -31,7 +31,7 @@ from enum import StrEnum
 from typing import Any
 
 from meshform.diagnostics import json_type
-from meshform.verify import deadline, execauth
+from meshform.verify import deadline, execauth, proxy
 from meshform.verify.kubeconfig import Endpoint, KubeconfigError
 
 DEFAULT_TIMEOUT = (
@@ -109,7 +109,18 @@ def _classify(code: int, body: Any, raw: bytes) -> Answer:
     return Answer(kind or Kind.ERROR, body, message, code)
 
 
-def _network_answer(exc: BaseException) -> Answer:
+def _network_answer(exc: BaseException, through: proxy.Proxy | None) -> Answer:
+    answer = _network_cause(exc)
+    if through is None or isinstance(exc, deadline.ProxyError):  # a ProxyError names its proxy
+        return answer
+    return Answer(
+        answer.kind, message=f"through the proxy {through.shown()} ({through.source}): {answer.message}"
+    )
+
+
+def _network_cause(exc: BaseException) -> Answer:
+    if isinstance(exc, deadline.ProxyError):
+        return Answer(Kind.UNREACHABLE, message=str(exc))
     if isinstance(exc, TimeoutError | socket.timeout):
         return Answer(Kind.TIMEOUT, message="no answer before the timeout")
     if isinstance(exc, socket.gaierror):
@@ -157,6 +168,11 @@ class Client:
         self.endpoint = endpoint
         self.timeout = timeout
         self._url = url
+        # kubectl's choice: the kubeconfig's proxy-url, else HTTPS_PROXY/HTTP_PROXY unless NO_PROXY
+        # (or loopback) says direct. A proxy verify cannot use is a KubeconfigError here, before any
+        # request, so it is never silently bypassed.
+        port = url.port or (443 if url.scheme == "https" else 80)
+        self.proxy = proxy.choose(endpoint.proxy_url, url.scheme, url.hostname or "", port)
         self._cred: execauth.Credential | None = None
         self._context: ssl.SSLContext | None = None
         self._conn: deadline.HTTPConnection | deadline.HTTPSConnection | None = None
@@ -189,6 +205,7 @@ class Client:
         if self._conn is None:
             self._conn = self._connect()
         self._conn.deadline = until
+        self._conn.proxy = self.proxy
         return self._conn
 
     def _connect(self) -> deadline.HTTPConnection | deadline.HTTPSConnection:
@@ -250,7 +267,7 @@ class Client:
                 self._credential(refresh=True)  # an expired plugin token: ask the plugin once more
                 code, raw = self._send(method, path, payload, until)
         except (OSError, http.client.HTTPException) as exc:
-            return _network_answer(exc)
+            return _network_answer(exc, self.proxy)
         try:
             data = json.loads(raw) if raw else None
         except (ValueError, RecursionError):  # not JSON, or nested past what Python parses

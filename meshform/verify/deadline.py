@@ -13,7 +13,10 @@ import io
 import socket
 import ssl
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from meshform.verify.proxy import Proxy
 
 
 class Deadline:
@@ -56,17 +59,58 @@ class _Socket:
         return getattr(self._sock, name)
 
 
+class ProxyError(OSError):
+    """The proxy would not open a tunnel to the API server; the message says what it answered."""
+
+
+MAX_PROXY_HEAD = 64 * 1024  # a CONNECT answer is a status line and a few headers
+
+
 class _Deadlined:
-    """The part both connection classes share: a deadline the caller sets before each request."""
+    """The part both connection classes share: a deadline the caller sets before each request, and
+    the proxy (if any) to tunnel through with HTTP CONNECT."""
 
     deadline: Deadline = Deadline(0)
+    proxy: Proxy | None = None
     host: str
     port: int
 
     def _tcp(self) -> socket.socket:
-        sock = socket.create_connection((self.host, self.port), self.deadline.left())
+        where = (self.proxy.host, self.proxy.port) if self.proxy else (self.host, self.port)
+        sock = socket.create_connection(where, self.deadline.left())
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.proxy is not None:
+            try:
+                self._tunnel_through(sock, self.proxy)
+            except BaseException:
+                sock.close()
+                raise
         return sock
+
+    def _tunnel_through(self, sock: socket.socket, proxy: Proxy) -> None:
+        """CONNECT host:port, every read and write within the request's deadline."""
+        target = f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+        head = [f"CONNECT {target} HTTP/1.1", f"Host: {target}", "User-Agent: meshform-verify"]
+        if proxy.authorization:
+            head.append(f"Proxy-Authorization: {proxy.authorization}")
+        sock.settimeout(self.deadline.left())
+        sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode())
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            sock.settimeout(self.deadline.left())
+            chunk = sock.recv(4096)
+            if not chunk or len(answer) + len(chunk) > MAX_PROXY_HEAD:
+                raise ProxyError(
+                    f"the proxy {proxy.shown()} closed the connection instead of answering CONNECT"
+                )
+            answer += chunk
+        status, _, rest = answer.partition(b"\r\n\r\n")
+        line = status.split(b"\r\n", 1)[0].decode("latin-1")
+        parts = line.split(" ", 2)
+        if len(parts) < 2 or not parts[0].startswith("HTTP/") or parts[1] != "200":
+            raise ProxyError(f"the proxy {proxy.shown()} refused CONNECT {target}: {line[:200]!r}")
+        if rest:  # nothing may follow the proxy's answer before the tunnel is ours
+            raise ProxyError(f"the proxy {proxy.shown()} sent data after its CONNECT answer")
 
 
 class HTTPConnection(_Deadlined, http.client.HTTPConnection):

@@ -43,6 +43,7 @@ class Endpoint:
     ca_data: bytes | None = None  # PEM; None = the system's trust store
     insecure: bool = False
     tls_server_name: str = ""
+    proxy_url: str = ""  # the cluster's proxy-url (meshform.verify.proxy reads it, and the environment)
     token: str = ""
     token_file: str = ""
     cert_data: bytes | None = None
@@ -77,6 +78,7 @@ KUBECONFIG = shapes.fields(
                             "certificate-authority-data",
                             "insecure-skip-tls-verify",
                             "tls-server-name",
+                            "proxy-url",
                         ),
                         shapes.scalar,
                     )
@@ -239,6 +241,7 @@ def load(path: str | None = None, context: str | None = None) -> Endpoint:
         ca_data=_file_or_data(cluster, "certificate-authority", cbase),
         insecure=bool(cluster.get("insecure-skip-tls-verify")),
         tls_server_name=str(cluster.get("tls-server-name") or ""),
+        proxy_url=str(cluster.get("proxy-url") or ""),
         namespace=str(ctx.get("namespace") or "default"),
         source=", ".join(paths),
         **_user_fields(user, ubase),

@@ -92,7 +92,9 @@ def _reach(view: ClusterView, endpoint: Endpoint) -> Check:
     if not answer.ok:
         return unavailable(API, answer, f"the API server {endpoint.server}", "check --kubeconfig/--context")
     version = (answer.data or {}).get("gitVersion", "?")
-    return ok(API, f"can reach {endpoint.server} as context {endpoint.context} (Kubernetes {version})")
+    through = view.client.proxy
+    via = f" through the proxy {through.shown()} ({through.source})" if through is not None else ""
+    return ok(API, f"can reach {endpoint.server}{via} as context {endpoint.context} (Kubernetes {version})")
 
 
 def _workloads(inputs: targets.Inputs) -> Iterator[Check]:

@@ -178,18 +178,11 @@ class ConnectProxy:
     _server: socketserver.ThreadingUnixStreamServer | None = None
 
     def start(self) -> None:
-        proxy = self
-
-        class Handler(socketserver.BaseRequestHandler):
-            def handle(self) -> None:
-                proxy.tunnel(self.request)
-
         # A Unix socket: the apiserver's egress selector speaks plain HTTP CONNECT only over UDS
         # (its TCP transport insists on mutual TLS).
-        server = socketserver.ThreadingUnixStreamServer(str(self.socket_path), Handler)
-        server.daemon_threads = True
-        self._server = server
-        threading.Thread(target=server.serve_forever, name="connect-proxy", daemon=True).start()
+        self._server = start_server(
+            socketserver.ThreadingUnixStreamServer, str(self.socket_path), self.tunnel, "connect-proxy"
+        )
 
     def stop(self) -> None:
         if self._server is not None:
@@ -197,24 +190,51 @@ class ConnectProxy:
             self._server.server_close()
 
     def tunnel(self, client: socket.socket) -> None:
-        head = b""
-        while b"\r\n\r\n" not in head and len(head) < 8192:
-            chunk = client.recv(1024)
-            if not chunk:
-                return
-            head += chunk
+        head = read_head(client)
+        if not head:
+            return
         target = head.split(b" ", 2)[1].decode()
         port = self.routes.get(target.rsplit(":", 1)[0], self.default_port)
         if not port:
             client.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n")
             return
-        try:
-            upstream = socket.create_connection(("127.0.0.1", port), timeout=5)
-        except OSError:
-            client.sendall(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
-            return
-        client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
-        _pump(client, upstream)
+        open_tunnel(client, ("127.0.0.1", port))
+
+
+def start_server(kind: Any, address: Any, on_connection: Any, name: str) -> Any:
+    """A threading socketserver of `kind` on `address` calling on_connection(socket), serving in a
+    daemon thread (test CONNECT proxies)."""
+
+    class Handler(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            on_connection(self.request)
+
+    server = kind(address, Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name=name, daemon=True).start()
+    return server
+
+
+def read_head(client: socket.socket) -> bytes:
+    """A request head up to its blank line (b"" when the client closed first)."""
+    head = b""
+    while b"\r\n\r\n" not in head and len(head) < 8192:
+        chunk = client.recv(1024)
+        if not chunk:
+            return b""
+        head += chunk
+    return head
+
+
+def open_tunnel(client: socket.socket, address: tuple[str, int]) -> None:
+    """Answer CONNECT: 502 when the upstream refuses, else 200 and pump both ways until one closes."""
+    try:
+        upstream = socket.create_connection(address, timeout=5)
+    except OSError:
+        client.sendall(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
+        return
+    client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+    _pump(client, upstream)
 
 
 def _pump(a: socket.socket, b: socket.socket) -> None:

@@ -95,12 +95,12 @@ def test_answers_keep_their_reason() -> None:
     assert _classify(404, {}, b"").kind is Kind.NOT_FOUND
     assert _classify(504, {}, b"").kind is Kind.TIMEOUT
     assert _classify(500, {}, b"").kind is Kind.ERROR
-    dns = _network_answer(socket.gaierror(-2, "Name or service not known"))
+    dns = _network_answer(socket.gaierror(-2, "Name or service not known"), None)
     assert dns.kind is Kind.UNREACHABLE and dns.message.startswith("DNS lookup failed")
-    assert _network_answer(TimeoutError()).kind is Kind.TIMEOUT
+    assert _network_answer(TimeoutError(), None).kind is Kind.TIMEOUT
     tls = ssl.SSLCertVerificationError()
     tls.verify_message = "unable to get local issuer certificate"
-    assert "TLS verification failed" in _network_answer(tls).message
+    assert "TLS verification failed" in _network_answer(tls, None).message
 
 
 def _target(mode: str) -> Target:
