@@ -494,7 +494,7 @@ def check(
 
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(allow_dash=True))
-@mode_option
+@manifest_mode
 @config_option
 @click.option(
     "-o",
@@ -547,7 +547,7 @@ def status(
 
 @cli.command()
 @click.argument("app", type=click.Path(dir_okay=False, allow_dash=True))
-@mode_option
+@render_mode
 @click.option(
     "-o",
     "--output",
