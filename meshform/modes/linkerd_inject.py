@@ -60,10 +60,6 @@ class Refused(ValueError):
     """Linkerd would not inject this pod; the message says why (in Linkerd's words where it has some)."""
 
 
-class NoTemplate(ValueError):
-    """meshform has no templates for the Linkerd version the values name."""
-
-
 @dataclass(frozen=True)
 class Injection:
     """What to add to one pod template, and where. Lists keep Linkerd's order."""
@@ -87,29 +83,22 @@ class Workload:
     namespace: str
 
 
-# ---------------------------------------------------------------------------------------- versions
-
-_RELEASE = re.compile(r"^(edge-\d+\.\d+|stable-\d+\.\d+|enterprise-\d+\.\d+)\.\d+$")
-
-
-def template_version(values: Mapping[str, Any]) -> str:
-    """The templates directory for the values' `linkerdVersion` ("edge-26.8.3" → "edge-26.8")."""
-    version = str(values.get("linkerdVersion") or "")
-    match = _RELEASE.match(version)
-    return match.group(1) if match else version
+# ---------------------------------------------------------------------------------------- defaults
 
 
 @lru_cache(maxsize=8)
 def _defaults_json(version: str) -> str:
+    from meshform.resources import mesh_template
     from meshform.yamlio.streams import load_text
 
-    docs = [chunk.data for chunk in load_text(_template(version, "values.yaml"), f"templates/linkerd/{version}")]
+    source = f"templates/linkerd/{version}/values.yaml"
+    docs = [chunk.data for chunk in load_text(mesh_template("linkerd", version, "values.yaml"), source)]
     return json.dumps(docs[0] if docs else {})
 
 
 def _merged(defaults: Any, given: Any) -> Any:
-    """`given` over `defaults`, mapping by mapping; a null in `given` keeps the default (as Helm's
-    chart defaults stand where a values file leaves a key empty)."""
+    """`given` over `defaults`, mapping by mapping; a null in `given` keeps the default (as the chart's
+    defaults stand where a values file leaves a key empty)."""
     if isinstance(defaults, dict) and isinstance(given, dict):
         out = dict(defaults)
         for key, value in given.items():
@@ -118,22 +107,10 @@ def _merged(defaults: Any, given: Any) -> Any:
     return defaults if given is None else given
 
 
-def with_defaults(values: Mapping[str, Any]) -> dict[str, Any]:
-    """The values over the chart defaults of their Linkerd version. Raises NoTemplate."""
-    version = template_version(values)
-    if not version:
-        raise NoTemplate("")
+def with_defaults(values: Mapping[str, Any], version: str) -> dict[str, Any]:
+    """The values over the chart defaults of the Linkerd `version` (a template set's name)."""
     merged: dict[str, Any] = _merged(json.loads(_defaults_json(version)), dict(values))
     return merged
-
-
-def _template(version: str, name: str) -> str:
-    from meshform.resources import template
-
-    try:
-        return template(f"linkerd/{version}/{name}")
-    except (FileNotFoundError, NotADirectoryError):
-        raise NoTemplate(version) from None
 
 
 # ---------------------------------------------------------------------------------------- refusals
@@ -143,7 +120,9 @@ def refusal(spec: Mapping[str, Any], values: Mapping[str, Any]) -> str:
     """Why Linkerd would not inject a pod with this spec ("" when it would)."""
     if spec.get("hostNetwork") is True:
         return "hostNetwork is enabled"
-    containers = [c for c in (spec.get("initContainers") or []) + (spec.get("containers") or []) if isinstance(c, dict)]
+    containers = [
+        c for c in (spec.get("initContainers") or []) + (spec.get("containers") or []) if isinstance(c, dict)
+    ]
     for c in containers:
         image = str(c.get("image") or "")
         if c.get("name") in _SIDECAR_NAMES or image.startswith(_SIDECAR_IMAGES):
@@ -164,6 +143,15 @@ def refusal(spec: Mapping[str, Any], values: Mapping[str, Any]) -> str:
 # ------------------------------------------------------------------------------------- pod reading
 
 
+def without_own(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """The pod spec less the containers and volumes a Linkerd injection adds (by their fixed names)."""
+    out = dict(spec)
+    for key, own in (("initContainers", CONTAINERS), ("containers", CONTAINERS), ("volumes", VOLUMES)):
+        if isinstance(spec.get(key), list):
+            out[key] = [i for i in spec[key] if not (isinstance(i, dict) and i.get("name") in own)]
+    return out
+
+
 def _containers(spec: Mapping[str, Any], key: str) -> list[dict[str, Any]]:
     return [c for c in spec.get(key) or [] if isinstance(c, dict)]
 
@@ -182,7 +170,11 @@ def inbound_ports(spec: Mapping[str, Any]) -> str:
     (Linkerd sorts them as strings: "10000" before "8080")."""
     ports: set[int] = set()
     for c in _containers(spec, "initContainers") + _containers(spec, "containers"):
-        ports.update(p["containerPort"] for p in c.get("ports") or [] if isinstance(p, dict) and isinstance(p.get("containerPort"), int))
+        ports.update(
+            p["containerPort"]
+            for p in c.get("ports") or []
+            if isinstance(p, dict) and isinstance(p.get("containerPort"), int)
+        )
         for probe in (c.get("readinessProbe"), c.get("livenessProbe")):
             port = ((probe or {}).get("httpGet") or {}).get("port") if isinstance(probe, dict) else None
             if isinstance(port, int) and not isinstance(port, bool):
@@ -199,7 +191,11 @@ def _sa_mount(spec: Mapping[str, Any]) -> dict[str, Any] | None:
     """The first container's mount of the service account token, which the proxy shares."""
     for mount in _first_container(spec).get("volumeMounts") or []:
         if isinstance(mount, dict) and mount.get("mountPath") == SA_MOUNT_PATH:
-            return {"mountPath": SA_MOUNT_PATH, "name": mount.get("name"), "readOnly": bool(mount.get("readOnly"))}
+            return {
+                "mountPath": SA_MOUNT_PATH,
+                "name": mount.get("name"),
+                "readOnly": bool(mount.get("readOnly")),
+            }
     return None
 
 
@@ -275,25 +271,10 @@ def _close_wait(annotations: Mapping[str, Any], notes: list[Ignored]) -> int:
 # --------------------------------------------------------------------------------------- rendering
 
 
-def _render(version: str, name: str, inputs: Mapping[str, Any]) -> Any:
-    return json.loads(_render_cached(version, name, json.dumps(inputs, sort_keys=True)))
+def _render(version: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    from meshform.modes import injection
 
-
-@lru_cache(maxsize=512)
-def _render_cached(version: str, name: str, inputs_json: str) -> str:
-    # Workloads alike get the same proxy: render and parse once per distinct inputs (kept as JSON,
-    # so every caller gets its own copy).
-    from meshform.diagnostics import MeshformError
-    from meshform.modes.templating import render_text
-    from meshform.yamlio.streams import load_text
-
-    source = f"templates/linkerd/{version}/{name}"
-    text = render_text(_template(version, name), json.loads(inputs_json), source)
-    try:
-        docs = [chunk.data for chunk in load_text(text, source)]
-    except MeshformError as exc:
-        raise ValuesError(f"{source} rendered invalid YAML: {exc.diagnostics[0].message}") from None
-    return json.dumps(docs[0] if docs else None)
+    return injection.render("linkerd", version, name, inputs)
 
 
 def _go_zeroes(container: dict[str, Any]) -> dict[str, Any]:
@@ -318,18 +299,20 @@ def _go_zeroes(container: dict[str, Any]) -> dict[str, Any]:
 
 def inject(
     values: Mapping[str, Any],
+    version: str,
     workload: Workload,
     template: Mapping[str, Any],
     control_plane_ns: str,
     created_by: str,
 ) -> Injection:
-    """What `linkerd inject --manual` adds to `template` (a pod template, or a Pod's metadata+spec).
+    """What `linkerd inject --manual` adds to `template` (a pod template, or a Pod's metadata+spec),
+    rendered from meshform's template set `version` (see meshform.modes.injection.version_for).
 
-    Raises Refused where Linkerd would not inject, ValuesError where its chart fails on these values,
-    NoTemplate where meshform has no templates for their Linkerd version."""
+    Raises Refused where Linkerd would not inject, ValuesError where its chart fails on these
+    values (or the template renders something that is not a mapping)."""
     spec = template.get("spec") or {}
     meta = template.get("metadata") or {}
-    values = with_defaults(values)
+    values = with_defaults(values, version)
     why = refusal(spec, values)
     if why:
         raise Refused(why)
@@ -339,7 +322,6 @@ def inject(
     close_wait = _close_wait(annotations, notes)
     if close_wait and not (v.get("proxyInit") or {}).get("runAsRoot"):
         raise ValuesError("proxyInit.runAsRoot must be set to use config.linkerd.io/close-wait-timeout")
-    version = template_version(v)
     proxy = v["proxy"]
     tracing = bool((proxy.get("tracing") or {}).get("enabled"))
     sa_mount = _sa_mount(spec)
@@ -369,7 +351,12 @@ def inject(
             _render(
                 version,
                 "proxy-init.yaml.j2",
-                {**common, "capabilities_add": init_add, "capabilities_drop": init_drop, "close_wait_seconds": close_wait},
+                {
+                    **common,
+                    "capabilities_add": init_add,
+                    "capabilities_drop": init_drop,
+                    "close_wait_seconds": close_wait,
+                },
             )
         )
     injection = Injection(
@@ -377,11 +364,13 @@ def inject(
         annotations={
             "linkerd.io/created-by": created_by,
             "linkerd.io/proxy-version": str(proxy["image"].get("version") or v.get("linkerdVersion")),
-            "linkerd.io/trust-root-sha256": hashlib.sha256(str(v.get("identityTrustAnchorsPEM") or "").encode()).hexdigest(),
+            "linkerd.io/trust-root-sha256": hashlib.sha256(
+                str(v.get("identityTrustAnchorsPEM") or "").encode()
+            ).hexdigest(),
         },
-        volumes=_render(version, "volumes.yaml.j2", {"v": v, "proxy_init": not v.get("cniEnabled"), "tracing": tracing})[
-            "volumes"
-        ],
+        volumes=_render(
+            version, "volumes.yaml.j2", {"v": v, "proxy_init": not v.get("cniEnabled"), "tracing": tracing}
+        )["volumes"],
         ignored=tuple(notes),
     )
     if _debug_wanted(annotations):

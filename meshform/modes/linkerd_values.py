@@ -73,7 +73,9 @@ def go_duration(text: str) -> Decimal | None:
     return -total if text.startswith("-") else total
 
 
-_QUANTITY = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+))(?:(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)|[eE]([+-]?\d+))?$")
+_QUANTITY = re.compile(
+    r"^([+-]?(?:\d+\.?\d*|\.\d+))(?:(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)|[eE]([+-]?\d+))?$"
+)
 _SUFFIX = {
     "n": Decimal("1e-9"),
     "u": Decimal("1e-6"),
@@ -195,7 +197,12 @@ _STRINGS: dict[str, tuple[str, ...]] = {  # annotation → the value it sets as 
     "debug-image-version": ("debugContainer", "image", "version"),
     "debug-image-pull-policy": ("debugContainer", "image", "pullPolicy"),
 }
-_PORTS = {"control-port": "control", "inbound-port": "inbound", "admin-port": "admin", "outbound-port": "outbound"}
+_PORTS = {
+    "control-port": "control",
+    "inbound-port": "inbound",
+    "admin-port": "admin",
+    "outbound-port": "outbound",
+}
 _BOOLS: dict[str, tuple[str, ...]] = {
     "enable-hostname-labels": ("proxy", "metrics", "hostnameLabels"),
     "proxy-disable-outbound-protocol-detect-timeout": ("proxy", "disableOutboundProtocolDetectTimeout"),
@@ -206,8 +213,14 @@ _BOOLS: dict[str, tuple[str, ...]] = {
 _DURATIONS: dict[str, tuple[tuple[str, ...], Any]] = {
     "proxy-outbound-connect-timeout": (("proxy", "outboundConnectTimeout"), _millis),
     "proxy-inbound-connect-timeout": (("proxy", "inboundConnectTimeout"), _millis),
-    "proxy-outbound-discovery-cache-unused-timeout": (("proxy", "outboundDiscoveryCacheUnusedTimeout"), _seconds),
-    "proxy-inbound-discovery-cache-unused-timeout": (("proxy", "inboundDiscoveryCacheUnusedTimeout"), _seconds),
+    "proxy-outbound-discovery-cache-unused-timeout": (
+        ("proxy", "outboundDiscoveryCacheUnusedTimeout"),
+        _seconds,
+    ),
+    "proxy-inbound-discovery-cache-unused-timeout": (
+        ("proxy", "inboundDiscoveryCacheUnusedTimeout"),
+        _seconds,
+    ),
     "shutdown-grace-period": (("proxy", "shutdownGracePeriod"), _millis),
 }
 _ENABLED = {"proxy-admin-shutdown": ("proxy", "enableShutdownEndpoint"), "proxy-await": ("proxy", "await")}
@@ -319,7 +332,9 @@ def _apply_misc(
         if annotations[key] in INBOUND_POLICIES:
             _at(values, "proxy")["defaultInboundPolicy"] = annotations[key]
         else:
-            notes.append(Ignored(key, annotations[key], f"must be one of {', '.join(sorted(INBOUND_POLICIES))}"))
+            notes.append(
+                Ignored(key, annotations[key], f"must be one of {', '.join(sorted(INBOUND_POLICIES))}")
+            )
 
 
 def _apply_tracing(values: dict[str, Any], annotations: Mapping[str, str], labels: Mapping[str, str]) -> None:
@@ -348,7 +363,9 @@ def _additional_env(values: dict[str, Any], annotations: Mapping[str, str], note
         extra = json.loads(text)
     except ValueError:
         extra = None
-    if not isinstance(extra, list) or not all(isinstance(e, dict) and isinstance(e.get("name"), str) for e in extra):
+    if not isinstance(extra, list) or not all(
+        isinstance(e, dict) and isinstance(e.get("name"), str) for e in extra
+    ):
         notes.append(Ignored(key, text, "not a JSON list of environment variables"))
         return
     merged = list(_at(values, "proxy").get("additionalEnv") or [])
