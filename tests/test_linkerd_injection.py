@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import hashlib
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -20,9 +21,13 @@ from typing import Any
 import pytest
 import yaml
 from conftest import ROOT, run_cli, transform_text
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_transform_properties import workload as generated_workload
 
 from meshform.core.workloads import pod_template
 from meshform.model.config import TransformConfig
+from meshform.modes import linkerd_values
 from meshform.yamlio.streams import FAST, ROUND_TRIP
 
 SHARED = ROOT.parent.parent / "shared" / "injectors"  # /work/shared/injectors next to the clones
@@ -433,3 +438,121 @@ def test_a_version_without_templates_is_a_clear_error(tmp_path: Path) -> None:
     proc = run_cli("transform", "--config", str(transformer), str(OWN / "workloads.yaml"))
     assert proc.returncode == 1 and proc.stdout == b""
     assert b"MF320" in proc.stderr and b"stable-2.14.10" in proc.stderr and b"edge-26.8" in proc.stderr
+
+
+def test_uninjection_needs_no_linkerd_config() -> None:
+    """Switching away is given no linkerd-config: the record alone says what to remove."""
+    once, _ = inject(WORKLOADS, OWN_VALUES)
+    clean, diags = transform_text(once, "kubernetes-native")
+    assert not [d for d in diags if d.level == "error"], diags
+    assert docs(clean) == docs(WORKLOADS)
+
+
+def test_sidecar_without_values_says_what_to_give() -> None:
+    _, diags = transform_text(one("Job"), TransformConfig(mode="linkerd", enrollment="sidecar"))
+    assert [d.code for d in diags] == ["MF352"]
+    assert "modeOptions.linkerd.valuesFile" in diags[0].message
+
+
+def test_render_pre_injects_and_switches_back(tmp_path: Path) -> None:
+    app = tmp_path / "app.yaml"
+    (tmp_path / "linkerd-config.yaml").write_text((OWN / "linkerd-config.yaml").read_text())
+    app.write_text(
+        "apiVersion: meshform.dev/v1alpha1\nkind: Application\nmetadata: {name: shop, namespace: store}\n"
+        "spec:\n  governanceMode: linkerd\n  modeOptions:\n    linkerd: {valuesFile: linkerd-config.yaml}\n"
+        "  components:\n  - name: web\n    image: ghcr.io/example/web:1\n"
+        "    ports: [{name: http, port: 8080}]\n"
+    )
+    injected = run_cli("render", str(app), "--enrollment", "sidecar")
+    assert injected.returncode == 0, injected.stderr
+    (deployment,) = [d for d in docs(injected.stdout.decode()) if d["kind"] == "Deployment"]
+    assert names(spec_of(deployment), "initContainers") == ["linkerd-init", "linkerd-proxy"]
+    assert env(proxy(deployment))["LINKERD2_PROXY_INBOUND_PORTS"] == "8080"
+    native = run_cli("render", str(app), "--mode", "kubernetes-native")
+    back = run_cli("transform", "--mode", "kubernetes-native", "-", stdin=injected.stdout)
+    assert back.returncode == 0, back.stderr
+    assert back.stdout == native.stdout
+
+
+# ---------------------------------------------------------------------------------- Go's parsers
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("2s", "2"),
+        ("1m30s", "90"),
+        ("250ms", "0.25"),
+        ("1.5h", "5400"),
+        ("-3s", "-3"),
+        ("0", "0"),
+        (".5s", "0.5"),
+    ],
+)
+def test_go_durations(text: str, seconds: str) -> None:
+    assert linkerd_values.go_duration(text) == Decimal(seconds)
+
+
+@pytest.mark.parametrize("text", ["", "5", "2 s", "1d", "s", "3sec"])
+def test_what_go_does_not_read_as_a_duration(text: str) -> None:
+    assert linkerd_values.go_duration(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "cores"), [("250m", 1), ("1", 1), ("1500m", 2), ("2", 2), ("1.01", 2), ("1e-1", 1), ("2k", 2000)]
+)
+def test_cpu_quantities_round_up_to_whole_cores(text: str, cores: int) -> None:
+    amount = linkerd_values.quantity(text)
+    assert amount is not None and linkerd_values.whole_cores(amount) == cores
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [("http,9000-9002,bad,70000,5-4,22", "8080,9000-9002,22"), ("25,", "25")]
+)
+def test_opaque_ports(text: str, expected: str) -> None:
+    assert linkerd_values.opaque_ports(text, {"http": 8080}) == expected
+
+
+# ------------------------------------------------------------------------------------ properties
+
+OVERRIDES = st.dictionaries(
+    st.sampled_from(
+        [
+            "config.linkerd.io/proxy-enable-native-sidecar",
+            "config.linkerd.io/proxy-await",
+            "config.linkerd.io/proxy-cpu-limit",
+            "config.linkerd.io/opaque-ports",
+            "config.linkerd.io/enable-debug-sidecar",
+        ]
+    ),
+    st.sampled_from(["false", "true", "disabled", "enabled", "500m", "http-0,9000-9001"]),
+    max_size=3,
+)
+
+
+@st.composite
+def linkerd_streams(draw: st.DrawFn) -> str:
+    """Generated workloads of every kind (no hostNetwork: Linkerd refuses those), some with overrides."""
+    objects = []
+    for i in range(draw(st.integers(1, 3))):
+        obj = draw(generated_workload(i))
+        template = template_of(obj)
+        template["spec"].pop("hostNetwork", None)
+        overrides = draw(OVERRIDES)
+        if overrides:
+            template.setdefault("metadata", {}).setdefault("annotations", {}).update(overrides)
+        objects.append(obj)
+    return yaml.safe_dump_all(objects, sort_keys=False)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(linkerd_streams(), st.sampled_from([FAST, ROUND_TRIP]))
+def test_generated_workloads_pre_inject_exactly(text: str, engine: str) -> None:
+    once, _ = inject(text, OWN_VALUES, engine)
+    assert inject(once, OWN_VALUES, engine)[0] == once  # f(f(x)) == f(x)
+    for obj in docs(once):
+        assert not linkerd_would_inject(spec_of(obj))
+    labels, _ = transform_text(once, config(OWN_VALUES, enrollment="labels"), engine)
+    native, _ = transform_text(labels, "kubernetes-native", engine)
+    assert docs(native) == docs(text)  # un-injection gives x back
+    assert inject(native, OWN_VALUES, engine)[0] == once  # sidecar → labels → native → sidecar

@@ -43,6 +43,7 @@ FACTS = ModeFacts(
     owned_keys=("linkerd.io/inject",),
     proof_containers=("linkerd-proxy",),
     sidecar_keys=(*linkerd_inject.ANNOTATIONS, *linkerd_inject.LABELS),
+    sidecar_names=linkerd_inject.NAMES,
     # The proxy injector's webhook (linkerd-control-plane chart): namespaceSelector
     # config.linkerd.io/admission-webhooks NotIn [disabled] and kubernetes.io/metadata.name NotIn
     # [kube-system, cert-manager]. A pod's own linkerd.io/inject annotation beats its namespace's, so a
@@ -158,7 +159,13 @@ def _injection_findings(ctx: EnrollContext) -> Iterator[Finding]:
         yield Finding(code, "error", f"linkerd cannot inject {ctx.kind} {ctx.workload_name}: {exc}")
         return
     except linkerd_values.ValuesError as exc:
-        yield Finding("MF352", "error", f"linkerd values for {ctx.kind} {ctx.workload_name}: {exc}")
+        message = f"linkerd values for {ctx.kind} {ctx.workload_name}: {exc}"
+        if not ctx.options.get("values"):
+            message = (
+                f"enrollment sidecar of {ctx.kind} {ctx.workload_name} needs the cluster's linkerd-config: "
+                "set modeOptions.linkerd.valuesFile (or values)"
+            )
+        yield Finding("MF352", "error", message)
         return
     for note in found.ignored:
         yield Finding(

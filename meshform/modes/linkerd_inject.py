@@ -49,6 +49,7 @@ VOLUMES = (
     "linkerd-podinfo",
     "linkerd-identity-token",
 )
+NAMES = frozenset({*CONTAINERS, *VOLUMES})  # every name an injection may add
 # Containers (by name or image) that make Linkerd say "pod has a sidecar injected already".
 _SIDECAR_NAMES = frozenset({PROXY, "istio-proxy"})
 _SIDECAR_IMAGES = ("cr.l5d.io/linkerd/proxy:", "gcr.io/istio-release/proxyv2:")
