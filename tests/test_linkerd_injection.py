@@ -556,3 +556,59 @@ def test_generated_workloads_pre_inject_exactly(text: str, engine: str) -> None:
     native, _ = transform_text(labels, "kubernetes-native", engine)
     assert docs(native) == docs(text)  # un-injection gives x back
     assert inject(native, OWN_VALUES, engine)[0] == once  # sidecar → labels → native → sidecar
+
+
+def test_every_front_end_pre_injects_the_same_pod(tmp_path: Path) -> None:
+    """transform, helm-postrender (config file with valuesFile) and krm (inline values in the
+    functionConfig) give the same injected Job."""
+    (tmp_path / "linkerd-config.yaml").write_text((OWN / "linkerd-config.yaml").read_text())
+    transformer = {
+        "apiVersion": "meshform.dev/v1alpha1",
+        "kind": "MeshTransformer",
+        "metadata": {"name": "l5d"},
+        "spec": {
+            "mode": "linkerd",
+            "enrollment": "sidecar",
+            "modeOptions": {"linkerd": {"valuesFile": "linkerd-config.yaml"}},
+        },
+    }
+    (tmp_path / "meshform.yaml").write_text(yaml.safe_dump(transformer))
+    job = one("Job").encode()
+    expected, _ = inject(one("Job"), OWN_VALUES)
+    post = run_cli("helm-postrender", "--config", str(tmp_path / "meshform.yaml"), stdin=job)
+    assert post.returncode == 0, post.stderr
+    assert docs(post.stdout.decode()) == docs(expected)
+    transformer["spec"]["modeOptions"] = {"linkerd": {"values": OWN_VALUES}}
+    resources = {
+        "apiVersion": "config.kubernetes.io/v1",
+        "kind": "ResourceList",
+        "items": docs(one("Job")),
+        "functionConfig": transformer,
+    }
+    krm = run_cli("krm", stdin=yaml.safe_dump(resources).encode())
+    assert krm.returncode == 0, krm.stderr
+    assert yaml.safe_load(krm.stdout)["items"] == docs(expected)
+
+
+@pytest.mark.parametrize(
+    ("namespace", "code"),
+    [
+        (
+            "apiVersion: v1\nkind: Namespace\n"
+            "metadata: {name: store, labels: {config.linkerd.io/admission-webhooks: disabled}}\n",
+            "MF603",
+        ),
+        ("", "MF606"),  # kube-system: outside the webhook's namespaceSelector
+    ],
+)
+def test_webhook_namespace_rules_do_not_bind_a_pre_injected_pod(namespace: str, code: str) -> None:
+    """The rules that keep Linkerd's webhook away from a namespace stop enrollment by labels; a pod
+    that is pre-injected needs no webhook (that is what sidecar is for where webhooks are forbidden)."""
+    job = one("Job")
+    if code == "MF606":
+        job = job.replace("namespace: store", "namespace: kube-system")
+    text = namespace + ("---\n" if namespace else "") + job
+    _, diags = transform_text(text, config(OWN_VALUES, enrollment="labels"))
+    assert [d.code for d in diags if d.level == "error"] == [code]
+    out, diags = inject(text, OWN_VALUES)
+    assert not diags and "linkerd-proxy" in out
