@@ -612,3 +612,56 @@ def test_webhook_namespace_rules_do_not_bind_a_pre_injected_pod(namespace: str, 
     assert [d.code for d in diags if d.level == "error"] == [code]
     out, diags = inject(text, OWN_VALUES)
     assert not diags and "linkerd-proxy" in out
+
+
+def test_tracing_from_values_and_pod_keys() -> None:
+    tracing = {
+        "enabled": True,
+        "collector": {
+            "endpoint": "collector.tracing:4317",
+            "meshIdentity": {"serviceAccountName": "otel", "namespace": "tracing"},
+        },
+    }
+    text = one("ReplicationController").replace(
+        "metadata: {labels: {app: old}}",
+        "metadata: {labels: {app: old, app.kubernetes.io/name: olden}, annotations: "
+        "{resource.opentelemetry.io/team: ledger, config.linkerd.io/proxy-metrics-hostname-labels: 'true'}}",
+    )
+    out, _ = inject(text, {**OWN_VALUES, "proxy": {**OWN_VALUES["proxy"], "tracing": tracing}})
+    (rc,) = docs(out)
+    variables = env(proxy(rc))
+    assert variables["LINKERD2_PROXY_TRACE_EXTRA_ATTRIBUTES"] == (
+        "k8s.container.name=$(_pod_containerName)\nk8s.pod.ip=$(_pod_ip)\nk8s.pod.uid=$(_pod_uid)\n"
+        "service.name=olden\nteam=ledger\n"
+    )
+    assert variables["LINKERD2_PROXY_TRACE_COLLECTOR_SVC_NAME"] == (
+        "otel.tracing.serviceaccount.identity.linkerd.cluster.local"
+    )
+    assert variables["LINKERD2_PROXY_TRACE_PROTOCOL"] == "opentelemetry"
+    assert variables["LINKERD2_PROXY_OUTBOUND_METRICS_HOSTNAME_LABELS"] == "true"
+    assert "linkerd-podinfo" in names(spec_of(rc), "volumes")
+    assert {"mountPath": "/var/run/linkerd/podinfo", "name": "linkerd-podinfo"} in proxy(rc)["volumeMounts"]
+    del tracing["collector"]["endpoint"]
+    _, diags = transform_text(
+        text, config({**OWN_VALUES, "proxy": {**OWN_VALUES["proxy"], "tracing": tracing}})
+    )
+    assert [d.code for d in diags] == ["MF352"] and "collector.endpoint" in diags[0].message
+
+
+def test_host_network_is_refused_not_skipped() -> None:
+    text = one("Job").replace("restartPolicy: Never", "restartPolicy: Never\n      hostNetwork: true")
+    out, diags = transform_text(text, config(OWN_VALUES))
+    assert [(d.code, d.level) for d in diags] == [("MF350", "error")]
+    _, diags = transform_text(text, config(OWN_VALUES, enrollment="labels"))  # the webhook skips it
+    assert [(d.code, d.level) for d in diags] == [("MF401", "warning")]
+
+
+def test_a_classic_proxy_in_a_job_is_the_classic_warning() -> None:
+    text = one("Job").replace(
+        "metadata: {labels: {app: migrate}}",
+        "metadata: {labels: {app: migrate}, annotations: {config.linkerd.io/proxy-enable-native-sidecar: 'false'}}",
+    )
+    _, diags = inject(text, OWN_VALUES)
+    assert [d.code for d in diags] == ["MF403"]
+    _, diags = inject(one("Job"), OWN_VALUES)
+    assert diags == []

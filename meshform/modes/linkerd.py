@@ -159,7 +159,9 @@ def _injection_findings(ctx: EnrollContext) -> Iterator[Finding]:
         yield Finding(code, "error", f"linkerd cannot inject {ctx.kind} {ctx.workload_name}: {exc}")
         return
     except linkerd_values.ValuesError as exc:
-        message = f"linkerd values for {ctx.kind} {ctx.workload_name}: {exc}"
+        at = ctx.options.get("valuesAt")
+        origin = f" (values from {at[0]}:{at[1]})" if isinstance(at, list) and len(at) == 3 else ""
+        message = f"linkerd values{origin} for {ctx.kind} {ctx.workload_name}: {exc}"
         if not ctx.options.get("values"):
             message = (
                 f"enrollment sidecar of {ctx.kind} {ctx.workload_name} needs the cluster's linkerd-config: "

@@ -20,6 +20,7 @@ from typing import Any
 CONFIG = "config.linkerd.io/"
 ALPHA = "config.alpha.linkerd.io/"
 BETA = "config.beta.linkerd.io/"
+TRACE_PREFIX = "resource.opentelemetry.io/"  # pod annotations that become trace attributes
 DEFAULT_NAMESPACE = "linkerd"
 INBOUND_POLICIES = frozenset(
     {"all-unauthenticated", "all-authenticated", "cluster-unauthenticated", "cluster-authenticated"}
@@ -204,7 +205,7 @@ _PORTS = {
     "outbound-port": "outbound",
 }
 _BOOLS: dict[str, tuple[str, ...]] = {
-    "enable-hostname-labels": ("proxy", "metrics", "hostnameLabels"),
+    "proxy-metrics-hostname-labels": ("proxy", "metrics", "hostnameLabels"),
     "proxy-disable-outbound-protocol-detect-timeout": ("proxy", "disableOutboundProtocolDetectTimeout"),
     "proxy-disable-inbound-protocol-detect-timeout": ("proxy", "disableInboundProtocolDetectTimeout"),
     "enable-gateway": ("proxy", "isGateway"),
@@ -347,8 +348,8 @@ def _apply_tracing(values: dict[str, Any], annotations: Mapping[str, str], label
             extra["service.name"] = labels[label]
             break
     for key, value in annotations.items():
-        if key.startswith("opentelemetry.io/"):  # semantic-convention attributes, as the key's rest
-            extra[key.removeprefix("opentelemetry.io/")] = value
+        if key.startswith(TRACE_PREFIX):  # resource attributes, named by the rest of the key
+            extra[key.removeprefix(TRACE_PREFIX)] = value
 
 
 def _additional_env(values: dict[str, Any], annotations: Mapping[str, str], notes: list[Ignored]) -> None:
