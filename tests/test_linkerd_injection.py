@@ -650,7 +650,7 @@ def test_tracing_from_values_and_pod_keys() -> None:
 
 def test_host_network_is_refused_not_skipped() -> None:
     text = one("Job").replace("restartPolicy: Never", "restartPolicy: Never\n      hostNetwork: true")
-    out, diags = transform_text(text, config(OWN_VALUES))
+    _, diags = transform_text(text, config(OWN_VALUES))
     assert [(d.code, d.level) for d in diags] == [("MF350", "error")]
     _, diags = transform_text(text, config(OWN_VALUES, enrollment="labels"))  # the webhook skips it
     assert [(d.code, d.level) for d in diags] == [("MF401", "warning")]
@@ -659,7 +659,8 @@ def test_host_network_is_refused_not_skipped() -> None:
 def test_a_classic_proxy_in_a_job_is_the_classic_warning() -> None:
     text = one("Job").replace(
         "metadata: {labels: {app: migrate}}",
-        "metadata: {labels: {app: migrate}, annotations: {config.linkerd.io/proxy-enable-native-sidecar: 'false'}}",
+        "metadata: {labels: {app: migrate}, "
+        "annotations: {config.linkerd.io/proxy-enable-native-sidecar: 'false'}}",
     )
     _, diags = inject(text, OWN_VALUES)
     assert [d.code for d in diags] == ["MF403"]
