@@ -91,26 +91,11 @@ class LinkerdMode:
         return linkerd_policy.render(ctx)
 
     def findings(self, ctx: EnrollContext) -> Iterator[Finding]:
-        if ctx.strategy != SIDECAR:
+        if ctx.strategy == SIDECAR:
+            yield from _injection_findings(self.facts, ctx)
+        else:
             yield from sidecar_findings(self.facts, ctx)
-        else:  # Linkerd refuses what its webhook would skip (hostNetwork): an error, not a warning
-            yield from (f for f in sidecar_findings(_as_injected(self.facts, ctx), ctx) if f.code != "MF401")
-            yield from _injection_findings(ctx)
         yield from approximated(ctx, linkerd_policy.approximations)
-
-
-def _as_injected(facts: ModeFacts, ctx: EnrollContext) -> ModeFacts:
-    """The facts of the proxy this pod gets: a classic one (config.linkerd.io/proxy-enable-native-sidecar
-    "false", or the values') keeps Jobs from completing."""
-    return replace(facts, native_sidecar=_native(ctx))
-
-
-def _native(ctx: EnrollContext) -> bool:
-    try:
-        injection = _injection(ctx)
-    except (linkerd_inject.Refused, linkerd_values.ValuesError):
-        return True
-    return not injection.containers_first and not injection.init_last
 
 
 def _version(ctx: EnrollContext) -> str:
@@ -151,7 +136,10 @@ def _pre_injected(ctx: EnrollContext) -> Enrollment:
     )
 
 
-def _injection_findings(ctx: EnrollContext) -> Iterator[Finding]:
+def _injection_findings(facts: ModeFacts, ctx: EnrollContext) -> Iterator[Finding]:
+    """A pre-injection's findings: Linkerd's refusals are errors (it refuses the hostNetwork pods its
+    webhook skips); otherwise the sidecar traps of the proxy this pod gets (a classic one keeps Jobs
+    from completing) and the overrides Linkerd ignores."""
     try:
         found = _injection(ctx)
     except linkerd_inject.Refused as exc:
@@ -169,6 +157,8 @@ def _injection_findings(ctx: EnrollContext) -> Iterator[Finding]:
             )
         yield Finding("MF352", "error", message)
         return
+    native = not (found.containers_first or found.init_last)
+    yield from sidecar_findings(replace(facts, native_sidecar=native), ctx)
     for note in found.ignored:
         yield Finding(
             "MF323",
