@@ -127,7 +127,7 @@ def _pre_injected(ctx: EnrollContext) -> Enrollment:
         return Enrollment()
     return Enrollment(
         labels=found.labels,
-        annotations=found.annotations,
+        annotations=dict(found.annotations),
         init_containers=found.init_first,
         trailing_init_containers=found.init_last,
         leading_containers=found.containers_first,
