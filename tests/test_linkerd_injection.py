@@ -402,6 +402,25 @@ def test_chart_failures_are_errors() -> None:
     assert "identityTrustAnchorsPEM" in diags[0].message
 
 
+@pytest.mark.parametrize(
+    ("values", "words"),
+    [
+        ({"proxy": "fast"}, "proxy must be a mapping"),
+        ({"proxy": {"ports": {"admin": "high"}}}, "proxy.ports.admin must be a whole number"),
+        ({"proxy": {"nativeSidecar": "yes"}}, "proxy.nativeSidecar must be true or false"),
+        ({"identity": {"serviceAccountTokenProjection": 1}}, "must be true or false"),
+        ({"proxy": {"inbound": {"client": "tls"}}}, "proxy.inbound.client must be a mapping"),
+        (
+            {"proxy": {"additionalEnv": ["X=1"]}},
+            "proxy.additionalEnv must be a list of environment variables",
+        ),
+    ],
+)
+def test_values_of_the_wrong_type_are_refused(values: dict[str, Any], words: str) -> None:
+    _, diags = transform_text(one("Job"), config({**OWN_VALUES, **values}))
+    assert [d.code for d in diags] == ["MF352"] and words in diags[0].message
+
+
 def test_close_wait_timeout_needs_a_root_init_container() -> None:
     text = one("ReplicationController").replace(
         "metadata: {labels: {app: old}}",

@@ -109,9 +109,25 @@ def _merged(defaults: Any, given: Any) -> Any:
 
 
 def with_defaults(values: Mapping[str, Any], version: str) -> dict[str, Any]:
-    """The values over the chart defaults of the Linkerd `version` (a template set's name)."""
-    merged: dict[str, Any] = _merged(json.loads(_defaults_json(version)), dict(values))
+    """The values over the chart defaults of the Linkerd `version` (a template set's name). Raises
+    ValuesError where a value has another type than the chart's (Linkerd fails to read such values)."""
+    defaults = json.loads(_defaults_json(version))
+    merged: dict[str, Any] = _merged(defaults, dict(values))
+    _same_types(defaults, merged, "")
     return merged
+
+
+def _same_types(defaults: Any, given: Any, path: str) -> None:
+    """Mappings stay mappings, numbers numbers and booleans booleans (text may be any scalar)."""
+    kinds = ((dict, "a mapping"), (bool, "true or false"), (int, "a whole number"))
+    for kind, words in kinds:
+        if isinstance(defaults, kind):
+            if not isinstance(given, kind) or (kind is int and isinstance(given, bool)):
+                raise ValuesError(f"{path or 'values'} must be {words}, not {given!r:.40}")
+            break
+    if isinstance(defaults, dict):
+        for key, value in defaults.items():
+            _same_types(value, given[key], f"{path}.{key}" if path else key)
 
 
 # ---------------------------------------------------------------------------------------- refusals
@@ -239,12 +255,20 @@ def _scoped(proxy: Mapping[str, Any]) -> list[list[str]]:
     in sorted key order like Go's map iteration in templates."""
     out = []
     for direction in ("inbound", "outbound"):
-        for scope, protocols in sorted((proxy.get(direction) or {}).items()):
-            for protocol, params in sorted((protocols or {}).items()):
-                for param, value in sorted((params or {}).items()):
+        for scope, protocols in _entries(proxy.get(direction), f"proxy.{direction}"):
+            for protocol, params in _entries(protocols, f"proxy.{direction}.{scope}"):
+                for param, value in _entries(params, f"proxy.{direction}.{scope}.{protocol}"):
                     name = "_".join(_snake(p) for p in ("LINKERD2_PROXY", direction, scope, protocol, param))
                     out.append([name, _go_text(value)])
     return out
+
+
+def _entries(node: Any, path: str) -> list[tuple[str, Any]]:
+    if node is None:
+        return []
+    if not isinstance(node, dict):
+        raise ValuesError(f"{path} must be a mapping, not {node!r:.40}")
+    return sorted((str(k), v) for k, v in node.items())
 
 
 def _go_text(value: Any) -> str:
@@ -314,6 +338,7 @@ def inject(
     spec = template.get("spec") or {}
     meta = template.get("metadata") or {}
     values = with_defaults(values, version)
+    linkerd_values.check(values)
     why = refusal(spec, values)
     if why:
         raise Refused(why)

@@ -421,6 +421,13 @@ def check(values: Mapping[str, Any]) -> None:
         raise ValuesError(f'unsupported value "{mode}" for proxyInit.iptablesMode (valid: "nft", "legacy")')
     if not values.get("identityTrustAnchorsPEM") and not proxy.get("loadTrustBundleFromConfigMap"):
         raise ValuesError("identityTrustAnchorsPEM is missing: the proxy needs the identity trust anchors")
+    for key in ("additionalEnv", "experimentalEnv"):
+        entries = proxy.get(key)
+        if entries is not None and not (
+            isinstance(entries, list)
+            and all(isinstance(e, dict) and isinstance(e.get("name"), str) for e in entries)
+        ):
+            raise ValuesError(f"proxy.{key} must be a list of environment variables (each with a name)")
     tracing = proxy.get("tracing") or {}
     if tracing.get("enabled"):
         collector = tracing.get("collector") or {}
