@@ -512,7 +512,7 @@ def test_go_durations(text: str, seconds: str) -> None:
     assert linkerd_values.go_duration(text) == Decimal(seconds)
 
 
-@pytest.mark.parametrize("text", ["", "5", "2 s", "1d", "s", "3sec"])
+@pytest.mark.parametrize("text", ["", "5", "2 s", "1d", "s", "3sec", "9999999999999h"])
 def test_what_go_does_not_read_as_a_duration(text: str) -> None:
     assert linkerd_values.go_duration(text) is None
 
@@ -521,6 +521,7 @@ def test_what_go_does_not_read_as_a_duration(text: str) -> None:
     ("text", "cores"), [("250m", 1), ("1", 1), ("1500m", 2), ("2", 2), ("1.01", 2), ("1e-1", 1), ("2k", 2000)]
 )
 def test_cpu_quantities_round_up_to_whole_cores(text: str, cores: int) -> None:
+    assert linkerd_values.quantity("1e999999999") is None  # beyond int64: not a quantity, not a hang
     amount = linkerd_values.quantity(text)
     assert amount is not None and linkerd_values.whole_cores(amount) == cores
 
@@ -685,3 +686,52 @@ def test_a_classic_proxy_in_a_job_is_the_classic_warning() -> None:
     assert [d.code for d in diags] == ["MF403"]
     _, diags = inject(one("Job"), OWN_VALUES)
     assert diags == []
+
+
+ANY_OVERRIDE = st.dictionaries(
+    st.sampled_from(
+        sorted(
+            {
+                f"config.linkerd.io/{k}"
+                for k in (*linkerd_values._STRINGS, *linkerd_values._PORTS, *linkerd_values._BOOLS)
+            }
+            | {
+                f"config.linkerd.io/{k}"
+                for k in (*linkerd_values._DURATIONS, *linkerd_values._ENABLED, *linkerd_values._RESOURCES)
+            }
+            | {
+                "config.linkerd.io/proxy-uid",
+                "config.linkerd.io/proxy-gid",
+                "config.linkerd.io/proxy-cpu-ratio-limit",
+                "config.linkerd.io/opaque-ports",
+                "config.linkerd.io/default-inbound-policy",
+                "config.linkerd.io/proxy-additional-env",
+                "config.linkerd.io/close-wait-timeout",
+                "config.linkerd.io/enable-debug-sidecar",
+                "config.alpha.linkerd.io/proxy-wait-before-exit-seconds",
+                "config.beta.linkerd.io/proxy-enable-native-sidecar",
+            }
+        )
+    ),
+    st.one_of(
+        st.text(max_size=12),
+        st.sampled_from(
+            ["1", "0", "-1", "1e9", "1e999999999", "99999999999", "1.5", "[]", "[{}]", "2s", "true"]
+        ),
+    ),
+    max_size=4,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ANY_OVERRIDE)
+def test_any_override_value_is_injected_or_refused_located(overrides: dict[str, str]) -> None:
+    """Whatever a pod's config.linkerd.io/* annotations say: an injected pod that round trips, or
+    located MF diagnostics, never a crash."""
+    obj = docs(one("ReplicationController"))[0]
+    template_of(obj)["metadata"]["annotations"] = overrides
+    text = yaml.safe_dump(obj, sort_keys=False)
+    out, diags = transform_text(text, config(OWN_VALUES))
+    assert all(d.code.startswith("MF") and d.line > 0 for d in diags)
+    if not [d for d in diags if d.level == "error"]:
+        assert docs(transform_text(out, "kubernetes-native")[0]) == docs(text)

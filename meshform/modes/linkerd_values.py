@@ -43,6 +43,7 @@ class ValuesError(ValueError):
 
 # ------------------------------------------------------------------------------------ Go's parsers
 
+_INT64 = 2**63 - 1
 _DURATION_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
 _UNIT_SECONDS = {
     "ns": Decimal("1e-9"),
@@ -69,7 +70,7 @@ def go_duration(text: str) -> Decimal | None:
             return None
         total += Decimal(match.group(1)) * _UNIT_SECONDS[match.group(2)]
         at = match.end()
-    if at != len(body):
+    if at != len(body) or total * 10**9 > _INT64:  # Go's Duration is int64 nanoseconds: it overflows
         return None
     return -total if text.startswith("-") else total
 
@@ -104,10 +105,12 @@ def quantity(text: str) -> Decimal | None:
     try:
         number = Decimal(match.group(1))
         if match.group(3) is not None:
-            return number.scaleb(int(match.group(3)))
-    except InvalidOperation:
+            number = number.scaleb(int(match.group(3)))
+            return number if abs(number) <= _INT64 else None
+    except (InvalidOperation, ValueError):
         return None
-    return number * _SUFFIX.get(match.group(2) or "", Decimal(1))
+    amount = number * _SUFFIX.get(match.group(2) or "", Decimal(1))
+    return amount if abs(amount) <= _INT64 else None  # beyond what Kubernetes counts in an int64
 
 
 def whole_cores(amount: Decimal) -> int:
