@@ -735,3 +735,18 @@ def test_any_override_value_is_injected_or_refused_located(overrides: dict[str, 
     assert all(d.code.startswith("MF") and d.line > 0 for d in diags)
     if not [d for d in diags if d.level == "error"]:
         assert docs(transform_text(out, "kubernetes-native")[0]) == docs(text)
+
+
+@pytest.mark.parametrize("kind", ["Deployment", "DaemonSet"])  # native and classic proxies
+def test_verify_sees_the_pre_injected_proxy(injected: dict[str, dict[str, Any]], kind: str) -> None:
+    """`verify` proves injection by a dry run: a pre-injected pod comes back as it went (Linkerd's
+    webhook leaves it alone), and its proxy, native or classic, is counted once."""
+    from meshform.modes import MODES
+    from meshform.modes import Registry as ModeRegistry
+    from meshform.verify.dryrun import judge, proxies
+    from meshform.verify.targets import Target
+
+    template = template_of(injected[kind])
+    target = Target(kind, "x", "store", "linkerd", template, "in.yaml:1")
+    (check,) = list(judge(target, ModeRegistry(dict(MODES)), proxies(template), proxies(template)))
+    assert "linkerd-proxy pre-injected and left alone" in check.message
