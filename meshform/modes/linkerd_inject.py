@@ -108,6 +108,32 @@ def _merged(defaults: Any, given: Any) -> Any:
     return defaults if given is None else given
 
 
+@dataclass(frozen=True)
+class Install:
+    """One Linkerd install's values over its chart defaults, checked, and their JSON (a cache key)."""
+
+    values: dict[str, Any]
+    key: str
+
+
+_INSTALLS: dict[int, tuple[Mapping[str, Any], str, Install]] = {}
+
+
+def install(values: Mapping[str, Any], version: str) -> Install:
+    """The install for these values, merged and checked once per values object of a run (every
+    workload of a run reads the same modeOptions). Raises ValuesError."""
+    hit = _INSTALLS.get(id(values))
+    if hit is not None and hit[0] is values and hit[1] == version:
+        return hit[2]
+    merged = with_defaults(values, version)
+    linkerd_values.check(merged)
+    found = Install(merged, json.dumps(merged, sort_keys=True))
+    if len(_INSTALLS) >= 16:
+        _INSTALLS.clear()
+    _INSTALLS[id(values)] = (values, version, found)  # holding `values` keeps its id from being reused
+    return found
+
+
 def with_defaults(values: Mapping[str, Any], version: str) -> dict[str, Any]:
     """The values over the chart defaults of the Linkerd `version` (a template set's name). Raises
     ValuesError where a value has another type than the chart's (Linkerd fails to read such values)."""
@@ -244,6 +270,7 @@ def _resources(values: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+@lru_cache(maxsize=256)
 def _snake(name: str) -> str:
     """Sprig's snakecase, upper-cased: keepAliveInterval → KEEP_ALIVE_INTERVAL, http2 → HTTP2."""
     spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name))
@@ -296,10 +323,24 @@ def _close_wait(annotations: Mapping[str, Any], notes: list[Ignored]) -> int:
 # --------------------------------------------------------------------------------------- rendering
 
 
-def _render(version: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+_RENDERED: dict[tuple[str, str, str, str], str] = {}
+
+
+def _render(version: str, name: str, v: Mapping[str, Any], v_key: str, inputs: Mapping[str, Any]) -> Any:
+    """templates/linkerd/<version>/<name> with the values `v` (whose JSON is `v_key`) and `inputs`, as
+    fresh data, Go's zero values dropped from containers. Workloads alike get the same proxy: each
+    distinct rendering is kept as JSON (loading it is much cheaper than copying the data)."""
     from meshform.modes import injection
 
-    return injection.render("linkerd", version, name, inputs)
+    key = (version, name, v_key, json.dumps(inputs, sort_keys=True))
+    text = _RENDERED.get(key)
+    if text is None:
+        found = injection.render("linkerd", version, name, {"v": v, **inputs})
+        text = json.dumps(found if "volumes" in found else _go_zeroes(found))
+        if len(_RENDERED) >= 1024:
+            _RENDERED.clear()
+        _RENDERED[key] = text
+    return json.loads(text)
 
 
 def _go_zeroes(container: dict[str, Any]) -> dict[str, Any]:
@@ -337,14 +378,18 @@ def inject(
     values (or the template renders something that is not a mapping)."""
     spec = template.get("spec") or {}
     meta = template.get("metadata") or {}
-    values = with_defaults(values, version)
-    linkerd_values.check(values)
-    why = refusal(spec, values)
+    base = install(values, version)
+    why = refusal(spec, base.values)
     if why:
         raise Refused(why)
     annotations = meta.get("annotations") or {}
-    v, notes = linkerd_values.overridden(values, annotations, meta.get("labels") or {}, named_ports(spec))
-    linkerd_values.check(v)
+    v, notes = linkerd_values.overridden(
+        base.values, annotations, meta.get("labels") or {}, named_ports(spec)
+    )
+    v_key = base.key
+    if v is not base.values:
+        linkerd_values.check(v)
+        v_key = json.dumps(v, sort_keys=True)
     close_wait = _close_wait(annotations, notes)
     if close_wait and not (v.get("proxyInit") or {}).get("runAsRoot"):
         raise ValuesError("proxyInit.runAsRoot must be set to use config.linkerd.io/close-wait-timeout")
@@ -352,38 +397,38 @@ def inject(
     tracing = bool((proxy.get("tracing") or {}).get("enabled"))
     sa_mount = _sa_mount(spec)
     proxy_caps, init_add, init_drop = _capabilities(spec, v)
-    common = {"v": v, "resources": _resources(v), "sa_mount": sa_mount}
-    sidecar = _go_zeroes(
-        _render(
-            version,
-            "proxy.yaml.j2",
-            {
-                **common,
-                "ns": control_plane_ns,
-                "trust_domain": v.get("identityTrustDomain") or v.get("clusterDomain"),
-                "listen_host": "0.0.0.0" if v.get("disableIPv6") else "[::]",
-                "inbound_ports": inbound_ports(spec),
-                "scoped": _scoped(proxy),
-                "capabilities": proxy_caps,
-                "tracing": tracing,
-                "trace_attributes": _trace_attributes(proxy),
-            },
-        )
+    common = {"resources": _resources(v), "sa_mount": sa_mount}
+    sidecar = _render(
+        version,
+        "proxy.yaml.j2",
+        v,
+        v_key,
+        {
+            **common,
+            "ns": control_plane_ns,
+            "trust_domain": v.get("identityTrustDomain") or v.get("clusterDomain"),
+            "listen_host": "0.0.0.0" if v.get("disableIPv6") else "[::]",
+            "inbound_ports": inbound_ports(spec),
+            "scoped": _scoped(proxy),
+            "capabilities": proxy_caps,
+            "tracing": tracing,
+            "trace_attributes": _trace_attributes(proxy),
+        },
     )
     if v.get("cniEnabled"):
-        first = _go_zeroes(_render(version, "network-validator.yaml.j2", common))
+        first = _render(version, "network-validator.yaml.j2", v, v_key, common)
     else:
-        first = _go_zeroes(
-            _render(
-                version,
-                "proxy-init.yaml.j2",
-                {
-                    **common,
-                    "capabilities_add": init_add,
-                    "capabilities_drop": init_drop,
-                    "close_wait_seconds": close_wait,
-                },
-            )
+        first = _render(
+            version,
+            "proxy-init.yaml.j2",
+            v,
+            v_key,
+            {
+                **common,
+                "capabilities_add": init_add,
+                "capabilities_drop": init_drop,
+                "close_wait_seconds": close_wait,
+            },
         )
     injection = Injection(
         labels=_labels(workload, control_plane_ns),
@@ -395,12 +440,12 @@ def inject(
             ).hexdigest(),
         },
         volumes=_render(
-            version, "volumes.yaml.j2", {"v": v, "proxy_init": not v.get("cniEnabled"), "tracing": tracing}
+            version, "volumes.yaml.j2", v, v_key, {"proxy_init": not v.get("cniEnabled"), "tracing": tracing}
         )["volumes"],
         ignored=tuple(notes),
     )
     if _debug_wanted(annotations):
-        injection.containers_last.append(_go_zeroes(_render(version, "debug.yaml.j2", {"v": v})))
+        injection.containers_last.append(_render(version, "debug.yaml.j2", v, v_key, {}))
     if proxy.get("nativeSidecar"):
         injection.init_first.extend([first, sidecar])
     else:

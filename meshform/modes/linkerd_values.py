@@ -392,10 +392,13 @@ def overridden(
 
     `annotations`/`labels` are the pod template's; non-string values (a YAML number written unquoted)
     are read as Kubernetes would store them, as text. `named_ports` maps the pod's port names (init and
-    app containers) to numbers, for config.linkerd.io/opaque-ports."""
+    app containers) to numbers, for config.linkerd.io/opaque-ports. Without any override, `values`
+    itself comes back (most pods have none: no copy per pod); callers must not change it."""
+    texts = {str(k): _text(v) for k, v in annotations.items()}
+    if not _overrides_anything(values, texts, labels):
+        return values if isinstance(values, dict) else dict(values), []
     out = copy.deepcopy(dict(values))
     notes: list[Ignored] = []
-    texts = {str(k): _text(v) for k, v in annotations.items()}
     for key, text in texts.items():
         if key.startswith(CONFIG):
             _apply_simple(out, key, text, notes)
@@ -406,6 +409,17 @@ def overridden(
     _apply_tracing(out, texts, {str(k): _text(v) for k, v in labels.items()})
     _additional_env(out, texts, notes)
     return out, notes
+
+
+def _overrides_anything(
+    values: Mapping[str, Any], annotations: Mapping[str, str], labels: Mapping[str, Any]
+) -> bool:
+    if any(k.startswith((CONFIG, ALPHA, BETA)) for k in annotations):
+        return True
+    if annotations.get("linkerd.io/inject") == "ingress":
+        return True
+    tracing = (values.get("proxy") or {}).get("tracing")
+    return isinstance(tracing, dict) and bool(tracing.get("enabled")) and bool(labels or annotations)
 
 
 def _text(value: Any) -> str:
