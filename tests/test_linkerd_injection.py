@@ -750,3 +750,21 @@ def test_verify_sees_the_pre_injected_proxy(injected: dict[str, dict[str, Any]],
     target = Target(kind, "x", "store", "linkerd", template, "in.yaml:1")
     (check,) = list(judge(target, ModeRegistry(dict(MODES)), proxies(template), proxies(template)))
     assert "linkerd-proxy pre-injected and left alone" in check.message
+
+
+def test_control_plane_namespace() -> None:
+    options = MappingProxyType({"linkerd": {"values": OWN_VALUES, "controlPlaneNamespace": "l5d"}})
+    out, _ = transform_text(
+        one("Job"), TransformConfig(mode="linkerd", enrollment="sidecar", mode_options=options)
+    )
+    (job,) = docs(out)
+    assert template_of(job)["metadata"]["labels"]["linkerd.io/control-plane-ns"] == "l5d"
+    variables = env(proxy(job))
+    assert variables["_l5d_ns"] == "l5d"
+    assert (
+        variables["LINKERD2_PROXY_DESTINATION_SVC_ADDR"] == "linkerd-dst-headless.l5d.svc.cluster.local.:8086"
+    )
+    assert (
+        variables["LINKERD2_PROXY_IDENTITY_SVC_NAME"]
+        == "linkerd-identity.l5d.serviceaccount.identity.l5d.cluster.local"
+    )
