@@ -177,6 +177,21 @@ CODES: dict[str, Code] = {
             "injector-override",
             "fix the mesh annotation's value (see the mesh's documentation of that annotation)",
         ),
+        Code(
+            "MF350",
+            "linkerd-host-network",
+            "Linkerd refuses hostNetwork pods: enroll it by labels (it stays unmeshed) or pick another mode",
+        ),
+        Code(
+            "MF351",
+            "linkerd-not-injectable",
+            "remove the other sidecar (or meshform's view of it), or leave the workload out of linkerd",
+        ),
+        Code(
+            "MF352",
+            "linkerd-values",
+            "fix the linkerd-config values: Linkerd's chart refuses to render the proxy with them",
+        ),
         Code("MF401", "host-network", "sidecar meshes skip hostNetwork pods; use kubernetes-native for it"),
         Code("MF402", "udp-port", "sidecars do not proxy UDP; the port bypasses the mesh"),
         Code(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import yaml
-from conftest import EXAMPLES, render
+from conftest import EXAMPLES, ROOT, render
 from k8s_schema import validate_manifest
 from syrupy.assertion import SnapshotAssertion
 
@@ -19,15 +21,33 @@ CASES = [
 ]
 
 
-def _id(case: tuple[object, str, str]) -> str:
+def _id(case: tuple[Path, str, str]) -> str:
     example, mode, strategy = case
-    return f"{example.parent.name}-{mode}-{strategy}"  # type: ignore[attr-defined]
+    return f"{example.parent.name}-{mode}-{strategy}"
+
+
+# Pre-injection reads the cluster's injector inputs, which the examples do not carry: meshform's own
+# test inputs stand in for them (a mesh absent here needs none).
+INJECTOR_INPUTS = {"linkerd": ROOT / "tests" / "fixtures" / "linkerd" / "linkerd-config.yaml"}
+
+
+def _with_inputs(example: Path, mode: str, strategy: str, tmp_path: Path) -> Path:
+    """The example, or a copy of it given the mode's injector inputs where pre-injection needs them."""
+    if strategy != "sidecar" or mode not in INJECTOR_INPUTS:
+        return example
+    app = yaml.safe_load(example.read_text())
+    app["spec"].setdefault("modeOptions", {}).setdefault(mode, {})["valuesFile"] = str(INJECTOR_INPUTS[mode])
+    copy = tmp_path / "app.yaml"
+    copy.write_text(yaml.safe_dump(app, sort_keys=False))
+    return copy
 
 
 @pytest.mark.parametrize("case", CASES, ids=[_id(c) for c in CASES])
-def test_example_renders(case: tuple[object, str, str], yaml_snapshot: SnapshotAssertion) -> None:
+def test_example_renders(
+    case: tuple[Path, str, str], yaml_snapshot: SnapshotAssertion, tmp_path: Path
+) -> None:
     example, mode, strategy = case
-    result = render(example, mode, strategy)  # type: ignore[arg-type]
+    result = render(_with_inputs(example, mode, strategy, tmp_path), mode, strategy)
     assert result.ok, result.diagnostics
     text = render_stream(result.objects, "yaml")
     assert text == yaml_snapshot

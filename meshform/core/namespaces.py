@@ -20,7 +20,7 @@ from meshform.core.workloads import pod_template
 from meshform.diagnostics import Diagnostic, Level
 from meshform.model.workload_kinds import BUILTIN, WorkloadKinds
 from meshform.modes import Registry
-from meshform.modes.base import NAME_LABEL, ModeFacts, NamespaceTrap
+from meshform.modes.base import NAME_LABEL, SIDECAR, ModeFacts, NamespaceTrap
 
 
 class Located(Protocol):
@@ -44,6 +44,9 @@ class Pod:
     labels: Mapping[str, Any]
     annotations: Mapping[str, Any]
     host_network: bool = False  # sidecar meshes leave such a pod alone
+    # The mode meshform pre-injected this pod with (its record's strategy is `sidecar`): that mesh's
+    # webhook has nothing left to do, so its namespace rules do not apply to the pod.
+    pre_injected: str = ""
 
     @classmethod
     def of(cls, obj: Any, template: dict[str, Any]) -> Pod:
@@ -51,7 +54,16 @@ class Pod:
         ns = _keys(obj, "metadata").get("namespace", "") if isinstance(obj, dict) else ""
         spec = template.get("spec")
         host = isinstance(spec, dict) and spec.get("hostNetwork") is True
-        return cls(str(ns or ""), _keys(meta, "labels"), _keys(meta, "annotations"), host)
+        annotations = _keys(meta, "annotations")
+        return cls(str(ns or ""), _keys(meta, "labels"), annotations, host, _pre_injected(template))
+
+
+def _pre_injected(template: dict[str, Any]) -> str:
+    try:
+        record = status.read(template)
+    except status.StatusError:
+        return ""
+    return record.mode if record is not None and record.strategy == SIDECAR else ""
 
 
 @dataclass(frozen=True)
@@ -159,6 +171,8 @@ class NamespaceIndex:
         labels, _ = self._keys(pod.namespace)
         known = pod.namespace in self.namespaces
         where = f"namespace {pod.namespace or '(unset)'}" + ("" if known else " (not in the input)")
+        if pod.pre_injected == facts.name:  # the traps are the webhook's, which this pod does not need
+            return
         for trap in facts.namespace_traps:
             decided = known or trap.judged_without_namespace()
             level = trap.level if decided else trap.unknown_level

@@ -16,6 +16,7 @@ from meshform.diagnostics import Diagnostic, Level, MeshformError
 # the proxy image tag, global.tag). Absent, the mesh's newest template set is used.
 VERSION_PATHS: dict[str, tuple[str, tuple[str, ...]]] = {
     "istio": ("values", ("global", "tag")),
+    "linkerd": ("values", ("linkerdVersion",)),  # linkerd-config's values: "edge-26.8.3"
 }
 
 
