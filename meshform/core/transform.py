@@ -25,6 +25,7 @@ from meshform.core.namespaces import NamespaceIndex
 from meshform.core.policy import attach, enforceable, l7_service, recorded_ports, recorded_upstreams
 from meshform.core.workloads import find_pod_template, pod_template, selector_keys, template_path
 from meshform.diagnostics import Diagnostic, Level
+from meshform.model import policy_record
 from meshform.model.config import OPT_OUT, TransformConfig
 from meshform.model.schema import json_path
 from meshform.model.workload_kinds import group_of
@@ -312,6 +313,12 @@ class Transformer:
             record = status.read(template)
         except status.StatusError as exc:
             self._bad_status(item, "MF250", str(exc))
+            return None
+        bad_policy = policy_record.problem(record.policy["context"]) if record and record.policy else None
+        if bad_policy:
+            self._bad_status(
+                item, "MF250", f"records a traffic policy the model could not declare ({bad_policy})"
+            )
             return None
         if record is not None:
             mode = self.registry.modes.get(record.mode)

@@ -84,9 +84,9 @@ def check(
     for c in app.components:
         base: Path = (*COMPONENTS, c.index)
         yield from _weights(c, base, at)
-        yield from _backoff_and_timeouts(c.traffic, (*base, "traffic"), at)
+        yield from traffic_rules(c.traffic, (*base, "traffic"), at)
         for dep in c.dependencies:
-            yield from _backoff_and_timeouts(dep.traffic, (*base, "dependencies", dep.index, "traffic"), at)
+            yield from traffic_rules(dep.traffic, (*base, "dependencies", dep.index, "traffic"), at)
         yield from _l7_on_tcp(app, c, base, at)
         if c.authorization == r.ALLOW_DEPENDENTS and c.name not in dependents:
             yield at.error(
@@ -128,7 +128,9 @@ def _weights(c: Component, base: Path, at: Any) -> Iterator[Diagnostic]:
         )
 
 
-def _backoff_and_timeouts(t: r.Traffic, base: Path, at: Any) -> Iterator[Diagnostic]:
+def traffic_rules(t: r.Traffic, base: Path, at: Any) -> Iterator[Diagnostic]:
+    """The rules between one traffic block's fields (MF904, MF905), for the model and for the policy a
+    status record carries (meshform.model.policy_record)."""
     retries = t.retries
     backoff = retries.backoff if retries else None
     if backoff and backoff.max_interval_ms is not None and backoff.max_interval_ms < backoff.base_interval_ms:
