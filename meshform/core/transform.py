@@ -627,6 +627,9 @@ class Transformer:
             if code == "MF926":
                 port = declared.ports[0]
                 message += f": it registers the pod on its first port only ({port.name}, {port.protocol})"
+            else:
+                able = self.registry.able(feature, self.config.mode_options)
+                message += f"; modes that can: {', '.join(able) or 'none'}"
             if strict:
                 self.diagnostics.append(item.diagnostic(Level.ERROR, code, message))
             else:

@@ -254,10 +254,6 @@ def _capabilities(
 ) -> Iterator[Diagnostic]:
     """MF910/MF911 for each feature `mode` cannot enforce; `on_edge`: for one caller alone."""
 
-    def can(m: Mode, feature: str) -> bool:
-        opts = options_of.get(m.facts.name, {})
-        return m.facts.supports_on_edge(feature, opts) if on_edge else m.facts.supports(feature, opts)
-
     options = options_of.get(mode.facts.name, {})
     # A mode without edge overrides at all is refused once, at `dependencies` (EDGE_OVERRIDES).
     per_edge = on_edge and mode.facts.supports(r.EDGE_OVERRIDES, options)
@@ -269,7 +265,7 @@ def _capabilities(
             else mode.facts.supports(feature, options)
         ):
             continue
-        able = [m.facts.name for m in registry.modes.values() if can(m, feature)]
+        able = registry.able(feature, options_of, on_edge)
         cap = mode.facts.policy.get(feature)
         why = f" ({cap.note})" if cap and cap.note else ""
         if cap and cap.requires_option:

@@ -219,6 +219,15 @@ def rounded(ctx: PolicyContext) -> Iterator[tuple[str, str]]:
             yield "dependencies", message
 
 
+def approximated(ctx: PolicyContext) -> Iterator[tuple[str, str]]:
+    """(field, message) for what the component's inbound Envoy carries only approximately: a burst
+    smaller than one refill step is raised to it (as in istio, MF930)."""
+    limit = ctx.policy.traffic.rate_limit
+    bucket = token_bucket(limit) if limit else None
+    if bucket and bucket.burst_raised:
+        yield "traffic", bucket.raised_note()
+
+
 def _inexact(t: Traffic, where: str) -> Iterator[str]:
     od, fault = t.outlier_detection, t.fault_injection
     percent = od.max_ejection_percent if od else None

@@ -343,12 +343,7 @@ def _destination_approximations(traffic: r.Traffic) -> Iterator[tuple[str, str]]
     limit = traffic.rate_limit
     bucket = token_bucket(limit) if limit else None
     if bucket and bucket.burst_raised:
-        yield (
-            APPROXIMATED,
-            f"rateLimit burst {bucket.declared_burst} is smaller than one refill of the token bucket: "
-            f"raised to {bucket.max_tokens} (Envoy adds {bucket.tokens_per_fill} tokens every "
-            f"{go_style(bucket.fill_interval_ms)})",
-        )
+        yield APPROXIMATED, bucket.raised_note()
 
 
 def approximations(ctx: PolicyContext) -> Iterator[tuple[str, str]]:

@@ -292,3 +292,58 @@ def test_an_untouched_record_still_switches() -> None:
     out, diags = transform_text(_rendered_istio(), "kuma")
     assert [d for d in diags if d.level.name == "ERROR"] == []
     assert "MeshCircuitBreaker" in out
+
+
+# ------------------------------------------------------------------ finding 7: MF910 from transform
+
+
+def test_transform_mf910_names_the_modes_that_can() -> None:
+    _out, diags = transform_text(_rendered_istio(), "linkerd")
+    refused = {d.message.split(" for ")[0]: d.message for d in diags if d.code == "MF910"}
+    assert refused["linkerd cannot enforce circuitBreaker"].endswith(
+        "; modes that can: builtin, istio, istio-ambient, kuma, consul"
+    )
+    # consul injects faults only with modeOptions.consul.enterprise: not offered without it
+    assert refused["linkerd cannot enforce faultInjection.abort"].endswith(
+        "; modes that can: builtin, istio, istio-ambient, kuma"
+    )
+
+
+# ------------------------------------------------------------ finding 16: retries without `on`, per mode
+
+
+def test_every_mode_says_what_retries_without_on_mean() -> None:
+    done = run_cli("modes", "--capabilities", "-o", "json")
+    assert done.returncode == 0, done.stderr.decode()
+    meaning = {}
+    for mode in json.loads(done.stdout):
+        lines = [d for d in mode["defaults"] if d.startswith("retries without `on`: ")]
+        assert len(lines) == 1, mode["mode"]
+        meaning[mode["mode"]] = lines[0]
+    assert set(meaning) == set(MODES)
+    assert "connect-failure, refused-stream and 503" in meaning["builtin"]
+    assert "unavailable,cancelled,503" in meaning["istio"]
+    assert "retryOnConnectFailure only" in meaning["consul"]
+    assert "retry.linkerd.io/http" in meaning["linkerd"]
+
+
+def test_the_istio_default_says_when_once() -> None:
+    text = run_cli("modes", "--capabilities").stdout.decode()
+    assert not [line for line in text.splitlines() if line.count("nothing is said") > 1]
+
+
+# ------------------------------------------------------------------ finding 19: a raised burst is said
+
+
+@pytest.mark.parametrize("mode", ["builtin", "istio"])
+def test_a_raised_burst_is_an_mf930_warning_in_every_envoy_mode(tmp_path: Path, mode: str) -> None:
+    result = render(_app(tmp_path, "{rateLimit: {requestsPerSecond: 1000, burst: 1}}", mode))
+    assert result.ok
+    (warning,) = [d for d in result.diagnostics if d.code == "MF930"]
+    assert warning.message == (
+        "rateLimit burst 1 is smaller than one refill of the token bucket: raised to 50 "
+        "(Envoy adds 50 tokens every 50ms)"
+    )
+    assert warning.path == "$.spec.components[1].traffic"
+    kept = render(_app(tmp_path, "{rateLimit: {requestsPerSecond: 1000, burst: 50}}", mode))
+    assert [d for d in kept.diagnostics if d.code == "MF930"] == []
