@@ -27,6 +27,7 @@ from meshform.core.workloads import find_pod_template, pod_template, selector_ke
 from meshform.diagnostics import Diagnostic, Level
 from meshform.model import policy_record
 from meshform.model.config import OPT_OUT, TransformConfig
+from meshform.model.policy_checks import dropped_values
 from meshform.model.schema import json_path
 from meshform.model.workload_kinds import group_of
 from meshform.modes import Registry
@@ -620,6 +621,15 @@ class Transformer:
         usable = enforceable(declared, mode)
         lost = sorted(set(declared.policy.features()) - set(usable.policy.features()))
         strict = recorded.get("enforcement", "strict") == "strict"
+        options_of = self.config.mode_options
+        blocks = [(declared.policy.traffic, False), *((t, True) for t in declared.policy.edges.values())]
+        for traffic, on_edge in blocks:  # the one rule for values the mode cannot carry, as in render
+            for _path, message in dropped_values(mode, traffic, self.registry, options_of, on_edge):
+                if strict:
+                    self.diagnostics.append(item.diagnostic(Level.ERROR, "MF931", message))
+                else:
+                    message += "; left out (best-effort)"
+                    self.diagnostics.append(item.diagnostic(Level.WARNING, "MF932", message))
         first_port = not l7_service(declared, mode)
         for feature in lost:
             message = f"{mode.facts.name} cannot enforce {feature} for {resource_ref(item.obj)}"
@@ -628,7 +638,7 @@ class Transformer:
                 port = declared.ports[0]
                 message += f": it registers the pod on its first port only ({port.name}, {port.protocol})"
             else:
-                able = self.registry.able(feature, self.config.mode_options)
+                able = self.registry.able(feature, options_of)
                 message += f"; modes that can: {', '.join(able) or 'none'}"
             if strict:
                 self.diagnostics.append(item.diagnostic(Level.ERROR, code, message))

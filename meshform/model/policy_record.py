@@ -14,7 +14,7 @@ from math import isfinite
 from typing import Any
 
 from meshform.diagnostics import Diagnostic, Level
-from meshform.model.policy_checks import traffic_rules
+from meshform.model.policy_checks import traffic_rules, zero_duration
 from meshform.model.schema import json_path
 from meshform.model.schema_fast import is_valid
 from meshform.policy import records as r
@@ -74,9 +74,12 @@ def _traffic(path: Path, block: Any) -> Iterator[str]:
         return
     for where, value in _durations(block, path):
         try:
-            parse_ms(value)
+            zero = zero_duration(where[len(path) :], parse_ms(value))
         except DurationError as exc:
             yield f"{json_path(where)}: {exc}"
+            return
+        if zero:
+            yield f"{json_path(where)}: {zero}"
             return
     for found in traffic_rules(r.traffic_from_json(block), path, _At()):
         if found.level is Level.ERROR:

@@ -173,9 +173,10 @@ def fraction(percent: float) -> dict[str, Any]:
 
 
 def fault_filter(f: FaultInjection) -> dict[str, Any]:
-    """`envoy.filters.http.fault` with each fault's percentage written (left out, nothing happens)."""
+    """`envoy.filters.http.fault` with each fault's percentage written (left out, nothing happens). A
+    0s delay is no delay, which Envoy says by its absence (it refuses a fixed_delay of 0s)."""
     config: dict[str, Any] = {"@type": FAULT}
-    if f.delay is not None:
+    if f.delay is not None and f.delay.fixed_delay_ms:
         config["delay"] = {
             "fixed_delay": proto_style(f.delay.fixed_delay_ms),
             "percentage": fraction(f.delay.percent),

@@ -17,7 +17,7 @@ from meshform.modes.base import (
     excluded_namespaces,
     sidecar_findings,
 )
-from meshform.modes.policy_objects import approximated, on_services
+from meshform.modes.policy_objects import on_services
 from meshform.policy.context import PolicyContext
 
 FACTS = ModeFacts(
@@ -58,6 +58,7 @@ FACTS = ModeFacts(
     policy_defaults=policy_support.LINKERD_DEFAULTS,
     rewires_services=True,  # annotates the Services with timeouts, retries and failure accrual
     service_keys=linkerd_policy.SERVICE_KEYS,
+    dropped=linkerd_policy.dropped,
 )
 
 
@@ -80,7 +81,6 @@ class LinkerdMode:
 
     def findings(self, ctx: EnrollContext) -> Iterator[Finding]:
         yield from sidecar_findings(self.facts, ctx)
-        yield from approximated(ctx, linkerd_policy.approximations)
 
 
 MODE = LinkerdMode()

@@ -347,3 +347,150 @@ def test_a_raised_burst_is_an_mf930_warning_in_every_envoy_mode(tmp_path: Path, 
     assert warning.path == "$.spec.components[1].traffic"
     kept = render(_app(tmp_path, "{rateLimit: {requestsPerSecond: 1000, burst: 50}}", mode))
     assert [d for d in kept.diagnostics if d.code == "MF930"] == []
+
+
+# ------------------------------------------ findings 5, 10: values a mode cannot carry, the one rule
+
+OTHERS_APP = ROOT / "tests" / "fixtures" / "policy" / "others" / "app.yaml"  # best-effort
+LEFT_OUT = {
+    "linkerd": [
+        "30:52 retries.on: Linkerd cannot select retries on reset, connect-failure: it retries a refused "
+        "stream or a per-try timeout of a retried request by itself; modes that can: builtin, istio, "
+        "istio-ambient, kuma, consul",
+        "30:92 retries.backoff: Linkerd has no retry backoff; modes that can: builtin, istio, "
+        "istio-ambient, kuma",
+        "32:45 outlierDetection.interval: Linkerd's failure accrual has no detection interval; modes that "
+        "can: builtin, istio, istio-ambient, kuma, consul",
+        "32:82 outlierDetection.maxEjectionPercent: Linkerd's failure accrual has no ejection cap; modes "
+        "that can: builtin, istio, istio-ambient, kuma, consul",
+        "34:43 rateLimit.burst: Linkerd limits a rate, not a burst; modes that can: builtin, istio, "
+        "kuma, consul",
+    ],
+    "consul": [
+        "30:30 retries.perTryTimeout: Consul has no per-try timeout; modes that can: builtin, istio, "
+        "istio-ambient, linkerd, kuma",
+        "30:92 retries.backoff: Consul has no retry backoff (Envoy's 25ms base applies); modes that can: "
+        "builtin, istio, istio-ambient, kuma",
+        "31:87 circuitBreaker.maxRetries: Consul has no limit on concurrent retries; modes that can: "
+        "builtin, istio, istio-ambient, kuma",
+    ],
+}
+
+
+@pytest.mark.parametrize("mode", sorted(LEFT_OUT))
+def test_best_effort_warns_at_each_value_a_mode_leaves_out(mode: str) -> None:
+    result = render(OTHERS_APP, mode)
+    assert result.ok
+    said = [d for d in result.diagnostics if d.code == "MF932"]
+    for d in said:
+        assert d.message.startswith(f"{mode} cannot carry ") and d.message.endswith(
+            "; left out (best-effort)"
+        )
+    found = [f"{d.line}:{d.col} {d.message[len(mode) + 14 : -24]}" for d in said]
+    assert found == LEFT_OUT[mode]
+    assert all(d.level.name == "WARNING" for d in result.diagnostics if d.code == "MF932")
+
+
+def _strict(tmp_path: Path, traffic: str, mode: str) -> list[str]:
+    return [e for e in _errors(_app(tmp_path, traffic, mode)) if " MF931 " in e]
+
+
+@pytest.mark.parametrize(
+    ("mode", "traffic", "field", "able"),
+    [
+        (
+            "linkerd",
+            "{rateLimit: {requestsPerSecond: 10, burst: 5}}",
+            "rateLimit.burst",
+            "builtin, istio, kuma",
+        ),
+        (
+            "linkerd",
+            "{retries: {attempts: 2, on: [reset]}}",
+            "retries.on",
+            "builtin, istio, istio-ambient, kuma",
+        ),
+        (
+            "kuma",
+            "{retries: {attempts: 2, on: [420]}}",
+            "retries.on",
+            "builtin, istio, istio-ambient, linkerd",
+        ),
+        (
+            "kuma",
+            "{circuitBreaker: {maxRetries: 0}}",
+            "circuitBreaker.maxRetries",
+            "builtin, istio, istio-ambient",
+        ),
+        ("consul", "{retries: {attempts: 2, perTryTimeout: 1s}}", "retries.perTryTimeout", "builtin, istio"),
+        # finding 5: Consul sets the route timeout only when requestTimeout > 0 (agent/xds/routes.go)
+        ("consul", "{timeout: 0s}", "timeout", "builtin, istio, istio-ambient, linkerd, kuma"),
+    ],
+)
+def test_strict_refuses_a_value_the_mode_cannot_carry_at_the_field(
+    tmp_path: Path, mode: str, traffic: str, field: str, able: str
+) -> None:
+    (error,) = _strict(tmp_path, traffic, mode)
+    assert f" MF931 {mode} cannot carry {field}: " in error
+    assert f"; modes that can: {able}" in error
+    assert error.endswith(f"traffic.{field}")
+    done = run_cli("render", str(tmp_path / "app.yaml"), "--mode", mode)
+    assert done.returncode == 1 and done.stdout == b""
+
+
+def test_consul_renders_no_request_timeout_for_0s_under_best_effort(tmp_path: Path) -> None:
+    app = _app(tmp_path, "{timeout: 0s, retries: {attempts: 1}}", "consul")
+    app.write_text(app.read_text().replace("spec:\n", "spec:\n  policyEnforcement: best-effort\n"))
+    result = render(app)
+    assert result.ok
+    (router,) = [o for o in result.objects if o["kind"] == "ServiceRouter"]
+    destination = router["spec"]["routes"][0]["destination"]
+    assert "requestTimeout" not in destination and destination["numRetries"] == 1
+    assert [d.code for d in result.diagnostics if d.code.startswith("MF93")] == ["MF932"]
+
+
+@pytest.mark.parametrize(
+    "traffic",
+    [
+        "{outlierDetection: {interval: 0s}}",
+        "{outlierDetection: {baseEjectionTime: 0s}}",
+        "{retries: {attempts: 1, backoff: {baseInterval: 0s}}}",
+        "{retries: {attempts: 1, backoff: {baseInterval: 1ms, maxInterval: 0s}}}",
+    ],
+)
+@pytest.mark.parametrize("mode", ["builtin", "istio", "kuma"])
+def test_a_zero_duration_without_meaning_is_refused_in_every_mode(
+    tmp_path: Path, traffic: str, mode: str
+) -> None:
+    errors = [e for e in _errors(_app(tmp_path, traffic, mode)) if " MF933 " in e]
+    assert len(errors) == 1, _errors(_app(tmp_path, traffic, mode))
+    assert "0s means nothing any mesh can carry" in errors[0]
+
+
+def test_zero_durations_that_mean_off_render_in_envoy(tmp_path: Path) -> None:
+    """timeout, perTryTimeout and fixedDelay 0s mean "off": builtin's config stays valid Envoy."""
+    app = _app(
+        tmp_path,
+        "{timeout: 0s, retries: {attempts: 2, perTryTimeout: 0s}, "
+        "faultInjection: {delay: {fixedDelay: 0s, percent: 10}}}",
+        "builtin",
+    )
+    result = render(app)
+    assert result.ok, [str(d) for d in result.diagnostics]
+    boots = envoy_harness.bootstraps(yaml.safe_load_all(render_stream(result.objects, "yaml")))  # type: ignore[arg-type]
+    for name, bootstrap in sorted(boots.items()):
+        work = tmp_path / name
+        work.mkdir()
+        envoy_harness.validate(bootstrap, work)
+
+
+def test_transform_applies_the_same_rule_to_a_recorded_policy() -> None:
+    _out, diags = transform_text(_rendered_istio(), "consul")
+    errors = [d for d in diags if d.code == "MF931"]
+    assert all(d.level.name == "ERROR" for d in errors)
+    assert [d.message for d in errors] == [
+        "consul cannot carry retries.perTryTimeout: Consul has no per-try timeout; modes that can: builtin, "
+        "istio, istio-ambient, linkerd, kuma",
+        "consul cannot carry circuitBreaker.maxRetries: Consul has no limit on concurrent retries; modes that "
+        "can: builtin, istio, istio-ambient, kuma",
+    ]
