@@ -491,6 +491,6 @@ def test_transform_applies_the_same_rule_to_a_recorded_policy() -> None:
     assert [d.message for d in errors] == [
         "consul cannot carry retries.perTryTimeout: Consul has no per-try timeout; modes that can: builtin, "
         "istio, istio-ambient, linkerd, kuma",
-        "consul cannot carry circuitBreaker.maxRetries: Consul has no limit on concurrent retries; modes that "
-        "can: builtin, istio, istio-ambient, kuma",
+        "consul cannot carry circuitBreaker.maxRetries: Consul has no limit on concurrent retries; modes "
+        "that can: builtin, istio, istio-ambient, kuma",
     ]
