@@ -58,10 +58,26 @@ def validate(doc: Document, schema_name: str) -> Iterator[Diagnostic]:
     found = list(non_finite(doc, doc.data))
     if not found and is_valid(doc.data, schema_name):  # the common case, without importing jsonschema
         return
-    yield from found
-    for error in _validator(schema_name).iter_errors(doc.data):
-        if not _is_non_finite(error.instance):  # reported above; jsonschema lets NaN pass min/max
-            yield _diagnostic(doc, _deepest(error))
+    errors = [
+        _diagnostic(doc, _deepest(e))
+        for e in _validator(schema_name).iter_errors(doc.data)
+        if not _numeric_complaint(e)
+    ]
+    yield from errors
+    # A NaN where the schema wants something else (a string) is that field's error (MF103, "quote
+    # it"); where it wants a number it is MF106 "not a finite number" (jsonschema lets NaN pass).
+    located = {e.path for e in errors}
+    yield from (d for d in found if d.path not in located)
+
+
+def _numeric_complaint(error: Any) -> bool:
+    """jsonschema's range or integer-type error about a NaN/infinity, which MF106 says better."""
+    if not _is_non_finite(error.instance):
+        return False
+    if error.validator == "type":
+        wanted = error.validator_value
+        return bool({"number", "integer"} & set([wanted] if isinstance(wanted, str) else wanted))
+    return error.validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
 
 
 def _is_non_finite(value: Any) -> bool:
@@ -79,6 +95,8 @@ def non_finite(doc: Document, data: Any, at: Path = ()) -> Iterator[Diagnostic]:
         yield Diagnostic(doc.file, line, col, Level.ERROR, "MF106", message, json_path(at), hint=hint)
     elif isinstance(data, dict):
         for key, value in data.items():
+            if key == "env" and isinstance(value, dict):
+                continue  # env values are text: rewritten_env refuses a number that is not (MF103)
             yield from non_finite(doc, value, (*at, str(key)))
     elif isinstance(data, list):
         for i, value in enumerate(data):
