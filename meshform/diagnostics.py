@@ -272,6 +272,18 @@ CODES: dict[str, Code] = {
         ),
         Code("MF911", "policy-left-out", "choose a mode that can enforce it to have it enforced"),
         Code(
+            "MF931",
+            "policy-value-unsupported",
+            "change or drop the value, choose a mode that can carry it, or let this run leave it out "
+            "(best-effort)",
+        ),
+        Code("MF932", "policy-value-left-out", "choose a mode that can carry the value to have it enforced"),
+        Code(
+            "MF933",
+            "policy-zero-duration",
+            "leave the field out for the mesh's default (or drop the retry backoff), or give at least 1ms",
+        ),
+        Code(
             "MF912",
             "policy-record",
             "re-render from the application model; the recorded policy cannot be read",

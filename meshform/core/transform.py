@@ -25,7 +25,9 @@ from meshform.core.namespaces import NamespaceIndex
 from meshform.core.policy import attach, enforceable, l7_service, recorded_ports, recorded_upstreams
 from meshform.core.workloads import find_pod_template, pod_template, selector_keys, template_path
 from meshform.diagnostics import Diagnostic, Level
+from meshform.model import policy_record
 from meshform.model.config import OPT_OUT, TransformConfig
+from meshform.model.policy_checks import dropped_values
 from meshform.model.schema import json_path
 from meshform.model.workload_kinds import group_of
 from meshform.modes import Registry
@@ -316,6 +318,12 @@ class Transformer:
             record = status.read(template)
         except status.StatusError as exc:
             self._bad_status(item, "MF250", str(exc))
+            return None
+        bad_policy = policy_record.problem(record.policy["context"]) if record and record.policy else None
+        if bad_policy:
+            self._bad_status(
+                item, "MF250", f"records a traffic policy the model could not declare ({bad_policy})"
+            )
             return None
         if record is not None:
             found = self.provenance_problem(item, template, record)
@@ -621,6 +629,15 @@ class Transformer:
         usable = enforceable(declared, mode)
         lost = sorted(set(declared.policy.features()) - set(usable.policy.features()))
         strict = recorded.get("enforcement", "strict") == "strict"
+        options_of = self.config.mode_options
+        blocks = [(declared.policy.traffic, False), *((t, True) for t in declared.policy.edges.values())]
+        for traffic, on_edge in blocks:  # the one rule for values the mode cannot carry, as in render
+            for _path, message in dropped_values(mode, traffic, self.registry, options_of, on_edge):
+                if strict:
+                    self.diagnostics.append(item.diagnostic(Level.ERROR, "MF931", message))
+                else:
+                    message += "; left out (best-effort)"
+                    self.diagnostics.append(item.diagnostic(Level.WARNING, "MF932", message))
         first_port = not l7_service(declared, mode)
         for feature in lost:
             message = f"{mode.facts.name} cannot enforce {feature} for {resource_ref(item.obj)}"
@@ -628,6 +645,9 @@ class Transformer:
             if code == "MF926":
                 port = declared.ports[0]
                 message += f": it registers the pod on its first port only ({port.name}, {port.protocol})"
+            else:
+                able = self.registry.able(feature, options_of)
+                message += f"; modes that can: {', '.join(able) or 'none'}"
             if strict:
                 self.diagnostics.append(item.diagnostic(Level.ERROR, code, message))
             else:

@@ -63,16 +63,44 @@ def _traffic_blocks(data: Any) -> Iterator[tuple[Path, Any]]:
 
 
 def durations(doc: Document, at: Any) -> Iterator[Diagnostic]:
-    """MF901 for each schema-shaped duration meshform cannot carry (finer than 1ms, over a year)."""
+    """MF901 for each schema-shaped duration meshform cannot carry (finer than 1ms, over a year);
+    MF933 for 0s where 0s has no meaning every mesh shares (zero_duration)."""
     for base, block in _traffic_blocks(doc.data):
         for path in _DURATIONS:
             value = _get(block, path)
             if not isinstance(value, str) or not re.fullmatch(PATTERN, value):
                 continue  # the schema reports the syntax
             try:
-                parse_ms(value)
+                ms = parse_ms(value)
             except DurationError as exc:
                 yield at.error((*base, *path), "MF901", str(exc))
+                continue
+            problem = zero_duration(path, ms)
+            if problem:
+                yield at.error((*base, *path), "MF933", problem)
+
+
+# 0s means "off" where it has a meaning: `timeout` (no timeout: Envoy, Istio, Kuma, Linkerd; Consul
+# reads it as unset, MF931), `perTryTimeout` (no per-try limit) and `fixedDelay` (no delay). For these
+# it has none: Envoy's config validation wants outlierDetection.interval/baseEjectionTime and the
+# retry backoff above 0s, Istio wants them at least 1ms, Kuma refuses them, Consul reads them as unset.
+_NO_ZERO = frozenset(
+    {
+        ("outlierDetection", "interval"),
+        ("outlierDetection", "baseEjectionTime"),
+        ("retries", "backoff", "baseInterval"),
+        ("retries", "backoff", "maxInterval"),
+    }
+)
+
+
+def zero_duration(path: Path, ms: int) -> str:
+    """What is wrong with 0s at `path` under `traffic` (see _NO_ZERO), or "" when nothing is."""
+    if ms or tuple(path) not in _NO_ZERO:
+        return ""
+    field = ".".join(str(p) for p in path)
+    why = "Envoy, Istio and Kuma refuse it, Consul reads it as unset"
+    return f"{field} 0s means nothing any mesh can carry ({why})"
 
 
 def check(
@@ -84,9 +112,9 @@ def check(
     for c in app.components:
         base: Path = (*COMPONENTS, c.index)
         yield from _weights(c, base, at)
-        yield from _backoff_and_timeouts(c.traffic, (*base, "traffic"), at)
+        yield from traffic_rules(c.traffic, (*base, "traffic"), at)
         for dep in c.dependencies:
-            yield from _backoff_and_timeouts(dep.traffic, (*base, "dependencies", dep.index, "traffic"), at)
+            yield from traffic_rules(dep.traffic, (*base, "dependencies", dep.index, "traffic"), at)
         yield from _l7_on_tcp(app, c, base, at)
         if c.authorization == r.ALLOW_DEPENDENTS and c.name not in dependents:
             yield at.error(
@@ -102,6 +130,7 @@ def check(
         yield from _capabilities(app, c, mode, c.policy.features(), base, at, registry, options_of)
         yield from _first_port(app, c, mode, base, at)
         yield from _identities(app, c, mode, mode_of, options_of, base, at)
+        yield from _values(app, c, mode, base, at, registry, options_of)
         for dep in c.dependencies:  # an edge's override is enforced by the caller's (this) mode
             where = (*base, "dependencies", dep.index)
             features = dep.traffic.features()
@@ -128,7 +157,9 @@ def _weights(c: Component, base: Path, at: Any) -> Iterator[Diagnostic]:
         )
 
 
-def _backoff_and_timeouts(t: r.Traffic, base: Path, at: Any) -> Iterator[Diagnostic]:
+def traffic_rules(t: r.Traffic, base: Path, at: Any) -> Iterator[Diagnostic]:
+    """The rules between one traffic block's fields (MF904, MF905), for the model and for the policy a
+    status record carries (meshform.model.policy_record)."""
     retries = t.retries
     backoff = retries.backoff if retries else None
     if backoff and backoff.max_interval_ms is not None and backoff.max_interval_ms < backoff.base_interval_ms:
@@ -252,10 +283,6 @@ def _capabilities(
 ) -> Iterator[Diagnostic]:
     """MF910/MF911 for each feature `mode` cannot enforce; `on_edge`: for one caller alone."""
 
-    def can(m: Mode, feature: str) -> bool:
-        opts = options_of.get(m.facts.name, {})
-        return m.facts.supports_on_edge(feature, opts) if on_edge else m.facts.supports(feature, opts)
-
     options = options_of.get(mode.facts.name, {})
     # A mode without edge overrides at all is refused once, at `dependencies` (EDGE_OVERRIDES).
     per_edge = on_edge and mode.facts.supports(r.EDGE_OVERRIDES, options)
@@ -267,7 +294,7 @@ def _capabilities(
             else mode.facts.supports(feature, options)
         ):
             continue
-        able = [m.facts.name for m in registry.modes.values() if can(m, feature)]
+        able = registry.able(feature, options_of, on_edge)
         cap = mode.facts.policy.get(feature)
         why = f" ({cap.note})" if cap and cap.note else ""
         if cap and cap.requires_option:
@@ -284,3 +311,69 @@ def _capabilities(
             yield at.error(
                 (*base, *_FEATURE_PATH[feature]), "MF911", message + "; left out (best-effort)", Level.WARNING
             )
+
+
+# Where a value sits under `traffic` → the feature that carries it.
+_FEATURE_OF: Mapping[str, str] = {
+    "timeout": r.TIMEOUT,
+    "retries": r.RETRIES,
+    "circuitBreaker": r.CIRCUIT_BREAKER,
+    "outlierDetection": r.OUTLIER_DETECTION,
+    "rateLimit": r.RATE_LIMIT,
+}
+
+
+def feature_of(path: tuple[str, ...]) -> str:
+    """The FEATURES name of a value's path under `traffic` (faults by their part)."""
+    if path[0] == "faultInjection":
+        return r.FAULT_DELAY if path[1:2] == ("delay",) else r.FAULT_ABORT
+    return _FEATURE_OF[path[0]]
+
+
+def dropped_values(
+    mode: Mode, traffic: r.Traffic, registry: Registry, options_of: Mapping[str, Any], on_edge: bool
+) -> Iterator[tuple[Path, str]]:
+    """The one rule for a declared value `mode` cannot carry: (its path under `traffic`, the message
+    naming why and the modes that can carry it). Only values of features the mode enforces (the rest
+    is MF910/MF911). Strict makes each an error, best-effort a warning; the value is left out."""
+    options = options_of.get(mode.facts.name, {})
+    for drop in mode.facts.cannot_carry(traffic):
+        feature = feature_of(drop.path)
+        enforced = mode.facts.supports_on_edge if on_edge else mode.facts.supports
+        if not enforced(feature, options):
+            continue
+        able = [
+            name
+            for name in registry.able(feature, options_of, on_edge)
+            if not any(_overlap(d.path, drop.path) for d in registry.modes[name].facts.cannot_carry(traffic))
+        ]
+        field = ".".join(drop.path)
+        modes = ", ".join(able) or "none"
+        yield drop.path, f"{mode.facts.name} cannot carry {field}: {drop.why}; modes that can: {modes}"
+
+
+def _overlap(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    """One path holds the other (a mode dropping all of `retries.backoff` drops its baseInterval)."""
+    n = min(len(a), len(b))
+    return a[:n] == b[:n]
+
+
+def _values(
+    app: Application,
+    c: Component,
+    mode: Mode,
+    base: Path,
+    at: Any,
+    registry: Registry,
+    options_of: Mapping[str, Any],
+) -> Iterator[Diagnostic]:
+    """MF931 (strict) / MF932 (best-effort) at each declared value the component's mode cannot carry:
+    its own traffic, and each dependency's override (rendered by this, the caller's, mode)."""
+    blocks = [((*base, "traffic"), c.traffic, False)]
+    blocks += [((*base, "dependencies", d.index, "traffic"), d.traffic, True) for d in c.dependencies]
+    for where, traffic, on_edge in blocks:
+        for path, message in dropped_values(mode, traffic, registry, options_of, on_edge):
+            if app.policy_enforcement == "strict":
+                yield at.error((*where, *path), "MF931", message)
+            else:
+                yield at.error((*where, *path), "MF932", message + "; left out (best-effort)", Level.WARNING)

@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable, Iterator
 from datetime import date
 from functools import cache
+from math import isfinite
 from typing import Any
 
 from meshform.diagnostics import Diagnostic, Level, json_type
@@ -24,6 +25,8 @@ _CODES = {
     "const": "MF104",
     "pattern": "MF105",
     "propertyNames": "MF105",
+    "uniqueItems": "MF104",
+    "oneOf": "MF104",
     "minimum": "MF106",
     "maximum": "MF106",
     "minItems": "MF106",
@@ -50,10 +53,58 @@ def validate(doc: Document, schema_name: str) -> Iterator[Diagnostic]:
     """Every schema error of one document, each located and coded."""
     from meshform.model.schema_fast import is_valid
 
-    if is_valid(doc.data, schema_name):  # the common case, without importing jsonschema at all
+    # NaN and infinities first, everywhere (also inside free-form values a template or option reads):
+    # the schema cannot refuse them, since NaN passes every range check.
+    found = list(non_finite(doc, doc.data))
+    if not found and is_valid(doc.data, schema_name):  # the common case, without importing jsonschema
         return
-    for error in _validator(schema_name).iter_errors(doc.data):
-        yield _diagnostic(doc, _deepest(error))
+    errors = [
+        _diagnostic(doc, _deepest(e))
+        for e in _validator(schema_name).iter_errors(doc.data)
+        if not _numeric_complaint(e)
+    ]
+    yield from errors
+    # A NaN where the schema wants something else (a string) is that field's error (MF103, "quote
+    # it"); where it wants a number it is MF106 "not a finite number" (jsonschema lets NaN pass).
+    located = {e.path for e in errors}
+    yield from (d for d in found if d.path not in located)
+
+
+def _numeric_complaint(error: Any) -> bool:
+    """jsonschema's range or integer-type error about a NaN/infinity, which MF106 says better."""
+    if not _is_non_finite(error.instance):
+        return False
+    if error.validator == "type":
+        wanted = error.validator_value
+        return bool({"number", "integer"} & set([wanted] if isinstance(wanted, str) else wanted))
+    return error.validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
+
+
+def _is_non_finite(value: Any) -> bool:
+    return isinstance(value, float) and not isfinite(value)
+
+
+def non_finite(doc: Document, data: Any, at: Path = ()) -> Iterator[Diagnostic]:
+    """MF106 for every NaN or infinity under `data` (YAML's .nan/.inf, JSON's NaN/Infinity): no field
+    of a model, config or status record can carry one, and NaN passes every range check silently.
+    `at` is the path of `data` inside `doc`."""
+    if _is_non_finite(data):
+        line, col = doc.position(at)
+        message = f"{_shown(data)} is not a finite number"
+        hint = "write a finite number inside the field's range"
+        yield Diagnostic(doc.file, line, col, Level.ERROR, "MF106", message, json_path(at), hint=hint)
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            if key == "env" and isinstance(value, dict):
+                continue  # env values are text: rewritten_env refuses a number that is not (MF103)
+            yield from non_finite(doc, value, (*at, str(key)))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            yield from non_finite(doc, value, (*at, i))
+
+
+def _shown(value: float) -> str:
+    return ".nan" if value != value else (".inf" if value > 0 else "-.inf")
 
 
 def _deepest(error: Any) -> Any:
@@ -75,6 +126,14 @@ def _diagnostic(doc: Document, error: Any) -> Diagnostic:
         if extra:
             path = (*path, str(extra[0]))
             message = f"unknown field {extra[0]!r}"
+    elif error.validator == "uniqueItems":
+        path, message, hint = _duplicate(error, path)
+    elif error.validator in ("oneOf", "anyOf") and _allowed(error.schema):
+        message = f"{error.instance!r} is not allowed here; allowed: {_allowed(error.schema)}"
+        hint = "use one of the allowed values"
+    elif error.validator == "pattern" and error.schema.get("description"):
+        message = f"{error.instance!r} is not of the form {error.schema['description']}"
+        hint = "write the value in that form"
     elif error.validator == "required":
         message = f"missing required field {error.message.split(' ')[0]}"
     elif error.validator == "type" and isinstance(error.instance, date):
@@ -94,6 +153,31 @@ def _diagnostic(doc: Document, error: Any) -> Diagnostic:
     line, col = doc.position(path)
     code = _CODES.get(str(error.validator), "MF100")
     return Diagnostic(doc.file, line, col, Level.ERROR, code, message, json_path(path), hint=hint)
+
+
+def _duplicate(error: Any, path: Path) -> tuple[Path, str, str]:
+    """Locate a repeated list item at its second occurrence."""
+    items = list(error.instance)
+    seen: list[tuple[type, Any]] = []
+    for i, item in enumerate(items):
+        if (type(item), item) in seen:
+            return (*path, i), f"{item!r} is listed twice", "list each value once"
+        seen.append((type(item), item))
+    return path, error.message, "list each value once"
+
+
+def _allowed(node: Any) -> str:
+    """The values a oneOf/anyOf of enums and integer ranges allows, for a person to read; "" when its
+    branches are other shapes."""
+    parts: list[str] = []
+    for branch in node.get("oneOf", node.get("anyOf", [])):
+        if "enum" in branch:
+            parts += [str(v) for v in branch["enum"]]
+        elif branch.get("type") == "integer" and {"minimum", "maximum"} <= set(branch):
+            parts.append(f"an integer from {branch['minimum']} to {branch['maximum']}")
+        else:
+            return ""
+    return ", ".join(parts)
 
 
 # A key (plain or quoted), its colon, then the plain scalar written as its value.

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from functools import cache
+from math import isfinite
 from typing import Any
 
 from meshform.resources import schema
@@ -23,7 +24,10 @@ _TYPES: dict[str, Callable[[Any], bool]] = {
     "array": lambda v: isinstance(v, list),
     "string": lambda v: isinstance(v, str),
     "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
-    "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+    # NaN and infinities are no numbers a field can carry (and NaN passes every min/max comparison).
+    "number": lambda v: (
+        (isinstance(v, int) and not isinstance(v, bool)) or (isinstance(v, float) and isfinite(v))
+    ),
     "boolean": lambda v: isinstance(v, bool),
     "null": lambda v: v is None,
 }
@@ -80,10 +84,18 @@ def _keyword(key: str, arg: Any, node: dict[str, Any], root: dict[str, Any], ref
     if key == "items":
         item = sub(arg)
         return lambda v: not isinstance(v, list) or all(item(x) for x in v)
+    if key == "uniqueItems":
+        return lambda v: not arg or not isinstance(v, list) or _unique(v)
     if key == "oneOf":
         options = [sub(s) for s in arg]
         return lambda v: sum(1 for o in options if o(v)) == 1
     raise Unsupported(key)
+
+
+def _unique(items: list[Any]) -> bool:
+    """JSON equality: 1 and true differ (Python says they are equal)."""
+    seen = [(type(x), x) for x in items]
+    return all(seen[i] not in seen[:i] for i in range(len(seen)))
 
 
 def _bound(key: str, arg: Any) -> Check:
@@ -120,9 +132,20 @@ def checker(name: str) -> Check | None:
         return None
 
 
-def is_valid(data: Any, name: str) -> bool:
-    """True only when the document is certainly valid against the named schema."""
-    check = checker(name)
+@cache
+def definition_checker(name: str, definition: str) -> Check | None:
+    """A checker for one `$defs` entry of the named schema (e.g. the model's `traffic`)."""
+    root = schema(name)
+    try:
+        return _compile({"$ref": f"#/$defs/{definition}"}, root, {})
+    except Unsupported:
+        return None
+
+
+def is_valid(data: Any, name: str, definition: str | None = None) -> bool:
+    """True only when the document (or, with `definition`, a value of that `$defs` entry) is certainly
+    valid against the named schema."""
+    check = checker(name) if definition is None else definition_checker(name, definition)
     try:
         return check is not None and check(data)
     except RecursionError:

@@ -6,9 +6,10 @@ a modes file are added to a copy of the registry at the edge.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Any
 
 from meshform.modes import ambient, builtin, consul, istio, kuma, linkerd, native
 from meshform.modes.base import Mode
@@ -53,6 +54,19 @@ class Registry:
 
     def names(self) -> list[str]:
         return [*self.modes, *self.aliases]
+
+    def able(
+        self, feature: str, options_of: Mapping[str, Mapping[str, Any]], on_edge: bool = False
+    ) -> list[str]:
+        """The modes that can enforce a policy `feature` (for one caller alone: `on_edge`), each with its
+        modeOptions from `options_of` (mode name → options): what MF910/MF911 name as the way out."""
+        able = []
+        for name, mode in self.modes.items():
+            options = options_of.get(name, {})
+            facts = mode.facts
+            if facts.supports_on_edge(feature, options) if on_edge else facts.supports(feature, options):
+                able.append(name)
+        return able
 
 
 DEFAULT = Registry(MappingProxyType(MODES))

@@ -7,14 +7,14 @@ in the mode's own small module, behind the `Mode` protocol.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any, Literal, Protocol
 
 from meshform.diagnostics import Level
 from meshform.policy.context import Capability, PolicyContext, Support
-from meshform.policy.records import EDGE_OVERRIDES
+from meshform.policy.records import EDGE_OVERRIDES, Traffic
 
 LABELS = "labels"
 SIDECAR = "sidecar"
@@ -89,6 +89,15 @@ class ServiceIdentity:
 
 
 @dataclass(frozen=True)
+class Dropped:
+    """A declared value a mode cannot carry: its path under `traffic` (e.g. ("retries", "backoff"))
+    and why, in words that name the mesh."""
+
+    path: tuple[str, ...]
+    why: str
+
+
+@dataclass(frozen=True)
 class ModeFacts:
     """What `meshform modes` prints, and what checks and later `verify` read."""
 
@@ -152,6 +161,15 @@ class ModeFacts:
     # sidecars and ambient share one); a dependent in a mode of another identity (or none) cannot
     # present one and is refused. None: authorization does not rest on identities (NetworkPolicy).
     identity: str | None = None
+    # The declared values this mode cannot carry (leaving them out would change what the policy means),
+    # for one traffic block: a located error under strict, a warning under best-effort (MF931/MF932,
+    # meshform.model.policy_checks and core.transform). Rounding and approximations that keep the
+    # meaning are the renderers' MF920/MF930 warnings instead.
+    dropped: Callable[[Traffic], Iterable[Dropped]] | None = None
+
+    def cannot_carry(self, traffic: Traffic) -> tuple[Dropped, ...]:
+        """The values of `traffic` this mode leaves out (see `dropped`)."""
+        return tuple(self.dropped(traffic)) if self.dropped else ()
 
     def supports(self, feature: str, options: Mapping[str, Any]) -> bool:
         """Can this mode render `feature` with these modeOptions?"""

@@ -124,6 +124,9 @@ class BuiltinMode:
         if ctx.policy is not None:
             for where, message in builtin_policy.rounded(ctx.policy):
                 yield Finding("MF920", "warning", message, where)
+            if ctx.policy_owner:  # the inbound rate limit, once per component
+                for where, message in builtin_policy.approximated(ctx.policy):
+                    yield Finding("MF930", "warning", message, where)
         yield from fault_before_router(ctx, "Envoy")
         proxy = envoy.proxy_ports(ctx.options)
         reserved = _reserved(ctx, proxy)

@@ -173,9 +173,10 @@ def fraction(percent: float) -> dict[str, Any]:
 
 
 def fault_filter(f: FaultInjection) -> dict[str, Any]:
-    """`envoy.filters.http.fault` with each fault's percentage written (left out, nothing happens)."""
+    """`envoy.filters.http.fault` with each fault's percentage written (left out, nothing happens). A
+    0s delay is no delay, which Envoy says by its absence (it refuses a fixed_delay of 0s)."""
     config: dict[str, Any] = {"@type": FAULT}
-    if f.delay is not None:
+    if f.delay is not None and f.delay.fixed_delay_ms:
         config["delay"] = {
             "fixed_delay": proto_style(f.delay.fixed_delay_ms),
             "percentage": fraction(f.delay.percent),
@@ -217,6 +218,15 @@ def rounded(ctx: PolicyContext) -> Iterator[tuple[str, str]]:
     for edge in ctx.edges:
         for message in _inexact(edge.effective, f"for dependency {edge.to.component}"):
             yield "dependencies", message
+
+
+def approximated(ctx: PolicyContext) -> Iterator[tuple[str, str]]:
+    """(field, message) for what the component's inbound Envoy carries only approximately: a burst
+    smaller than one refill step is raised to it (as in istio, MF930)."""
+    limit = ctx.policy.traffic.rate_limit
+    bucket = token_bucket(limit) if limit else None
+    if bucket and bucket.burst_raised:
+        yield "traffic", bucket.raised_note()
 
 
 def _inexact(t: Traffic, where: str) -> Iterator[str]:

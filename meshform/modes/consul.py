@@ -51,6 +51,7 @@ FACTS = ModeFacts(
     first_port_service=True,
     policy=policy_support.CONSUL,
     policy_defaults=policy_support.CONSUL_DEFAULTS,
+    dropped=consul_policy.dropped,
 )
 
 

@@ -21,9 +21,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from meshform.modes.base import Finding
+from meshform.modes.base import Dropped, Finding
 from meshform.modes.policy_objects import (
-    APPROXIMATED,
     ROUNDED,
     percent_text,
     policy_object,
@@ -149,7 +148,7 @@ def _fault_extension(fault: r.FaultInjection) -> dict[str, Any]:
 
 def _router_destination(traffic: r.Traffic) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    if traffic.timeout_ms is not None:
+    if traffic.timeout_ms:  # 0s is unset to Consul (see dropped): left out
         out["requestTimeout"] = go_style(traffic.timeout_ms)
     if traffic.retries is not None:
         out |= _retry_fields(traffic.retries)
@@ -219,13 +218,6 @@ def other_ports(ctx: PolicyContext) -> Iterator[Finding]:
 
 def approximations(ctx: PolicyContext) -> Iterator[tuple[str, str]]:
     """(code, message) for what Consul rounds (MF920) or cannot say (MF930) of this component's policy."""
-    retries = ctx.policy.traffic.retries
-    if retries is not None and retries.attempts and protocol(ctx) in _L7:
-        if retries.per_try_timeout_ms is not None:
-            per_try = go_style(retries.per_try_timeout_ms)
-            yield APPROXIMATED, f"Consul has no per-try timeout: retries.perTryTimeout {per_try} left out"
-        if retries.backoff is not None:
-            yield APPROXIMATED, "Consul has no retry backoff: retries.backoff left out (Envoy's 25ms base)"
     fault = ctx.policy.traffic.fault_injection if protocol(ctx) in _L7 else None
     for name, share in (
         ("delay", fault.delay.percent if fault and fault.delay else None),
@@ -238,12 +230,26 @@ def approximations(ctx: PolicyContext) -> Iterator[tuple[str, str]]:
         yield from _upstream_approximations(edge)
 
 
+def dropped(t: r.Traffic) -> Iterator[Dropped]:
+    """What Consul cannot carry of a traffic block (ModeFacts.dropped): it would be left out."""
+    if t.timeout_ms == 0:
+        # agent/xds/routes.go sets the route timeout only when requestTimeout > 0: 0s leaves Envoy's
+        # 15s default, the opposite of "no timeout" that 0s means to Envoy, Istio, Kuma and Linkerd
+        # (only the experimental v2 proxystate path reads a negative requestTimeout as "off").
+        yield Dropped(("timeout",), "Consul reads requestTimeout 0s as unset, so Envoy's 15s default applies")
+    retries = t.retries
+    if retries is not None and retries.attempts:
+        if retries.per_try_timeout_ms is not None:
+            yield Dropped(("retries", "perTryTimeout"), "Consul has no per-try timeout")
+        if retries.backoff is not None:
+            yield Dropped(("retries", "backoff"), "Consul has no retry backoff (Envoy's 25ms base applies)")
+    if t.circuit_breaker is not None and t.circuit_breaker.max_retries is not None:
+        yield Dropped(("circuitBreaker", "maxRetries"), "Consul has no limit on concurrent retries")
+
+
 def _upstream_approximations(edge: Edge) -> Iterator[tuple[str, str]]:
-    cb, od = edge.effective.circuit_breaker, edge.effective.outlier_detection
+    od = edge.effective.outlier_detection
     towards = f"towards {edge.to.component}"
-    if cb is not None and cb.max_retries is not None:
-        no_limit = "Consul has no limit on concurrent retries"
-        yield APPROXIMATED, f"{no_limit}: circuitBreaker.maxRetries {towards} left out"
     cap = od.max_ejection_percent if od else None
     if cap is not None and cap != whole_cap(cap):
         whole = f"{percent_text(cap)} {towards} becomes {whole_cap(cap)}"

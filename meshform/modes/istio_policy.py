@@ -315,11 +315,6 @@ def _route_approximations(traffic: r.Traffic, where: str) -> Iterator[tuple[str,
             f"Istio sets only the backoff's base interval{where}: maxInterval "
             f"{go_style(backoff.max_interval_ms)} becomes Envoy's 10 x base, {go_style(cap)}",
         )
-    if backoff.base_interval_ms == 0:
-        yield (
-            APPROXIMATED,
-            f"Istio needs a backoff of at least 1ms{where}: 0s is left out and Istio's 25ms applies",
-        )
 
 
 def _destination_approximations(traffic: r.Traffic) -> Iterator[tuple[str, str]]:
@@ -330,25 +325,10 @@ def _destination_approximations(traffic: r.Traffic) -> Iterator[tuple[str, str]]
             f"Istio takes a whole maxEjectionPercent: {_percent(od.max_ejection_percent)} "
             f"becomes {math.floor(od.max_ejection_percent)}",
         )
-    for name, ms in (
-        ("interval", od.interval_ms if od else None),
-        ("baseEjectionTime", od.base_ejection_time_ms if od else None),
-    ):
-        if ms == 0:
-            yield (
-                APPROXIMATED,
-                f"Istio needs outlierDetection.{name} of at least 1ms: "
-                "0s is left out and Istio's default applies",
-            )
     limit = traffic.rate_limit
     bucket = token_bucket(limit) if limit else None
     if bucket and bucket.burst_raised:
-        yield (
-            APPROXIMATED,
-            f"rateLimit burst {bucket.declared_burst} is smaller than one refill of the token bucket: "
-            f"raised to {bucket.max_tokens} (Envoy adds {bucket.tokens_per_fill} tokens every "
-            f"{go_style(bucket.fill_interval_ms)})",
-        )
+        yield APPROXIMATED, bucket.raised_note()
 
 
 def approximations(ctx: PolicyContext) -> Iterator[tuple[str, str]]:

@@ -58,6 +58,7 @@ FACTS = ModeFacts(
     ),
     policy=policy_support.KUMA,
     policy_defaults=policy_support.KUMA_DEFAULTS,
+    dropped=kuma_policy.dropped,
     edge_features=policy_support.KUMA_EDGE_FEATURES,
     rewires_services=True,  # annotates a Service's http2 ports when its policy needs L7
     service_keys=("[0-9]*.service.kuma.io/protocol",),

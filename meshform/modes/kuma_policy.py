@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from meshform.modes.base import Dropped
 from meshform.modes.policy_objects import (
     APPROXIMATED,
     ROUNDED,
@@ -361,28 +362,20 @@ def _fault_per_port(ctx: PolicyContext) -> Iterator[tuple[str, str]]:
 
 
 def _traffic_approximations(t: r.Traffic, where: str) -> Iterator[tuple[str, str]]:
-    unnamed = [c for c in t.retries.status_codes if c not in _NAMED_STATUS] if t.retries else []
-    if unnamed:
-        codes = ", ".join(map(str, unnamed))
-        yield (
-            APPROXIMATED,
-            f"Kuma retries only on status codes HTTP names: retries.on {codes}{where} left out",
-        )
-    cb, od = t.circuit_breaker, t.outlier_detection
-    if cb is not None and cb.max_retries == 0:
-        yield (
-            APPROXIMATED,
-            f"Kuma refuses circuitBreaker.maxRetries 0{where}: left out, its default 3 applies",
-        )
-    if od is None:
-        return
-    cap = od.max_ejection_percent
+    od = t.outlier_detection
+    cap = od.max_ejection_percent if od else None
     if cap is not None and cap != whole_cap(cap):
         whole = f"{percent_text(cap)} becomes {whole_cap(cap)}"
         yield ROUNDED, f"Kuma takes a whole maxEjectionPercent{where}: {whole}"
-    for name, ms in (("interval", od.interval_ms), ("baseEjectionTime", od.base_ejection_time_ms)):
-        if ms == 0:
-            yield (
-                APPROXIMATED,
-                f"Kuma refuses outlierDetection.{name} 0s{where}: left out, its default applies",
-            )
+
+
+def dropped(t: r.Traffic) -> Iterator[Dropped]:
+    """What Kuma cannot carry of a traffic block (ModeFacts.dropped): it would be left out."""
+    unnamed = [c for c in t.retries.status_codes if c not in _NAMED_STATUS] if t.retries else []
+    if unnamed:
+        codes = ", ".join(map(str, unnamed))
+        yield Dropped(("retries", "on"), f"Kuma retries only on status codes HTTP names, not {codes}")
+    cb = t.circuit_breaker
+    if cb is not None and cb.max_retries == 0:
+        why = "Kuma refuses maxRetries 0 (its default 3 would apply)"
+        yield Dropped(("circuitBreaker", "maxRetries"), why)

@@ -23,7 +23,7 @@ from meshform.modes.base import (
     excluded_namespaces,
     sidecar_findings,
 )
-from meshform.modes.policy_objects import approximated, on_services
+from meshform.modes.policy_objects import on_services
 from meshform.policy.context import PolicyContext
 
 FACTS = ModeFacts(
@@ -67,6 +67,7 @@ FACTS = ModeFacts(
     policy_defaults=policy_support.LINKERD_DEFAULTS,
     rewires_services=True,  # annotates the Services with timeouts, retries and failure accrual
     service_keys=linkerd_policy.SERVICE_KEYS,
+    dropped=linkerd_policy.dropped,
 )
 
 
@@ -95,7 +96,6 @@ class LinkerdMode:
             yield from _injection_findings(self.facts, ctx)
         else:
             yield from sidecar_findings(self.facts, ctx)
-        yield from approximated(ctx, linkerd_policy.approximations)
 
 
 def _version(ctx: EnrollContext) -> str:

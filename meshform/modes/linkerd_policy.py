@@ -17,10 +17,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from meshform.modes.policy_objects import APPROXIMATED, percent_text, policy_object
+from meshform.modes.base import Dropped
+from meshform.modes.policy_objects import policy_object
 from meshform.policy import records as r
 from meshform.policy.context import Peer, PolicyContext, PolicyPort
-from meshform.policy.durations import go_style
 
 GATEWAY_API = "gateway.networking.k8s.io/v1"
 SERVER_API = "policy.linkerd.io/v1beta3"
@@ -185,28 +185,24 @@ def _rate_limit(ctx: PolicyContext, port: PolicyPort, limit: r.RateLimit) -> dic
     return policy_object(ctx, POLICY_API, "HTTPLocalRateLimitPolicy", _per_port(ctx, port), spec)
 
 
-# ------------------------------------------------------------------------------- approximations
+# ------------------------------------------------------------------------- values it cannot carry
 
 
-def approximations(ctx: PolicyContext) -> Iterator[tuple[str, str]]:
-    """(code, message) for what Linkerd cannot say (MF930) of this component's policy."""
-    traffic = ctx.policy.traffic
+def dropped(traffic: r.Traffic) -> Iterator[Dropped]:
+    """What Linkerd cannot carry of a traffic block (ModeFacts.dropped): it would be left out."""
     retries = traffic.retries
     if retries is not None and retries.attempts:
         if retries.backoff is not None:
-            yield APPROXIMATED, "Linkerd has no retry backoff: retries.backoff left out"
+            yield Dropped(("retries", "backoff"), "Linkerd has no retry backoff")
         unselectable = ", ".join(c for c in retries.conditions if c not in _STATUS_CONDITIONS)
         if unselectable:
             itself = "it retries a refused stream or a per-try timeout of a retried request by itself"
-            yield APPROXIMATED, f"Linkerd cannot select retries on {unselectable}: {itself}"
+            yield Dropped(("retries", "on"), f"Linkerd cannot select retries on {unselectable}: {itself}")
     od = traffic.outlier_detection
     accrual = "Linkerd's failure accrual has no"
     if od is not None and od.interval_ms is not None:
-        interval = go_style(od.interval_ms)
-        yield APPROXIMATED, f"{accrual} detection interval: outlierDetection.interval {interval} left out"
+        yield Dropped(("outlierDetection", "interval"), f"{accrual} detection interval")
     if od is not None and od.max_ejection_percent is not None:
-        cap = percent_text(od.max_ejection_percent)
-        yield APPROXIMATED, f"{accrual} ejection cap: outlierDetection.maxEjectionPercent {cap} left out"
+        yield Dropped(("outlierDetection", "maxEjectionPercent"), f"{accrual} ejection cap")
     if traffic.rate_limit is not None and traffic.rate_limit.burst is not None:
-        burst = traffic.rate_limit.burst
-        yield APPROXIMATED, f"Linkerd limits a rate, not a burst: rateLimit.burst {burst} left out"
+        yield Dropped(("rateLimit", "burst"), "Linkerd limits a rate, not a burst")

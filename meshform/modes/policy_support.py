@@ -21,7 +21,12 @@ NATIVE: Table = {
         "a NetworkPolicy admitting the dependents' pods: L3/L4, not identity-based, needs an enforcing CNI",
     ),
 }
-NATIVE_DEFAULTS = ("no proxy: no timeout, retry, limit or fault beyond what the application does itself",)
+# Every mode's *_DEFAULTS says what `retries` without `on` means there (NO_ON_PREFIX): the meshes differ.
+NO_ON_PREFIX = "retries without `on`: "
+NATIVE_DEFAULTS = (
+    "no proxy: no timeout, retry, limit or fault beyond what the application does itself",
+    NO_ON_PREFIX + "nothing is retried (no proxy)",
+)
 
 BUILTIN: Table = {
     r.TIMEOUT: Capability(YES),
@@ -52,6 +57,7 @@ BUILTIN_DEFAULTS = (
     "no retries without a retry policy",
     "circuit breakers 1024 connections / 1024 pending / 1024 requests / 3 retries",
     "no outlier detection",
+    NO_ON_PREFIX + "connect-failure, refused-stream and 503 (Istio's list without its gRPC conditions)",
 )
 
 ISTIO: Table = {
@@ -84,9 +90,12 @@ ISTIO: Table = {
 ISTIO_EDGE_FEATURES = frozenset({r.TIMEOUT, r.RETRIES, r.FAULT_DELAY, r.FAULT_ABORT})
 ISTIO_DEFAULTS = (
     "no route timeout",
-    "2 retries on connect-failure,refused-stream,unavailable,cancelled,503 when nothing is said",
+    "no retries declared: Istio's implicit 2 retries on connect-failure,refused-stream,unavailable,"
+    "cancelled,503",
     "connection pool limits 2^32-1 (Envoy's 1024 defaults removed)",
     "no outlier detection",
+    NO_ON_PREFIX
+    + "no retryOn is written, so Istio's connect-failure,refused-stream,unavailable,cancelled,503",
 )
 
 _WAYPOINT = "at a waypoint meshform emits (Gateway class istio-waypoint)"
@@ -112,6 +121,7 @@ AMBIENT_DEFAULTS = (
     "mTLS always on (HBONE)",
     "no L7 policy without a waypoint",
     "no sidecar-style implicit retries",
+    NO_ON_PREFIX + "at the waypoint, Istio's connect-failure,refused-stream,unavailable,cancelled,503",
 )
 
 LINKERD: Table = {
@@ -137,6 +147,8 @@ LINKERD_DEFAULTS = (
     "no retries",
     "failure accrual off",
     "default inbound policy all-unauthenticated",
+    NO_ON_PREFIX + "only retry.linkerd.io/limit is written: Linkerd retries no failed response until "
+    "retry.linkerd.io/http names statuses (it retries refused streams by itself)",
 )
 
 KUMA: Table = {
@@ -163,6 +175,7 @@ KUMA_DEFAULTS = (
     "mesh-timeout-all: request 15s, connect 5s, idle 1h",
     "mesh-retry-all: 5 retries, per try 16s, backoff 25ms to 250ms",
     "mesh-circuit-breaker-all: 1024 connections / pending / requests, 3 retries",
+    NO_ON_PREFIX + "MeshRetry without retryOn: Kuma's own default conditions apply",
 )
 
 _ENTERPRISE = "Consul Enterprise only"
@@ -184,4 +197,5 @@ CONSUL_DEFAULTS = (
     "protocol tcp: nothing L7 works until ServiceDefaults says http",
     "1 retry on connect failure",
     "mTLS always on",
+    NO_ON_PREFIX + "retryOnConnectFailure only: connection failures are retried, no response is",
 )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from meshform.policy.durations import go_style
 from meshform.policy.records import RateLimit
 
 MIN_FILL_MS = 50  # Envoy refuses a local rate limit fill_interval shorter than 50ms
@@ -28,6 +29,14 @@ class TokenBucket:
     def burst_raised(self) -> bool:
         """The declared burst was smaller than one refill step, so the bucket had to grow to it."""
         return self.max_tokens > self.declared_burst
+
+    def raised_note(self) -> str:
+        """What a person reads when the burst was raised (MF930 in every Envoy-based mode)."""
+        return (
+            f"rateLimit burst {self.declared_burst} is smaller than one refill of the token bucket: "
+            f"raised to {self.max_tokens} (Envoy adds {self.tokens_per_fill} tokens every "
+            f"{go_style(self.fill_interval_ms)})"
+        )
 
 
 def token_bucket(limit: RateLimit) -> TokenBucket:

@@ -285,7 +285,6 @@ def test_istio_approximations_warn(yaml_snapshot: SnapshotAssertion) -> None:
     warnings = sorted(d.message for d in result.diagnostics if d.code in ("MF920", "MF930"))
     assert [d.code for d in result.diagnostics if "maxEjectionPercent" in d.message] == ["MF920"]
     assert warnings == [
-        "Istio needs outlierDetection.interval of at least 1ms: 0s is left out and Istio's default applies",
         "Istio sets only the backoff's base interval on web's route: maxInterval 20ms becomes Envoy's 10 x "
         "base, 100ms",
         "Istio sets only the backoff's base interval: maxInterval 2s becomes Envoy's 10 x base, 1s",

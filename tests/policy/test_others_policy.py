@@ -600,31 +600,15 @@ def test_best_effort_warns_and_renders(tmp_path: Path) -> None:
 
 
 A, R = "MF930", "MF920"  # approximated (cannot be said), rounded
+# What a mode cannot carry at all is MF931/MF932 from the model checks (test_policy_values.py), not
+# a renderer's approximation.
 APPROXIMATED = {
-    "linkerd": [
-        (
-            A,
-            "Linkerd cannot select retries on reset, connect-failure: it retries a refused stream or a "
-            "per-try timeout of a retried request by itself",
-        ),
-        (A, "Linkerd has no retry backoff: retries.backoff left out"),
-        (A, "Linkerd limits a rate, not a burst: rateLimit.burst 20 left out"),
-        (A, "Linkerd's failure accrual has no detection interval: outlierDetection.interval 10s left out"),
-        (
-            A,
-            "Linkerd's failure accrual has no ejection cap: "
-            "outlierDetection.maxEjectionPercent 12.5 left out",
-        ),
-    ],
+    "linkerd": [],
     "kuma": [(R, "Kuma takes a whole maxEjectionPercent: 12.5 becomes 12")],
     "consul": [
         # web's and loadgen's upstream settings towards reviews, then reviews' own
-        (A, "Consul has no limit on concurrent retries: circuitBreaker.maxRetries towards reviews left out"),
         (R, "Consul takes a whole maxEjectionPercent: 12.5 towards reviews becomes 12"),
-        (A, "Consul has no per-try timeout: retries.perTryTimeout 500ms left out"),
-        (A, "Consul has no retry backoff: retries.backoff left out (Envoy's 25ms base)"),
         (R, "Consul takes whole percents: faultInjection.abort 0.5% becomes 1%"),
-        (A, "Consul has no limit on concurrent retries: circuitBreaker.maxRetries towards reviews left out"),
         (R, "Consul takes a whole maxEjectionPercent: 12.5 towards reviews becomes 12"),
     ],
     "kubernetes-native": [],
