@@ -3,7 +3,9 @@
 Each input document keeps its original text. A document meshform did not change is written back as
 that text, byte for byte, so its comments and formatting survive by construction and it costs nothing
 to emit. Changed documents are re-emitted by the engine in use: the fast one (no comments) or the
-round-trip one (comments, key order and quoting kept) where the output goes back to a person's files.
+comment-preserving one where the output goes back to a person's files: the position-based patcher
+(`patch`) writes meshform's edits into the document's own text, and a document it cannot place an
+edit in exactly is written whole by ruamel's round-trip engine (`roundtrip`), comments kept too.
 """
 
 from __future__ import annotations
@@ -31,7 +33,11 @@ from meshform.yamlio.split import is_blank, opens_with_separator, split
 from meshform.yamlio.tags import may_have_tags, refuse_tags
 from meshform.yamlio.writer import dump_document
 
-FAST, ROUND_TRIP = "fast", "round-trip"
+# The engines: FAST (our emitter; a changed document loses its inner comments), ROUND_TRIP (comments,
+# quoting, key order and indentation kept: the patcher, with ruamel per document where it cannot place
+# an edit), and RUAMEL (every changed document through ruamel: the reference ROUND_TRIP is tested
+# against). FAST and ROUND_TRIP read alike; only their writing differs.
+FAST, ROUND_TRIP, RUAMEL = "fast", "round-trip", "ruamel"
 WRAPPERS = ("List", "ResourceList")
 EXTENSIONS = (".yaml", ".yml", ".json")
 
@@ -60,7 +66,7 @@ def _fail(file: str, line: int, col: int, code: str, message: str) -> MeshformEr
 
 
 def _parse(text: str, file: str, line: int, engine: str) -> tuple[Any, tuple[int, int]]:
-    if engine == ROUND_TRIP:
+    if engine == RUAMEL:
         from meshform.yamlio.roundtrip import load
 
         data, indent = load(text, file, line)
@@ -378,7 +384,7 @@ def original_text(chunks: list[Chunk]) -> str:
 
 
 def _dump(data: Any, engine: str, indent: tuple[int, int]) -> str:
-    if engine == ROUND_TRIP:
+    if engine in (ROUND_TRIP, RUAMEL):
         from meshform.yamlio.roundtrip import dump
 
         return dump(data, indent)
@@ -412,6 +418,8 @@ def emit_chunk(chunk: Chunk, engine: str) -> list[str]:
     `# Source:` line). The round-trip engine keeps it by itself; the fast one is given it back."""
     if not chunk.changed:
         return [chunk.text]
+    if engine == ROUND_TRIP:
+        return _patched(chunk)
     if chunk.wrapper:
         chunk.data["items"] = objects_of(chunk)
         docs = [_dump(chunk.data, engine, chunk.indent)]
@@ -428,11 +436,60 @@ def object_texts(chunk: Chunk, engine: str) -> list[tuple[Any, str]]:
     items of a List come one by one. Nothing for a document that holds no data."""
     if chunk.data is None:
         return []
+    if chunk.wrapper and engine == ROUND_TRIP:  # each item with its own comments: ruamel's nodes
+        chunk.data["items"] = objects_of(chunk)
+        data, indent = _ruamel_data(chunk, chunk.data)
+        return list(zip(chunk.data["items"], (_dump(i, RUAMEL, indent) for i in data["items"]), strict=True))
     if chunk.wrapper:
         return [(obj, _dump(obj, engine, chunk.indent)) for obj in objects_of(chunk)]
     if not chunk.changed:
         return [(chunk.data, chunk.text)]
     return list(zip(objects_of(chunk), emit_chunk(chunk, engine), strict=True))
+
+
+def _patched(chunk: Chunk) -> list[str]:
+    """A changed chunk's documents on the comment-preserving engine: the document patched to its new
+    data, then any objects meshform added after it (written in the document's own indentation)."""
+    if chunk.wrapper:
+        chunk.data["items"] = objects_of(chunk)
+        return [rewritten(chunk, chunk.data)]
+    objects = objects_of(chunk)
+    kept = bool(chunk.items) and not chunk.items[0].dropped
+    docs = [rewritten(chunk, objects[0])] if kept else []
+    added = objects[1:] if kept else objects
+    if added:
+        from meshform.yamlio.indentation import guess_indent
+        from meshform.yamlio.patch import block
+
+        indent = guess_indent(chunk.text)
+        docs += ["".join(f"{ln}\n" for ln in block(obj, 0, indent)) if obj else "{}\n" for obj in added]
+        if not kept:
+            docs[0] = leading_comments(chunk.text) + docs[0]
+    return docs
+
+
+def rewritten(chunk: Chunk, new: Any) -> str:
+    """The chunk's document, comments and all, changed to read as `new` (a mapping): patched where the
+    patcher can place every edit, else written by the round-trip engine. MESHFORM_DEBUG=1 says which."""
+    from meshform.yamlio.patch import CannotPlace, patch
+
+    try:
+        return patch(chunk.text, new)
+    except CannotPlace as exc:
+        if os.environ.get("MESHFORM_DEBUG"):
+            import sys
+
+            sys.stderr.write(f"meshform: debug: {chunk.file}:{chunk.line}: round-trip engine: {exc}\n")
+    data, indent = _ruamel_data(chunk, new)
+    return _dump(data, RUAMEL, indent)
+
+
+def _ruamel_data(chunk: Chunk, new: Any) -> tuple[Any, tuple[int, int]]:
+    """The document read by the round-trip engine, its nodes changed to read as `new`."""
+    from meshform.yamlio.roundtrip import graft, load
+
+    data, indent = load(chunk.text, chunk.file, chunk.line)
+    return graft(data, new), indent
 
 
 def emit_file(chunks: list[Chunk], engine: str) -> str:
