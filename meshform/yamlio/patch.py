@@ -21,35 +21,64 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from typing import Any
 
 import yaml
 
 from meshform.yamlio.scalars import Pending, read_plain
+from meshform.yamlio.tags import may_have_tags
 from meshform.yamlio.writer import block_ok, format_scalar
 
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_MERGE = "tag:yaml.org,2002:merge"
+_Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# Where an anchor (`&a`) or alias (`*a`) could start a node; the token scan then says for sure.
+_MAYBE_ANCHOR = re.compile(r"(?:^|[\s\[{,])[&*][^\s\[\]{},]", re.MULTILINE)
+
+
+class _Loader(_Base):  # type: ignore[misc]
+    """libyaml's composer without tag resolution: the patcher reads scalars itself (`_scalar`), and
+    resolving every scalar's YAML 1.1 tag in Python was a third of its time."""
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+        return ""
 
 
 class CannotPlace(Exception):
     """The patcher cannot write this change exactly; the message says what (for the debug log)."""
 
 
-def patch(text: str, new: Any, indent: tuple[int, int] | None = None) -> str:
+def patch(text: str, new: Any, old: Any = None) -> str:
     """`text` (one YAML document whose root is a block mapping) rewritten so that it reads as `new`,
-    every byte outside the changed keys and items kept. Raises CannotPlace."""
+    every byte outside the changed keys and items kept. `old` is the text as the engine read it
+    (read here when not given): only where it differs from `new` is the text looked at. Raises
+    CannotPlace."""
     if not text.endswith("\n"):
         text += "\n"
     root = _compose(text)
     if not isinstance(root, yaml.MappingNode) or root.flow_style or not isinstance(new, dict):
         raise CannotPlace("the document is not a block mapping")
-    editor = _Editor(text, indent)
-    editor.mapping(root, new)
+    editor = _Editor(text)
+    editor.mapping(root, new, _value(root) if old is None else old)
     return editor.apply()
 
 
-def block(value: Any, col: int, indent: tuple[int, int], dash: bool = False) -> list[str]:
+class Indentation:
+    """A document's (mapping indent, sequence dash offset), read from its text when first asked:
+    only a nested mapping or sequence needs it."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.pair: tuple[int, int] | None = None
+
+    def __call__(self) -> tuple[int, int]:
+        if self.pair is None:
+            from meshform.yamlio.indentation import guess_indent
+
+            self.pair = guess_indent(self.text)
+        return self.pair
+
+
+def block(value: Any, col: int, indent: Indentation, dash: bool = False) -> list[str]:
     """Lines (without line breaks) writing a non-empty mapping's entries at column `col`, or, with
     `dash`, `value` as one sequence item whose `- ` is at column `col`."""
     out: list[str] = []
@@ -64,7 +93,7 @@ def block(value: Any, col: int, indent: tuple[int, int], dash: bool = False) -> 
 
 
 def _compose(text: str) -> Any:
-    if "!" in text and _has_tag(text):
+    if may_have_tags(text) and _has_tag(text):
         raise CannotPlace("a tag")
     loader = _Loader(text)
     try:
@@ -73,7 +102,7 @@ def _compose(text: str) -> Any:
         raise CannotPlace(f"libyaml cannot compose it: {str(exc).splitlines()[0]}") from None
     finally:
         loader.dispose()
-    if ("&" in text or "*" in text) and _has_anchor(text):
+    if ("&" in text or "*" in text) and _MAYBE_ANCHOR.search(text) and _has_anchor(text):
         raise CannotPlace("an anchor or alias")
     return root
 
@@ -90,7 +119,7 @@ def _key(node: Any) -> Any:
     """A key as the fast engine reads it (Kubernetes' YAML 1.1)."""
     if not isinstance(node, yaml.ScalarNode):
         raise CannotPlace("a complex key")
-    if node.tag == _MERGE and not node.style:
+    if node.value == "<<" and not node.style:
         raise CannotPlace("a merge key")
     return _scalar(node)
 
@@ -121,6 +150,21 @@ def same(a: Any, b: Any) -> bool:
     return _kind(a) == _kind(b) and a == b
 
 
+def unchanged(old: Any, new: Any) -> bool:
+    """`same`, at C speed for whole subtrees: `==` first, then JSON text (where `true`, `1` and `1.0`
+    differ) for collections that `==` finds equal."""
+    if old is new:
+        return True
+    if old != new:
+        return False
+    if not isinstance(old, dict | list):
+        return _kind(old) == _kind(new)
+    try:
+        return json.dumps(old, default=repr) == json.dumps(new, default=repr)
+    except (TypeError, ValueError):  # keys JSON cannot write: the walk in Python
+        return same(old, new)
+
+
 def _kind(v: Any) -> int:
     return 1 if isinstance(v, bool) else 2 if isinstance(v, int) else 3 if isinstance(v, float) else 0
 
@@ -131,18 +175,10 @@ def _kind(v: Any) -> int:
 class _Editor:
     """Edits (start, end, replacement) of one document's text, applied at once at the end."""
 
-    def __init__(self, text: str, indent: tuple[int, int] | None) -> None:
+    def __init__(self, text: str) -> None:
         self.text = text
-        self._indent = indent
+        self.indent = Indentation(text)
         self.edits: list[tuple[int, int, str]] = []
-
-    @property
-    def indent(self) -> tuple[int, int]:
-        if self._indent is None:
-            from meshform.yamlio.indentation import guess_indent
-
-            self._indent = guess_indent(self.text)
-        return self._indent
 
     def apply(self) -> str:
         out: list[str] = []
@@ -173,8 +209,11 @@ class _Editor:
         if isinstance(node, yaml.ScalarNode):
             end = node.end_mark.index
             if node.style in ("|", ">"):
+                header = self.text[node.start_mark.index : self.line_after(node.start_mark.index)]
+                if "+" in header.split("#")[0]:  # kept trailing line breaks are the value's own
+                    return self.text.rfind("\n", 0, end)
                 end = len(self.text[:end].rstrip())
-            return end
+            return int(end)
         if node.flow_style or not node.value:
             return int(node.end_mark.index)
         last = node.value[-1]
@@ -195,16 +234,21 @@ class _Editor:
 
     # -- mappings
 
-    def mapping(self, node: Any, new: dict[Any, Any]) -> None:
+    def mapping(self, node: Any, new: dict[Any, Any], old: dict[Any, Any]) -> None:
         if node.flow_style:
-            self.flow(node, new)
+            self.flow(node, new, old)
             return
-        entries = {_key(k): (k, v) for k, v in node.value}
-        for key, (k, v) in entries.items():
+        if len(node.value) != len(old):
+            raise CannotPlace("a mapping whose entries are not its keys (a merge key?)")
+        entries: dict[Any, tuple[Any, Any]] = {}
+        for (k, v), (key, was) in zip(node.value, old.items(), strict=True):
+            if not k.style and k.value == "<<":
+                raise CannotPlace("a merge key")
+            entries[key] = (k, v)
             if key not in new:
                 self.remove_entry(k, v)
-            else:
-                self.value(k, v, new[key])
+            elif not unchanged(was, new[key]):
+                self.value(k, v, new[key], was)
         previous: tuple[Any, Any] | None = None
         added: list[tuple[Any, Any]] = []
         for key, value in new.items():
@@ -218,10 +262,10 @@ class _Editor:
         if added:
             self.insert_entries(node, previous, added)
 
-    def flow(self, node: Any, new: Any) -> None:
+    def flow(self, node: Any, new: Any, old: Any) -> None:
         """A flow-style collection: left alone when unchanged, and `{}`/`[]` filled is written as a
         block in its place; any other edit inside one is not placed."""
-        if same(_value(node), new):
+        if unchanged(old, new):
             return
         if node.value:
             raise CannotPlace("an edit inside a flow-style collection")
@@ -247,13 +291,13 @@ class _Editor:
             at = self.line_after(self.entry_end(*after))
             self.edits.append((at, at, lines))
 
-    def value(self, key: Any, node: Any, new: Any) -> None:
-        """The value `node` of `key` becomes `new`."""
+    def value(self, key: Any, node: Any, new: Any, old: Any) -> None:
+        """The value `node` of `key`, read as `old`, becomes `new` (they differ)."""
         if isinstance(node, yaml.MappingNode) and isinstance(new, dict) and (new or not node.value):
-            self.mapping(node, new)
+            self.mapping(node, new, old)
         elif isinstance(node, yaml.SequenceNode) and isinstance(new, list) and (new or not node.value):
-            self.sequence(node, new)
-        elif not same(_value(node), new):
+            self.sequence(node, new, old)
+        else:
             self.replace_entry_value(key, node, new)
 
     def replace_entry_value(self, key: Any, node: Any, new: Any) -> None:
@@ -276,16 +320,15 @@ class _Editor:
 
     def inline_or_block(self, new: Any, key_col: int) -> str:
         """A key's value as the text that follows its colon."""
-        m, off = self.indent
         if isinstance(new, dict) and new:
-            return "\n" + "\n".join(block(new, key_col + m, self.indent))
+            return "\n" + "\n".join(block(new, key_col + self.indent()[0], self.indent))
         if isinstance(new, list) and new:
             lines: list[str] = []
             for item in new:
-                lines += block(item, key_col + off, self.indent, dash=True)
+                lines += block(item, key_col + self.indent()[1], self.indent, dash=True)
             return "\n" + "\n".join(lines)
         if isinstance(new, str) and block_ok(new):
-            return " " + "\n".join(_block_scalar(new, key_col + m))
+            return " " + "\n".join(_block_scalar(new, key_col + self.indent()[0]))
         return " " + _flow_empty_or_scalar(new)
 
     def replace_scalar(self, node: Any, new: Any) -> None:
@@ -295,44 +338,45 @@ class _Editor:
             key_col = len(head) - len(head.lstrip(" "))
             while head[key_col : key_col + 2] == "- ":  # the key (or item) after `- ` marks
                 key_col += 2
-            text = "\n".join(_block_scalar(new, key_col + self.indent[0]))
+            text = "\n".join(_block_scalar(new, key_col + self.indent()[0]))
         else:
             text = _flow_empty_or_scalar(new)
         self.edits.append((start, self.end(node), text))
 
     # -- sequences
 
-    def sequence(self, node: Any, new: list[Any]) -> None:
+    def sequence(self, node: Any, new: list[Any], old: list[Any]) -> None:
         if node.flow_style:
-            self.flow(node, new)
+            self.flow(node, new, old)
             return
         items = node.value
+        if len(items) != len(old):
+            raise CannotPlace("a sequence whose items are not its nodes")
         if len(items) == len(new):
-            for item, value in zip(items, new, strict=True):
-                self.item(item, value)
+            for item, value, was in zip(items, new, old, strict=True):
+                if not unchanged(was, value):
+                    self.item(item, value, was)
             return
-        old = [_value(item) for item in items]
-        matcher = difflib.SequenceMatcher(
-            None, [_hashable(v) for v in old], [_hashable(v) for v in new], False
-        )
+        before, after = [_hashable(v) for v in old], [_hashable(v) for v in new]
+        matcher = difflib.SequenceMatcher(None, before, after, autojunk=False)
         for op, i1, i2, j1, j2 in matcher.get_opcodes():
             if op == "equal":
                 continue
             if op == "replace" and i2 - i1 == j2 - j1:
-                for item, value in zip(items[i1:i2], new[j1:j2], strict=True):
-                    self.item(item, value)
+                for item, value, was in zip(items[i1:i2], new[j1:j2], old[i1:i2], strict=True):
+                    self.item(item, value, was)
                 continue
             for item in items[i1:i2]:
                 self.remove_item(item)
             if j2 > j1:
                 self.insert_items(node, i1, new[j1:j2])
 
-    def item(self, node: Any, new: Any) -> None:
+    def item(self, node: Any, new: Any, old: Any) -> None:
         if isinstance(node, yaml.MappingNode) and isinstance(new, dict) and new and node.value:
-            self.mapping(node, new)
+            self.mapping(node, new, old)
         elif isinstance(node, yaml.SequenceNode) and isinstance(new, list) and new and node.value:
-            self.sequence(node, new)
-        elif not same(_value(node), new):
+            self.sequence(node, new, old)
+        elif not unchanged(old, new):
             if isinstance(node, yaml.ScalarNode) and not _empty(node) and not _collection(new):
                 self.replace_scalar(node, new)
             else:
@@ -397,26 +441,25 @@ def _block_scalar(s: str, col: int) -> list[str]:
     ]
 
 
-def _entries(out: list[str], m: dict[Any, Any], col: int, indent: tuple[int, int]) -> None:
+def _entries(out: list[str], m: dict[Any, Any], col: int, indent: Indentation) -> None:
     pad = " " * col
-    step, offset = indent
     for k, v in m.items():
         head = pad + format_scalar(k) + ":"
         if isinstance(v, dict) and v:
             out.append(head)
-            _entries(out, v, col + step, indent)
+            _entries(out, v, col + indent()[0], indent)
         elif isinstance(v, list) and v:
             out.append(head)
             for item in v:
-                _item(out, item, col + offset, indent)
+                _item(out, item, col + indent()[1], indent)
         elif isinstance(v, str) and block_ok(v):
-            first, *rest = _block_scalar(v, col + step)
+            first, *rest = _block_scalar(v, col + indent()[0])
             out += [head + " " + first, *rest]
         else:
             out.append(head + " " + _flow_empty_or_scalar(v))
 
 
-def _item(out: list[str], v: Any, col: int, indent: tuple[int, int]) -> None:
+def _item(out: list[str], v: Any, col: int, indent: Indentation) -> None:
     """One sequence item, its `- ` at `col`; a mapping or sequence item starts on the dash's line."""
     lead = " " * col + "- "
     start = len(out)

@@ -55,6 +55,7 @@ class Chunk:
     indent: tuple[int, int] = (2, 0)  # round-trip engine: the author's indentation, kept on re-emit
     sep: str = ""  # the separator line that preceded this document in its file
     newline: str = "\n"  # the file's line ending ("\r\n" when every line ends so): written back so
+    read_by_rs: bool = False  # yaml-rs read it as Kubernetes does: it may read the text again alone
 
     @property
     def changed(self) -> bool:
@@ -65,20 +66,22 @@ def _fail(file: str, line: int, col: int, code: str, message: str) -> MeshformEr
     return MeshformError([Diagnostic(file, line, col, Level.ERROR, code, message)])
 
 
-def _parse(text: str, file: str, line: int, engine: str) -> tuple[Any, tuple[int, int]]:
+def _parse(text: str, file: str, line: int, engine: str) -> tuple[Any, tuple[int, int], bool]:
+    """The document's data, its indentation (RUAMEL) and whether yaml-rs read it."""
+    by_rs = False
     if engine == RUAMEL:
         from meshform.yamlio.roundtrip import load
 
         data, indent = load(text, file, line)
     else:
-        data, indent = _parse_fast(text, file, line), (2, 0)
+        (data, by_rs), indent = _parse_fast(text, file, line), (2, 0)
     if "&" in text and "*" in text:
         _bound_aliases(data, text, file, line)
         unshare(data)
     elif _may_nest_deeper(text) and too_deep(data):
         # Deeper than any manifest needs, and every later walk (writer, copies) would recurse.
         raise _too_deep_error(text, file, line)
-    return data, indent
+    return data, indent, by_rs
 
 
 def _too_deep_error(text: str, file: str, line: int) -> MeshformError:
@@ -86,7 +89,7 @@ def _too_deep_error(text: str, file: str, line: int) -> MeshformError:
     return _fail(file, line + where[0] - 1, where[1], "MF004", depth_message())
 
 
-def _parse_fast(text: str, file: str, line: int) -> Any:
+def _parse_fast(text: str, file: str, line: int) -> tuple[Any, bool]:
     import yaml
 
     from meshform.yamlio import fast
@@ -99,9 +102,9 @@ def _parse_fast(text: str, file: str, line: int) -> Any:
         refuse_tags(text, file, line)
     data = fast.accelerated(text)
     if data is not NotImplemented:
-        return data
+        return data, True
     try:
-        return fast.load(text)
+        return fast.load(text), False
     except fast.DuplicateKey as exc:
         raise _fail(file, line + exc.line - 1, exc.col, "MF003", f"duplicate key: {exc}") from None
     except yaml.MarkedYAMLError as exc:
@@ -269,7 +272,7 @@ def load_text(
         if is_blank(doc_text) or not wanted(kinds, doc_text, markers):
             chunks.append(Chunk(file, line, doc_text, None, sep=sep, newline=newline))
             continue
-        data, indent = _parse(doc_text, file, line, engine)
+        data, indent, by_rs = _parse(doc_text, file, line, engine)
         if isinstance(data, list):  # objects inside it would pass ungoverned: no reader takes it as objects
             raise _fail(
                 file,
@@ -280,7 +283,15 @@ def load_text(
                 "with the objects under items",
             )
         chunk = Chunk(
-            file, line, doc_text, data, wrapper=_is_wrapper(data), indent=indent, sep=sep, newline=newline
+            file,
+            line,
+            doc_text,
+            data,
+            wrapper=_is_wrapper(data),
+            indent=indent,
+            sep=sep,
+            newline=newline,
+            read_by_rs=by_rs,
         )
         if chunk.wrapper:
             _refuse_odd_items(chunk)
@@ -458,10 +469,9 @@ def _patched(chunk: Chunk) -> list[str]:
     docs = [rewritten(chunk, objects[0])] if kept else []
     added = objects[1:] if kept else objects
     if added:
-        from meshform.yamlio.indentation import guess_indent
-        from meshform.yamlio.patch import block
+        from meshform.yamlio.patch import Indentation, block
 
-        indent = guess_indent(chunk.text)
+        indent = Indentation(chunk.text)
         docs += ["".join(f"{ln}\n" for ln in block(obj, 0, indent)) if obj else "{}\n" for obj in added]
         if not kept:
             docs[0] = leading_comments(chunk.text) + docs[0]
@@ -474,7 +484,7 @@ def rewritten(chunk: Chunk, new: Any) -> str:
     from meshform.yamlio.patch import CannotPlace, patch
 
     try:
-        return patch(chunk.text, new)
+        return patch(chunk.text, new, _read_again(chunk))
     except CannotPlace as exc:
         if os.environ.get("MESHFORM_DEBUG"):
             import sys
@@ -484,11 +494,22 @@ def rewritten(chunk: Chunk, new: Any) -> str:
     return _dump(data, RUAMEL, indent)
 
 
+def _read_again(chunk: Chunk) -> Any:
+    """The document's text as the engine read it before meshform changed the data: yaml-rs alone when
+    it was the reader (it read the text as Kubernetes does, so it does again), else the patcher reads
+    it from its own nodes."""
+    from meshform.yamlio.fast import reread
+
+    return reread(chunk.text) if chunk.read_by_rs else None
+
+
 def _ruamel_data(chunk: Chunk, new: Any) -> tuple[Any, tuple[int, int]]:
     """The document read by the round-trip engine, its nodes changed to read as `new`."""
     from meshform.yamlio.roundtrip import graft, load
 
     data, indent = load(chunk.text, chunk.file, chunk.line)
+    if "&" in chunk.text and "*" in chunk.text:
+        unshare(data)  # as on reading: an alias is a copy, so a change to one is not a change to all
     return graft(data, new), indent
 
 
