@@ -136,7 +136,7 @@ def test_crlf_stays_crlf_and_every_input_line_is_kept() -> None:
 # -------------------------------------------------------------------------------- what goes to ruamel
 
 FALLBACK = {
-    "flow labels": "metadata:\n  labels: {app: web}",
+    "flow labels over two lines": "metadata:\n  labels: {app: web,\n    tier: front}",
     "flow template metadata": "metadata: {labels: {app: web}}",
 }
 
@@ -183,7 +183,7 @@ def test_the_fallback_is_said_in_the_debug_log(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("MESHFORM_DEBUG", "1")
-    govern(_workload(FALLBACK["flow labels"]), "istio")
+    govern(_workload(FALLBACK["flow template metadata"]), "istio")
     assert re.search(r"in\.yaml:1: round-trip engine: an edit inside a flow-style", capsys.readouterr().err)
 
 
@@ -208,6 +208,11 @@ def test_the_fallback_is_said_in_the_debug_log(
         # a key inserted after a block scalar: after its text, or after the line breaks it keeps
         ("s: |\n  x\n\nt: 1\n", {"s": "x\n", "u": 2, "t": 1}, "s: |\n  x\nu: 2\n\nt: 1\n"),
         ("s: |+\n  x\n\nt: 1\n", {"s": "x\n\n", "u": 2, "t": 1}, "s: |+\n  x\n\nu: 2\nt: 1\n"),
+        # a flow mapping on one line: entries appended, replaced and removed, spacing kept
+        ("m: { a: 1, b: x }  # c\n", {"m": {"a": 1, "b": "x", "k": "on"}},
+         'm: { a: 1, b: x, k: "on" }  # c\n'),
+        ("m: {a: 1, b: x, c: 2}\n", {"m": {"a": 1, "c": 3}}, "m: {a: 1, c: 3}\n"),
+        ("m: {a: 1, b: x}\n", {"m": {"a": 1, "k": "v"}}, "m: {a: 1, k: v}\n"),
         # booleans and numbers are not each other
         ("b: yes\n", {"b": 1}, "b: 1\n"),
         ("b: yes\n", {"b": True}, "b: yes\n"),

@@ -147,7 +147,7 @@ def same(a: Any, b: Any) -> bool:
         return isinstance(b, list) and len(a) == len(b) and all(map(same, a, b))
     if isinstance(b, dict | list):
         return False
-    return _kind(a) == _kind(b) and a == b
+    return _kind(a) == _kind(b) and (a == b or (_nan(a) and _nan(b)))
 
 
 def unchanged(old: Any, new: Any) -> bool:
@@ -156,13 +156,29 @@ def unchanged(old: Any, new: Any) -> bool:
     if old is new:
         return True
     if old != new:
-        return False
+        return _nan(old) and _nan(new)  # NaN is not NaN to ==, yet it is the value that was read
     if not isinstance(old, dict | list):
         return _kind(old) == _kind(new)
     try:
         return json.dumps(old, default=repr) == json.dumps(new, default=repr)
     except (TypeError, ValueError):  # keys JSON cannot write: the walk in Python
         return same(old, new)
+
+
+MISSING = object()
+
+
+def find_key(mapping: dict[Any, Any], key: Any) -> Any:
+    """`key` as `mapping` holds it, or MISSING; a NaN key (`.nan:`) finds a NaN key (== does not)."""
+    if key in mapping:
+        return key
+    if _nan(key):
+        return next((k for k in mapping if _nan(k)), MISSING)
+    return MISSING
+
+
+def _nan(v: Any) -> bool:
+    return isinstance(v, float) and v != v
 
 
 def _kind(v: Any) -> int:
@@ -245,18 +261,20 @@ class _Editor:
             if not k.style and k.value == "<<":
                 raise CannotPlace("a merge key")
             entries[key] = (k, v)
-            if key not in new:
+            now = find_key(new, key)
+            if now is MISSING:
                 self.remove_entry(k, v)
-            elif not unchanged(was, new[key]):
-                self.value(k, v, new[key], was)
+            elif not unchanged(was, new[now]):
+                self.value(k, v, new[now], was)
         previous: tuple[Any, Any] | None = None
         added: list[tuple[Any, Any]] = []
         for key, value in new.items():
-            if key in entries:
+            here = find_key(entries, key)
+            if here is not MISSING:
                 if added:
                     self.insert_entries(node, previous, added)
                     added = []
-                previous = entries[key]
+                previous = entries[here]
             else:
                 added.append((key, value))
         if added:
@@ -267,9 +285,49 @@ class _Editor:
         block in its place; any other edit inside one is not placed."""
         if unchanged(old, new):
             return
-        if node.value:
+        if not node.value:
+            self.replace_value_of(node, new)
+        elif isinstance(node, yaml.MappingNode) and self.one_line(node) and _scalars(old, new):
+            self.flow_mapping(node, new, old)
+        else:
             raise CannotPlace("an edit inside a flow-style collection")
-        self.replace_value_of(node, new)
+
+    def one_line(self, node: Any) -> bool:
+        return "\n" not in self.text[node.start_mark.index : node.end_mark.index]
+
+    def flow_mapping(self, node: Any, new: dict[Any, Any], old: dict[Any, Any]) -> None:
+        """`{a: 1, b: 2}` on one line, its values scalars: entries removed with their comma, values
+        replaced in place, new entries appended before the `}`, the spacing as it was."""
+        pairs = node.value
+        if len(pairs) != len(old) or any(_empty(v) or v.style in ("|", ">") for _, v in pairs):
+            raise CannotPlace("an edit inside a flow-style mapping of an unusual layout")
+        kept = 0
+        for i, ((k, v), (key, was)) in enumerate(zip(pairs, old.items(), strict=True)):
+            now = find_key(new, key)
+            if now is MISSING:
+                start, end = k.start_mark.index, v.end_mark.index
+                if i + 1 < len(pairs):
+                    end = pairs[i + 1][0].start_mark.index
+                elif i:
+                    start = pairs[i - 1][1].end_mark.index
+                self.edits.append((start, end, ""))
+                continue
+            kept += 1
+            if not unchanged(was, new[now]):
+                if isinstance(new[now], str) and block_ok(new[now]):
+                    raise CannotPlace("a multi-line value in a flow-style mapping")
+                self.edits.append((v.start_mark.index, v.end_mark.index, _flow_empty_or_scalar(new[now])))
+        added = [(k, v) for k, v in new.items() if find_key(old, k) is MISSING]
+        if not added:
+            return
+        if not kept or any(isinstance(v, str) and block_ok(v) for _, v in added):
+            raise CannotPlace("an edit inside a flow-style mapping that empties it")
+        close = node.end_mark.index - 1
+        at = len(self.text[:close].rstrip(" "))
+        if self.text[close] != "}" or self.text[at - 1] in ",{":
+            raise CannotPlace("a flow-style mapping of an unusual layout")
+        entries = "".join(f", {format_scalar(k)}: {_flow_empty_or_scalar(v)}" for k, v in added)
+        self.edits.append((at, at, entries))
 
     def remove_entry(self, key: Any, value: Any) -> None:
         start = key.start_mark.index
@@ -411,6 +469,10 @@ class _Editor:
 
 def _empty(node: Any) -> bool:
     return isinstance(node, yaml.ScalarNode) and not node.style and node.value == ""
+
+
+def _scalars(*mappings: dict[Any, Any]) -> bool:
+    return all(not isinstance(v, dict | list) for m in mappings for v in m.values())
 
 
 def _collection(v: Any) -> bool:

@@ -201,13 +201,23 @@ def dump(data: Any, indent: tuple[int, int] = (2, 0)) -> str:
 def graft(old: Any, new: Any) -> Any:
     """`old` (round-trip data) changed in place to read as `new` (plain data), keeping its own nodes,
     and with them their comments and scalar texts, wherever they already read the same."""
-    from meshform.yamlio.patch import same
+    from meshform.yamlio.patch import MISSING, find_key, same
 
     if isinstance(old, dict) and isinstance(new, dict):
-        for key in [k for k in old if k not in new]:
-            del old[key]
-        for key, value in new.items():
-            old[key] = graft(old[key], value) if key in old else value
+        # Keys by Kubernetes' reading (`on:` is the key True to the fast engine), written as they were.
+        written = {(k.value if type(k) is Pending else k): k for k in old}
+        for reading, key in written.items():
+            if find_key(new, reading) is MISSING:
+                del old[key]
+        for reading, value in new.items():
+            key = find_key(written, reading)
+            if key is MISSING:
+                old[reading] = value
+                continue
+            key = written[key]
+            grafted = graft(old[key], value)
+            if grafted is not old[key]:  # assigned only when changed: a key a `<<` merged stays merged
+                old[key] = grafted
         return old
     if isinstance(old, list) and isinstance(new, list):
         if len(old) == len(new):
