@@ -182,7 +182,13 @@ def check_comments_kept(work: Path, n: int) -> None:
 
 
 def measure(
-    sizes: list[int], repeats: int, kustomize_max: int, comments_max: int, istio_max: int, work: Path
+    sizes: list[int],
+    repeats: int,
+    kustomize_max: int,
+    comments_max: int,
+    istio_max: int,
+    render_max: int,
+    work: Path,
 ) -> list[Sample]:
     kustomize = kustomize_binary()
     istioctl = istioctl_binary()
@@ -199,6 +205,8 @@ def measure(
             commands.update(istio_commands(istio, istioctl, work / f"n{n}" / "stream.yaml"))
         if n > kustomize_max:
             del commands["kustomize"]
+        if n > render_max:
+            del commands["meshform-render"]
         if n > comments_max:
             del commands["meshform-comments"]
         else:
@@ -342,6 +350,9 @@ def main() -> None:
     parser.add_argument("--kustomize-max", type=int, default=1000, help="largest N to run kustomize on")
     parser.add_argument("--comments-max", type=int, default=10000, help="largest N for the comment path")
     parser.add_argument("--istio-max", type=int, default=1000, help="largest N for Istio pre-injection")
+    parser.add_argument(
+        "--render-max", type=int, default=1000, help="largest N to render (a chain of N components)"
+    )
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
     args = parser.parse_args()
     out = Path(args.out)
@@ -349,7 +360,15 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="meshform-bench-"))
     try:
         sizes = [int(n) for n in args.sizes.split(",")]
-        samples = measure(sizes, args.repeats, args.kustomize_max, args.comments_max, args.istio_max, work)
+        samples = measure(
+            sizes,
+            args.repeats,
+            args.kustomize_max,
+            args.comments_max,
+            args.istio_max,
+            args.render_max,
+            work,
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     table = summarize(samples)
