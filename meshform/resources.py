@@ -27,6 +27,8 @@ def template(name: str) -> str:
 @cache
 def mesh_versions(mesh: str) -> tuple[str, ...]:
     """The versions of `mesh` meshform has pre-injection templates for: templates/<mesh>/<version>/."""
+    from importlib.resources import files
+
     folder = files("meshform.templates").joinpath(mesh)
     if not folder.is_dir():
         return ()
@@ -36,4 +38,6 @@ def mesh_versions(mesh: str) -> tuple[str, ...]:
 @cache
 def mesh_template(mesh: str, version: str, name: str) -> str:
     """One template of templates/<mesh>/<version>/ (a version from mesh_versions)."""
+    from importlib.resources import files
+
     return files("meshform.templates").joinpath(mesh, version, name).read_text("utf-8")
