@@ -17,7 +17,7 @@ from meshform.model.config import TransformConfig, from_document, unknown_modes
 from meshform.modes import Registry
 from meshform.objects import Item
 from meshform.yamlio.reader import plain_document
-from meshform.yamlio.streams import ROUND_TRIP, Chunk, load_text, objects_of
+from meshform.yamlio.streams import ROUND_TRIP, Chunk, load_text, objects_of, rewritten
 
 API_VERSIONS = ("config.kubernetes.io/v1", "config.kubernetes.io/v1beta1")
 PATH_ANNOTATIONS = ("internal.config.kubernetes.io/path", "config.kubernetes.io/path")
@@ -150,14 +150,12 @@ def _answer(
 ) -> tuple[str, list[Diagnostic]]:
     """The ResourceList to answer: the items (governed, then any generated objects) and the results;
     on failure every item exactly as it came and nothing generated."""
-    from meshform.yamlio.roundtrip import dump
-
     if not has_errors(diags):
         chunk.data["items"] = objects_of(chunk) + generated
     else:
         chunk = _resource_list(text, file)
     chunk.data["results"] = [_result(d, chunk.items, file) for d in sorted(diags)]
-    return dump(chunk.data, chunk.indent), diags
+    return rewritten(chunk, chunk.data), diags
 
 
 def _is_resource_list(data: Any) -> bool:

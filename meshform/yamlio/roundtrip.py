@@ -10,12 +10,12 @@ emitter's rule: quoted whenever a YAML 1.1 or 1.2 reader could read them otherwi
 from __future__ import annotations
 
 import io
-import itertools
 from dataclasses import replace
 from typing import Any
 
 from meshform.diagnostics import MeshformError
 from meshform.yamlio import merges
+from meshform.yamlio.indentation import guess_indent
 from meshform.yamlio.reader import load_round_trip, round_trip_constructor
 from meshform.yamlio.scalars import Pending, PlainFloat, PlainInt, PlainStr, read_plain
 from meshform.yamlio.writer import block_ok, plain_ok
@@ -156,29 +156,6 @@ def _yaml(indent: tuple[int, int] = (2, 0)) -> Any:
     return yaml
 
 
-def _depth(line: str) -> int:
-    return len(line) - len(line.lstrip(" "))
-
-
-def guess_indent(text: str) -> tuple[int, int]:
-    """(mapping indent, sequence dash offset) as the document's author wrote them (kubectl: 2, 0)."""
-    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
-    mapping: int | None = None
-    offset: int | None = None
-    for prev, line in itertools.pairwise(lines):
-        if not prev.rstrip().endswith(":"):
-            continue
-        base = _depth(prev) + (2 if prev.lstrip().startswith("- ") else 0)
-        step = _depth(line) - base
-        if line.lstrip().startswith("- ") and offset is None and step >= 0:
-            offset = step
-        elif not line.lstrip().startswith("- ") and mapping is None and step > 0:
-            mapping = step
-        if mapping is not None and offset is not None:
-            break
-    return mapping or 2, offset or 0
-
-
 def load(text: str, file: str, first_line: int) -> tuple[Any, tuple[int, int]]:
     """One document's round-trip data and its indentation style."""
     indent = guess_indent(text)
@@ -219,3 +196,38 @@ def dump(data: Any, indent: tuple[int, int] = (2, 0)) -> str:
         for container, where, value in undo:
             container[where] = value
     return out.getvalue()
+
+
+def graft(old: Any, new: Any) -> Any:
+    """`old` (round-trip data) changed in place to read as `new` (plain data), keeping its own nodes,
+    and with them their comments and scalar texts, wherever they already read the same."""
+    from meshform.yamlio.patch import MISSING, find_key, same
+
+    if isinstance(old, dict) and isinstance(new, dict):
+        # Keys by Kubernetes' reading (`on:` is the key True to the fast engine), written as they were.
+        written = {(k.value if type(k) is Pending else k): k for k in old}
+        for reading, key in written.items():
+            if find_key(new, reading) is MISSING:
+                del old[key]
+        for reading, value in new.items():
+            key = find_key(written, reading)
+            if key is MISSING:
+                old[reading] = value
+                continue
+            key = written[key]
+            grafted = graft(old[key], value)
+            if grafted is not old[key]:  # assigned only when changed: a key a `<<` merged stays merged
+                old[key] = grafted
+        return old
+    if isinstance(old, list) and isinstance(new, list):
+        if len(old) == len(new):
+            old[:] = [graft(o, n) for o, n in zip(old, new, strict=True)]
+            return old
+        unused = list(old)
+        kept = []
+        for value in new:
+            match = next((i for i, o in enumerate(unused) if same(o, value)), None)
+            kept.append(value if match is None else unused.pop(match))
+        old[:] = kept
+        return old
+    return old if same(old, new) else new

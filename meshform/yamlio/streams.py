@@ -3,7 +3,9 @@
 Each input document keeps its original text. A document meshform did not change is written back as
 that text, byte for byte, so its comments and formatting survive by construction and it costs nothing
 to emit. Changed documents are re-emitted by the engine in use: the fast one (no comments) or the
-round-trip one (comments, key order and quoting kept) where the output goes back to a person's files.
+comment-preserving one where the output goes back to a person's files: the position-based patcher
+(`patch`) writes meshform's edits into the document's own text, and a document it cannot place an
+edit in exactly is written whole by ruamel's round-trip engine (`roundtrip`), comments kept too.
 """
 
 from __future__ import annotations
@@ -31,7 +33,11 @@ from meshform.yamlio.split import is_blank, opens_with_separator, split
 from meshform.yamlio.tags import may_have_tags, refuse_tags
 from meshform.yamlio.writer import dump_document
 
-FAST, ROUND_TRIP = "fast", "round-trip"
+# The engines: FAST (our emitter; a changed document loses its inner comments), ROUND_TRIP (comments,
+# quoting, key order and indentation kept: the patcher, with ruamel per document where it cannot place
+# an edit), and RUAMEL (every changed document through ruamel: the reference ROUND_TRIP is tested
+# against). FAST and ROUND_TRIP read alike; only their writing differs.
+FAST, ROUND_TRIP, RUAMEL = "fast", "round-trip", "ruamel"
 WRAPPERS = ("List", "ResourceList")
 EXTENSIONS = (".yaml", ".yml", ".json")
 
@@ -49,6 +55,7 @@ class Chunk:
     indent: tuple[int, int] = (2, 0)  # round-trip engine: the author's indentation, kept on re-emit
     sep: str = ""  # the separator line that preceded this document in its file
     newline: str = "\n"  # the file's line ending ("\r\n" when every line ends so): written back so
+    read_by_rs: bool = False  # yaml-rs read it as Kubernetes does: it may read the text again alone
 
     @property
     def changed(self) -> bool:
@@ -59,20 +66,22 @@ def _fail(file: str, line: int, col: int, code: str, message: str) -> MeshformEr
     return MeshformError([Diagnostic(file, line, col, Level.ERROR, code, message)])
 
 
-def _parse(text: str, file: str, line: int, engine: str) -> tuple[Any, tuple[int, int]]:
-    if engine == ROUND_TRIP:
+def _parse(text: str, file: str, line: int, engine: str) -> tuple[Any, tuple[int, int], bool]:
+    """The document's data, its indentation (RUAMEL) and whether yaml-rs read it."""
+    by_rs = False
+    if engine == RUAMEL:
         from meshform.yamlio.roundtrip import load
 
         data, indent = load(text, file, line)
     else:
-        data, indent = _parse_fast(text, file, line), (2, 0)
+        (data, by_rs), indent = _parse_fast(text, file, line), (2, 0)
     if "&" in text and "*" in text:
         _bound_aliases(data, text, file, line)
         unshare(data)
     elif _may_nest_deeper(text) and too_deep(data):
         # Deeper than any manifest needs, and every later walk (writer, copies) would recurse.
         raise _too_deep_error(text, file, line)
-    return data, indent
+    return data, indent, by_rs
 
 
 def _too_deep_error(text: str, file: str, line: int) -> MeshformError:
@@ -80,7 +89,7 @@ def _too_deep_error(text: str, file: str, line: int) -> MeshformError:
     return _fail(file, line + where[0] - 1, where[1], "MF004", depth_message())
 
 
-def _parse_fast(text: str, file: str, line: int) -> Any:
+def _parse_fast(text: str, file: str, line: int) -> tuple[Any, bool]:
     import yaml
 
     from meshform.yamlio import fast
@@ -93,9 +102,9 @@ def _parse_fast(text: str, file: str, line: int) -> Any:
         refuse_tags(text, file, line)
     data = fast.accelerated(text)
     if data is not NotImplemented:
-        return data
+        return data, True
     try:
-        return fast.load(text)
+        return fast.load(text), False
     except fast.DuplicateKey as exc:
         raise _fail(file, line + exc.line - 1, exc.col, "MF003", f"duplicate key: {exc}") from None
     except yaml.MarkedYAMLError as exc:
@@ -263,7 +272,7 @@ def load_text(
         if is_blank(doc_text) or not wanted(kinds, doc_text, markers):
             chunks.append(Chunk(file, line, doc_text, None, sep=sep, newline=newline))
             continue
-        data, indent = _parse(doc_text, file, line, engine)
+        data, indent, by_rs = _parse(doc_text, file, line, engine)
         if isinstance(data, list):  # objects inside it would pass ungoverned: no reader takes it as objects
             raise _fail(
                 file,
@@ -274,7 +283,15 @@ def load_text(
                 "with the objects under items",
             )
         chunk = Chunk(
-            file, line, doc_text, data, wrapper=_is_wrapper(data), indent=indent, sep=sep, newline=newline
+            file,
+            line,
+            doc_text,
+            data,
+            wrapper=_is_wrapper(data),
+            indent=indent,
+            sep=sep,
+            newline=newline,
+            read_by_rs=by_rs,
         )
         if chunk.wrapper:
             _refuse_odd_items(chunk)
@@ -378,7 +395,7 @@ def original_text(chunks: list[Chunk]) -> str:
 
 
 def _dump(data: Any, engine: str, indent: tuple[int, int]) -> str:
-    if engine == ROUND_TRIP:
+    if engine in (ROUND_TRIP, RUAMEL):
         from meshform.yamlio.roundtrip import dump
 
         return dump(data, indent)
@@ -412,6 +429,8 @@ def emit_chunk(chunk: Chunk, engine: str) -> list[str]:
     `# Source:` line). The round-trip engine keeps it by itself; the fast one is given it back."""
     if not chunk.changed:
         return [chunk.text]
+    if engine == ROUND_TRIP:
+        return _patched(chunk)
     if chunk.wrapper:
         chunk.data["items"] = objects_of(chunk)
         docs = [_dump(chunk.data, engine, chunk.indent)]
@@ -428,11 +447,70 @@ def object_texts(chunk: Chunk, engine: str) -> list[tuple[Any, str]]:
     items of a List come one by one. Nothing for a document that holds no data."""
     if chunk.data is None:
         return []
+    if chunk.wrapper and engine == ROUND_TRIP:  # each item with its own comments: ruamel's nodes
+        chunk.data["items"] = objects_of(chunk)
+        data, indent = _ruamel_data(chunk, chunk.data)
+        return list(zip(chunk.data["items"], (_dump(i, RUAMEL, indent) for i in data["items"]), strict=True))
     if chunk.wrapper:
         return [(obj, _dump(obj, engine, chunk.indent)) for obj in objects_of(chunk)]
     if not chunk.changed:
         return [(chunk.data, chunk.text)]
     return list(zip(objects_of(chunk), emit_chunk(chunk, engine), strict=True))
+
+
+def _patched(chunk: Chunk) -> list[str]:
+    """A changed chunk's documents on the comment-preserving engine: the document patched to its new
+    data, then any objects meshform added after it (written in the document's own indentation)."""
+    if chunk.wrapper:
+        chunk.data["items"] = objects_of(chunk)
+        return [rewritten(chunk, chunk.data)]
+    objects = objects_of(chunk)
+    kept = bool(chunk.items) and not chunk.items[0].dropped
+    docs = [rewritten(chunk, objects[0])] if kept else []
+    added = objects[1:] if kept else objects
+    if added:
+        from meshform.yamlio.patch import Indentation, block
+
+        indent = Indentation(chunk.text)
+        docs += ["".join(f"{ln}\n" for ln in block(obj, 0, indent)) if obj else "{}\n" for obj in added]
+        if not kept:
+            docs[0] = leading_comments(chunk.text) + docs[0]
+    return docs
+
+
+def rewritten(chunk: Chunk, new: Any) -> str:
+    """The chunk's document, comments and all, changed to read as `new` (a mapping): patched where the
+    patcher can place every edit, else written by the round-trip engine. MESHFORM_DEBUG=1 says which."""
+    from meshform.yamlio.patch import CannotPlace, patch
+
+    try:
+        return patch(chunk.text, new, _read_again(chunk))
+    except CannotPlace as exc:
+        if os.environ.get("MESHFORM_DEBUG"):
+            import sys
+
+            sys.stderr.write(f"meshform: debug: {chunk.file}:{chunk.line}: round-trip engine: {exc}\n")
+    data, indent = _ruamel_data(chunk, new)
+    return _dump(data, RUAMEL, indent)
+
+
+def _read_again(chunk: Chunk) -> Any:
+    """The document's text as the engine read it before meshform changed the data: yaml-rs alone when
+    it was the reader (it read the text as Kubernetes does, so it does again), else the patcher reads
+    it from its own nodes."""
+    from meshform.yamlio.fast import reread
+
+    return reread(chunk.text) if chunk.read_by_rs else None
+
+
+def _ruamel_data(chunk: Chunk, new: Any) -> tuple[Any, tuple[int, int]]:
+    """The document read by the round-trip engine, its nodes changed to read as `new`."""
+    from meshform.yamlio.roundtrip import graft, load
+
+    data, indent = load(chunk.text, chunk.file, chunk.line)
+    if "&" in chunk.text and "*" in chunk.text:
+        unshare(data)  # as on reading: an alias is a copy, so a change to one is not a change to all
+    return graft(data, new), indent
 
 
 def emit_file(chunks: list[Chunk], engine: str) -> str:
