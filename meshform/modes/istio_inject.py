@@ -185,8 +185,7 @@ def install_problems(options: Mapping[str, Any], annotations: Mapping[str, Any])
     tracer = ((values.get("global") or {}).get("proxy") or {}).get("tracer")
     if tracer == "datadog" and "apm.datadoghq.com/env" in annotations:
         yield "annotation apm.datadoghq.com/env with values.global.proxy.tracer datadog " + _LABELS
-    proxy = _merged(mesh.get("defaultConfig") or {}, _proxy_override(annotations))
-    if tracer == "lightstep" and ((proxy.get("tracing") or {}).get("tlsSettings")):
+    if tracer == "lightstep" and _tracing_tls(mesh, annotations):
         yield "ProxyConfig tracing.tlsSettings with values.global.proxy.tracer lightstep " + _LABELS
     for provider in mesh.get("extensionProviders") or []:
         otel = provider.get("opentelemetry") if isinstance(provider, Mapping) else None
@@ -196,6 +195,11 @@ def install_problems(options: Mapping[str, Any], annotations: Mapping[str, Any])
         ):
             yield "meshConfig OpenTelemetry serviceAttributeEnrichment (OTEL_RESOURCE_ATTRIBUTES) " + _LABELS
             break
+
+
+def _tracing_tls(mesh: Mapping[str, Any], annotations: Mapping[str, Any]) -> bool:
+    proxy = _merged(mesh.get("defaultConfig") or {}, _proxy_override(annotations))
+    return bool((proxy.get("tracing") or {}).get("tlsSettings"))
 
 
 _LABELS = "is not pre-injected by meshform; use enrollment labels for this pod"
