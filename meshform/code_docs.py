@@ -325,7 +325,9 @@ DOCS: dict[str, CodeDoc] = {
         "app.yaml:9:7: error MF322 give valuesFile or values, not both",
     ),
     "MF323": _d(
-        "A mesh annotation that overrides the injector has a value the mesh does not accept.",
+        "A mesh annotation that overrides the injector has a value the mesh does not accept, or an "
+        "annotation or install setting (values, meshConfig) makes the injector do what meshform's "
+        "pre-injection does not reproduce.",
         "The injector would refuse the pod, or inject a sidecar other than the one meshform wrote.",
         "k8s/web.yaml:14:9: error MF323 sidecar.istio.io/proxyCPU 'lots' is not a quantity",
     ),

@@ -175,7 +175,9 @@ CODES: dict[str, Code] = {
         Code(
             "MF323",
             "injector-override",
-            "fix the mesh annotation's value (see the mesh's documentation of that annotation)",
+            "fix the mesh annotation's value (see the mesh's documentation of that annotation); what "
+            "meshform does not pre-inject (an annotation or install setting the message names) needs "
+            "enrollment `labels`, so the mesh's own webhook injects it",
         ),
         Code(
             "MF350",

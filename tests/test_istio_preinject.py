@@ -72,6 +72,15 @@ def installs(istioctl: str, tmp_path_factory: pytest.TempPathFactory) -> dict[st
     return {
         "default": _generate(istioctl, base / "default"),
         "cni": _generate(istioctl, base / "cni", "--set", "components.cni.enabled=true"),
+        # pull secrets, a variant for every image and an image type for the proxy's alone
+        "extras": _generate(
+            istioctl,
+            base / "extras",
+            *("--set", "values.global.imagePullSecrets[0]=barSecret"),
+            *("--set", "values.global.imagePullSecrets[1]=bazSecret"),
+            *("--set", "values.global.variant=distroless"),
+            *("--set", "meshConfig.defaultConfig.image.imageType=debug"),
+        ),
     }
 
 
@@ -160,7 +169,14 @@ def all_differences(ours: str, theirs: str) -> list[str]:
     return found
 
 
-VARIANTS = [("default", False), ("default", True), ("cni", False), ("cni", True)]
+VARIANTS = [
+    ("default", False),
+    ("default", True),
+    ("cni", False),
+    ("cni", True),
+    ("extras", False),
+    ("extras", True),
+]
 
 
 @pytest.mark.parametrize(
@@ -247,9 +263,12 @@ def test_switching_away_and_back_is_exact(tmp_path: Path, native: bool, fixture:
 
 def _inline_config(where: Path, native: bool) -> Path:
     """Inline values (the ConfigMap's text pasted as is) instead of files."""
-    values = json.dumps({"global": {"hub": HUB, "tag": TAG, "proxy": {"logLevel": "info"}}})
+    secrets = ["barSecret", "bazSecret"]  # what meshform adds of them, and only that, must go again
+    given = {"hub": HUB, "tag": TAG, "proxy": {"logLevel": "info"}, "imagePullSecrets": secrets}
+    values = json.dumps({"global": given})
     path = where / "inline.yaml"
-    options = {"values": values, "meshConfig": {"trustDomain": "example.org"}, "nativeSidecar": native}
+    mesh = {"trustDomain": "example.org", "defaultConfig": {"image": {"imageType": "debug"}}}
+    options = {"values": values, "meshConfig": mesh, "nativeSidecar": native}
     spec = {"mode": "istio", "enrollment": "sidecar", "modeOptions": {"istio": options}}
     path.write_text(
         yaml.safe_dump(

@@ -15,7 +15,7 @@ from meshform.core.expand import Expansion, Unit
 from meshform.core.identity import problems as identity_problems
 from meshform.core.identity import service_account
 from meshform.core.policy import attach, contexts, enforceable, has_policy
-from meshform.core.workloads import pod_template
+from meshform.core.workloads import pod_owner, pod_template
 from meshform.diagnostics import Diagnostic, Level
 from meshform.model.application import Application
 from meshform.model.policy_checks import refused_dependents
@@ -98,6 +98,7 @@ def _context(
         pod_labels=dict(labels),
         pod_annotations=dict((template.get("metadata") or {}).get("annotations") or {}),
         api_version=str(unit.workload.get("apiVersion", "")),
+        **pod_owner(unit.workload),
     )
 
 

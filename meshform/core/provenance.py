@@ -22,6 +22,7 @@ A record that breaks the rule is reported (a located error) and nothing is remov
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -98,8 +99,11 @@ def _added_names(template: dict[str, Any], record: Record, enrollment: Enrollmen
         ],
         "containers": [c["name"] for c in [*enrollment.leading_containers, *enrollment.containers]],
         "volumes": [v["name"] for v in [*enrollment.leading_volumes, *enrollment.volumes]],
+        "imagePullSecrets": enrollment.image_pull_secrets,
     }
     injected = mode.facts.sidecar_names if record.strategy == SIDECAR else frozenset()
+    if record.strategy == SIDECAR:
+        allowed["imagePullSecrets"] = [*allowed["imagePullSecrets"], *_marked_secrets(template, mode)]
     for field_name in LISTS:
         items = [i.get("name") for i in (spec.get(field_name) or []) if isinstance(i, dict)]
         for name in record.names(field_name):
@@ -112,6 +116,19 @@ def _added_names(template: dict[str, Any], record: Record, enrollment: Enrollmen
         if ref not in made:
             return f"records object {ref}, which mode {record.mode!r} never adds next to this workload"
     return None
+
+
+def _marked_secrets(template: dict[str, Any], mode: Mode) -> list[str]:
+    """The pull secrets the injector's own status on this pod lists ([] without one)."""
+    key = mode.facts.pull_secrets_marker
+    annotations = (template.get("metadata") or {}).get("annotations")
+    raw = annotations.get(key) if key and isinstance(annotations, dict) else None
+    try:
+        found = json.loads(raw) if isinstance(raw, str) else None
+    except ValueError:
+        return []
+    names = found.get("imagePullSecrets") if isinstance(found, dict) else None
+    return [str(n) for n in names] if isinstance(names, list) else []
 
 
 def _env_problem(template: dict[str, Any], record: Record, mode: Mode) -> str | None:

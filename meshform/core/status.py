@@ -21,7 +21,12 @@ from meshform.modes.base import Enrollment
 from meshform.version import __version__
 
 STATUS = "meshform.dev/status"
-LISTS = ("initContainers", "containers", "volumes")  # record fields naming items meshform added
+LISTS = (
+    "initContainers",
+    "containers",
+    "volumes",
+    "imagePullSecrets",
+)  # record fields naming items meshform added
 CREATED = frozenset({"metadata", "labels", "annotations", *LISTS})  # plus "env:<container>"
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
@@ -50,6 +55,8 @@ class Record:
     init_containers: tuple[str, ...] = ()
     containers: tuple[str, ...] = ()
     volumes: tuple[str, ...] = ()
+    image_pull_secrets: tuple[str, ...] = ()  # only the names meshform added (not the pod's own)
+    image_pull_secrets_order: tuple[str, ...] = ()  # the pod's own, as they stood, if the merge moved them
     env: Mapping[str, Mapping[str, Any]] = field(default_factory=_empty)  # container → variable → prior value
     # container → field → prior value as JSON text (None: the field was absent)
     fields: Mapping[str, Mapping[str, Any]] = field(default_factory=_empty)
@@ -62,9 +69,11 @@ class Record:
 
     def names(self, field_name: str) -> tuple[str, ...]:
         """The names recorded under one of LISTS (spelled as in the JSON)."""
-        return {"initContainers": self.init_containers, "containers": self.containers}.get(
-            field_name, self.volumes
-        )
+        return {
+            "initContainers": self.init_containers,
+            "containers": self.containers,
+            "imagePullSecrets": self.image_pull_secrets,
+        }.get(field_name, self.volumes)
 
 
 # ---------------------------------------------------------------------------------------- validation
@@ -127,6 +136,8 @@ _FIELDS: dict[str, tuple[str, Callable[[Any], bool], str]] = {
     "initContainers": ("init_containers", _names, "a list of distinct names"),
     "containers": ("containers", _names, "a list of distinct names"),
     "volumes": ("volumes", _names, "a list of distinct names"),
+    "imagePullSecrets": ("image_pull_secrets", _names, "a list of distinct names"),
+    "imagePullSecretsOrder": ("image_pull_secrets_order", _names, "a list of distinct names"),
     "env": ("env", _env, "an object of container → {variable → prior value}"),
     "fields": ("fields", _fields, "an object of container → {field → prior value as JSON text, or null}"),
     "objects": ("objects", _objects, 'a list of distinct "Kind/name"'),
@@ -293,6 +304,13 @@ def apply(
             target = _child(spec, key, [], created, key)
             target[:] = [*front, *target, *back]
             record[key] = [item["name"] for item in [*front, *back]]
+    if enrollment.image_pull_secrets:
+        secrets = _child(spec, "imagePullSecrets", [], created, "imagePullSecrets")
+        added, order = _merge_names(secrets, enrollment.image_pull_secrets)
+        if added:
+            record["imagePullSecrets"] = added
+        if order:
+            record["imagePullSecretsOrder"] = order
     if enrollment.env:
         record["env"] = _set_env(spec.get("containers", []), enrollment.env, created)
     if enrollment.container_fields:
@@ -304,6 +322,35 @@ def apply(
         record["policy"] = enrollment.policy
     record["created"] = created
     annotations[STATUS] = json.dumps(record, sort_keys=True, separators=(",", ":"))
+
+
+def _merge_names(live: list[Any], names: list[str]) -> tuple[list[str], list[str]]:
+    """Merge `names` into the list of {name} items `live`, in place, in the order a strategic merge
+    patch (the injector's template patched onto the pod) leaves them: the patch's items in its order
+    (a name the pod already has stays the pod's item, but moves to the patch's place), each of the
+    pod's other items kept where it stood relative to them. Returns the names added, and the pod's
+    own names in their former order when the merge reordered them ([] when it did not)."""
+    wanted = list(dict.fromkeys(names))
+    have = {item.get("name"): item for item in live if isinstance(item, dict)}
+    before = [item.get("name") if isinstance(item, dict) else None for item in live]
+    at = {name: i for i, name in enumerate(have)}
+    patch = [have.get(name) or {"name": name} for name in wanted]
+    own = [item for item in live if not (isinstance(item, dict) and item.get("name") in wanted)]
+    merged: list[Any] = []
+    while own or patch:
+        # one of the pod's own goes first only when both are the pod's and it stood first
+        first = own[0].get("name") if own and isinstance(own[0], dict) else None
+        other = patch[0]["name"] if patch else None
+        if own and (not patch or (first in at and other in at and at[first] < at[other])):
+            merged.append(own.pop(0))
+        else:
+            merged.append(patch.pop(0))
+    live[:] = merged
+    added = [name for name in wanted if name not in have]
+    after = [
+        n for n in (item.get("name") if isinstance(item, dict) else None for item in live) if n not in added
+    ]
+    return added, ([] if after == before or None in before else [str(n) for n in before])
 
 
 def collisions(template: dict[str, Any], enrollment: Enrollment) -> list[str]:
@@ -406,6 +453,9 @@ def remove(template: dict[str, Any], record: Record, held: Collection[str] = ())
         names = set(record.names(key))
         if names and isinstance(spec.get(key), list):
             spec[key] = [item for item in spec[key] if item.get("name") not in names]
+    if record.image_pull_secrets_order and isinstance(spec.get("imagePullSecrets"), list):
+        rank = {name: i for i, name in enumerate(record.image_pull_secrets_order)}
+        spec["imagePullSecrets"].sort(key=lambda item: rank.get(item.get("name"), len(rank)))
     _restore_env(spec.get("containers", []), record.env)
     _restore_fields([*spec.get("initContainers", []), *spec.get("containers", [])], record.fields)
     _drop_created(template, record.created)

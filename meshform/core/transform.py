@@ -23,7 +23,7 @@ from typing import Any
 from meshform.core import foreign, identity, owned, provenance, shapes, status
 from meshform.core.namespaces import NamespaceIndex
 from meshform.core.policy import attach, enforceable, l7_service, recorded_ports, recorded_upstreams
-from meshform.core.workloads import find_pod_template, pod_template, selector_keys, template_path
+from meshform.core.workloads import find_pod_template, pod_owner, pod_template, selector_keys, template_path
 from meshform.diagnostics import Diagnostic, Level
 from meshform.model import policy_record
 from meshform.model.config import OPT_OUT, TransformConfig
@@ -518,6 +518,7 @@ class Transformer:
             pod_labels={str(k): str(v) for k, v in labels.items()},
             pod_annotations=dict(_meta(template).get("annotations") or {}),
             api_version=str(obj.get("apiVersion", "")),
+            **pod_owner(obj),
         )
 
     def _enroll(

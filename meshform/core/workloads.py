@@ -91,3 +91,16 @@ def find_pod_template(obj: Any) -> Path | None:
 def _has_containers(spec: dict[str, Any]) -> bool:
     containers = spec.get("containers")
     return isinstance(containers, list) and any(isinstance(c, dict) and "image" in c for c in containers)
+
+
+def pod_owner(doc: Any) -> dict[str, Any]:
+    """A bare Pod's generateName and ownerReferences (the mapping ones), as EnrollContext keyword
+    arguments ({} for any other workload: its pod template carries neither)."""
+    if not isinstance(doc, dict) or doc.get("kind") != "Pod" or not isinstance(doc.get("metadata"), dict):
+        return {}
+    meta = doc["metadata"]
+    refs = meta.get("ownerReferences")
+    return {
+        "generate_name": str(meta.get("generateName") or ""),
+        "owner_references": tuple(r for r in refs if isinstance(r, dict)) if isinstance(refs, list) else (),
+    }

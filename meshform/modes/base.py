@@ -132,6 +132,9 @@ class ModeFacts:
     # Every container and volume name pre-injection may add, whatever the injector's inputs (they
     # come from the run's modeOptions, which a later run need not repeat).
     sidecar_names: frozenset[str] = frozenset()
+    # The annotation in which the injector's own status (JSON) lists the pull secrets it added: their
+    # names come from the cluster's values, so a meshform record may name only those listed there.
+    pull_secrets_marker: str = ""
     namespace_any_keys: tuple[str, ...] = ()  # namespace labels that enroll whatever their value
     namespace_also: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # more enrolling values
     pod_any_keys: tuple[str, ...] = ()  # pod labels that enroll whatever their value (a revision)
@@ -275,6 +278,9 @@ class EnrollContext:
     # and the workload's apiVersion (an injector names the pod's owner by it).
     pod_annotations: Mapping[str, Any] = field(default_factory=dict)
     api_version: str = ""
+    # A bare Pod's generateName and ownerReferences: an injector names the controller as the workload.
+    generate_name: str = ""
+    owner_references: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclass
@@ -291,6 +297,9 @@ class Enrollment:
     leading_containers: list[dict[str, Any]] = field(default_factory=list)
     leading_volumes: list[dict[str, Any]] = field(default_factory=list)  # prepended (Istio's go first)
     volumes: list[dict[str, Any]] = field(default_factory=list)  # appended, in order
+    # pod.spec.imagePullSecrets names (Istio's values.global.imagePullSecrets): merged by name in the
+    # order a strategic merge patch gives them; a name the pod already has is neither added nor recorded.
+    image_pull_secrets: list[str] = field(default_factory=list)
     env: dict[str, dict[str, str]] = field(default_factory=dict)  # container → var → value
     service_target_ports: dict[str, int] = field(default_factory=dict)  # Service port name → port
     service_labels: dict[str, dict[str, str]] = field(default_factory=dict)  # Service name → labels
@@ -313,6 +322,7 @@ class Enrollment:
             or self.leading_containers
             or self.leading_volumes
             or self.volumes
+            or self.image_pull_secrets
             or self.env
             or self.container_fields
             or self.objects

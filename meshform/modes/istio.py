@@ -42,6 +42,7 @@ FACTS = ModeFacts(
     sidecar_keys=istio_inject.SIDECAR_KEYS,
     patched_fields=istio_inject.PATCHED_FIELDS,
     sidecar_names=istio_inject.SIDECAR_NAMES,
+    pull_secrets_marker=istio_inject.STATUS,
     pod_labels={"sidecar.istio.io/inject": "true"},
     namespace_labels={"istio-injection": "enabled"},
     opt_out_labels={"sidecar.istio.io/inject": "false"},
@@ -128,6 +129,8 @@ class IstioMode:
         if ctx.strategy == SIDECAR:
             for problem in istio_inject.override_problems(ctx.pod_annotations):
                 yield Finding("MF323", "error", problem, "annotations")
+            for problem in istio_inject.install_problems(ctx.options, ctx.pod_annotations):
+                yield Finding("MF323", "error", problem, "modeOptions")
 
 
 def policy_findings(ctx: EnrollContext) -> Iterator[Finding]:

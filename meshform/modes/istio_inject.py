@@ -23,6 +23,7 @@ Everything lands in an Enrollment, so meshform's status record can take it all b
 from __future__ import annotations
 
 import json
+import marshal
 import re
 import secrets
 from collections.abc import Iterator, Mapping
@@ -94,7 +95,6 @@ UNSUPPORTED = (
     "sidecar.istio.io/bootstrapOverride",
     "sidecar.istio.io/templates",
     "inject.istio.io/templates",
-    "sidecar.istio.io/proxyImageType",
 )
 # Kinds whose apiVersion istioctl names when the workload carries none.
 _DEFAULT_API = {"Pod": "v1", "ReplicationController": "v1", "Job": "batch/v1", "CronJob": "batch/v1"}
@@ -172,6 +172,192 @@ def override_problems(annotations: Mapping[str, Any]) -> Iterator[str]:
     yield from _prometheus_problems(annotations, _status_port(_proxy_override(annotations), {}))
 
 
+def install_problems(options: Mapping[str, Any], annotations: Mapping[str, Any]) -> Iterator[str]:
+    """What the cluster's values and meshConfig (with this pod's annotations) make the injector do
+    that meshform does not reproduce, in words (MF323): refused, never silently left out. See
+    TEMPLATE_READS for every input of the injector's template and what meshform does with it."""
+    _, values, mesh = _install(options)
+    cni = (values.get("pilot") or {}).get("cni") or {}
+    if cni.get("enabled") and cni.get("provider") == "multus":
+        yield "values.pilot.cni.provider multus (the injector adds k8s.v1.cni.cncf.io/networks) " + _LABELS
+    if ((values.get("pilot") or {}).get("env") or {}).get("COMPLIANCE_POLICY"):
+        yield "values.pilot.env.COMPLIANCE_POLICY (the proxy's COMPLIANCE_POLICY, GODEBUG) " + _LABELS
+    tracer = ((values.get("global") or {}).get("proxy") or {}).get("tracer")
+    if tracer == "datadog" and "apm.datadoghq.com/env" in annotations:
+        yield "annotation apm.datadoghq.com/env with values.global.proxy.tracer datadog " + _LABELS
+    if tracer == "lightstep" and _tracing_tls(mesh, annotations):
+        yield "ProxyConfig tracing.tlsSettings with values.global.proxy.tracer lightstep " + _LABELS
+    for provider in mesh.get("extensionProviders") or []:
+        otel = provider.get("opentelemetry") if isinstance(provider, Mapping) else None
+        if (
+            isinstance(otel, Mapping)
+            and otel.get("serviceAttributeEnrichment") == "OTEL_SEMANTIC_CONVENTIONS"
+        ):
+            yield "meshConfig OpenTelemetry serviceAttributeEnrichment (OTEL_RESOURCE_ATTRIBUTES) " + _LABELS
+            break
+
+
+def _tracing_tls(mesh: Mapping[str, Any], annotations: Mapping[str, Any]) -> bool:
+    proxy = _merged(mesh.get("defaultConfig") or {}, _proxy_override(annotations))
+    return bool((proxy.get("tracing") or {}).get("tlsSettings"))
+
+
+_LABELS = "is not pre-injected by meshform; use enrollment labels for this pod"
+# Every input the injector's sidecar template reads (Istio 1.31, manifests/charts/istio-control/
+# istio-discovery/files/injection-template.yaml), and what meshform does with it: "template" (the
+# template or this module reproduces it), "refused" (install_problems / override_problems report it,
+# MF323), "fixed" (what istioctl kube-inject uses, which has no cluster to ask). A read in neither
+# fails tests/test_istio_template_reads.py, so a new release's input cannot be ignored silently.
+TEMPLATE_READS: Mapping[str, str] = {
+    **dict.fromkeys(
+        (
+            ".CompliancePolicy",  # istiod's COMPLIANCE_POLICY, i.e. values.pilot.env
+            "Values.pilot.cni.provider",
+            "Values.global.proxy.tracer",
+            "ProxyConfig.GetTracing.GetTlsSettings",
+            "ProxyConfig.GetTracing.GetTlsSettings.GetCaCertificates",
+            "Annotations:apm.datadoghq.com/env",
+            "Annotations:k8s.v1.cni.cncf.io/networks",
+            ".MeshConfig",  # whole, by otelResourceAttributes (extensionProviders)
+            "Annotations:sidecar.istio.io/userVolume",
+            "Annotations:sidecar.istio.io/userVolumeMount",
+            "Annotations:sidecar.istio.io/bootstrapOverride",
+        ),
+        "refused",
+    ),
+    **dict.fromkeys((".ProxyUID", ".ProxyGID"), "fixed"),  # 1337: no namespace to read a UID range of
+    **dict.fromkeys(
+        (
+            *(
+                f".{name}"
+                for name in [
+                    "DeploymentMeta",
+                    "InboundTrafficPolicyMode",
+                    "NativeSidecars",
+                    "ObjectMeta",
+                    "ProxyConfig",
+                    "ProxyImage",
+                    "ProxyInitImage",
+                    "Revision",
+                    "Spec",
+                    "TypeMeta",
+                    "Values",
+                ]
+            ),
+            *(
+                f"Annotations:{key}"
+                for key in (
+                    "istio.io/reroute-virtual-interfaces",
+                    "kubectl.kubernetes.io/default-container",
+                    "kubectl.kubernetes.io/default-logs-container",
+                    "readiness.status.sidecar.istio.io/failureThreshold",
+                    "readiness.status.sidecar.istio.io/initialDelaySeconds",
+                    "readiness.status.sidecar.istio.io/periodSeconds",
+                    "sidecar.istio.io/agentLogLevel",
+                    "sidecar.istio.io/capNetBindService",
+                    "sidecar.istio.io/componentLogLevel",
+                    "sidecar.istio.io/interceptionMode",
+                    "sidecar.istio.io/logLevel",
+                    "sidecar.istio.io/nativeSidecar",
+                    "sidecar.istio.io/proxyCPU",
+                    "sidecar.istio.io/proxyCPULimit",
+                    "sidecar.istio.io/proxyImage",
+                    "sidecar.istio.io/proxyMemory",
+                    "sidecar.istio.io/proxyMemoryLimit",
+                    "status.sidecar.istio.io/port",
+                    "traffic.sidecar.istio.io/excludeInboundPorts",
+                    "traffic.sidecar.istio.io/excludeInterfaces",
+                    "traffic.sidecar.istio.io/excludeOutboundIPRanges",
+                    "traffic.sidecar.istio.io/excludeOutboundPorts",
+                    "traffic.sidecar.istio.io/includeInboundPorts",
+                    "traffic.sidecar.istio.io/includeOutboundIPRanges",
+                    "traffic.sidecar.istio.io/includeOutboundPorts",
+                    "traffic.sidecar.istio.io/kubevirtInterfaces",
+                )
+            ),
+            *(
+                f"Labels:{key}"
+                for key in (
+                    "app",
+                    "app.kubernetes.io/name",
+                    "app.kubernetes.io/version",
+                    "networking.istio.io/tunnel",
+                    "security.istio.io/tlsMode",
+                    "service.istio.io/canonical-name",
+                    "service.istio.io/canonical-revision",
+                    "service.istio.io/workload-name",
+                    "version",
+                )
+            ),
+            "MeshConfig.ProxyInboundListenPort",
+            "MeshConfig.ProxyListenPort",
+            "MeshConfig.TrustDomain",
+            "ProxyConfig.HoldApplicationUntilProxyStarts.GetValue",
+            "ProxyConfig.InterceptionMode",
+            "ProxyConfig.InterceptionMode.String",
+            "ProxyConfig.ProxyMetadata",
+            "Values.revision",
+            "Values.pilot.cni.enabled",
+            "Values.pilot.crlConfigMapName",
+            "Values.pilot.env",  # ENABLE_CLUSTER_TRUST_BUNDLE_API; COMPLIANCE_POLICY is refused
+            *(
+                f"Values.global.{key}"
+                for key in [
+                    "caAddress",
+                    "caName",
+                    "imagePullPolicy",
+                    "imagePullSecrets",
+                    "istioNamespace",
+                    "logAsJson",
+                    "logging.level",
+                    "meshID",
+                    "mountMtlsCerts",
+                    "multiCluster.clusterName",
+                    "nativeNftables",
+                    "network",
+                    "pilotCertProvider",
+                    "proxy_init.forceApplyIptables",
+                    "proxy_init.image",
+                    "sds.token.aud",
+                    "sts.servicePort",
+                    "trustBundleName",
+                    "trustDomain",
+                ]
+            ),
+            *(
+                f"Values.global.proxy.{key}"
+                for key in [
+                    "capNetBindService",
+                    "clusterDomain",
+                    "componentLogLevel",
+                    "excludeIPRanges",
+                    "excludeInboundPorts",
+                    "excludeOutboundPorts",
+                    "holdApplicationUntilProxyStarts",
+                    "image",
+                    "includeIPRanges",
+                    "includeInboundPorts",
+                    "includeOutboundPorts",
+                    "lifecycle",
+                    "logLevel",
+                    "outlierLogPath",
+                    "privileged",
+                    "readinessFailureThreshold",
+                    "readinessInitialDelaySeconds",
+                    "readinessPeriodSeconds",
+                    "resources",
+                    "seccompProfile",
+                    "startupProbe.enabled",
+                    "startupProbe.failureThreshold",
+                    "statusPort",
+                ]
+            ),
+        ),
+        "template",
+    ),
+}
+
+
 def _quantity(value: Any) -> str | None:
     from meshform.modes.quantity import canonical
 
@@ -212,11 +398,16 @@ def _exclude_inbound(status_port: str, excluded: str) -> str:
     return ",".join([p for p in ports if p] + [port])
 
 
-def _image(v: Mapping[str, Any], name: str, annotations: Mapping[str, Any], override: str) -> str:
+def _image(v: Mapping[str, Any], name: str, annotations: Mapping[str, Any], image_type: str) -> str:
+    """An image as the injector names it: the pod's sidecar.istio.io/proxyImage when it is a full
+    reference, else hub/name:tag with the image type (`image_type`, else values.global.variant; the
+    pod's sidecar.istio.io/proxyImageType over both) replacing a known one the tag ends in."""
     wanted = _annotation(annotations, "sidecar.istio.io/proxyImage", name)
     if "/" in wanted:
         return wanted
-    image_type = str(v.get("variant") or "")
+    image_type = image_type or _text(v.get("variant"))
+    if "sidecar.istio.io/proxyImageType" in annotations:
+        image_type = _text(annotations["sidecar.istio.io/proxyImageType"])
     tag = _text(v.get("tag"))
     if image_type:
         for known in ("distroless", "debug"):
@@ -225,7 +416,14 @@ def _image(v: Mapping[str, Any], name: str, annotations: Mapping[str, Any], over
                 break
         if image_type != "default":
             tag = f"{tag}-{image_type}"
-    return f"{v.get('hub')}/{override or name}:{tag}"
+    return f"{v.get('hub')}/{name}:{tag}"
+
+
+def _proxy_image_type(proxy: Mapping[str, Any]) -> str:
+    """ProxyConfig image.imageType (meshConfig.defaultConfig under the pod's proxy.istio.io/config):
+    the proxy's image type; the init container's ignores it, as the injector does."""
+    image = proxy.get("image")
+    return _text(image.get("imageType")) if isinstance(image, Mapping) else ""
 
 
 def _go_json(value: Any) -> str:
@@ -435,6 +633,7 @@ def enroll(ctx: EnrollContext) -> Enrollment:
     }
     enrollment.annotations[STATUS] = _go_json(status)
     enrollment.leading_volumes = volumes
+    enrollment.image_pull_secrets = [str(name) for name in rendered.get("pullSecrets") or []]
     if native:
         enrollment.init_containers = inits
     else:
@@ -541,7 +740,7 @@ def _template_values(
             "hbone": (proxy.get("proxyMetadata") or {}).get("ISTIO_META_ENABLE_HBONE") == "true",
             "revision": revision or "default",
             "native": native,
-            "image": _image(v, str(vp.get("image") or "proxyv2"), a, ""),
+            "image": _image(v, str(vp.get("image") or "proxyv2"), a, _proxy_image_type(proxy)),
             "init_image": _image(v, str((v.get("proxy_init") or {}).get("image") or "proxyv2"), a, ""),
             "log_level": _annotation(a, "sidecar.istio.io/logLevel", vp.get("logLevel")),
             "component_log_level": _annotation(
@@ -620,19 +819,19 @@ def _pod_facts(ctx: EnrollContext, a: Mapping[str, Any]) -> dict[str, Any]:
     labels = ctx.pod_labels
     containers = [c for c in ctx.pod_spec.get("containers") or [] if isinstance(c, dict)]
     app = [str(c.get("name")) for c in containers if c.get("name") != PROXY]
-    api = ctx.api_version or _DEFAULT_API.get(ctx.kind, "apps/v1")
-    workload = str(labels.get("service.istio.io/workload-name") or ctx.workload_name)
+    name, kind, api = _deploy_meta(ctx)
+    workload = str(labels.get("service.istio.io/workload-name") or name)
     owner = ""
-    if ctx.workload_name:
+    if name and api:
         namespace = ctx.namespace or "default"
-        owner = f"kubernetes://apis/{api}/namespaces/{namespace}/{ctx.kind.lower()}s/{ctx.workload_name}"
+        owner = f"kubernetes://apis/{api}/namespaces/{namespace}/{kind.lower()}s/{name}"
     return {
         "has_apps": bool(app),
         "has_default_container": "kubectl.kubernetes.io/default-container" in a,
         "has_default_logs_container": "kubectl.kubernetes.io/default-logs-container" in a,
         "tls_mode": str(labels.get("security.istio.io/tlsMode") or "istio"),
         "tunnel": str(labels.get("networking.istio.io/tunnel") or "http"),
-        "canonical_name": _canonical_name(labels, ctx.workload_name),
+        "canonical_name": _canonical_name(labels, name),
         "canonical_revision": _canonical_revision(labels),
         "default_container": app[0] if app else "",
         "app_list": ",".join(app),
@@ -641,6 +840,39 @@ def _pod_facts(ctx: EnrollContext, a: Mapping[str, Any]) -> dict[str, Any]:
         "owner": owner,
         "secret_name": "istio." + str(ctx.pod_spec.get("serviceAccountName") or "default"),
     }
+
+
+_CRONJOB_JOB = re.compile(r"(.+)-[0-9]{8,10}")
+
+
+def _deploy_meta(ctx: EnrollContext) -> tuple[str, str, str]:
+    """The workload's name, kind and apiVersion as the injector derives them. A bare Pod whose name
+    is generated (generateName) is named after its controller (the ownerReference marked
+    controller): a ReplicaSet carrying the pod's pod-template-hash is its Deployment (Argo's
+    rollouts-pod-template-hash: a Rollout), a ReplicationController with a `deploymentconfig` label an
+    OpenShift DeploymentConfig, a Job named `<name>-<8 to 10 digits>` its CronJob."""
+    api = ctx.api_version or _DEFAULT_API.get(ctx.kind, "apps/v1")
+    if ctx.kind != "Pod" or not ctx.generate_name:
+        return ctx.workload_name, ctx.kind, api
+    ref = next((r for r in ctx.owner_references if r.get("controller") is True), None)
+    if ref is None:
+        return ctx.workload_name, ctx.kind, api
+    name, kind, api = _text(ref.get("name")), _text(ref.get("kind")), _text(ref.get("apiVersion"))
+    labels = ctx.pod_labels
+    if kind == "ReplicaSet" and _suffixed(name, labels.get("pod-template-hash")):
+        name, kind = name.removesuffix("-" + str(labels["pod-template-hash"])), "Deployment"
+    elif kind == "ReplicaSet" and _suffixed(name, labels.get("rollouts-pod-template-hash")):
+        name = name.removesuffix("-" + str(labels["rollouts-pod-template-hash"]))
+        kind, api = "Rollout", "v1alpha1"
+    elif kind == "ReplicationController" and labels.get("deploymentconfig"):
+        name, kind = str(labels["deploymentconfig"]), "DeploymentConfig"
+    elif kind == "Job" and (job := _CRONJOB_JOB.fullmatch(name)):
+        name, kind, api = job.group(1), "CronJob", "batch/v1"
+    return name or ctx.workload_name, kind, api
+
+
+def _suffixed(name: str, suffix: Any) -> bool:
+    return bool(suffix) and name.endswith(str(suffix))
 
 
 # Pod facts the template writes as whole values (bound late); the rest of "pod" are flags.
@@ -660,13 +892,13 @@ _LATE = (
 _NONCE = secrets.token_hex(12)
 _TOKENS = {name: f"meshform-{_NONCE}-{name}" for name in _LATE}
 _BY_TOKEN = {token: name for name, token in _TOKENS.items()}
-Skeleton = tuple[str, list[tuple[tuple[Any, ...], str]]]
+Skeleton = tuple[bytes, list[tuple[tuple[Any, ...], str]]]
 _SKELETONS: dict[tuple[Any, ...], Skeleton] = {}
 MAX_SKELETONS = 512
 
 
 def _skeleton(key: tuple[Any, ...], version: str, template_values: dict[str, Any]) -> Skeleton:
-    """The template rendered with each late pod fact a token: the rendered data as JSON text, and
+    """The template rendered with each late pod fact a token: the rendered data, marshalled, and
     where each token sits. Kept under `key`, for every later pod of the same install and settings.
 
     Rendering and parsing dominate a large stream, and all but a few strings are the same for every
@@ -679,7 +911,9 @@ def _skeleton(key: tuple[Any, ...], version: str, template_values: dict[str, Any
     rendered = injection.render(MESH, version, "sidecar.yaml.j2", {**template_values, "pod": bound})
     if len(_SKELETONS) >= MAX_SKELETONS:
         _SKELETONS.clear()
-    found = _SKELETONS[key] = (json.dumps(rendered), list(_token_paths(rendered, ())))
+    # marshal, not JSON: the copy per pod is the cost that remains, and marshal.loads is several times
+    # faster. Format 2 has no back-references, so no two places of a copy ever share one object.
+    found = _SKELETONS[key] = (marshal.dumps(rendered, 2), list(_token_paths(rendered, ())))
     return found
 
 
@@ -696,8 +930,8 @@ def _token_paths(node: Any, path: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, 
 
 def _bind(skeleton: Skeleton, pod: Mapping[str, Any]) -> dict[str, Any]:
     """A fresh copy of a skeleton with its tokens replaced by this pod's values."""
-    text, paths = skeleton
-    data: dict[str, Any] = json.loads(text)
+    frozen, paths = skeleton
+    data: dict[str, Any] = marshal.loads(frozen)
     for path, name in paths:
         node: Any = data
         for step in path[:-1]:
