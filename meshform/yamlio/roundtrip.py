@@ -150,6 +150,9 @@ def _yaml(indent: tuple[int, int] = (2, 0)) -> Any:
     yaml.Emitter = _emitter()
     yaml.preserve_quotes = True
     yaml.allow_duplicate_keys = False
+    # `[{port: 80}]` stays as written: ruamel's default drops the braces (`[port: 80]`), so a document
+    # it writes would differ from the same document the patcher keeps byte for byte.
+    yaml.brace_single_entry_mapping_in_flow_sequence = True
     yaml.width = WIDTH
     mapping, offset = indent
     yaml.indent(mapping=mapping, sequence=offset + 2, offset=offset)
