@@ -41,6 +41,15 @@ mode_option = click.option(
     help=f"Governance mode replacing the application's default ({', '.join(BUILTIN_MODES)}, "
     "a Rainbond alias, or one from --modes-file). A component's own governanceMode still wins.",
 )
+enforcement_option = click.option(
+    "--policy-enforcement",
+    "policy_enforcement",
+    type=click.Choice(["strict", "best-effort"]),
+    default=None,
+    help="Traffic policy a mode cannot enforce: strict, an error (MF910); best-effort, a warning "
+    "(MF911) and left out. Overrides spec.policyEnforcement (and, for manifests, what their status "
+    "recorded) for this run only.",
+)
 enrollment_option = click.option(
     "--enrollment",
     type=click.Choice(["labels", "sidecar"]),
@@ -81,6 +90,7 @@ def cli() -> None:
 @click.argument("app", type=click.Path(dir_okay=False, allow_dash=True))
 @mode_option
 @enrollment_option
+@enforcement_option
 @click.option("-o", "--output", default="-", show_default=True, help="`-` for stdout, or a directory.")
 @click.option(
     "--format", "out_format", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True
@@ -97,6 +107,7 @@ def render(
     app: str,
     mode: str | None,
     enrollment: str | None,
+    policy_enforcement: str | None,
     output: str,
     out_format: str,
     host_alias: tuple[str, ...],
@@ -111,7 +122,7 @@ def render(
     registry = _registry(modes_file, diag_format)
     _check_mode(registry, mode)
     aliases = dict(_split_alias(a) for a in host_alias)
-    result = render_file(app, registry, GovernOptions(mode, enrollment, aliases))
+    result = render_file(app, registry, GovernOptions(mode, enrollment, aliases, policy_enforcement))
     _emit_diagnostics(result.diagnostics, diag_format)
     if not result.ok:
         raise SystemExit(EXIT_INVALID)
@@ -138,10 +149,16 @@ def _split_alias(raw: str) -> tuple[str, str]:
 @click.argument("apps", nargs=-1, required=True, type=click.Path(dir_okay=False, allow_dash=True))
 @mode_option
 @enrollment_option
+@enforcement_option
 @modes_file_option
 @diagnostics_option
 def validate(
-    apps: tuple[str, ...], mode: str | None, enrollment: str | None, modes_file: str | None, diag_format: str
+    apps: tuple[str, ...],
+    mode: str | None,
+    enrollment: str | None,
+    policy_enforcement: str | None,
+    modes_file: str | None,
+    diag_format: str,
 ) -> None:
     """Check application models and report every problem, located at file:line:col."""
     from meshform.core.govern import GovernOptions
@@ -153,7 +170,8 @@ def validate(
     diags: list[Diagnostic] = []
     for path in apps:
         try:  # render in memory: valid means exactly what `render` accepts (e.g. no name collisions)
-            diags += render_documents(read_file(path), registry, GovernOptions(mode, enrollment)).diagnostics
+            opts = GovernOptions(mode, enrollment, policy_enforcement=policy_enforcement)
+            diags += render_documents(read_file(path), registry, opts).diagnostics
         except MeshformError as exc:
             diags += exc.diagnostics
     _emit_diagnostics(diags, diag_format)
@@ -203,13 +221,14 @@ def _transform_setup(
     modes_file: str | None,
     fmt: str,
     hint: str = "--mode",
+    policy_enforcement: str | None = None,
 ) -> tuple[Any, Any]:
     from meshform.model.config import load, unknown_modes
 
     registry = _registry(modes_file, fmt)
     _check_mode(registry, mode, hint)
     try:
-        config = load(config_path, mode, enrollment)
+        config = load(config_path, mode, enrollment, policy_enforcement)
     except MeshformError as exc:
         _emit_diagnostics(exc.diagnostics, fmt)
         raise SystemExit(EXIT_INVALID) from None
@@ -226,6 +245,7 @@ def _transform_setup(
 @click.argument("paths", nargs=-1, type=click.Path(allow_dash=True))
 @mode_option
 @enrollment_option
+@enforcement_option
 @config_option
 @click.option("-o", "--output", default="-", show_default=True, help="`-` for stdout, or a directory.")
 @click.option(
@@ -241,6 +261,7 @@ def transform(
     paths: tuple[str, ...],
     mode: str | None,
     enrollment: str | None,
+    policy_enforcement: str | None,
     config_path: str | None,
     output: str,
     in_place: bool,
@@ -256,7 +277,9 @@ def transform(
         raise click.UsageError("--in-place rewrites files: give files or directories, not stdin")
     if in_place and output != "-":
         raise click.UsageError("give --in-place or -o DIR, not both")
-    config, registry = _transform_setup(config_path, mode, enrollment, modes_file, diag_format)
+    config, registry = _transform_setup(
+        config_path, mode, enrollment, modes_file, diag_format, policy_enforcement=policy_enforcement
+    )
     code = transform_command(
         list(paths),
         config,
@@ -273,12 +296,14 @@ def transform(
 @cli.command(name="helm-postrender")
 @mode_option
 @enrollment_option
+@enforcement_option
 @config_option
 @modes_file_option
 @diagnostics_option
 def helm_postrender(
     mode: str | None,
     enrollment: str | None,
+    policy_enforcement: str | None,
     config_path: str | None,
     modes_file: str | None,
     diag_format: str,
@@ -289,7 +314,7 @@ def helm_postrender(
     hint = "--mode" if mode else "MESHFORM_MODE"
     env_mode = os.environ.get("MESHFORM_MODE") or None
     config, registry = _transform_setup(
-        config_path, mode or env_mode, enrollment, modes_file, diag_format, hint
+        config_path, mode or env_mode, enrollment, modes_file, diag_format, hint, policy_enforcement
     )
     raise SystemExit(
         transform_command(
@@ -337,6 +362,7 @@ def krm(modes_file: str | None) -> None:
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(allow_dash=True))
 @mode_option
+@enforcement_option
 @click.option("--kubeconfig", type=click.Path(dir_okay=False), default=None, help="Kubeconfig file.")
 @click.option("--context", default=None, help="Kubeconfig context (default: its current-context).")
 @click.option(
@@ -353,6 +379,7 @@ def krm(modes_file: str | None) -> None:
 def verify(
     paths: tuple[str, ...],
     mode: str | None,
+    policy_enforcement: str | None,
     kubeconfig: str | None,
     context: str | None,
     out_format: str,
@@ -366,7 +393,8 @@ def verify(
     _check_mode(registry, mode)
     if not paths and sys.stdin.isatty():
         raise click.UsageError("give an application model, manifests, or - for stdin")
-    raise SystemExit(command(Options(paths, mode, kubeconfig, context, timeout), registry, out_format))
+    options = Options(paths, mode, kubeconfig, context, timeout, policy_enforcement)
+    raise SystemExit(command(options, registry, out_format))
 
 
 def _requested_format(argv: list[str]) -> str:

@@ -99,13 +99,20 @@ def contexts(
     return out
 
 
-def _supported(traffic: r.Traffic, mode: Mode, options: Mapping[str, Any], edge: bool = False) -> r.Traffic:
-    """`traffic` less what `mode` cannot enforce (`edge`: for one caller alone)."""
+def _supported(
+    traffic: r.Traffic, mode: Mode, options: Mapping[str, Any], tcp: bool, edge: bool = False
+) -> r.Traffic:
+    """`traffic` less what `mode` cannot enforce (`tcp`: where no port speaks HTTP; `edge`: for one
+    caller alone)."""
     can = mode.facts.supports_on_edge if edge else mode.facts.supports
     for feature in traffic.features():
-        if not can(feature, options):
+        if not can(feature, options, tcp):
             traffic = traffic.without(feature)
     return traffic
+
+
+def _tcp(port: PolicyPort) -> bool:
+    return r.tcp_only((port.protocol,))
 
 
 def _callers(ctx: PolicyContext, traffic: r.Traffic, mode: Mode) -> tuple[CallerEdge, ...]:
@@ -113,7 +120,7 @@ def _callers(ctx: PolicyContext, traffic: r.Traffic, mode: Mode) -> tuple[Caller
     provider traffic it enforces; overrides left with nothing are dropped."""
     out = []
     for c in ctx.callers:
-        override = _supported(c.override, mode, ctx.options, edge=True)
+        override = _supported(c.override, mode, ctx.options, _tcp(c.port), edge=True)
         if not override.is_empty():
             out.append(replace(c, override=override, effective=traffic.overridden_by(override)))
     return tuple(out)
@@ -125,19 +132,28 @@ def enforceable(ctx: PolicyContext, mode: Mode) -> PolicyContext:
     facts, options = mode.facts, ctx.options
     policy = ctx.policy
     edges_ok = facts.supports(r.EDGE_OVERRIDES, options)
+    tcp = r.tcp_only(p.protocol for p in ctx.ports)
+    edge_tcp = {e.to.component: _tcp(e.port) for e in ctx.edges}
     policy = r.ComponentPolicy(
-        traffic=_supported(policy.traffic, mode, options),
+        traffic=_supported(policy.traffic, mode, options, tcp),
         authorization=policy.authorization if facts.supports(r.AUTHORIZATION, options) else None,
         weights=policy.weights if facts.supports(r.SPLIT, options) else (),
         edges=MappingProxyType(
-            {k: _supported(v, mode, options, edge=True) for k, v in policy.edges.items()} if edges_ok else {}
+            {
+                k: _supported(v, mode, options, edge_tcp.get(k, False), edge=True)
+                for k, v in policy.edges.items()
+            }
+            if edges_ok
+            else {}
         ),
     )
     edges = tuple(
         replace(
             e,
-            override=_supported(e.override, mode, options, edge=True) if edges_ok else r.Traffic(),
-            effective=_supported(e.effective, mode, options),
+            override=_supported(e.override, mode, options, _tcp(e.port), edge=True)
+            if edges_ok
+            else r.Traffic(),
+            effective=_supported(e.effective, mode, options, _tcp(e.port)),
             versions=e.versions if facts.supports(r.SPLIT, options) else (),
         )
         for e in ctx.edges

@@ -546,7 +546,7 @@ class Transformer:
         declared strict, a warning under best-effort, as in `render`."""
         usable = enforceable(declared, mode)
         lost = sorted(set(declared.policy.features()) - set(usable.policy.features()))
-        strict = recorded.get("enforcement", "strict") == "strict"
+        strict = (self.config.policy_enforcement or recorded.get("enforcement", "strict")) == "strict"
         for feature in lost:
             message = f"{mode.facts.name} cannot enforce {feature} for {resource_ref(item.obj)}"
             if strict:

@@ -20,7 +20,7 @@ from meshform.policy.durations import PATTERN, DurationError, parse_ms
 from meshform.yamlio.reader import Document, Path
 
 COMPONENTS: Path = ("spec", "components")
-HTTP = ("http", "http2", "grpc")
+HTTP = r.HTTP_PROTOCOLS
 _DURATIONS: tuple[Path, ...] = (
     ("timeout",),
     ("retries", "perTryTimeout"),
@@ -76,10 +76,16 @@ def durations(doc: Document, at: Any) -> Iterator[Diagnostic]:
 
 
 def check(
-    app: Application, at: Any, registry: Registry, mode_of: Mapping[str, Mode], options_of: Mapping[str, Any]
+    app: Application,
+    at: Any,
+    registry: Registry,
+    mode_of: Mapping[str, Mode],
+    options_of: Mapping[str, Any],
+    strict: bool,
 ) -> Iterator[Diagnostic]:
     """Every policy misuse of the model. `mode_of` maps a component name to its effective mode and
-    `options_of` a mode name to its modeOptions (semantics resolves both)."""
+    `options_of` a mode name to its modeOptions (semantics resolves both); `strict`: what a mode
+    cannot enforce is an error (MF910), else a warning (MF911)."""
     dependents = {d.name for c in app.components for d in c.dependencies}
     for c in app.components:
         base: Path = (*COMPONENTS, c.index)
@@ -99,11 +105,17 @@ def check(
         mode = mode_of.get(c.name)
         if mode is None:
             continue
-        yield from _capabilities(app, c, mode, c.policy.features(), base, at, registry, options_of)
+        tcp = r.tcp_only(p.protocol for p in c.ports)
+        yield from _capabilities(c, mode, c.policy.features(), base, at, registry, options_of, tcp, strict)
         for dep in c.dependencies:  # an edge's override is enforced by the caller's (this) mode
             where = (*base, "dependencies", dep.index)
             features = dep.traffic.features()
-            yield from _capabilities(app, c, mode, features, where, at, registry, options_of, on_edge=True)
+            target = app.component(dep.name)
+            port = port_of(target, dep.port) if target else None
+            tcp = port is not None and r.tcp_only((port.protocol,))
+            yield from _capabilities(
+                c, mode, features, where, at, registry, options_of, tcp, strict, on_edge=True
+            )
 
 
 def _weights(c: Component, base: Path, at: Any) -> Iterator[Diagnostic]:
@@ -145,32 +157,41 @@ def _backoff_and_timeouts(t: r.Traffic, base: Path, at: Any) -> Iterator[Diagnos
 
 
 def _l7_on_tcp(app: Application, c: Component, base: Path, at: Any) -> Iterator[Diagnostic]:
-    """L7 policy needs a proxy that reads HTTP: refuse it where every port is TCP or UDP."""
-    if not any(p.protocol in HTTP for p in c.ports):
-        for feature in c.policy.features():
-            if feature in r.L7_FEATURES:
-                yield at.error(
-                    (*base, *_FEATURE_PATH[feature]),
-                    "MF906",
-                    f"{feature} needs HTTP, but component {c.name!r} has no http, http2 or grpc port",
-                )
+    """L7 policy needs a proxy that reads HTTP: refuse it where every port is TCP or UDP, and so
+    the circuit-breaker limits that count requests."""
+    if r.tcp_only(p.protocol for p in c.ports):
+        why = f"component {c.name!r} has no http, http2 or grpc port"
+        for path, what in _l7_uses(c.traffic, c.policy.features()):
+            yield at.error((*base, *path), "MF906", f"{what} needs HTTP, but {why}")
     for dep in c.dependencies:
         target = app.component(dep.name)
         port = port_of(target, dep.port) if target else None
         if port is None or port.protocol in HTTP:
             continue
-        for feature in dep.traffic.features():
-            if feature in r.L7_FEATURES:
-                path = (*base, "dependencies", dep.index, *_FEATURE_PATH[feature])
-                yield at.error(
-                    path,
-                    "MF906",
-                    f"{feature} needs HTTP, but {dep.name}'s port {port.name} is {port.protocol}",
-                )
+        why = f"{dep.name}'s port {port.name} is {port.protocol}"
+        for path, what in _l7_uses(dep.traffic, dep.traffic.features()):
+            yield at.error(
+                (*base, "dependencies", dep.index, *path), "MF906", f"{what} needs HTTP, but {why}"
+            )
+
+
+def _l7_uses(t: r.Traffic, features: tuple[str, ...]) -> Iterator[tuple[Path, str]]:
+    """(where under the component or dependency, what) for each use of `features` and `t` that
+    needs a proxy reading HTTP."""
+    for feature in features:
+        if feature in r.L7_FEATURES:
+            yield _FEATURE_PATH[feature], feature
+    cb = t.circuit_breaker
+    values = {"maxRequests": cb.max_requests, "maxRetries": cb.max_retries} if cb else {}
+    for name in r.L7_CIRCUIT_BREAKER_FIELDS:
+        if values.get(name) is not None:
+            yield (
+                (*_FEATURE_PATH[r.CIRCUIT_BREAKER], name),
+                f"{r.CIRCUIT_BREAKER}.{name} (it counts requests)",
+            )
 
 
 def _capabilities(
-    app: Application,
     c: Component,
     mode: Mode,
     features: tuple[str, ...],
@@ -178,23 +199,27 @@ def _capabilities(
     at: Any,
     registry: Registry,
     options_of: Mapping[str, Any],
+    tcp: bool,
+    strict: bool,
     on_edge: bool = False,
 ) -> Iterator[Diagnostic]:
-    """MF910/MF911 for each feature `mode` cannot enforce; `on_edge`: for one caller alone."""
+    """MF910/MF911 for each feature `mode` cannot enforce; `tcp`: where no port speaks HTTP;
+    `on_edge`: for one caller alone."""
 
     def can(m: Mode, feature: str) -> bool:
         opts = options_of.get(m.facts.name, {})
-        return m.facts.supports_on_edge(feature, opts) if on_edge else m.facts.supports(feature, opts)
+        if on_edge:
+            return m.facts.supports_on_edge(feature, opts, tcp)
+        return m.facts.supports(feature, opts, tcp)
 
     options = options_of.get(mode.facts.name, {})
     # A mode without edge overrides at all is refused once, at `dependencies` (EDGE_OVERRIDES).
     per_edge = on_edge and mode.facts.supports(r.EDGE_OVERRIDES, options)
-    strict = app.policy_enforcement == "strict"
     for feature in features:
         if (
-            mode.facts.supports_on_edge(feature, options)
+            mode.facts.supports_on_edge(feature, options, tcp)
             if per_edge
-            else mode.facts.supports(feature, options)
+            else mode.facts.supports(feature, options, tcp)
         ):
             continue
         able = [m.facts.name for m in registry.modes.values() if can(m, feature)]
@@ -203,7 +228,9 @@ def _capabilities(
         if cap and cap.requires_option:
             why = f" (needs modeOptions.{mode.facts.name}.{cap.requires_option}: true)"
         what = f"{feature} for {c.name!r}"
-        if per_edge and mode.facts.supports(feature, options):
+        if tcp and cap and cap.http_only and mode.facts.supports(feature, options):
+            what = f"{feature} on TCP for {c.name!r}"
+        if per_edge and mode.facts.supports(feature, options, tcp):
             edge = mode.facts.policy.get(r.EDGE_OVERRIDES)
             what = f"{feature} for one caller alone ({c.name!r})"
             why = f" ({edge.note})" if edge and edge.note else ""
