@@ -184,11 +184,12 @@ def recorded_upstreams(ctx: PolicyContext) -> tuple[Upstream, ...]:
 
 
 def has_policy(ctx: PolicyContext) -> bool:
-    """Anything declared that some mode would render: the component's own policy, or traffic its
-    caller's proxy applies on an edge (the provider's, or the edge's override), or a caller's override
-    the provider's side renders (Istio's per-caller routes)."""
-    edges = any(not e.effective.is_empty() or e.versions for e in ctx.edges)
-    return not ctx.policy.is_empty() or edges or bool(ctx.callers)
+    """Anything declared that some mode would render: the component's own policy, a caller's
+    override the provider's side renders (Istio's per-caller routes), or any dependency at all. A
+    dependency counts even without traffic on it: the record is all `transform` knows of it, and the
+    builtin proxy routes every dependency (an outbound listener, <DEP>_HOST/<DEP>_PORT), so without
+    the record a switch to builtin, or builtin transformed again, would lose the route."""
+    return not ctx.policy.is_empty() or bool(ctx.edges) or bool(ctx.callers)
 
 
 def attach(
