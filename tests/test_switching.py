@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import copy
-import functools
 import hashlib
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from conftest import EXAMPLES, render, run_cli, transform_text
+from conftest import EXAMPLE_RULES, EXAMPLES, render, rendered_example, run_cli, transform_text
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -21,7 +20,7 @@ from meshform.core.workloads import pod_template
 from meshform.diagnostics import Level
 from meshform.frontends.emit import render_stream
 from meshform.model import application as model
-from meshform.model.config import Rule, TransformConfig
+from meshform.model.config import TransformConfig
 from meshform.model.semantics import Locator
 from meshform.modes import DEFAULT, MODES
 from meshform.yamlio.reader import Document, read_file
@@ -77,21 +76,8 @@ def test_ungovern_restores_the_plain_workloads(example: object, mode: str) -> No
 # ------------------------------------------------- the examples' traffic policy, through `transform`
 
 
-@functools.cache
-def _rendered(example: Path, mode: str) -> str:
-    """`meshform render EXAMPLE --mode M` (best-effort, as the examples declare)."""
-    result = render(example, mode)
-    assert result.ok, result.diagnostics
-    return render_stream(result.objects, "yaml")
-
-
-# The shop example pins its migration Job to kubernetes-native: a transform keeps it there by a rule,
-# as a MeshTransformer would, so that transforming rendered output means what rendering means.
-PINNED = (Rule(names=("migrate",), mode="kubernetes-native"),)
-
-
 def _transformed(text: str, mode: str, engine: str) -> str:
-    out, diags = transform_text(text, TransformConfig(mode=mode, rules=PINNED), engine)
+    out, diags = transform_text(text, TransformConfig(mode=mode, rules=EXAMPLE_RULES), engine)
     # The rendered Namespace keeps the labels of the mode it was rendered for (transform does not
     # own it): that Kuma will not inject there is the cluster's problem, said (MF404); the switch
     # itself must still be complete and exact.
@@ -107,7 +93,7 @@ def _policy_objects(text: str) -> dict[str, Any]:
     }
 
 
-def _exactly_as_rendered(example: Path, a: str, b: str) -> bool:
+def _exactly_asrendered_example(example: Path, a: str, b: str) -> bool:
     """Does `transform --mode B` of rendered A give rendered B byte for byte? Not where the shop
     owns its namespace and Kuma is one end: render labels the Namespace for Kuma and opts the native
     Job out of it; transform owns neither the Namespace nor the model's pin."""
@@ -123,12 +109,12 @@ def test_examples_policy_switches_through_transform_and_back(a: str, example: Pa
     override, circuit breaking and outlier detection. (The comment-keeping engine: the property in
     tests/test_transform_properties.py.)"""
     engine = FAST
-    want = _rendered(example, a)
+    want = rendered_example(example, a)
     assert _transformed(want, a, engine) == want  # f(f(x)) == f(x)
     for b in ALL_MODES:
         switched = _transformed(want, b, engine)
-        direct = _rendered(example, b)
-        if _exactly_as_rendered(example, a, b):
+        direct = rendered_example(example, b)
+        if _exactly_asrendered_example(example, a, b):
             assert switched == direct, f"{a} → {b} is not rendering {b}"
         assert _policy_objects(switched) == _policy_objects(direct), f"{a} → {b}"
         assert _transformed(switched, a, engine) == want, f"{a} → {b} → {a} is not {a}"
@@ -136,10 +122,10 @@ def test_examples_policy_switches_through_transform_and_back(a: str, example: Pa
 
 def test_the_examples_switch_with_policy_objects() -> None:
     """Guards the test above against examples that carry no policy to switch."""
-    assert "VirtualService/reviews" in _policy_objects(_rendered(EXAMPLES[0], "istio"))
-    assert "DestinationRule/db" in _policy_objects(_rendered(EXAMPLES[1], "istio"))
-    assert "MeshCircuitBreaker/db" in _policy_objects(_rendered(EXAMPLES[1], "kuma"))
-    assert "HTTPRoute/reviews-http" in _policy_objects(_rendered(EXAMPLES[0], "linkerd"))
+    assert "VirtualService/reviews" in _policy_objects(rendered_example(EXAMPLES[0], "istio"))
+    assert "DestinationRule/db" in _policy_objects(rendered_example(EXAMPLES[1], "istio"))
+    assert "MeshCircuitBreaker/db" in _policy_objects(rendered_example(EXAMPLES[1], "kuma"))
+    assert "HTTPRoute/reviews-http" in _policy_objects(rendered_example(EXAMPLES[0], "linkerd"))
 
 
 NO_POLICY = """\
@@ -176,7 +162,7 @@ def test_dependencies_without_policy_are_routed_after_a_switch(a: str, tmp_path:
 def test_values_put_back_are_written_as_meshform_writes_them(engine: str) -> None:
     """builtin points <DEP>_HOST at its proxy ("127.0.0.1", quoted); switching away puts the Service
     host back, written plain on both engines (the comment-keeping one used to keep the quotes)."""
-    native = _rendered(EXAMPLES[0], "kubernetes-native")
+    native = rendered_example(EXAMPLES[0], "kubernetes-native")
     to_builtin = _transformed(native, "builtin", engine)
     assert 'value: "127.0.0.1"' in to_builtin
     back = _transformed(to_builtin, "kubernetes-native", engine)

@@ -3,7 +3,6 @@ idempotent, reversible (A → B → A, un-govern), nothing lost, deterministic."
 
 from __future__ import annotations
 
-import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -11,13 +10,12 @@ from typing import Any
 import injectors
 import pytest
 import yaml
-from conftest import EXAMPLES, ROOT, render, transform_text
+from conftest import EXAMPLE_RULES, EXAMPLES, ROOT, rendered_example, transform_text
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from meshform.core.workloads import pod_template
-from meshform.frontends.emit import render_stream
-from meshform.model.config import Rule, TransformConfig
+from meshform.model.config import TransformConfig
 from meshform.model.workload_kinds import BUILTIN
 from meshform.modes import MODES
 from meshform.yamlio.streams import FAST, ROUND_TRIP
@@ -183,17 +181,6 @@ def test_generated_workloads_switch_exactly(text: str, a: str, b: str, engine: s
     assert docs(govern(once, "kubernetes-native", engine)) == docs(text)  # un-govern gives x back
 
 
-@functools.cache
-def _rendered_example(path: Path, mode: str) -> str:
-    result = render(path, mode)
-    assert result.ok, result.diagnostics
-    return render_stream(result.objects, "yaml")
-
-
-# The shop example pins its migration Job to kubernetes-native; a rule keeps it there, as render does.
-PINNED = (Rule(names=("migrate",), mode="kubernetes-native"),)
-
-
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.sampled_from(EXAMPLES),
@@ -204,10 +191,10 @@ PINNED = (Rule(names=("migrate",), mode="kubernetes-native"),)
 def test_examples_with_policy_switch_exactly(example: Path, a: str, b: str, engine: str) -> None:
     """The examples' traffic policy (recorded in the status, its objects emitted after each workload)
     switches exactly through `transform` on either engine: A -> B -> A gives rendered A byte for byte."""
-    once = _rendered_example(example, a)
-    config = TransformConfig(mode=a, rules=PINNED)
+    once = rendered_example(example, a)
+    config = TransformConfig(mode=a, rules=EXAMPLE_RULES)
     assert govern(once, config, engine) == once
-    assert govern(govern(once, TransformConfig(mode=b, rules=PINNED), engine), config, engine) == once
+    assert govern(govern(once, TransformConfig(mode=b, rules=EXAMPLE_RULES), engine), config, engine) == once
 
 
 # ------------------------------------------------------------------------------------ nothing lost
