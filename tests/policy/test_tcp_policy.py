@@ -6,11 +6,12 @@ limits in every mode (MF906), Linkerd's failure accrual (MF910 strict, MF911 bes
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, render, transform_text
+from conftest import ROOT, render, run_cli, transform_text
 
 from meshform.diagnostics import Diagnostic, Level
 from meshform.frontends.emit import render_stream
@@ -128,3 +129,14 @@ def test_transform_to_linkerd_judges_tcp_alike(enforcement: str) -> None:
     assert {d.level for d in lost} == {Level.ERROR if enforcement == "strict" else Level.WARNING}
     if enforcement == "best-effort":
         assert ACCRUAL not in out
+
+
+def test_the_capability_matrix_says_which_feature_needs_http_in_which_mode() -> None:
+    proc = run_cli("modes", "--capabilities", "-o", "json")
+    assert proc.returncode == 0
+    by_mode = {m["mode"]: m["features"] for m in json.loads(proc.stdout)}
+    assert by_mode["linkerd"]["outlierDetection"]["httpOnly"] is True
+    assert "not on TCP-only ports" in by_mode["linkerd"]["outlierDetection"]["note"]
+    assert all("httpOnly" not in by_mode[m]["outlierDetection"] for m in L4_MODES)
+    text = run_cli("modes", "--capabilities").stdout.decode()
+    assert "outlierDetection: partial, failure accrual: consecutive HTTP failures" in text
