@@ -125,7 +125,11 @@ def test_transform_to_linkerd_judges_tcp_alike(enforcement: str) -> None:
     config = TransformConfig(mode="linkerd", policy_enforcement=enforcement)
     out, diags = transform_text(rendered, config)
     lost = [d for d in diags if d.code in ("MF910", "MF911")]
-    assert any("outlierDetection" in d.message for d in lost)
+    [accrual] = [d for d in lost if "outlierDetection" in d.message]
+    # said as render says it, and the modes it names can do it on TCP (linkerd is not one of them)
+    assert "linkerd cannot enforce outlierDetection on TCP" in accrual.message
+    assert "modes that can: builtin, istio, istio-ambient, kuma, consul" in accrual.message
+    assert not [d for d in diags if d.code in ("MF931", "MF932")]  # its values: not reported twice
     assert {d.level for d in lost} == {Level.ERROR if enforcement == "strict" else Level.WARNING}
     if enforcement == "best-effort":
         assert ACCRUAL not in out
