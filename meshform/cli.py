@@ -93,6 +93,15 @@ format_option = click.option(
     show_default=True,
     help="Write YAML, or JSON (one object, or a v1 List of them).",
 )
+enforcement_option = click.option(
+    "--policy-enforcement",
+    "policy_enforcement",
+    type=click.Choice(["strict", "best-effort"]),
+    default=None,
+    help="Traffic policy a mode cannot enforce: strict, an error (MF910); best-effort, a warning "
+    "(MF911) and left out. Overrides spec.policyEnforcement (and, for manifests, what their status "
+    "recorded) for this run only.",
+)
 enrollment_option = click.option(
     "--enrollment",
     type=click.Choice(["labels", "sidecar"]),
@@ -157,6 +166,7 @@ def cli() -> None:
 @click.argument("app", type=click.Path(dir_okay=False, allow_dash=True))
 @render_mode
 @enrollment_option
+@enforcement_option
 @output_option
 @format_option
 @click.option(
@@ -171,6 +181,7 @@ def render(
     app: str,
     mode: str | None,
     enrollment: str | None,
+    policy_enforcement: str | None,
     output: str,
     out_format: str,
     host_alias: tuple[str, ...],
@@ -197,7 +208,7 @@ def render(
     registry = _registry(modes_file, diag_format)
     mode = _check_mode(registry, mode)
     aliases = dict(_split_alias(a) for a in host_alias)
-    result = render_file(app, registry, GovernOptions(mode, enrollment, aliases))
+    result = render_file(app, registry, GovernOptions(mode, enrollment, aliases, policy_enforcement))
     _emit_diagnostics(result.diagnostics, diag_format)
     if not result.ok:
         raise SystemExit(EXIT_INVALID)
@@ -222,10 +233,16 @@ def _split_alias(raw: str) -> tuple[str, str]:
 @click.argument("apps", nargs=-1, required=True, type=click.Path(dir_okay=False, allow_dash=True))
 @render_mode
 @enrollment_option
+@enforcement_option
 @modes_file_option
 @diagnostics_option
 def validate(
-    apps: tuple[str, ...], mode: str | None, enrollment: str | None, modes_file: str | None, diag_format: str
+    apps: tuple[str, ...],
+    mode: str | None,
+    enrollment: str | None,
+    policy_enforcement: str | None,
+    modes_file: str | None,
+    diag_format: str,
 ) -> None:
     """Check application models and report every problem, located at file:line:col.
 
@@ -247,7 +264,8 @@ def validate(
     diags: list[Diagnostic] = []
     for path in apps:
         try:  # render in memory: valid means exactly what `render` accepts (e.g. no name collisions)
-            diags += render_documents(read_file(path), registry, GovernOptions(mode, enrollment)).diagnostics
+            opts = GovernOptions(mode, enrollment, policy_enforcement=policy_enforcement)
+            diags += render_documents(read_file(path), registry, opts).diagnostics
         except MeshformError as exc:
             diags += exc.diagnostics
     _emit_diagnostics(diags, diag_format)
@@ -313,13 +331,14 @@ def _transform_setup(
     modes_file: str | None,
     fmt: str,
     hint: str = "--mode",
+    policy_enforcement: str | None = None,
 ) -> tuple[Any, Any]:
     from meshform.model.config import load, unknown_modes
 
     registry = _registry(modes_file, fmt)
     mode = _check_mode(registry, mode, hint)
     try:
-        config = load(config_path, mode, enrollment)
+        config = load(config_path, mode, enrollment, policy_enforcement)
     except MeshformError as exc:
         _emit_diagnostics(exc.diagnostics, fmt)
         raise SystemExit(EXIT_INVALID) from None
@@ -336,6 +355,7 @@ def _transform_setup(
 @click.argument("paths", nargs=-1, type=click.Path(allow_dash=True))
 @manifest_mode
 @enrollment_option
+@enforcement_option
 @config_option
 @output_option
 @format_option
@@ -359,6 +379,7 @@ def transform(
     paths: tuple[str, ...],
     mode: str | None,
     enrollment: str | None,
+    policy_enforcement: str | None,
     config_path: str | None,
     output: str,
     out_format: str,
@@ -395,7 +416,9 @@ def transform(
         raise click.UsageError(f"give {'--in-place' if in_place else '--diff'} or -o, not both")
     if (in_place or diff) and out_format != "yaml":
         raise click.UsageError("--in-place and --diff keep the files' own YAML: --format json is for -o")
-    config, registry = _transform_setup(config_path, mode, enrollment, modes_file, diag_format)
+    config, registry = _transform_setup(
+        config_path, mode, enrollment, modes_file, diag_format, policy_enforcement=policy_enforcement
+    )
     code = transform_command(
         list(paths),
         config,
@@ -413,12 +436,14 @@ def transform(
 @cli.command(name="helm-postrender")
 @manifest_mode
 @enrollment_option
+@enforcement_option
 @config_option
 @modes_file_option
 @diagnostics_option
 def helm_postrender(
     mode: str | None,
     enrollment: str | None,
+    policy_enforcement: str | None,
     config_path: str | None,
     modes_file: str | None,
     diag_format: str,
@@ -444,7 +469,7 @@ def helm_postrender(
     hint = "--mode" if mode else "MESHFORM_MODE"
     env_mode = os.environ.get("MESHFORM_MODE") or None
     config, registry = _transform_setup(
-        config_path, mode or env_mode, enrollment, modes_file, diag_format, hint
+        config_path, mode or env_mode, enrollment, modes_file, diag_format, hint, policy_enforcement
     )
     raise SystemExit(
         transform_command(
@@ -615,6 +640,7 @@ def krm(modes_file: str | None) -> None:
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(allow_dash=True))
 @render_mode
+@enforcement_option
 @click.option("--kubeconfig", type=click.Path(dir_okay=False), default=None, help="Kubeconfig file.")
 @click.option("--context", default=None, help="Kubeconfig context (default: its current-context).")
 @click.option(
@@ -637,6 +663,7 @@ def krm(modes_file: str | None) -> None:
 def verify(
     paths: tuple[str, ...],
     mode: str | None,
+    policy_enforcement: str | None,
     kubeconfig: str | None,
     context: str | None,
     out_format: str,
@@ -660,9 +687,8 @@ def verify(
     mode = _check_mode(registry, mode)
     if not paths and sys.stdin.isatty():
         raise click.UsageError("give an application model, manifests, or - for stdin")
-    raise SystemExit(
-        command(Options(paths, mode, kubeconfig, context, timeout), registry, out_format.lower())
-    )
+    options = Options(paths, mode, kubeconfig, context, timeout, policy_enforcement)
+    raise SystemExit(command(options, registry, out_format.lower()))
 
 
 SHELLS = ("bash", "zsh", "fish")

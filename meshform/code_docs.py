@@ -504,11 +504,13 @@ DOCS: dict[str, CodeDoc] = {
     ),
     "MF910": _d(
         "The mode cannot enforce a traffic policy the application asks for.",
-        "Deploying would silently drop the policy; with policyEnforcement: strict meshform refuses.",
+        "Deploying would silently drop the policy; with policyEnforcement: strict (or --policy-enforcement "
+        "strict for one run) meshform refuses.",
         "app.yaml:20:9: error MF910 linkerd cannot enforce fault injection; modes that can: istio, builtin",
     ),
     "MF911": _d(
-        "A policy the mode cannot enforce was left out (policyEnforcement: best-effort).",
+        "A policy the mode cannot enforce was left out (policyEnforcement: best-effort, or "
+        "--policy-enforcement best-effort for one run).",
         "The application runs without that policy in this mode; the message says which modes enforce it.",
         "app.yaml:20:9: warning MF911 kuma cannot enforce header routing; left out",
     ),

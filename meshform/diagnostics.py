@@ -270,7 +270,8 @@ CODES: dict[str, Code] = {
         Code(
             "MF910",
             "policy-unsupported",
-            "choose a mode that can enforce it, or set spec.policyEnforcement: best-effort",
+            "choose a mode that can enforce it, or let this run leave it out: --policy-enforcement "
+            "best-effort (spec.policyEnforcement: best-effort for every run)",
         ),
         Code("MF911", "policy-left-out", "choose a mode that can enforce it to have it enforced"),
         Code(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -16,7 +17,7 @@ from meshform.core.govern import GovernOptions
 from meshform.core.transform import transform
 from meshform.diagnostics import Diagnostic
 from meshform.frontends.render import Result, render_file
-from meshform.model.config import TransformConfig
+from meshform.model.config import Rule, TransformConfig
 from meshform.modes import DEFAULT, Registry
 from meshform.yamlio.streams import FAST, emit, load_text
 
@@ -38,6 +39,21 @@ def yaml_snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
 
 def render(path: Path | str, mode: str | None = None, enrollment: str | None = None, **kw: Any) -> Result:
     return render_file(str(path), DEFAULT, GovernOptions(mode, enrollment, **kw))
+
+
+# The shop example pins its migration Job to kubernetes-native: a transform of its rendered output
+# keeps it there by a rule, as a MeshTransformer would, so that transforming means what rendering does.
+EXAMPLE_RULES = (Rule(names=("migrate",), mode="kubernetes-native"),)
+
+
+@functools.cache
+def rendered_example(path: Path, mode: str) -> str:
+    """`meshform render EXAMPLE --mode M` as the example declares it (best-effort): the stream."""
+    from meshform.frontends.emit import render_stream
+
+    result = render(path, mode)
+    assert result.ok, result.diagnostics
+    return render_stream(result.objects, "yaml")
 
 
 def transform_text(

@@ -42,7 +42,9 @@ def test_render_yaml_stream_to_stdout() -> None:
 def test_render_json_is_a_list() -> None:
     proc = run_cli("render", BOOKINFO, "--format", "json")
     payload = json.loads(proc.stdout)
-    assert payload["kind"] == "List" and len(payload["items"]) == 14
+    # 4 ServiceAccounts, 4 Services, 6 Deployments (reviews has 3 versions) and, since reviews'
+    # versions are weighted, a Service per version (reviews-v1..v3) for a mode's split to target
+    assert payload["kind"] == "List" and len(payload["items"]) == 17
 
 
 def test_render_from_stdin() -> None:
@@ -57,7 +59,8 @@ def test_render_to_directory_uses_kustomize_file_names(tmp_path: Path) -> None:
     assert "apps_v1_deployment_reviews-v2.yaml" in names
     assert "v1_configmap_reviews-v2-meshform-envoy.yaml" in names
     assert "v1_service_productpage.yaml" in names
-    assert len(names) == 20
+    assert "v1_service_reviews-v3.yaml" in names  # the per-version Services of the weighted split
+    assert len(names) == 23
     listed = (tmp_path / "out" / ".meshform-output").read_text().splitlines()
     assert listed[1:] == names  # the list of what meshform wrote, after one comment line
     assert proc.stdout == b""
@@ -66,8 +69,8 @@ def test_render_to_directory_uses_kustomize_file_names(tmp_path: Path) -> None:
 def test_mode_flag_does_not_override_a_components_own_mode() -> None:
     proc = run_cli("render", "examples/three-tier/app.yaml", "--mode", "linkerd", "--format", "json")
     items = json.loads(proc.stdout)["items"]
-    db = next(i for i in items if i["kind"] == "StatefulSet")
-    assert "linkerd.io/inject" not in db["spec"]["template"]["metadata"].get("annotations", {})
+    migrate = next(i for i in items if i["kind"] == "Job")  # pinned to kubernetes-native
+    assert "linkerd.io/inject" not in migrate["spec"]["template"]["metadata"].get("annotations", {})
     web = next(i for i in items if i["kind"] == "Deployment" and i["metadata"]["name"] == "web")
     assert web["spec"]["template"]["metadata"]["annotations"]["linkerd.io/inject"] == "enabled"
 

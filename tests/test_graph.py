@@ -66,17 +66,25 @@ def test_bookinfo_components_dependencies_versions_and_modes() -> None:
     prefix = "bookinfo/bookinfo/"
     components = {k.removeprefix(prefix) for k in nodes if "/version/" not in k}
     assert components == {"productpage", "details", "reviews", "ratings"}
-    assert nodes[prefix + "reviews"]["label"].splitlines() == ["reviews", "Deployment · istio", "http:9080"]
+    # the example declares policy (snap10): reviews' timeout and 80/10/10 split, the edge's timeout
+    assert nodes[prefix + "reviews"]["label"].splitlines() == [
+        "reviews",
+        "Deployment · istio",
+        "http:9080",
+        "policy: timeout",
+        "DestinationRule, VirtualService",
+    ]
     versions = {k.removeprefix(prefix + "version/"): v["label"] for k, v in nodes.items() if "/version/" in k}
     assert versions == {
-        "reviews-v1": "reviews-v1\nv1",
-        "reviews-v2": "reviews-v2\nv2",
-        "reviews-v3": "reviews-v3\nv3",
+        "reviews-v1": "reviews-v1\nv1 · 80%",
+        "reviews-v2": "reviews-v2\nv2 · 10%",
+        "reviews-v3": "reviews-v3\nv3 · 10%",
     }
     edges = _edges(graph)
     assert (prefix + "productpage", prefix + "details") in edges
     assert (prefix + "productpage", prefix + "reviews") in edges
-    assert edges[(prefix + "reviews", prefix + "ratings")] == {"label": "port http"}
+    assert edges[(prefix + "reviews", prefix + "ratings")]["label"].startswith("port http")
+    assert "timeout" in edges[(prefix + "reviews", prefix + "ratings")]["label"]
 
 
 def test_weights_policy_and_what_the_mode_cannot_enforce() -> None:
@@ -102,10 +110,11 @@ def test_weights_policy_and_what_the_mode_cannot_enforce() -> None:
 def test_each_component_shows_its_own_mode() -> None:
     nodes = _nodes(_parsed(_graph(THREE_TIER)))
     modes = {k.rpartition("/")[2]: v["label"].splitlines()[1] for k, v in nodes.items()}
-    assert modes["db"] == "StatefulSet · kubernetes-native"  # its own governanceMode wins
+    assert modes["migrate"] == "Job · kubernetes-native"  # its own governanceMode wins
+    assert modes["db"] == "StatefulSet · istio"
     assert modes["api"] == "Deployment · istio"
     assert modes["backup"] == "CronJob · istio"
-    assert nodes["shop/shop/db"]["fillcolor"] != nodes["shop/shop/api"]["fillcolor"]
+    assert nodes["shop/shop/migrate"]["fillcolor"] != nodes["shop/shop/api"]["fillcolor"]
 
 
 @needs_dot

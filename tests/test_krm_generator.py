@@ -76,6 +76,26 @@ def test_generator_reads_its_modes_file(work: Path) -> None:
     )
 
 
+@pytest.mark.parametrize("enforcement", ["strict", "best-effort"])
+def test_generator_policy_enforcement_is_the_flags(work: Path, enforcement: str) -> None:
+    """data.policyEnforcement decides this run as `render --policy-enforcement` does: bookinfo
+    (best-effort in its model) under linkerd, which has no fault injection, is refused (MF910) or
+    rendered without it, with the same bytes as render."""
+    shutil.copy(ROOT / "examples" / "bookinfo" / "app.yaml", work / "bookinfo.yaml")
+    code, out, err = krm(work, {"app": "bookinfo.yaml", "mode": "linkerd", "policyEnforcement": enforcement})
+    flags = ("--mode", "linkerd", "--policy-enforcement", enforcement)
+    rendered = run_cli("render", "bookinfo.yaml", *flags, cwd=work)
+    assert code == rendered.returncode == (1 if enforcement == "strict" else 0), err
+    generated = out["items"][1:]
+    if enforcement == "strict":
+        assert "error MF910 linkerd cannot enforce faultInjection.delay" in err
+        assert generated == []
+    else:
+        assert {r["severity"] for r in out["results"]} == {"warning"}
+        assert any("MF911" in r["message"] for r in out["results"])
+        assert generated == [d for d in yaml.safe_load_all(rendered.stdout) if d is not None]
+
+
 def test_a_model_error_returns_the_items_unchanged_with_a_located_result(work: Path) -> None:
     app = work / "app.yaml"
     app.write_text(app.read_text().replace("    image: ghcr.io/example/catalog-web:3.1.0\n", ""))
@@ -96,8 +116,12 @@ def test_a_model_error_returns_the_items_unchanged_with_a_located_result(work: P
         ({"app": "link.yaml"}, "error MF436 data.app 'link.yaml' leads outside"),
         ({"app": "app.yaml", "mode": "nope"}, "error MF204 unknown governance mode 'nope'"),
         ({"app": "app.yaml", "modesFile": "bad-modes.yaml"}, "bad-modes.yaml"),
+        (
+            {"app": "app.yaml", "policyEnforcement": "lenient"},
+            "error MF436 data.policyEnforcement 'lenient' is not strict or best-effort",
+        ),
     ],
-    ids=["missing", "symlink-out", "unknown-mode", "bad-modes-file"],
+    ids=["missing", "symlink-out", "unknown-mode", "bad-modes-file", "bad-enforcement"],
 )
 def test_generator_failures_are_located_and_give_nothing_generated(
     work: Path, tmp_path_factory: pytest.TempPathFactory, data: dict[str, str], message: str

@@ -86,9 +86,15 @@ def test_mode_enrolls_the_pod_template(
 
 
 def test_native_adds_nothing(tmp_path: Path) -> None:
+    """Nothing that enrolls or changes the pod: only meshform's status record of web's dependency,
+    all that a later `transform --mode builtin` can know of it to route it."""
     result = render(write_app(tmp_path, "KUBERNETES_NATIVE_SERVICE"))
     template = template_of(result.objects, "web")
-    assert "annotations" not in template["metadata"]
+    assert set(template["metadata"]["annotations"]) == {status.STATUS}
+    record = status.read(template)
+    assert record is not None and record.mode == "kubernetes-native"
+    assert not (record.labels or record.annotations or record.env or record.objects)
+    assert [e["to"]["component"] for e in record.policy["context"]["edges"]] == ["api"]
     env = {e["name"]: e["value"] for e in template["spec"]["containers"][0]["env"]}
     assert env == {"API_HOST": "api.demo.svc.cluster.local", "API_PORT": "80"}
 

@@ -120,3 +120,14 @@ def test_quick_check_agrees_on_mutated_valid_models(data: st.DataObject) -> None
         parent[path[-1]] = data.draw(DOCS)
     name = "application.schema.json"
     assert is_valid(doc, name) == Draft202012Validator(schema(name)).is_valid(doc)
+
+
+@pytest.mark.parametrize("value", [0.0, 80.0, -3.0, 1.5, float("inf")])
+def test_integral_floats_are_integers_as_json_schema_says(value: float) -> None:
+    """Found by the property above: an env value (string, integer or boolean) of 0.0."""
+    import copy
+
+    doc = copy.deepcopy(read_file(str(EXAMPLES[0]))[0].data)
+    doc["spec"]["components"][2]["env"]["LOG_DIR"] = value
+    name = "application.schema.json"
+    assert is_valid(doc, name) == Draft202012Validator(schema(name)).is_valid(doc)

@@ -10,11 +10,12 @@ from typing import Any
 import injectors
 import pytest
 import yaml
-from conftest import ROOT, transform_text
+from conftest import EXAMPLE_RULES, EXAMPLES, ROOT, rendered_example, transform_text
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from meshform.core.workloads import pod_template
+from meshform.model.config import TransformConfig
 from meshform.model.workload_kinds import BUILTIN
 from meshform.modes import MODES
 from meshform.yamlio.streams import FAST, ROUND_TRIP
@@ -35,7 +36,7 @@ def reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> s
 CORPUS = sorted((ROOT / "tests" / "fixtures" / "corpus").glob("*.yaml"))
 
 
-def govern(text: str, mode: str, engine: str = FAST) -> str:
+def govern(text: str, mode: str | TransformConfig, engine: str = FAST) -> str:
     out, diags = transform_text(text, mode, engine)
     # A namespace that keeps the mesh away (the corpus' `shop` has no Kuma label) is the cluster's
     # problem, reported; the transformation itself must still be complete and exact.
@@ -178,6 +179,22 @@ def test_generated_workloads_switch_exactly(text: str, a: str, b: str, engine: s
     assert govern(govern(once, b, engine), a, engine) == once  # A → B → A
     assert govern(text, a, engine) == once  # deterministic
     assert docs(govern(once, "kubernetes-native", engine)) == docs(text)  # un-govern gives x back
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from(EXAMPLES),
+    st.sampled_from(ALL_MODES),
+    st.sampled_from(ALL_MODES),
+    st.sampled_from(ENGINES),
+)
+def test_examples_with_policy_switch_exactly(example: Path, a: str, b: str, engine: str) -> None:
+    """The examples' traffic policy (recorded in the status, its objects emitted after each workload)
+    switches exactly through `transform` on either engine: A -> B -> A gives rendered A byte for byte."""
+    once = rendered_example(example, a)
+    config = TransformConfig(mode=a, rules=EXAMPLE_RULES)
+    assert govern(once, config, engine) == once
+    assert govern(govern(once, TransformConfig(mode=b, rules=EXAMPLE_RULES), engine), config, engine) == once
 
 
 # ------------------------------------------------------------------------------------ nothing lost

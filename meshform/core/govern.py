@@ -30,6 +30,9 @@ class GovernOptions:
     mode: str | None = None  # --mode: replaces the application's default mode
     enrollment: str | None = None
     host_aliases: Mapping[str, str] = field(default_factory=dict)
+    # --policy-enforcement: strict | best-effort for this run, over spec.policyEnforcement. The status
+    # still records the model's own, so a later transform without the flag does what the model says.
+    policy_enforcement: str | None = None
 
 
 @dataclass(frozen=True)

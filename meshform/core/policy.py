@@ -99,13 +99,26 @@ def contexts(
     return out
 
 
-def _supported(traffic: r.Traffic, mode: Mode, options: Mapping[str, Any], edge: bool = False) -> r.Traffic:
-    """`traffic` less what `mode` cannot enforce (`edge`: for one caller alone)."""
+def _supported(
+    traffic: r.Traffic, mode: Mode, options: Mapping[str, Any], tcp: bool, edge: bool = False
+) -> r.Traffic:
+    """`traffic` less what `mode` cannot enforce (`tcp`: where no port speaks HTTP; `edge`: for one
+    caller alone)."""
     can = mode.facts.supports_on_edge if edge else mode.facts.supports
     for feature in traffic.features():
-        if not can(feature, options):
+        if not can(feature, options, tcp):
             traffic = traffic.without(feature)
     return traffic
+
+
+def _tcp(port: PolicyPort) -> bool:
+    return r.tcp_only((port.protocol,))
+
+
+def tcp_sides(ctx: PolicyContext) -> tuple[bool, dict[str, bool]]:
+    """(no port of the component speaks HTTP, the same for each dependency's port by its component
+    name): where a mode's http_only capabilities cannot hold."""
+    return r.tcp_only(p.protocol for p in ctx.ports), {e.to.component: _tcp(e.port) for e in ctx.edges}
 
 
 def _callers(ctx: PolicyContext, traffic: r.Traffic, mode: Mode) -> tuple[CallerEdge, ...]:
@@ -113,7 +126,7 @@ def _callers(ctx: PolicyContext, traffic: r.Traffic, mode: Mode) -> tuple[Caller
     provider traffic it enforces; overrides left with nothing are dropped."""
     out = []
     for c in ctx.callers:
-        override = _supported(c.override, mode, ctx.options, edge=True)
+        override = _supported(c.override, mode, ctx.options, _tcp(c.port), edge=True)
         if not override.is_empty():
             out.append(replace(c, override=override, effective=traffic.overridden_by(override)))
     return tuple(out)
@@ -125,19 +138,27 @@ def enforceable(ctx: PolicyContext, mode: Mode) -> PolicyContext:
     facts, options = mode.facts, ctx.options
     policy = ctx.policy
     edges_ok = facts.supports(r.EDGE_OVERRIDES, options)
+    tcp, edge_tcp = tcp_sides(ctx)
     policy = r.ComponentPolicy(
-        traffic=_supported(policy.traffic, mode, options),
+        traffic=_supported(policy.traffic, mode, options, tcp),
         authorization=policy.authorization if facts.supports(r.AUTHORIZATION, options) else None,
         weights=policy.weights if facts.supports(r.SPLIT, options) else (),
         edges=MappingProxyType(
-            {k: _supported(v, mode, options, edge=True) for k, v in policy.edges.items()} if edges_ok else {}
+            {
+                k: _supported(v, mode, options, edge_tcp.get(k, False), edge=True)
+                for k, v in policy.edges.items()
+            }
+            if edges_ok
+            else {}
         ),
     )
     edges = tuple(
         replace(
             e,
-            override=_supported(e.override, mode, options, edge=True) if edges_ok else r.Traffic(),
-            effective=_supported(e.effective, mode, options),
+            override=_supported(e.override, mode, options, _tcp(e.port), edge=True)
+            if edges_ok
+            else r.Traffic(),
+            effective=_supported(e.effective, mode, options, _tcp(e.port)),
             versions=e.versions if facts.supports(r.SPLIT, options) else (),
         )
         for e in ctx.edges
@@ -185,11 +206,12 @@ def recorded_upstreams(ctx: PolicyContext) -> tuple[Upstream, ...]:
 
 
 def has_policy(ctx: PolicyContext) -> bool:
-    """Anything declared that some mode would render: the component's own policy, or traffic its
-    caller's proxy applies on an edge (the provider's, or the edge's override), or a caller's override
-    the provider's side renders (Istio's per-caller routes)."""
-    edges = any(not e.effective.is_empty() or e.versions for e in ctx.edges)
-    return not ctx.policy.is_empty() or edges or bool(ctx.callers)
+    """Anything declared that some mode would render: the component's own policy, a caller's
+    override the provider's side renders (Istio's per-caller routes), or any dependency at all. A
+    dependency counts even without traffic on it: the record is all `transform` knows of it, and the
+    builtin proxy routes every dependency (an outbound listener, <DEP>_HOST/<DEP>_PORT), so without
+    the record a switch to builtin, or builtin transformed again, would lose the route."""
+    return not ctx.policy.is_empty() or bool(ctx.edges) or bool(ctx.callers)
 
 
 def attach(

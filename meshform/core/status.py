@@ -12,6 +12,7 @@ record is *true* of the workload it sits on is meshform.core.provenance's job.
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -230,6 +231,17 @@ def _set_keys(
     return prior
 
 
+def _put(mapping: dict[str, Any], key: str, value: Any) -> None:
+    """`mapping[key] = value`, in meshform's own style. The round-trip engine's mappings (ruamel's
+    CommentedMap, an OrderedDict) would give a new string the quoting of the one it replaces: the
+    builtin proxy's quoted `"127.0.0.1"` would quote the host put back, and A -> B -> A would not
+    come back byte for byte as it does on the fast engine."""
+    if isinstance(mapping, OrderedDict):
+        OrderedDict.__setitem__(mapping, key, value)  # keeps the key's place, not the old quoting
+    else:
+        mapping[key] = value
+
+
 def _set_env(
     containers: list[dict[str, Any]], env: dict[str, dict[str, str]], created: list[str]
 ) -> dict[str, Any]:
@@ -245,7 +257,7 @@ def _set_env(
             entry = by_name.get(var)
             prior[var] = entry.get("value") if entry else None
             if entry:
-                entry["value"] = value
+                _put(entry, "value", value)
             else:
                 entries.append({"name": var, "value": value})
         priors[container["name"]] = prior
@@ -410,7 +422,7 @@ def _restore_env(containers: list[dict[str, Any]], priors: Mapping[str, Mapping[
                 if prior[entry["name"]] is None:
                     entries.remove(entry)
                 else:
-                    entry["value"] = prior[entry["name"]]
+                    _put(entry, "value", prior[entry["name"]])
 
 
 def _restore_fields(containers: list[dict[str, Any]], priors: Mapping[str, Mapping[str, Any]]) -> None:

@@ -22,7 +22,14 @@ from typing import Any
 
 from meshform.core import foreign, identity, owned, provenance, shapes, status
 from meshform.core.namespaces import NamespaceIndex
-from meshform.core.policy import attach, enforceable, l7_service, recorded_ports, recorded_upstreams
+from meshform.core.policy import (
+    attach,
+    enforceable,
+    l7_service,
+    recorded_ports,
+    recorded_upstreams,
+    tcp_sides,
+)
 from meshform.core.workloads import find_pod_template, pod_owner, pod_template, selector_keys, template_path
 from meshform.diagnostics import Diagnostic, Level
 from meshform.model import policy_record
@@ -629,11 +636,13 @@ class Transformer:
         declared strict, a warning under best-effort, as in `render`."""
         usable = enforceable(declared, mode)
         lost = sorted(set(declared.policy.features()) - set(usable.policy.features()))
-        strict = recorded.get("enforcement", "strict") == "strict"
+        strict = (self.config.policy_enforcement or recorded.get("enforcement", "strict")) == "strict"
         options_of = self.config.mode_options
-        blocks = [(declared.policy.traffic, False), *((t, True) for t in declared.policy.edges.values())]
-        for traffic, on_edge in blocks:  # the one rule for values the mode cannot carry, as in render
-            for _path, message in dropped_values(mode, traffic, self.registry, options_of, on_edge):
+        tcp, edge_tcp = tcp_sides(declared)
+        blocks = [(declared.policy.traffic, False, tcp)]
+        blocks += [(t, True, edge_tcp.get(name, False)) for name, t in declared.policy.edges.items()]
+        for traffic, on_edge, on_tcp in blocks:  # the one rule for values the mode cannot carry, as in render
+            for _path, message in dropped_values(mode, traffic, self.registry, options_of, on_edge, on_tcp):
                 if strict:
                     self.diagnostics.append(item.diagnostic(Level.ERROR, "MF931", message))
                 else:
@@ -641,13 +650,16 @@ class Transformer:
                     self.diagnostics.append(item.diagnostic(Level.WARNING, "MF932", message))
         first_port = not l7_service(declared, mode)
         for feature in lost:
-            message = f"{mode.facts.name} cannot enforce {feature} for {resource_ref(item.obj)}"
+            # as render says it (policy_checks): what the mode does on HTTP but not on TCP
+            on_tcp = tcp and mode.facts.supports(feature, options_of.get(mode.facts.name, {}))
+            what = f"{feature} on TCP" if on_tcp else feature
+            message = f"{mode.facts.name} cannot enforce {what} for {resource_ref(item.obj)}"
             code = "MF926" if first_port and feature in L7_FEATURES else ("MF910" if strict else "MF911")
             if code == "MF926":
                 port = declared.ports[0]
                 message += f": it registers the pod on its first port only ({port.name}, {port.protocol})"
             else:
-                able = self.registry.able(feature, options_of)
+                able = self.registry.able(feature, options_of, tcp_only=tcp)
                 message += f"; modes that can: {', '.join(able) or 'none'}"
             if strict:
                 self.diagnostics.append(item.diagnostic(Level.ERROR, code, message))

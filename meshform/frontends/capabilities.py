@@ -21,6 +21,8 @@ def _cell(facts: ModeFacts, feature: str) -> dict[str, Any]:
     out: dict[str, Any] = {"support": cap.support.value, "note": cap.note}
     if cap.requires_option:
         out["requiresOption"] = f"modeOptions.{facts.name}.{cap.requires_option}"
+    if cap.http_only:  # enforced by reading HTTP: not on a component whose ports are all TCP
+        out["httpOnly"] = True
     return out
 
 

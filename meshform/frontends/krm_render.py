@@ -25,7 +25,7 @@ from meshform.diagnostics import Diagnostic, Level, MeshformError, listing
 from meshform.modes import Registry
 from meshform.yamlio.manifests import LOCAL_CONFIG
 
-KEYS = ("app", "mode", "enrollment", "modesFile")
+KEYS = ("app", "mode", "enrollment", "modesFile", "policyEnforcement")
 CONFIG = "$.functionConfig"
 
 
@@ -37,6 +37,7 @@ class Request:
     mode: str | None
     enrollment: str | None
     modes_file: str | None
+    policy_enforcement: str | None = None  # over the model's spec.policyEnforcement, as the flag
 
 
 # Keys only the generator's data has: one of them makes the functionConfig a generator's.
@@ -89,12 +90,17 @@ def request(config: dict[str, Any], file: str, root: str) -> Request:
     enrollment = data.get("enrollment")
     if enrollment not in (None, "labels", "sidecar"):
         raise _error(file, "enrollment", f"data.enrollment {enrollment!r} is not labels or sidecar")
+    enforcement = data.get("policyEnforcement")
+    if enforcement not in (None, "strict", "best-effort"):  # a typo must not silently drop policy
+        message = f"data.policyEnforcement {enforcement!r} is not strict or best-effort"
+        raise _error(file, "policyEnforcement", message)
     modes_file = data.get("modesFile")
     return Request(
         _inside(root, data["app"], "app", file),
         data.get("mode"),
         enrollment,
         _inside(root, modes_file, "modesFile", file) if modes_file else None,
+        enforcement,
     )
 
 
@@ -132,5 +138,6 @@ def generate(config: dict[str, Any], registry: Registry, file: str) -> tuple[lis
     if asked.mode is not None and registry.resolve(asked.mode) is None:
         message = f"unknown governance mode {asked.mode!r} (known: {listing(registry.names())})"
         raise MeshformError([Diagnostic(file, 1, 1, Level.ERROR, "MF204", message, f"{CONFIG}.data.mode")])
-    result = render_file(asked.app, registry, GovernOptions(asked.mode, asked.enrollment))
+    opts = GovernOptions(asked.mode, asked.enrollment, policy_enforcement=asked.policy_enforcement)
+    result = render_file(asked.app, registry, opts)
     return result.objects, result.diagnostics

@@ -68,7 +68,7 @@ def _check(
         app, loaded = _injector_inputs(app, doc)
         diags += loaded
     if app is not None:
-        diags += semantics.check(app, doc, registry, opts.mode, opts.enrollment)
+        diags += semantics.check(app, doc, registry, opts.mode, opts.enrollment, opts.policy_enforcement)
         diags += admissible.check(app, semantics.Locator(doc))
     return sorted(set(diags)), app
 

@@ -20,6 +20,7 @@ from meshform.yamlio.reader import Document
 
 OPT_OUT = "meshform.dev/ignore"  # on a workload or its pod template: "true" leaves it alone
 SCHEMA = "transformer.schema.json"
+ENFORCEMENTS = ("strict", "best-effort")  # spec.policyEnforcement, --policy-enforcement
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,8 @@ class TransformConfig:
     helm_hooks: str = "skip"
     mode_options: MappingProxyType[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     workload_kinds: WorkloadKinds = BUILTIN
+    # strict | best-effort, over what each workload's recorded policy says; None: as recorded.
+    policy_enforcement: str | None = None
 
     def choose(
         self, kind: str, name: str, namespace: str, labels: Mapping[str, Any], group: str | None = None
@@ -154,6 +157,7 @@ def from_document(doc: Document) -> TransformConfig:
             injector_inputs.resolve(spec.get("modeOptions", {}), doc, ("spec", "modeOptions"))
         ),
         workload_kinds=kinds,
+        policy_enforcement=spec.get("policyEnforcement"),
     )
 
 
@@ -169,8 +173,8 @@ def _from_config_map(doc: Document) -> TransformConfig:
         message = f"data is {json_type(data)}, not a mapping of key to string"
         raise MeshformError([Diagnostic(doc.file, line, col, Level.ERROR, "MF103", message, "$.data")])
     for key, value in data.items():
-        if key not in ("mode", "enrollment", "helmHooks"):
-            known = "known: mode, enrollment, helmHooks"
+        if key not in ("mode", "enrollment", "helmHooks", "policyEnforcement"):
+            known = "known: mode, enrollment, helmHooks, policyEnforcement"
             raise _data_error(doc, key, "MF102", f"unknown key {key!r} in functionConfig data ({known})")
         if not isinstance(value, str):  # a ConfigMap's data holds strings, and kpt writes them so
             raise _data_error(doc, key, "MF103", f"data.{key} is {json_type(value)}, not a string")
@@ -180,7 +184,13 @@ def _from_config_map(doc: Document) -> TransformConfig:
     hooks = data.get("helmHooks", "skip")
     if hooks not in ("skip", "govern"):  # a typo must not let a sidecar into hook Jobs
         raise _data_error(doc, "helmHooks", "MF104", f"helmHooks {hooks!r} is not skip or govern")
-    return TransformConfig(mode=data.get("mode"), enrollment=enrollment, helm_hooks=hooks)
+    enforcement = data.get("policyEnforcement")
+    if enforcement not in (None, *ENFORCEMENTS):  # a typo must not silently drop policy
+        message = f"policyEnforcement {enforcement!r} is not strict or best-effort"
+        raise _data_error(doc, "policyEnforcement", "MF104", message)
+    return TransformConfig(
+        mode=data.get("mode"), enrollment=enrollment, helm_hooks=hooks, policy_enforcement=enforcement
+    )
 
 
 def unknown_modes(config: TransformConfig, registry: Any, file: str) -> list[Diagnostic]:
@@ -200,7 +210,9 @@ def unknown_modes(config: TransformConfig, registry: Any, file: str) -> list[Dia
     ]
 
 
-def load(path: str | None, mode: str | None, enrollment: str | None) -> TransformConfig:
+def load(
+    path: str | None, mode: str | None, enrollment: str | None, policy_enforcement: str | None = None
+) -> TransformConfig:
     """The config from a file (MeshTransformer or ConfigMap) and/or flags; flags win over the file."""
     from dataclasses import replace
 
@@ -227,4 +239,6 @@ def load(path: str | None, mode: str | None, enrollment: str | None) -> Transfor
         config = replace(config, mode=mode)
     if enrollment is not None:
         config = replace(config, enrollment=enrollment)
+    if policy_enforcement is not None:
+        config = replace(config, policy_enforcement=policy_enforcement)
     return config

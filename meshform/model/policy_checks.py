@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from meshform.diagnostics import Diagnostic, Level
-from meshform.model.application import Application, Component, port_of
+from meshform.model.application import Application, Component, Dependency, port_of
 from meshform.modes import Registry
 from meshform.modes.base import Mode
 from meshform.policy import records as r
@@ -20,7 +20,7 @@ from meshform.policy.durations import PATTERN, DurationError, parse_ms
 from meshform.yamlio.reader import Document, Path
 
 COMPONENTS: Path = ("spec", "components")
-HTTP = ("http", "http2", "grpc")
+HTTP = r.HTTP_PROTOCOLS
 _DURATIONS: tuple[Path, ...] = (
     ("timeout",),
     ("retries", "perTryTimeout"),
@@ -104,10 +104,16 @@ def zero_duration(path: Path, ms: int) -> str:
 
 
 def check(
-    app: Application, at: Any, registry: Registry, mode_of: Mapping[str, Mode], options_of: Mapping[str, Any]
+    app: Application,
+    at: Any,
+    registry: Registry,
+    mode_of: Mapping[str, Mode],
+    options_of: Mapping[str, Any],
+    strict: bool,
 ) -> Iterator[Diagnostic]:
     """Every policy misuse of the model. `mode_of` maps a component name to its effective mode and
-    `options_of` a mode name to its modeOptions (semantics resolves both)."""
+    `options_of` a mode name to its modeOptions (semantics resolves both); `strict`: what a mode
+    cannot enforce is an error (MF910), else a warning (MF911)."""
     dependents = {d.name for c in app.components for d in c.dependencies}
     for c in app.components:
         base: Path = (*COMPONENTS, c.index)
@@ -127,14 +133,24 @@ def check(
         mode = mode_of.get(c.name)
         if mode is None:
             continue
-        yield from _capabilities(app, c, mode, c.policy.features(), base, at, registry, options_of)
-        yield from _first_port(app, c, mode, base, at)
-        yield from _identities(app, c, mode, mode_of, options_of, base, at)
-        yield from _values(app, c, mode, base, at, registry, options_of)
+        tcp = r.tcp_only(p.protocol for p in c.ports)
+        yield from _capabilities(c, mode, c.policy.features(), base, at, registry, options_of, tcp, strict)
+        yield from _first_port(c, mode, base, at, strict)
+        yield from _identities(app, c, mode, mode_of, options_of, base, at, strict)
+        yield from _values(app, c, mode, base, at, registry, options_of, strict)
         for dep in c.dependencies:  # an edge's override is enforced by the caller's (this) mode
             where = (*base, "dependencies", dep.index)
             features = dep.traffic.features()
-            yield from _capabilities(app, c, mode, features, where, at, registry, options_of, on_edge=True)
+            yield from _capabilities(
+                c, mode, features, where, at, registry, options_of, _tcp_edge(app, dep), strict, on_edge=True
+            )
+
+
+def _tcp_edge(app: Application, dep: Dependency) -> bool:
+    """Does the dependency's port speak no HTTP (False where the port is not found: reported elsewhere)?"""
+    target = app.component(dep.name)
+    port = port_of(target, dep.port) if target else None
+    return port is not None and r.tcp_only((port.protocol,))
 
 
 def _weights(c: Component, base: Path, at: Any) -> Iterator[Diagnostic]:
@@ -178,31 +194,41 @@ def traffic_rules(t: r.Traffic, base: Path, at: Any) -> Iterator[Diagnostic]:
 
 
 def _l7_on_tcp(app: Application, c: Component, base: Path, at: Any) -> Iterator[Diagnostic]:
-    """L7 policy needs a proxy that reads HTTP: refuse it where every port is TCP or UDP."""
-    if not any(p.protocol in HTTP for p in c.ports):
-        for feature in c.policy.features():
-            if feature in r.L7_FEATURES:
-                yield at.error(
-                    (*base, *_FEATURE_PATH[feature]),
-                    "MF906",
-                    f"{feature} needs HTTP, but component {c.name!r} has no http, http2 or grpc port",
-                )
+    """L7 policy needs a proxy that reads HTTP: refuse it where every port is TCP or UDP, and so
+    the circuit-breaker limits that count requests."""
+    if r.tcp_only(p.protocol for p in c.ports):
+        why = f"component {c.name!r} has no http, http2 or grpc port"
+        for path, what in _l7_uses(c.traffic, c.policy.features()):
+            yield at.error((*base, *path), "MF906", f"{what} needs HTTP, but {why}")
     for dep in c.dependencies:
         target = app.component(dep.name)
         port = port_of(target, dep.port) if target else None
         if port is None or port.protocol in HTTP:
             continue
-        for feature in dep.traffic.features():
-            if feature in r.L7_FEATURES:
-                path = (*base, "dependencies", dep.index, *_FEATURE_PATH[feature])
-                yield at.error(
-                    path,
-                    "MF906",
-                    f"{feature} needs HTTP, but {dep.name}'s port {port.name} is {port.protocol}",
-                )
+        why = f"{dep.name}'s port {port.name} is {port.protocol}"
+        for path, what in _l7_uses(dep.traffic, dep.traffic.features()):
+            yield at.error(
+                (*base, "dependencies", dep.index, *path), "MF906", f"{what} needs HTTP, but {why}"
+            )
 
 
-def _first_port(app: Application, c: Component, mode: Mode, base: Path, at: Any) -> Iterator[Diagnostic]:
+def _l7_uses(t: r.Traffic, features: tuple[str, ...]) -> Iterator[tuple[Path, str]]:
+    """(where under the component or dependency, what) for each use of `features` and `t` that
+    needs a proxy reading HTTP."""
+    for feature in features:
+        if feature in r.L7_FEATURES:
+            yield _FEATURE_PATH[feature], feature
+    cb = t.circuit_breaker
+    values = {"maxRequests": cb.max_requests, "maxRetries": cb.max_retries} if cb else {}
+    for name in r.L7_CIRCUIT_BREAKER_FIELDS:
+        if values.get(name) is not None:
+            yield (
+                (*_FEATURE_PATH[r.CIRCUIT_BREAKER], name),
+                f"{r.CIRCUIT_BREAKER}.{name} (it counts requests)",
+            )
+
+
+def _first_port(c: Component, mode: Mode, base: Path, at: Any, strict: bool) -> Iterator[Diagnostic]:
     """A mesh that registers the pod on its first port only (Consul) gives the whole service that
     port's protocol: L7 policy behind a TCP first port is refused (MF926, as MF910 under strict); an
     HTTP first port makes the other ports HTTP too, which a TCP port is not (MF927 is the mode's
@@ -210,7 +236,6 @@ def _first_port(app: Application, c: Component, mode: Mode, base: Path, at: Any)
     if not mode.facts.first_port_service or not c.ports or c.ports[0].protocol in HTTP:
         return
     first = c.ports[0]
-    strict = app.policy_enforcement == "strict"
     for feature in c.policy.features():
         if feature not in r.L7_FEATURES or not any(p.protocol in HTTP for p in c.ports):
             continue
@@ -234,6 +259,7 @@ def _identities(
     options_of: Mapping[str, Any],
     base: Path,
     at: Any,
+    strict: bool,
 ) -> Iterator[Diagnostic]:
     """`allow: dependents` in a mode that authorizes by mesh identity: every dependent must be governed
     by a mode that presents one it admits (another mesh, kubernetes-native or builtin presents none of
@@ -250,7 +276,7 @@ def _identities(
         f"{mode.facts.name} allows only callers with {mode.facts.identity} workload identities to reach "
         f"{c.name!r}, but its dependents {who} cannot present one: they would be refused"
     )
-    if app.policy_enforcement == "strict":
+    if strict:
         yield at.error((*base, "authorization"), "MF929", message)
     else:
         message += "; authorization left out (best-effort)"
@@ -271,7 +297,6 @@ def refused_dependents(
 
 
 def _capabilities(
-    app: Application,
     c: Component,
     mode: Mode,
     features: tuple[str, ...],
@@ -279,28 +304,31 @@ def _capabilities(
     at: Any,
     registry: Registry,
     options_of: Mapping[str, Any],
+    tcp: bool,
+    strict: bool,
     on_edge: bool = False,
 ) -> Iterator[Diagnostic]:
-    """MF910/MF911 for each feature `mode` cannot enforce; `on_edge`: for one caller alone."""
-
+    """MF910/MF911 for each feature `mode` cannot enforce; `tcp`: where no port speaks HTTP;
+    `on_edge`: for one caller alone."""
     options = options_of.get(mode.facts.name, {})
     # A mode without edge overrides at all is refused once, at `dependencies` (EDGE_OVERRIDES).
     per_edge = on_edge and mode.facts.supports(r.EDGE_OVERRIDES, options)
-    strict = app.policy_enforcement == "strict"
     for feature in features:
         if (
-            mode.facts.supports_on_edge(feature, options)
+            mode.facts.supports_on_edge(feature, options, tcp)
             if per_edge
-            else mode.facts.supports(feature, options)
+            else mode.facts.supports(feature, options, tcp)
         ):
             continue
-        able = registry.able(feature, options_of, on_edge)
+        able = registry.able(feature, options_of, on_edge, tcp)
         cap = mode.facts.policy.get(feature)
         why = f" ({cap.note})" if cap and cap.note else ""
         if cap and cap.requires_option:
             why = f" (needs modeOptions.{mode.facts.name}.{cap.requires_option}: true)"
         what = f"{feature} for {c.name!r}"
-        if per_edge and mode.facts.supports(feature, options):
+        if tcp and cap and cap.http_only and mode.facts.supports(feature, options):
+            what = f"{feature} on TCP for {c.name!r}"
+        if per_edge and mode.facts.supports(feature, options, tcp):
             edge = mode.facts.policy.get(r.EDGE_OVERRIDES)
             what = f"{feature} for one caller alone ({c.name!r})"
             why = f" ({edge.note})" if edge and edge.note else ""
@@ -330,21 +358,32 @@ def feature_of(path: tuple[str, ...]) -> str:
     return _FEATURE_OF[path[0]]
 
 
+_L7_LIMITS = frozenset((name,) for name in r.L7_CIRCUIT_BREAKER_FIELDS)
+
+
 def dropped_values(
-    mode: Mode, traffic: r.Traffic, registry: Registry, options_of: Mapping[str, Any], on_edge: bool
+    mode: Mode,
+    traffic: r.Traffic,
+    registry: Registry,
+    options_of: Mapping[str, Any],
+    on_edge: bool,
+    tcp: bool = False,
 ) -> Iterator[tuple[Path, str]]:
     """The one rule for a declared value `mode` cannot carry: (its path under `traffic`, the message
     naming why and the modes that can carry it). Only values of features the mode enforces (the rest
-    is MF910/MF911). Strict makes each an error, best-effort a warning; the value is left out."""
+    is MF910/MF911; `tcp`: where no port speaks HTTP). Strict makes each an error, best-effort a
+    warning; the value is left out."""
     options = options_of.get(mode.facts.name, {})
     for drop in mode.facts.cannot_carry(traffic):
+        if tcp and drop.path[:1] == ("circuitBreaker",) and drop.path[1:2] in _L7_LIMITS:
+            continue  # counts requests: refused on TCP in every mode (MF906), not this mode's to drop
         feature = feature_of(drop.path)
         enforced = mode.facts.supports_on_edge if on_edge else mode.facts.supports
-        if not enforced(feature, options):
+        if not enforced(feature, options, tcp):
             continue
         able = [
             name
-            for name in registry.able(feature, options_of, on_edge)
+            for name in registry.able(feature, options_of, on_edge, tcp)
             if not any(_overlap(d.path, drop.path) for d in registry.modes[name].facts.cannot_carry(traffic))
         ]
         field = ".".join(drop.path)
@@ -366,14 +405,19 @@ def _values(
     at: Any,
     registry: Registry,
     options_of: Mapping[str, Any],
+    strict: bool,
 ) -> Iterator[Diagnostic]:
     """MF931 (strict) / MF932 (best-effort) at each declared value the component's mode cannot carry:
     its own traffic, and each dependency's override (rendered by this, the caller's, mode)."""
-    blocks = [((*base, "traffic"), c.traffic, False)]
-    blocks += [((*base, "dependencies", d.index, "traffic"), d.traffic, True) for d in c.dependencies]
-    for where, traffic, on_edge in blocks:
-        for path, message in dropped_values(mode, traffic, registry, options_of, on_edge):
-            if app.policy_enforcement == "strict":
+    tcp = r.tcp_only(p.protocol for p in c.ports)
+    blocks = [((*base, "traffic"), c.traffic, False, tcp)]
+    blocks += [
+        ((*base, "dependencies", d.index, "traffic"), d.traffic, True, _tcp_edge(app, d))
+        for d in c.dependencies
+    ]
+    for where, traffic, on_edge, on_tcp in blocks:
+        for path, message in dropped_values(mode, traffic, registry, options_of, on_edge, on_tcp):
+            if strict:
                 yield at.error((*where, *path), "MF931", message)
             else:
                 yield at.error((*where, *path), "MF932", message + "; left out (best-effort)", Level.WARNING)

@@ -23,7 +23,12 @@ _TYPES: dict[str, Callable[[Any], bool]] = {
     "object": lambda v: isinstance(v, dict),
     "array": lambda v: isinstance(v, list),
     "string": lambda v: isinstance(v, str),
-    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    # JSON Schema counts a number with a zero fractional part (0.0, 80.0) as an integer, and so does
+    # the full validator this check stands in for: they must agree (YAML's `80.0` is a float).
+    # is_integer() is False for NaN and the infinities.
+    "integer": lambda v: (
+        (isinstance(v, int) and not isinstance(v, bool)) or (isinstance(v, float) and v.is_integer())
+    ),
     # NaN and infinities are no numbers a field can carry (and NaN passes every min/max comparison).
     "number": lambda v: (
         (isinstance(v, int) and not isinstance(v, bool)) or (isinstance(v, float) and isfinite(v))

@@ -50,10 +50,11 @@ def check(
     registry: Registry,
     mode_override: str | None = None,
     enrollment_override: str | None = None,
+    enforcement_override: str | None = None,
 ) -> Iterator[Diagnostic]:
     at = Locator(doc)
     yield from _duplicates(app, at)
-    yield from _policy(app, at, registry, mode_override)
+    yield from _policy(app, at, registry, mode_override, enforcement_override or app.policy_enforcement)
     for component in app.components:
         base: Path = (*COMPONENTS, component.index)
         yield from _ports(component, base, at)
@@ -67,12 +68,12 @@ def check(
 
 
 def _policy(
-    app: Application, at: Locator, registry: Registry, mode_override: str | None
+    app: Application, at: Locator, registry: Registry, mode_override: str | None, enforcement: str
 ) -> Iterator[Diagnostic]:
     modes = {c.name: registry.resolve(effective_mode(app, c, mode_override)) for c in app.components}
     mode_of = {name: mode for name, mode in modes.items() if mode is not None}
     options_of = {name: dict(app.mode_options.get(name, {})) for name in registry.modes}
-    yield from policy_checks.check(app, at, registry, mode_of, options_of)
+    yield from policy_checks.check(app, at, registry, mode_of, options_of, strict=enforcement == "strict")
 
 
 def _duplicates(app: Application, at: Locator) -> Iterator[Diagnostic]:

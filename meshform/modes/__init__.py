@@ -56,15 +56,21 @@ class Registry:
         return [*self.modes, *self.aliases]
 
     def able(
-        self, feature: str, options_of: Mapping[str, Mapping[str, Any]], on_edge: bool = False
+        self,
+        feature: str,
+        options_of: Mapping[str, Mapping[str, Any]],
+        on_edge: bool = False,
+        tcp_only: bool = False,
     ) -> list[str]:
-        """The modes that can enforce a policy `feature` (for one caller alone: `on_edge`), each with its
-        modeOptions from `options_of` (mode name → options): what MF910/MF911 name as the way out."""
+        """The modes that can enforce a policy `feature` (for one caller alone: `on_edge`; where no port
+        speaks HTTP: `tcp_only`), each with its modeOptions from `options_of` (mode name → options):
+        what MF910/MF911 name as the way out."""
         able = []
         for name, mode in self.modes.items():
             options = options_of.get(name, {})
             facts = mode.facts
-            if facts.supports_on_edge(feature, options) if on_edge else facts.supports(feature, options):
+            can = facts.supports_on_edge if on_edge else facts.supports
+            if can(feature, options, tcp_only):
                 able.append(name)
         return able
 

@@ -174,16 +174,17 @@ class ModeFacts:
         """The values of `traffic` this mode leaves out (see `dropped`)."""
         return tuple(self.dropped(traffic)) if self.dropped else ()
 
-    def supports(self, feature: str, options: Mapping[str, Any]) -> bool:
-        """Can this mode render `feature` with these modeOptions?"""
+    def supports(self, feature: str, options: Mapping[str, Any], tcp_only: bool = False) -> bool:
+        """Can this mode render `feature` with these modeOptions (`tcp_only`: for a component, or a
+        dependency's port, that speaks no HTTP)?"""
         cap = self.policy.get(feature)
-        if cap is None or cap.support is Support.NO:
+        if cap is None or cap.support is Support.NO or (tcp_only and cap.http_only):
             return False
         return not cap.requires_option or options.get(cap.requires_option) is True
 
-    def supports_on_edge(self, feature: str, options: Mapping[str, Any]) -> bool:
+    def supports_on_edge(self, feature: str, options: Mapping[str, Any], tcp_only: bool = False) -> bool:
         """Can this mode give one caller its own value of `feature` (dependencies[].traffic)?"""
-        if not (self.supports(EDGE_OVERRIDES, options) and self.supports(feature, options)):
+        if not (self.supports(EDGE_OVERRIDES, options) and self.supports(feature, options, tcp_only)):
             return False
         return self.edge_features is None or feature in self.edge_features
 

@@ -130,8 +130,13 @@ LINKERD: Table = {
         PARTIAL, "Service annotations (2.16+); no backoff, reset/connect-failure not selectable"
     ),
     r.CIRCUIT_BREAKER: Capability(NO, "Linkerd has no connection or request limits"),
+    # Failure accrual counts HTTP response statuses (linkerd.io/2/reference/circuit-breaking): an
+    # opaque TCP port (a database) gets nothing from it, where Envoy-based meshes eject on connect
+    # failures.
     r.OUTLIER_DETECTION: Capability(
-        PARTIAL, "failure accrual: consecutive failures, no max ejection percent"
+        PARTIAL,
+        "failure accrual: consecutive HTTP failures, no max ejection percent; not on TCP-only ports",
+        http_only=True,
     ),
     r.FAULT_DELAY: Capability(NO, "Linkerd has no fault injection"),
     r.FAULT_ABORT: Capability(NO, "Linkerd has no fault injection"),

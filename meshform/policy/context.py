@@ -37,6 +37,9 @@ class Capability:
     support: Support
     note: str = ""  # what differs, or why not
     requires_option: str = ""  # a modeOptions flag that must be true (Consul `enterprise`)
+    # The mode enforces it by reading HTTP (Linkerd's failure accrual counts HTTP responses), so not
+    # on a component whose ports are all TCP, where another mesh does it at L4 (connect failures).
+    http_only: bool = False
 
 
 @dataclass(frozen=True)

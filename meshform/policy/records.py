@@ -10,7 +10,7 @@ Units: durations in whole milliseconds, percentages as floats from 0 to 100, cou
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
 from typing import Any
@@ -46,6 +46,15 @@ FEATURES = (
 # Features that need the proxy to read HTTP: an error on a component whose ports are all TCP.
 L7_FEATURES = frozenset({TIMEOUT, RETRIES, FAULT_DELAY, FAULT_ABORT, RATE_LIMIT, SPLIT})
 HTTP_PROTOCOLS = frozenset({"http", "http2", "grpc"})  # port protocols a proxy reads HTTP on
+# Circuit-breaker limits that count HTTP requests (Envoy's max_requests, max_retries; Istio's
+# http2MaxRequests, http.maxRetries): meaningless on a TCP connection, so an error there too. The
+# connection limits (maxConnections, and maxPendingRequests, which Envoy's TCP pool queues) hold at L4.
+L7_CIRCUIT_BREAKER_FIELDS = ("maxRequests", "maxRetries")
+
+
+def tcp_only(protocols: Iterable[str]) -> bool:
+    """No port speaks HTTP: only policy a proxy applies to TCP connections can hold there."""
+    return not any(p in HTTP_PROTOCOLS for p in protocols)
 
 
 @dataclass(frozen=True)

@@ -31,12 +31,13 @@ class Options:
     kubeconfig: str | None = None
     context: str | None = None
     timeout: float = DEFAULT_TIMEOUT
+    policy_enforcement: str | None = None  # over an application model's spec.policyEnforcement
 
 
 def verify(opts: Options, registry: Registry) -> Report:
     """Raises KubeconfigError or MeshformError for usage problems; everything else is a Check."""
     endpoint = kubeconfig.load(opts.kubeconfig, opts.context)
-    inputs = targets.load(opts.paths, registry, opts.mode, endpoint.namespace)
+    inputs = targets.load(opts.paths, registry, opts.mode, endpoint.namespace, opts.policy_enforcement)
     with Client(endpoint, opts.timeout) as client:
         found = tuple(_checks(ClusterView(client), registry, inputs, endpoint))
     return Report(endpoint.context, endpoint.server, found)

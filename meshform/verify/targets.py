@@ -53,7 +53,7 @@ def _is_app(data: Any) -> bool:
 
 
 def _objects(
-    text: str, name: str, registry: Registry, mode: str | None
+    text: str, name: str, registry: Registry, mode: str | None, enforcement: str | None
 ) -> tuple[list[tuple[Any, str]], bool]:
     """(object, file:line) pairs, and whether they came from an application model."""
     chunks = load_text(text, name)
@@ -66,7 +66,8 @@ def _objects(
     from meshform.frontends.render import render_documents
     from meshform.yamlio.reader import load_documents
 
-    result = render_documents(load_documents(text, name), registry, GovernOptions(mode))
+    opts = GovernOptions(mode, policy_enforcement=enforcement)
+    result = render_documents(load_documents(text, name), registry, opts)
     if not result.ok:
         raise MeshformError(result.diagnostics)
     return [(obj, name) for obj in result.objects], True
@@ -78,14 +79,20 @@ def _mode_of(template: dict[str, Any], registry: Registry, fallback: str | None)
     return mode.facts.name if mode is not None else None
 
 
-def load(paths: Iterable[str], registry: Registry, mode: str | None, default_namespace: str) -> Inputs:
+def load(
+    paths: Iterable[str],
+    registry: Registry,
+    mode: str | None,
+    default_namespace: str,
+    enforcement: str | None = None,
+) -> Inputs:
     targets, skipped, namespaces, accounts = [], [], set(), set()
     files, walked = expand_paths(list(paths) or ["-"])
     if has_errors(walked):
         raise MeshformError([d for d in walked if d.level is Level.ERROR])
     for path in files:
         text, name = read_text(path)
-        objects, rendered = _objects(text, name, registry, mode)
+        objects, rendered = _objects(text, name, registry, mode, enforcement)
         for obj, source in objects:
             meta = obj.get("metadata") or {}
             if obj.get("kind") == "Namespace":

@@ -302,6 +302,16 @@ def for_mode(mode: str) -> Catalogue:
     return catalogue_of(MODE_BUNDLES[mode])
 
 
+def schema_errors(obj: dict[str, Any], catalogue: Catalogue) -> list[str]:
+    """Kubernetes' own strict schema where Kubernetes defines the kind, else the CRD's."""
+    from k8s_schema import validate_manifest  # tests/ is on the path when pytest runs
+
+    try:
+        return validate_manifest(obj)
+    except LookupError:
+        return catalogue.errors(obj)
+
+
 def require(load: Any, *args: Any) -> Any:
     """`load(*args)`, or a skip with the reason (a failure under CI=true, where `tests/run` has
     filled the cache, so a missing CRD can never hide in a green run)."""

@@ -9,17 +9,9 @@ import copy
 from typing import Any
 
 import pytest
-from k8s_schema import validate_manifest
 
 from tests.policy import all_features, crds
-
-
-def schema_errors(obj: dict[str, Any], catalogue: crds.Catalogue) -> list[str]:
-    """Kubernetes' own schema where Kubernetes defines the kind, else the CRD's."""
-    try:
-        return validate_manifest(obj)
-    except LookupError:
-        return catalogue.errors(obj)
+from tests.policy.crds import schema_errors
 
 
 @pytest.mark.parametrize("mode", all_features.modes())
