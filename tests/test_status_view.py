@@ -163,7 +163,7 @@ spec:
     ("args", "stdin", "expected"),
     [
         (["nosuch.yaml"], b"", "nosuch.yaml"),
-        (["-"], b"", "<stdin>:0:0: error MF703 no documents in the input"),
+        (["-"], b"", "<stdin>: error MF703 no documents in the input"),
         (["-"], b"[1, 2]\n", "error MF008"),
         (["-"], BAD_SHAPES.encode(), "<stdin>:7:7: error MF150 spec.template.metadata.labels is a list"),
     ],
