@@ -354,3 +354,138 @@ def test_a_later_document_is_not_written_when_an_earlier_one_is_refused() -> Non
         code, out, err = invoke(*args)
         assert (code, out) == (1, "")
         assert err.startswith(f"{path}:11:16: error MF005 control character U+0007 (BEL)")
+
+
+# ------------------------------------------------------- a block scalar at the end of the input
+
+# A block scalar that ends the input, as YAML 1.2 (8.1.1.2) reads it, and libyaml, ruamel and go-yaml
+# with it: no content line is "" whatever the chomping (trailing blank lines count only under keep), and
+# a last line without a line break keeps none. yaml-rs 0.1.6 read "\n" and "x\n" (hypothesis found it:
+# `periodSeconds: |1` closing a Pod, the fixture), so it must not be the engine that reads these.
+NOTE = (
+    "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - {name: w0, image: w0:1}\n"
+    "metadata:\n  name: w0\n  annotations:\n    note: "
+)
+BLOCK_ENDS_INPUT = {
+    "|1\n": "",
+    "|\n": "",
+    ">\n": "",
+    "|+\n": "",
+    ">+\n": "",
+    "|-\n": "",
+    "|2+\n": "",
+    ">1-\n": "",
+    "| # why\n": "",
+    "|\n\n\n": "",
+    "|\n        \n   \n": "",
+    "|+\n\n": "\n",
+    ">+\n\n\n": "\n\n",
+    "|\n      x": "x",
+    "|+\n      x": "x",
+    "|-\n      x": "x",
+    ">\n      x\n      y": "x y",
+    "|2\n        x": "  x",
+    "|1+\n       x\n": "  x\n",
+    "|\n      x\n\n": "x\n",
+    "|+\n      x\n\n": "x\n\n",
+}
+
+
+def _engines(stdin: bytes) -> list[tuple[int, str, str]]:
+    """`transform --mode istio` with yaml-rs, with libyaml alone, and comment-preserving (the patcher)."""
+    return [
+        invoke("transform", "-", "--mode", "istio", *extra, stdin=stdin, env=env)
+        for extra, env in (((), ENGINES[0]), ((), ENGINES[1]), (("--preserve-comments",), ENGINES[0]))
+    ]
+
+
+@pytest.mark.parametrize(
+    ("block", "value"), list(BLOCK_ENDS_INPUT.items()), ids=list(map(repr, BLOCK_ENDS_INPUT))
+)
+@pytest.mark.parametrize("then", ["", "---\n" + DEPLOYMENT])
+def test_a_block_scalar_ending_a_document_is_read_by_the_spec_on_every_engine(
+    block: str, value: str, then: str
+) -> None:
+    if then and not block.endswith("\n"):
+        pytest.skip("a document followed by `---` ends with a line break")
+    for code, out, err in _engines((NOTE + block + then).encode()):
+        assert code == 0, err
+        objects = [d for d in yaml.safe_load_all(out) if d is not None]
+        assert objects[0]["metadata"]["annotations"]["note"] == value
+        assert len(objects) == (2 if then else 1)
+
+
+@pytest.mark.parametrize("where", ["list", "nested", "keep-blank"])
+def test_a_block_scalar_ending_a_sequence_or_a_nested_mapping_is_read_alike(where: str) -> None:
+    text = {
+        "list": NOTE + "ok\n  finalizers:\n  - |\n",
+        "nested": NOTE + "ok\n  labels:\n    team: >2\n",
+        "keep-blank": NOTE + "ok\n  labels:\n    team: |+\n\n  \n",
+    }[where]
+    outcomes = [_outcome(*run) for run in _engines(text.encode())]
+    assert outcomes[0] == outcomes[1] == outcomes[2]
+
+
+def test_the_hypothesis_example_reads_periodseconds_as_every_reader_does() -> None:
+    stdin = (FIXTURES / "block-scalar-ends-input.yaml").read_bytes()
+    outcomes = [_outcome(*run) for run in _engines(stdin)]
+    assert outcomes[0] == outcomes[1] == outcomes[2]
+    pod = outcomes[0][1][0]  # type: ignore[index]
+    assert pod["spec"]["containers"][0]["readinessProbe"]["periodSeconds"] == ""
+    assert pod["metadata"]["labels"]["team"] == "x\ny"
+
+
+def test_a_kind_written_as_a_block_scalar_without_a_final_line_break_is_governed_by_every_engine() -> None:
+    # yaml-rs also decides which documents are passed through unparsed, by their kind (`kind_of`)
+    text = (
+        "apiVersion: v1\nmetadata: {name: w0}\nspec:\n  containers: [{name: w0, image: w0:1}]\nkind: |\n  Pod"
+    )
+    for code, out, err in _engines(text.encode()):
+        assert code == 0, err
+        assert "sidecar.istio.io/inject" in out
+
+
+# ---------------------------------------------------- `|`, `>`, `?` starting a scalar in a flow collection
+
+# An indicator cannot start a plain scalar (YAML 1.2, 7.3.3): libyaml, ruamel and go-yaml refuse
+# `emptyDir: {|}`, yaml-rs 0.1.6 read the string "|" (hypothesis found it: the fixture, seed
+# 167209836396176534300125961012618395348). Every engine refuses it now, at libyaml's position.
+FLOW = {
+    "{|}": "7:9",
+    "[|]": "7:9",
+    "{| : 1}": "7:9",
+    "{a: |}": "7:12",
+    "[a, >]": "7:12",
+    "[>-]": "7:9",
+    "[|b\n      c]": "7:9",
+    "{a: >\n      c}": "7:12",
+    "{a: {b: [|]}}": "7:17",
+}
+
+
+@pytest.mark.parametrize(("flow", "where"), list(FLOW.items()), ids=list(map(repr, FLOW)))
+@pytest.mark.parametrize("kind", ["Pod", "ConfigMap"])  # governed, or passed through unparsed
+def test_an_indicator_starting_a_scalar_in_a_flow_collection_is_refused_by_every_engine(
+    flow: str, where: str, kind: str
+) -> None:
+    text = DEPLOYMENT.replace("kind: Deployment", f"kind: {kind}").replace(
+        "  namespace: shop\n", f"  namespace: shop\n  labels:\n    x: {flow}\n", 1
+    )
+    for code, out, err in _engines(text.encode()):
+        assert (code, out) == (1, ""), err
+        assert err.startswith(f"<stdin>:{where}: error MF002 "), err
+
+
+def test_the_hypothesis_example_with_an_indicator_in_a_flow_mapping_is_refused_alike() -> None:
+    stdin = (FIXTURES / "indicator-in-flow.yaml").read_bytes()
+    for code, out, err in _engines(stdin):
+        assert (code, out) == (1, "")
+        assert err.startswith("<stdin>:16:16: error MF002 found character that cannot start any token")
+
+
+@pytest.mark.parametrize("value", ['"|"', "'>-'", '"? x"', "'|b'"])
+def test_an_indicator_in_quotes_is_a_string_on_every_engine(value: str) -> None:
+    text = _annotated(f"  annotations: {{note: {value}, {value}: x}}").encode()
+    outcomes = [_outcome(*run) for run in _engines(text)]
+    assert outcomes[0] == outcomes[1] == outcomes[2]
+    assert outcomes[0][1][0]["metadata"]["annotations"]["note"] == yaml.safe_load(value)  # type: ignore[index]

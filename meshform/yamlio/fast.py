@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
@@ -160,6 +161,7 @@ _NUMBER11 = re.compile(
 )
 _LEADING_ZERO = re.compile(r"[\s:\[{,-][-+]?0[0-9_oObB]")
 _EXPONENT = re.compile(r"[0-9.][eE][-+]?[0-9]")
+_FLOW_ODD_STARTS = ("|", ">", "?")
 
 
 @lru_cache(maxsize=256)
@@ -171,6 +173,28 @@ def _plain_in(word: str, text: str) -> bool:
     """Does the word appear unquoted (a plain scalar) somewhere in the text? Quoted, it is a string to
     every reader and nothing is ambiguous."""
     return _plain_pattern(word).search(text) is not None
+
+
+def _maybe_plain_indicator(node: str, text: str) -> bool:
+    """Might this string be a plain scalar starting with `|`, `>` or `?` inside a flow collection
+    (`emptyDir: {|}`, `[>-]`)? The YAML spec forbids it (an indicator cannot start a plain scalar);
+    libyaml, ruamel and go-yaml refuse it, yaml-rs 0.1.6 reads the string. Quoted or in a block
+    scalar the string is the same to all of them: this only costs a second read by PyYAML."""
+    return node.startswith(_FLOW_ODD_STARTS) and ("{" in text or "[" in text)
+
+
+def _strings(data: Any) -> Iterator[str]:
+    """Every string key and value in yaml-rs data."""
+    stack = [data]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, str):
+            yield node
 
 
 def _suspicious(data: Any, text: str) -> bool:
@@ -189,6 +213,8 @@ def _suspicious(data: Any, text: str) -> bool:
                 node in _BOOL11
                 or (node[:1] in "0123456789+-<=" and (_NUMBER11.match(node) or is_timestamp(node)))
             ) and _plain_in(node, text):
+                return True
+            if _maybe_plain_indicator(node, text):
                 return True
         elif isinstance(node, bool):
             continue
@@ -211,10 +237,28 @@ def _yaml_rs() -> Any:
     return yaml_rs
 
 
+# A block scalar header (`|`, `>`, with indentation and chomping indicators, maybe a comment) closing
+# the last line that is not blank.
+_LAST_LINE_BLOCK_HEADER = re.compile(r"[|>][0-9+-]{0,2}[ \t]*(?:#[^\n]*)?\Z")
+
+
+def _block_scalar_may_end_the_text(text: str) -> bool:
+    """Might a block scalar (`|`, `>`) end the text? yaml-rs 0.1.6 reads such a scalar against the
+    YAML spec (8.1.1.2), where libyaml, ruamel and go-yaml read it by the spec: with no content line
+    (`a: |` then only blank lines) it reads "\n" instead of "", and a last content line without a
+    line break (`a: |` `  x` at the end of input) gets one ("x\n" instead of "x"). Only the text's
+    tail is looked at: a block scalar followed by anything else is read alike by all of them."""
+    if not text.endswith("\n"):
+        return "|" in text or ">" in text
+    body = text.rstrip(" \t\r\n")
+    return _LAST_LINE_BLOCK_HEADER.search(body, body.rfind("\n") + 1) is not None
+
+
 def _rs_too_lenient(text: str) -> bool:
     """Might yaml-rs take this text where libyaml refuses it or reads it otherwise? Tags (yaml-rs drops
-    them) and odd anchor names (YAML 1.2 allows them). Odd keys show in yaml-rs's data (`_suspicious`)."""
-    return may_have_tags(text) or maybe_odd_anchor(text)
+    them), odd anchor names (YAML 1.2 allows them) and a block scalar ending the text (yaml-rs reads
+    it against the spec). Odd keys show in yaml-rs's data (`_suspicious`)."""
+    return may_have_tags(text) or maybe_odd_anchor(text) or _block_scalar_may_end_the_text(text)
 
 
 def accelerated(text: str, dates: bool = False) -> Any:
@@ -254,4 +298,8 @@ def kind_of(text: str) -> object:
         data = rs.loads(text, parse_datetime=False)
     except Exception:  # the caller's full parse reports it, located
         return NotImplemented
-    return data.get("kind") if isinstance(data, dict) else NotImplemented
+    if not isinstance(data, dict):
+        return NotImplemented
+    if ("{" in text or "[" in text) and any(_maybe_plain_indicator(s, text) for s in _strings(data)):
+        return NotImplemented  # yaml-rs accepted what the others refuse: the full parse says so, located
+    return data.get("kind")
