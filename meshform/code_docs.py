@@ -331,6 +331,40 @@ DOCS: dict[str, CodeDoc] = {
         "The injector would refuse the pod, or inject a sidecar other than the one meshform wrote.",
         "k8s/web.yaml:14:9: error MF323 sidecar.istio.io/proxyCPU 'lots' is not a quantity",
     ),
+    "MF350": _d(
+        "Under linkerd with enrollment sidecar (pre-injection), the workload's pods use hostNetwork; "
+        "`linkerd inject` refuses such pods (its webhook skips them).",
+        "meshform pre-injects exactly what `linkerd inject` writes, and Linkerd writes nothing for this "
+        "pod: its proxy's iptables rules would redirect the node's own traffic, so meshform refuses rather "
+        "than write a sidecar Linkerd never would.",
+        "k8s/agent.yaml:1:1: error MF350 linkerd cannot inject DaemonSet node-agent: hostNetwork is enabled",
+        "Under enrollment labels the workload is enrolled but the webhook skips it (MF401 says so).",
+    ),
+    "MF351": _d(
+        "Under linkerd with enrollment sidecar, Linkerd refuses to inject the pod for another reason than "
+        "hostNetwork: it already carries a sidecar or its init container (istio-proxy, istio-init, "
+        "linkerd-proxy, linkerd-init), or it sets automountServiceAccountToken: false while the values do "
+        "not project the service-account token (identity.serviceAccountTokenProjection).",
+        "`linkerd inject` writes nothing for such a pod, so neither does meshform: a second mesh's proxy "
+        "next to Linkerd's would intercept the same traffic, and a proxy without its token has no identity.",
+        "k8s/cart.yaml:1:1: error MF351 linkerd cannot inject Deployment cart: pod has a sidecar injected "
+        "already (container istio-proxy)",
+    ),
+    "MF352": _d(
+        "The linkerd-config values meshform pre-injects from cannot render the proxy: Linkerd's chart "
+        "refuses a value (an unknown proxyInit.iptablesMode, a value of the wrong type, no "
+        "identityTrustAnchorsPEM, a tracing collector without endpoint), a pod annotation needs a setting "
+        "the values lack (close-wait-timeout needs proxyInit.runAsRoot), or enrollment sidecar was given "
+        "no values at all.",
+        "The proxy Linkerd's webhook writes depends on these values (trust anchor, ports, images, init "
+        "mode); meshform writes what `linkerd inject` writes from them or nothing, never a sidecar built "
+        "from guessed values.",
+        "k8s/web.yaml:1:1: error MF352 linkerd values (values from linkerd-config.yaml:9) for Deployment "
+        'web: unsupported value "bpf" for proxyInit.iptablesMode (valid: "nft", "legacy")',
+        "Give the cluster's own values: `kubectl -n linkerd get configmap linkerd-config -o yaml > "
+        "linkerd-config.yaml` and set modeOptions.linkerd.valuesFile to that file. Without any values the "
+        "message says so: `enrollment sidecar of Deployment web needs the cluster's linkerd-config`.",
+    ),
     "MF401": _d(
         "A hostNetwork workload is under a mode its mesh does not apply to hostNetwork pods.",
         "The workload would look governed but carry no mesh traffic.",
@@ -531,10 +565,142 @@ DOCS: dict[str, CodeDoc] = {
         "mode carries.",
         "app.yaml:22:11: warning MF930 linkerd approximates retries.attempts 3 by a retry budget",
     ),
+    "MF921": _d(
+        "An object a workload's meshform.dev/status record lists (a policy object such as a "
+        "VirtualService, or the builtin proxy's ConfigMap) is not in the input; `check` reports it at "
+        "the record.",
+        "The workload runs without the policy its record says it has, and nothing says so once deployed: "
+        "a kustomize patch or a hand edit dropped it. `transform` renders it again from the recorded "
+        "policy; `check` fails so that a pipeline notices.",
+        "k8s/shop.yaml:129:9: error MF921 VirtualService/reviews, which the workload's status records, is "
+        "not in the input; Deployment/shop/reviews records it for istio "
+        "[$.spec.template.metadata.annotations.meshform.dev/status]",
+    ),
+    "MF922": _d(
+        "An object meshform rendered for a workload differs from what the policy recorded on the "
+        "workload renders: it was edited by hand or by another tool. `check` reports it as an error, "
+        "`transform` as a warning. Metadata other than meshform's labels, and status, may differ.",
+        "meshform renders its objects from the recorded policy, so `transform` replaces the edited copy: "
+        "the edit is lost on the next run unless it is made in the application model.",
+        "k8s/shop.yaml:140:1: error MF922 VirtualService/reviews differs from what the policy recorded on "
+        "the workload renders (edited by hand?); Deployment/shop/reviews records it for istio",
+    ),
+    "MF923": _d(
+        "An object meshform owns for a workload appears more than once in one input file. `check` "
+        "reports each extra copy as an error, `transform` as a warning.",
+        "The API server keeps one object per kind and name, so which copy is applied depends on order; "
+        "`transform` writes a single copy rendered from the recorded policy.",
+        "k8s/shop.yaml:160:1: error MF923 VirtualService/reviews appears 2 times in the input (also at "
+        "k8s/shop.yaml:140); Deployment/shop/reviews records it for istio",
+    ),
+    "MF924": _d(
+        "The input holds an object of the kind and name a workload's status record lists, but it is not "
+        "meshform's for that workload: it is not labelled app.kubernetes.io/managed-by: meshform and "
+        "app.kubernetes.io/name naming the workload or its component.",
+        "meshform never replaces or removes an object it did not write: switching to another mode leaves "
+        "it as it is (a warning), and in the recorded mode it clashes with the object meshform renders "
+        "(MF255), so the policy the record names is not the one applied.",
+        "k8s/shop.yaml:140:1: error MF924 VirtualService/reviews is in the input but is not meshform's for "
+        "this workload (it is not labelled app.kubernetes.io/managed-by: meshform and "
+        "app.kubernetes.io/name: <the workload or its component>); Deployment/shop/reviews records it for "
+        "istio",
+    ),
+    "MF925": _d(
+        "One input file holds the same workload (kind, namespace and name) twice.",
+        "The API server keeps one of them, so which pod template runs depends on the order they are "
+        "applied; meshform cannot tell which copy is meant, refuses the later one and writes nothing.",
+        "k8s/shop.yaml:19:1: error MF925 Deployment/shop/web is in the input twice (first at "
+        "k8s/shop.yaml:1): the API server keeps one of them",
+    ),
+    "MF926": _d(
+        "A component's first port is TCP or UDP in a mode that registers the pod as one service on its "
+        "first port (consul), and the component has HTTP-level policy for its HTTP port: a timeout, "
+        "retries, fault injection, a rate limit or a split between versions.",
+        "The mesh gives the whole service the first port's protocol, so the HTTP policy can never act. "
+        "Under policyEnforcement: strict meshform refuses it; under best-effort it leaves that policy out "
+        "with a warning.",
+        "app.yaml:14:7: error MF926 consul registers 'reviews' on its first port only (pg, 5432, tcp), so "
+        "the service is tcp and timeout cannot act on its HTTP port [$.spec.components[1].traffic.timeout]",
+    ),
+    "MF927": _d(
+        "Under consul, a component with policy (traffic or authorization) has an HTTP first port and "
+        "also a TCP or UDP port: Consul (Community Edition) registers the pod as one service on its "
+        "first port, with that port's protocol.",
+        "The other port is not a port of the Consul service: the policy does not cover traffic to it, "
+        "though the workload looks governed.",
+        "app.yaml:12:5: warning MF927 Consul registers 'reviews' on its first port only (http, 9080): "
+        "protocol http is that service's, and port metrics (9102, tcp) is not one of its ports "
+        "[$.spec.components[1].ports]",
+    ),
+    "MF928": _d(
+        "A route carries fault injection together with a timeout or retries, in a mode that injects the "
+        "fault in the calling proxy before it routes (builtin's Envoy, istio, istio-ambient's waypoint).",
+        "Envoy's fault filter runs before its router: an injected delay is not counted by the route's "
+        "timeout, and an injected abort is answered before any retry, so a fault test measures the fault, "
+        "not the timeout or retries it was meant to exercise. Kuma and Consul inject on the provider's "
+        "side, where both count.",
+        "app.yaml:13:5: warning MF928 Istio injects the fault of calls to reviews in the calling proxy "
+        "before it routes: the injected delay is not counted by the timeout [$.spec.components[1].traffic]",
+    ),
+    "MF929": _d(
+        "A component allows only its dependents (authorization: {allow: dependents}) in a mode that "
+        "authorizes by mesh identity (istio, istio-ambient, linkerd, kuma, consul), but a dependent is "
+        "governed by a mode that cannot present that identity (another mesh, builtin, kubernetes-native).",
+        "The mesh would deny that dependent's calls: enforcing the authorization locks out a caller the "
+        "model allows. Under policyEnforcement: strict meshform refuses; under best-effort it leaves the "
+        "authorization out with a warning.",
+        "app.yaml:15:5: error MF929 istio allows only callers with istio workload identities to reach "
+        "'reviews', but its dependents 'web' (linkerd) cannot present one: they would be refused "
+        "[$.spec.components[1].authorization]",
+    ),
+    "MF931": _d(
+        "The mode enforces the policy feature but cannot carry one value declared in it (Consul has no "
+        "per-try timeout, Linkerd no rate-limit burst, Kuma no retry on a status code such as 420), and "
+        "policyEnforcement is strict. MF910 is the same for a whole feature the mode cannot enforce.",
+        "Rendering without the value would deploy another policy than the one written, so meshform "
+        "refuses, at the value, and names the modes that can carry it.",
+        "app.yaml:14:30: error MF931 consul cannot carry retries.perTryTimeout: Consul has no per-try "
+        "timeout; modes that can: builtin, istio, istio-ambient, linkerd, kuma "
+        "[$.spec.components[1].traffic.retries.perTryTimeout]",
+    ),
+    "MF932": _d(
+        "A value the mode cannot carry (as MF931) was left out under policyEnforcement: best-effort; the "
+        "rest of the policy is rendered.",
+        "The deployed policy lacks that value (here: no per-try limit, so one try may use the whole "
+        "timeout); this warning is the only place that says so.",
+        "app.yaml:15:30: warning MF932 consul cannot carry retries.perTryTimeout: Consul has no per-try "
+        "timeout; modes that can: builtin, istio, istio-ambient, linkerd, kuma; left out (best-effort) "
+        "[$.spec.components[1].traffic.retries.perTryTimeout]",
+    ),
+    "MF933": _d(
+        "A traffic duration is 0s where 0s means nothing a mesh can carry: outlierDetection.interval or "
+        "baseEjectionTime, a retry backoff's baseInterval or maxInterval; 0s for timeout, perTryTimeout "
+        'or fixedDelay means "off" and is accepted.',
+        "Envoy's config validation, Istio and Kuma refuse these durations at 0s, and Consul reads them as "
+        "unset: the same model would be refused by one mesh and quietly mean something else in another.",
+        "app.yaml:14:45: error MF933 outlierDetection.interval 0s means nothing any mesh can carry (Envoy, "
+        "Istio and Kuma refuse it, Consul reads it as unset) "
+        "[$.spec.components[1].traffic.outlierDetection.interval]",
+    ),
     "MF940": _d(
         "Authorization under kubernetes-native is rendered as NetworkPolicy.",
         "NetworkPolicy works by address, not identity, and only with a CNI that enforces it.",
         "app.yaml:25:9: warning MF940 kubernetes-native renders authorization as NetworkPolicy",
+    ),
+    "MF960": _d(
+        "`meshform graph -o svg` draws the SVG with Graphviz's `dot` program, and no `dot` is on PATH.",
+        "meshform draws no SVG of its own; it writes nothing rather than an empty picture. `-o dot` and "
+        "`-o mermaid` need no Graphviz.",
+        "<command line>: error MF960 SVG needs Graphviz's `dot`, which is not on PATH",
+    ),
+    "MF961": _d(
+        "Graphviz's `dot` ran but failed to turn meshform's DOT into SVG; the message carries its exit "
+        "status and the start of what it printed.",
+        "meshform writes nothing rather than a broken SVG.",
+        '<command line>: error MF961 Graphviz `dot` failed (exit 1): Format: "svg" not recognized. Use one '
+        "of:",
+        'A `Format: "svg" not recognized` means Graphviz\'s plugins are not registered: run `dot -c` as '
+        "root, or reinstall graphviz.",
     ),
     "MF701": _d(
         "The --config file is not one MeshTransformer or ConfigMap with data.mode, or has bad fields.",

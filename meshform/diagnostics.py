@@ -350,7 +350,9 @@ CODES: dict[str, Code] = {
             "keep a CNI that enforces NetworkPolicy",
         ),
         Code(
-            "MF960", "graph-needs-dot", "install Graphviz (Debian: apt-get install graphviz), or use -o dot"
+            "MF960",
+            "graph-needs-dot",
+            "install Graphviz (Debian: apt-get install graphviz), or use -o dot / -o mermaid",
         ),
         Code("MF961", "graph-dot-failed", "run the DOT (-o dot) through `dot -Tsvg` to see Graphviz's error"),
         Code("MF701", "config", "give a MeshTransformer (schemas/transformer.schema.json) or a ConfigMap"),

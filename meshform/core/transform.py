@@ -245,7 +245,6 @@ class Transformer:
                 owned.DUPLICATE_WORKLOAD,
                 f"{resource_ref(item.obj)} is in the input twice (first at {first.file}:{first.line}): "
                 "the API server keeps one of them",
-                "remove one copy (or rename it)",
             )
         )
         return True

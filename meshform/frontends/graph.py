@@ -295,7 +295,6 @@ def to_svg(graphs: Iterable[AppGraph]) -> str:
                     Level.ERROR,
                     "MF960",
                     "SVG needs Graphviz's `dot`, which is not on PATH",
-                    hint="install Graphviz (Debian: apt-get install graphviz), or use -o dot / -o mermaid",
                 )
             ]
         )
