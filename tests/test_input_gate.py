@@ -258,7 +258,7 @@ def _outcome(code: int, out: str, err: str) -> tuple[object, ...]:
     assert code in (0, 1), err
     if code == 0:
         return ("ok", [_read(doc) for _, _, doc in split(out)])
-    diag = re.match(r"\S+:\d+:\d+: error (MF\d+)", err)
+    diag = re.search(r"^\S+:\d+:\d+: error (MF\d+)", err, re.MULTILINE)  # warnings may come first
     assert diag is not None, err
     return ("refused", diag.group(0) if diag.group(1) == "MF005" else "")
 
