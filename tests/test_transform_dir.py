@@ -146,3 +146,47 @@ def test_the_rendered_chart_is_governed() -> None:
     proc = run_cli("transform", "-", "--mode", "istio", stdin=rendered)
     assert proc.returncode == 0, proc.stderr
     assert "meshform.dev/status" in proc.stdout.decode()
+
+
+OTHER = ROOT / "tests" / "fixtures" / "other_yaml_dir"
+
+
+@pytest.mark.parametrize("engine", [[], ["--preserve-comments"]], ids=["fast", "round-trip"])
+def test_other_tools_yaml_no_reader_takes_is_skipped_in_a_walk(engine: list[str]) -> None:
+    proc = run_cli("transform", str(OTHER), "--mode", "istio", *engine)
+    err = proc.stderr.decode()
+    assert proc.returncode == 0, err
+    assert [o["kind"] for o in objects(proc.stdout.decode())] == ["Deployment"]
+    skipped = {
+        line.split(":", 1)[0].removeprefix(f"{OTHER}/"): line.split(" info MF434 ")[1]
+        for line in err.splitlines()
+        if " info MF434 " in line
+    }
+    assert sorted(skipped) == ["list.yaml", "mkdocs.yml", "playbook.yml"]  # a playbook's {{ }} too
+    assert "(MF007: unsupported YAML tag '!!python/name" in skipped["mkdocs.yml"]
+    assert "(MF008: this document is a YAML sequence" in skipped["playbook.yml"]
+    assert " error " not in err
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "- apiVersion: v1\n  kind: Pod\n  metadata: {name: p}\n",  # objects in a sequence: refused
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: !!python/name:os.system}\n",
+        "a: [\n",  # not YAML at all: a truncated manifest, maybe
+    ],
+    ids=["sequence-of-objects", "tagged-manifest", "syntax-error"],
+)
+def test_a_broken_manifest_in_a_walk_is_still_refused(tmp_path: Path, text: str) -> None:
+    shutil.copytree(OTHER, tmp_path / "d")
+    (tmp_path / "d" / "broken.yaml").write_text(text)
+    proc = run_cli("transform", str(tmp_path / "d"), "--mode", "istio")
+    assert (proc.returncode, proc.stdout) == (1, b"")
+    assert f"{tmp_path / 'd' / 'broken.yaml'}:" in proc.stderr.decode()
+
+
+@pytest.mark.parametrize("name", ["playbook.yml", "mkdocs.yml"])
+def test_other_tools_yaml_named_on_the_command_line_is_refused(name: str) -> None:
+    proc = run_cli("transform", str(OTHER / name), "--mode", "istio")
+    assert (proc.returncode, proc.stdout) == (1, b"")
+    assert "MF434" not in proc.stderr.decode()

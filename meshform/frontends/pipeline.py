@@ -116,8 +116,10 @@ def _load(
     try:
         chunks = load_text(text, name, engine, kinds, markers)
     except MeshformError as exc:
-        template = manifests.go_template(name, text, parse_failed=True)
-        diags.extend([template] if template is not None else exc.diagnostics)
+        # a walked file no object can be in is another tool's YAML (a playbook's "{{ x }}" too): a note
+        said = manifests.unreadable(name, text, exc.diagnostics[0]) if from_walk and exc.diagnostics else None
+        said = said or manifests.go_template(name, text, parse_failed=True)
+        diags.extend([said] if said is not None else exc.diagnostics)
         return None
     if from_walk:
         reason = manifests.skip_reason([(c.data, c.data is None and not is_blank(c.text)) for c in chunks])

@@ -5,7 +5,10 @@ configs, Helm's `Chart.yaml` and `values.yaml`, a `package.json`, meshform's own
 is read only when one of its documents is a Kubernetes object (apiVersion and kind, not a tool's local
 config); the others are skipped with a note (MF434). A Helm chart's `templates/` are Go templates,
 not YAML: refused with a located error (MF435), as is any file that fails to parse where a `{{`
-shows it is a template.
+shows it is a template. A walked file meshform cannot read (an Ansible playbook's top-level list, a
+mkdocs.yml's `!!python/name` tag) is skipped with the same note when nothing in it names an
+apiVersion and a kind: it is some other tool's YAML, not a broken manifest. Text that is not YAML
+at all stays an error.
 """
 
 from __future__ import annotations
@@ -79,6 +82,27 @@ def skip_reason(documents: list[tuple[Any, bool]]) -> str:
     if tools:
         return f"{tools[0]}, not a Kubernetes object"
     return "no Kubernetes object in it (a document with apiVersion and kind)"
+
+
+def may_hold_object(text: str) -> bool:
+    """Could the text hold a Kubernetes object (both `apiVersion` and `kind` appear in it)? Said of a
+    walked file no reader accepts: one that may is a broken manifest, refused; one that cannot is
+    another tool's YAML, skipped. Deliberately loose, so a broken manifest is never skipped."""
+    return "apiVersion" in text and "kind" in text
+
+
+# Refusals of YAML other tools read well (a tag, a top-level sequence): a syntax error is not one,
+# since a truncated manifest loses its apiVersion too and must not pass unnoticed.
+OTHER_TOOLS_YAML = frozenset({"MF007", "MF008"})
+
+
+def unreadable(path: str, text: str, failure: Diagnostic) -> Diagnostic | None:
+    """The MF434 note for a walked file of valid YAML that meshform refuses (OTHER_TOOLS_YAML) and no
+    object can be in; None when it is to be refused."""
+    if failure.code not in OTHER_TOOLS_YAML or may_hold_object(text):
+        return None
+    reason = f"no Kubernetes object in it, and not YAML meshform reads ({failure.code}: {failure.message})"
+    return skipped(path, reason)
 
 
 def skipped(path: str, reason: str) -> Diagnostic:
