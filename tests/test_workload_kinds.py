@@ -194,11 +194,12 @@ def test_a_rule_may_name_a_kind_the_config_declares(tmp_path: Path) -> None:
         ("  - {group: example.com, kind: Job}\n", "mesh.yaml:7:5: error MF101"),
         (
             "  - {group: Example_com, kind: Job, podTemplatePath: spec/template}\n",
-            "mesh.yaml:7:6: error MF105",
+            "mesh.yaml:7:6: error MF105 'Example_com' is not an API group, as in apiVersion",
         ),
         (
             "  - {group: example.com, kind: Job, podTemplatePath: spec.template}\n",
-            "mesh.yaml:7:37: error MF105",
+            "mesh.yaml:7:37: error MF105 'spec.template' is not a slash-separated path to the object's "
+            "PodTemplateSpec, as in kustomize fieldSpecs: spec/template",
         ),
     ],
 )
@@ -344,3 +345,20 @@ def test_kind_dot_group_selects_the_namesake(tmp_path: Path) -> None:
         if o["kind"] == "StatefulSet"
     }
     assert modes == {("apps.kruise.io/v1beta1", "db"): "linkerd", ("apps/v1", "plain"): "istio"}
+
+
+def test_every_pattern_description_reads_in_the_mf105_message() -> None:
+    """MF105 says "'VALUE' is not DESCRIPTION": a pattern's description must be a noun phrase."""
+    import json
+
+    def patterns(node: Any) -> list[str]:
+        if isinstance(node, dict):
+            found = [node["description"]] if "pattern" in node and "description" in node else []
+            return found + [d for v in node.values() for d in patterns(v)]
+        return [d for v in node for d in patterns(v)] if isinstance(node, list) else []
+
+    described = [
+        d for p in sorted((ROOT / "schemas").glob("*.json")) for d in patterns(json.loads(p.read_text()))
+    ]
+    assert described
+    assert [d for d in described if not d.startswith(("a ", "an ")) or d.endswith(".")] == []
