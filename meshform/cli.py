@@ -412,6 +412,8 @@ def transform(
 
     if in_place and (not paths or "-" in paths):
         raise click.UsageError("--in-place rewrites files: give files or directories, not stdin")
+    if in_place and diff:  # one would silently win: --diff previews what --in-place writes
+        raise click.UsageError("give --diff (show what --in-place would write) or --in-place, not both")
     if (in_place or diff) and output != "-":
         raise click.UsageError(f"give {'--in-place' if in_place else '--diff'} or -o, not both")
     if (in_place or diff) and out_format != "yaml":

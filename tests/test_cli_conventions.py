@@ -73,6 +73,16 @@ def test_diff_and_a_format_or_output_are_a_usage_error() -> None:
         assert proc.returncode == 2 and proc.stdout == b"", proc.stderr
 
 
+def test_diff_with_in_place_is_a_usage_error_and_writes_nothing(tmp_path: Path) -> None:
+    shutil.copy(K8S / "web.yaml", tmp_path / "web.yaml")
+    before = (tmp_path / "web.yaml").read_bytes()
+    for order in (("--diff", "--in-place"), ("--in-place", "--diff")):
+        proc = run_cli("transform", str(tmp_path / "web.yaml"), "--mode", "istio", *order)
+        assert (proc.returncode, proc.stdout) == (2, b""), proc.stderr
+        assert "or --in-place, not both" in proc.stderr.decode()
+        assert (tmp_path / "web.yaml").read_bytes() == before
+
+
 def test_diff_of_stdin_is_the_stream_as_read(tmp_path: Path) -> None:
     text = (K8S / "web.yaml").read_bytes()
     proc = run_cli("transform", "-", "--mode", "istio", "--diff", stdin=text)
