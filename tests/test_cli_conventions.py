@@ -338,6 +338,24 @@ def test_the_modes_table_fits_100_columns(extra: tuple[str, ...]) -> None:
         assert "acme-mesh" in table and "label acme.io/mesh=" in table
 
 
+@pytest.mark.parametrize("extra", [(), ("--modes-file", str(MODES_FILE))], ids=["built-in", "modes-file"])
+def test_the_capabilities_fit_100_columns_and_say_what_the_json_says(extra: tuple[str, ...]) -> None:
+    text = run_cli("modes", "--capabilities", *extra).stdout.decode()
+    assert max(len(line) for line in text.splitlines()) <= 100
+    listed = json.loads(run_cli("modes", "--capabilities", "-o", "json", *extra).stdout)
+    matrix, notes = text.split("\n\n" + listed[0]["mode"] + ":\n", 1)
+    said: dict[tuple[str, str], str] = {}
+    for block in matrix.split("\n\n"):  # blocks of mode columns, each led by the FEATURE column
+        header, *rows = [line.split() for line in block.splitlines()]
+        assert header[0] == "FEATURE"
+        said |= {(row[0], mode): mark for row in rows for mode, mark in zip(header[1:], row[1:], strict=True)}
+    assert said == {(f, m["mode"]): c["support"] for m in listed for f, c in m["features"].items()}
+    flat = " ".join(notes.split())  # notes wrap; their words are all there
+    for m in listed:
+        for default in m["defaults"]:
+            assert f"when nothing is said: {' '.join(default.split())}" in flat
+
+
 def test_a_mode_with_very_long_keys_still_fits(tmp_path: Path) -> None:
     key = "very-long-organisation-name.example.com/" + "mesh-enrollment-switch-" * 2 + "x"
     modes = tmp_path / "modes.yaml"
