@@ -88,12 +88,19 @@ def test_skipped_files_are_neither_rewritten_nor_written_nor_checked(how: str, t
     assert proc.returncode == 0, proc.stderr
 
 
-def test_a_directory_of_nothing_but_tool_files_is_an_empty_input(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "command",
+    [["transform"], ["transform", "--in-place"], ["transform", "--diff"], ["check"], ["status"]],
+    ids=["stdout", "in-place", "diff", "check", "status"],
+)
+def test_a_directory_of_nothing_but_tool_files_is_an_empty_input(tmp_path: Path, command: list[str]) -> None:
     shutil.copy(MIXED / "kustomization.yaml", tmp_path)
     shutil.copy(MIXED / "tools" / "values.yaml", tmp_path)
-    proc = run_cli("transform", str(tmp_path), "--mode", "istio")
-    assert (proc.returncode, proc.stdout) == (1, b"")
-    assert "MF703" in proc.stderr.decode() and "MF434" in proc.stderr.decode()
+    proc = run_cli(command[0], str(tmp_path), "--mode", "istio", *command[1:])
+    assert (proc.returncode, proc.stdout) == (2 if "--diff" in command else 1, b"")  # --diff: 2 trouble
+    err = proc.stderr.decode()
+    assert f"{tmp_path}: error MF703 no documents in the input" in err.splitlines()  # at the directory
+    assert "MF434" in err and "<stdin>" not in err
 
 
 def test_a_helm_chart_directory_is_refused_at_each_template(tmp_path: Path) -> None:

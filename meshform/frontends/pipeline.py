@@ -25,6 +25,7 @@ POD_TEMPLATE_MARK = "containers:"
 class Outcome:
     chunks_by_file: dict[str, list[Chunk]] = field(default_factory=dict)
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)  # as given: files, directories, "-"
 
     @property
     def ok(self) -> bool:
@@ -78,7 +79,7 @@ def read_sources(
 ) -> Outcome:
     """Read every source (all or nothing), parsing the documents of `kinds` (None: every document);
     the reading half of govern_sources, which `meshform status` uses alone."""
-    outcome = Outcome()
+    outcome = Outcome(sources=list(paths or ["-"]))
     # and documents that may carry a pod template: a kind meshform does not govern is said (MF431)
     markers = (*sorted(governance_keys(registry)), POD_TEMPLATE_MARK)
     files, outcome.diagnostics = expand_paths(paths or ["-"])
@@ -134,7 +135,9 @@ def nothing_read(outcome: Outcome) -> list[Diagnostic]:
     an empty output as "delete everything", and a failed upstream step often looks exactly like this."""
     if not outcome.ok or any(c.text.strip() for c in outcome.chunks()):
         return []
-    where = next(iter(outcome.chunks_by_file), "<stdin>")
+    # at the file read, else at what was given (a directory whose files were all skipped)
+    given = next((s for s in outcome.sources if s != "-"), "<stdin>")
+    where = next(iter(outcome.chunks_by_file), given)
     return [Diagnostic(where, 0, 0, Level.ERROR, "MF703", "no documents in the input")]
 
 
