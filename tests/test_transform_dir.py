@@ -128,6 +128,33 @@ def _first_template(path: Path) -> tuple[int, int]:
     raise AssertionError(path)
 
 
+PLAIN_TEMPLATE = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: fixed}\ndata: {a: b}\n"
+
+
+@pytest.mark.parametrize("how", [[], ["--in-place"], ["-o", "OUT/"]], ids=["stdout", "in-place", "outdir"])
+def test_a_chart_template_without_go_template_text_is_refused_with_its_chart(
+    tmp_path: Path, how: list[str]
+) -> None:
+    """A chart is rendered whole by Helm: a template that happens to hold no {{ is refused with its
+    siblings, never governed alone (a chart of only such templates would otherwise pass in part)."""
+    for siblings in (True, False):
+        chart = tmp_path / f"shop-{siblings}"
+        shutil.copytree(CHART, chart)
+        if not siblings:
+            for template in (chart / "templates").glob("*.yaml"):
+                template.unlink()
+        (chart / "templates" / "fixed.yaml").write_text(PLAIN_TEMPLATE)
+        args = [a.replace("OUT", str(tmp_path / f"out-{siblings}")) for a in how]
+        proc = run_cli("transform", str(chart), "--mode", "istio", *args)
+        assert (proc.returncode, proc.stdout) == (1, b""), proc.stderr
+        assert (
+            f"{chart}/templates/fixed.yaml:1:1: error MF435 this is a Helm chart template"
+            in proc.stderr.decode()
+        )
+        assert (chart / "templates" / "fixed.yaml").read_text() == PLAIN_TEMPLATE
+        assert not (tmp_path / f"out-{siblings}").exists()
+
+
 @pytest.mark.parametrize("named", ["templates/deployment.yaml", "templates/service.yaml"])
 def test_a_chart_template_named_directly_is_refused_too(named: str) -> None:
     proc = run_cli("transform", str(CHART / named), "--mode", "istio")

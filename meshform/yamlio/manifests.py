@@ -124,24 +124,24 @@ def in_chart_templates(path: str) -> bool:
 
 
 def go_template(path: str, text: str, parse_failed: bool) -> Diagnostic | None:
-    """A located MF435 when the file is a Go template: below a chart's templates/, or unparseable
-    YAML with `{{` in it. None otherwise (a `{{` inside a valid manifest's string is data)."""
+    """A located MF435 when the file is a Go template: any file below a chart's templates/ (one with
+    no `{{` too: the chart is refused as a whole, never governed in part), or unparseable YAML with
+    `{{` in it. None otherwise (a `{{` inside a valid manifest's string is data)."""
     at = text.find(TEMPLATE_OPEN)
-    if at < 0:
-        return None
     chart = path != "<stdin>" and in_chart_templates(path)
-    if not (parse_failed or chart):
+    if not chart and (at < 0 or not parse_failed):
         return None
-    line = text.count("\n", 0, at) + 1
-    col = at - (text.rfind("\n", 0, at) + 1) + 1
+    line = text.count("\n", 0, at) + 1 if at >= 0 else 1
+    col = at - (text.rfind("\n", 0, at) + 1) + 1 if at >= 0 else 1
     where = "a Helm chart template" if chart else "a Go template, not YAML"
+    shown = f"{TEMPLATE_OPEN} ... }}}}" if at >= 0 else "in its templates/; Helm renders a chart whole"
     return Diagnostic(
         path,
         line,
         col,
         Level.ERROR,
         "MF435",
-        f"this is {where} ({TEMPLATE_OPEN} ... }}}}): meshform reads rendered manifests",
+        f"this is {where} ({shown}): meshform reads rendered manifests",
         hint="render it first: helm template NAME CHART | meshform transform -, or give meshform to "
         "Helm as its post-renderer (meshform helm-postrender)",
     )
