@@ -100,12 +100,28 @@ def test_diff_of_stdin_is_the_stream_as_read(tmp_path: Path) -> None:
         ("k8s/../k8s/web.yaml", "k8s/web.yaml"),
         ("/work/here/k8s/web.yaml", "k8s/web.yaml"),
         ("/elsewhere/web.yaml", "elsewhere/web.yaml"),
-        ("../web.yaml", "work/web.yaml"),
+        ("../web.yaml", "../web.yaml"),  # git diff --no-index keeps a relative path's ..
+        ("../../x/k8s/./web.yaml", "../../x/k8s/web.yaml"),
+        ("/work/elsewhere/web.yaml", "work/elsewhere/web.yaml"),  # absolute, outside: as git does
         ("<stdin>", "<stdin>"),
     ],
 )
 def test_diff_paths_are_clean(path: str, expected: str) -> None:
     assert diff_path(path, cwd="/work/here") == expected
+
+
+def test_diff_of_a_file_outside_the_working_directory_names_it_as_git_does(tmp_path: Path) -> None:
+    (tmp_path / "k8s").mkdir()
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    shutil.copy(K8S / "web.yaml", tmp_path / "k8s" / "web.yaml")
+    for given, shown in (
+        ("../../k8s/web.yaml", "../../k8s/web.yaml"),
+        ("../../k8s", "../../k8s/web.yaml"),  # walked from a relative directory
+        (str(tmp_path / "k8s" / "web.yaml"), str(tmp_path / "k8s" / "web.yaml").lstrip("/")),
+    ):
+        proc = run_cli("transform", given, "--mode", "istio", "--diff", cwd=tmp_path / "a" / "b")
+        assert proc.returncode == 1, proc.stderr
+        assert proc.stdout.decode().splitlines()[:2] == [f"--- a/{shown}", f"+++ b/{shown}"]
 
 
 def _on_a_terminal(*args: str, env: dict[str, str]) -> bytes:
