@@ -412,6 +412,8 @@ def transform(
 
     if in_place and (not paths or "-" in paths):
         raise click.UsageError("--in-place rewrites files: give files or directories, not stdin")
+    if in_place and diff:  # one would silently win: --diff previews what --in-place writes
+        raise click.UsageError("give --diff (show what --in-place would write) or --in-place, not both")
     if (in_place or diff) and output != "-":
         raise click.UsageError(f"give {'--in-place' if in_place else '--diff'} or -o, not both")
     if (in_place or diff) and out_format != "yaml":
@@ -547,8 +549,9 @@ def status(
     pod's own keys, its Namespace in the input, an opt-out), what meshform's record says it added,
     marks other injectors left, meshform's objects next to it (traffic policy), and problems. With
     --mode or --config, also which mode that config selects and by which rule, and an MF801
-    problem where the manifests do not give it. Exit 0 whatever the problems it shows; 1 (nothing
-    on stdout) when the input cannot be read, is empty, or holds an object of the wrong shape.
+    problem where the manifests do not give it. Exit 1 when a problem it shows is an error, as
+    `check` does (the view is still written); 1 with nothing on stdout when the input cannot be read,
+    is empty, or holds an object of the wrong shape; 0 otherwise.
 
     \b
     Examples:
@@ -568,6 +571,8 @@ def status(
     text = status_json(workloads) if out_format == "json" else status_text(workloads)
     sys.stdout.write(text)
     sys.stdout.flush()
+    if has_errors([d for w in workloads for d in w.problems]):  # a finding `check` would fail on
+        raise SystemExit(EXIT_INVALID)
 
 
 @cli.command()

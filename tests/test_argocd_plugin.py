@@ -131,4 +131,61 @@ def test_generate_refuses_an_empty_result(repo: Path) -> None:
 def test_generate_outside_a_matched_directory_says_why(repo: Path) -> None:
     proc = generate(repo / "unconfigured", MESHFORM_MODE="istio")
     assert proc.returncode == 1 and proc.stdout == ""
-    assert "neither an app.yaml meshform Application nor a meshform.yaml MeshTransformer" in proc.stderr
+    assert "neither an app.yaml meshform Application nor a meshform.yaml config" in proc.stderr
+
+
+CONFIGMAP = """\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: orders
+  annotations: {config.kubernetes.io/local-config: "true"}
+data:
+  mode: linkerd
+"""
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "mode"),
+    [
+        ("meshform.yml", None, "istio"),  # the .yml spelling of the MeshTransformer
+        ("meshform.yaml", CONFIGMAP, "linkerd"),  # the kpt-style ConfigMap config the README offers
+        ("meshform.yml", CONFIGMAP, "linkerd"),
+    ],
+)
+def test_discovery_and_generate_take_every_config_spelling(
+    repo: Path, name: str, text: str | None, mode: str
+) -> None:
+    """A config discovery missed would make Argo CD deploy the raw manifests, ungoverned."""
+    config = repo / "plain" / "meshform.yaml"
+    body = config.read_text() if text is None else text
+    config.unlink()
+    (repo / "plain" / name).write_text(body)
+    assert discover(repo / "plain")
+    proc = generate(repo / "plain")
+    assert proc.returncode == 0, proc.stderr
+    docs = manifests(proc.stdout)
+    assert [d["kind"] for d in docs] == ["Deployment", "Service"]  # the config is not among them
+    status = docs[0]["spec"]["template"]["metadata"]["annotations"]["meshform.dev/status"]
+    assert yaml.safe_load(status)["mode"] == mode
+
+
+def test_discovery_takes_app_yml_and_not_an_unrelated_meshform_file(repo: Path) -> None:
+    (repo / "model" / "app.yaml").rename(repo / "model" / "app.yml")
+    assert discover(repo / "model")
+    proc = generate(repo / "model")
+    assert proc.returncode == 0, proc.stderr
+    (repo / "unconfigured" / "meshform.yml").write_text("apiVersion: apps/v1\nkind: Deployment\n")
+    assert not discover(repo / "unconfigured")
+
+
+def test_discover_and_generate_decide_alike() -> None:
+    """Discovery and generate each carry the same `found` (Argo CD runs them as separate commands)."""
+
+    def found(script: str) -> str:
+        start = script.index("is() {")
+        return "\n".join(line.strip() for line in script[start : script.index("\n}", start) + 2].splitlines())
+
+    assert found(PLUGIN["spec"]["discover"]["find"]["command"][2]) == found(
+        PLUGIN["spec"]["generate"]["command"][2]
+    )

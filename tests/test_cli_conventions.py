@@ -73,6 +73,16 @@ def test_diff_and_a_format_or_output_are_a_usage_error() -> None:
         assert proc.returncode == 2 and proc.stdout == b"", proc.stderr
 
 
+def test_diff_with_in_place_is_a_usage_error_and_writes_nothing(tmp_path: Path) -> None:
+    shutil.copy(K8S / "web.yaml", tmp_path / "web.yaml")
+    before = (tmp_path / "web.yaml").read_bytes()
+    for order in (("--diff", "--in-place"), ("--in-place", "--diff")):
+        proc = run_cli("transform", str(tmp_path / "web.yaml"), "--mode", "istio", *order)
+        assert (proc.returncode, proc.stdout) == (2, b""), proc.stderr
+        assert "or --in-place, not both" in proc.stderr.decode()
+        assert (tmp_path / "web.yaml").read_bytes() == before
+
+
 def test_diff_of_stdin_is_the_stream_as_read(tmp_path: Path) -> None:
     text = (K8S / "web.yaml").read_bytes()
     proc = run_cli("transform", "-", "--mode", "istio", "--diff", stdin=text)
@@ -90,12 +100,28 @@ def test_diff_of_stdin_is_the_stream_as_read(tmp_path: Path) -> None:
         ("k8s/../k8s/web.yaml", "k8s/web.yaml"),
         ("/work/here/k8s/web.yaml", "k8s/web.yaml"),
         ("/elsewhere/web.yaml", "elsewhere/web.yaml"),
-        ("../web.yaml", "work/web.yaml"),
+        ("../web.yaml", "../web.yaml"),  # git diff --no-index keeps a relative path's ..
+        ("../../x/k8s/./web.yaml", "../../x/k8s/web.yaml"),
+        ("/work/elsewhere/web.yaml", "work/elsewhere/web.yaml"),  # absolute, outside: as git does
         ("<stdin>", "<stdin>"),
     ],
 )
 def test_diff_paths_are_clean(path: str, expected: str) -> None:
     assert diff_path(path, cwd="/work/here") == expected
+
+
+def test_diff_of_a_file_outside_the_working_directory_names_it_as_git_does(tmp_path: Path) -> None:
+    (tmp_path / "k8s").mkdir()
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    shutil.copy(K8S / "web.yaml", tmp_path / "k8s" / "web.yaml")
+    for given, shown in (
+        ("../../k8s/web.yaml", "../../k8s/web.yaml"),
+        ("../../k8s", "../../k8s/web.yaml"),  # walked from a relative directory
+        (str(tmp_path / "k8s" / "web.yaml"), str(tmp_path / "k8s" / "web.yaml").lstrip("/")),
+    ):
+        proc = run_cli("transform", given, "--mode", "istio", "--diff", cwd=tmp_path / "a" / "b")
+        assert proc.returncode == 1, proc.stderr
+        assert proc.stdout.decode().splitlines()[:2] == [f"--- a/{shown}", f"+++ b/{shown}"]
 
 
 def _on_a_terminal(*args: str, env: dict[str, str]) -> bytes:
@@ -326,6 +352,24 @@ def test_the_modes_table_fits_100_columns(extra: tuple[str, ...]) -> None:
     assert len(wide) == 1 + len(listed) and "CONTROL PLANE SIGNALS" in wide[0]
     if extra:
         assert "acme-mesh" in table and "label acme.io/mesh=" in table
+
+
+@pytest.mark.parametrize("extra", [(), ("--modes-file", str(MODES_FILE))], ids=["built-in", "modes-file"])
+def test_the_capabilities_fit_100_columns_and_say_what_the_json_says(extra: tuple[str, ...]) -> None:
+    text = run_cli("modes", "--capabilities", *extra).stdout.decode()
+    assert max(len(line) for line in text.splitlines()) <= 100
+    listed = json.loads(run_cli("modes", "--capabilities", "-o", "json", *extra).stdout)
+    matrix, notes = text.split("\n\n" + listed[0]["mode"] + ":\n", 1)
+    said: dict[tuple[str, str], str] = {}
+    for block in matrix.split("\n\n"):  # blocks of mode columns, each led by the FEATURE column
+        header, *rows = [line.split() for line in block.splitlines()]
+        assert header[0] == "FEATURE"
+        said |= {(row[0], mode): mark for row in rows for mode, mark in zip(header[1:], row[1:], strict=True)}
+    assert said == {(f, m["mode"]): c["support"] for m in listed for f, c in m["features"].items()}
+    flat = " ".join(notes.split())  # notes wrap; their words are all there
+    for m in listed:
+        for default in m["defaults"]:
+            assert f"when nothing is said: {' '.join(default.split())}" in flat
 
 
 def test_a_mode_with_very_long_keys_still_fits(tmp_path: Path) -> None:

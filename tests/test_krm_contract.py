@@ -359,3 +359,29 @@ def test_not_a_resource_list_exits_1_with_nothing_on_stdout(stdin: bytes) -> Non
     assert out == ""
     assert err.strip()
     assert "Traceback" not in err
+
+
+def _line_col(text: str, needle: str) -> str:
+    before = text[: text.index(needle)]
+    return f"{before.count(chr(10)) + 1}:{len(before) - before.rfind(chr(10))}"
+
+
+@pytest.mark.parametrize(
+    ("spec", "needle", "code"),
+    [
+        ("    rules:\n    - kinds: [Widgett]\n      mode: linkerd\n", "Widgett", "MF430"),
+        (
+            "    workloadKinds:\n    - {group: example.com, kind: W, podTemplatePath: a.b}\n",
+            "podTemplatePath: a.b",
+            "MF105",
+        ),
+    ],
+    ids=["rule-kind", "schema"],
+)
+def test_a_function_config_error_is_located_in_the_resource_list(spec: str, needle: str, code: str) -> None:
+    text = resource_list() + spec
+    status, _out, err = krm(text)
+    assert status == 1
+    first = err.splitlines()[0]
+    assert first.startswith(f"<stdin>:{_line_col(text, needle)}: error {code}"), first
+    assert "<stdin>:1:1:" not in err

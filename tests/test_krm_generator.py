@@ -144,3 +144,26 @@ def test_a_transformer_config_with_nothing_to_govern_is_an_error(work: Path) -> 
     assert code == 1
     assert [i["kind"] for i in out["items"]] == ["ConfigMap"]
     assert "error MF436 no resources to govern" in err and "data.app" in err
+
+
+@pytest.mark.parametrize(
+    ("data", "needle", "expected"),
+    [
+        ({"app": "app.yaml", "mode": "istoi"}, "mode: istoi", "error MF204 unknown governance mode 'istoi'"),
+        ({"app": "/etc/app.yaml"}, "app: /etc/app.yaml", "error MF436 data.app '/etc/app.yaml' is absolute"),
+        ({"app": "app.yaml", "enrollment": "x"}, "enrollment: x", "error MF436 data.enrollment 'x'"),
+    ],
+    ids=["mode", "app", "enrollment"],
+)
+def test_a_generator_data_error_is_located_at_its_key(
+    work: Path, data: dict[str, str], needle: str, expected: str
+) -> None:
+    text = resource_list(data).decode()
+    proc = run_cli("krm", stdin=text.encode(), cwd=work)
+    err = proc.stderr.decode()
+    before = text[: text.index(needle)]
+    line, col = before.count("\n") + 1, len(before) - before.rfind("\n")
+    assert proc.returncode == 1
+    assert err.startswith(f"<stdin>:{line}:{col}: {expected}"), err
+    if "istoi" in needle:
+        assert "(did you mean 'istio'?)" in err.splitlines()[0]

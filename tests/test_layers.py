@@ -156,6 +156,36 @@ def test_every_package_ships_in_the_wheel() -> None:
     assert packages <= listed, f"packages missing from pyproject.toml: {sorted(packages - listed)}"
 
 
+def test_every_data_file_ships_and_each_data_directory_is_a_listed_package() -> None:
+    """schemas/ and templates/ are mapped in as packages: setuptools warns ("Package ... is absent
+    from the packages configuration") for a directory below them that holds data but is not listed,
+    and a file no package-data glob of its nearest listed package matches is left out of the wheel."""
+    import fnmatch
+    import tomllib
+
+    setup = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed, globs = set(setup["packages"]), setup["package-data"]
+    for package, folder in setup["package-dir"].items():
+        base = ROOT / folder
+        for path in base.rglob("*"):
+            if path.is_dir() or path.name == "__init__.py" or "__pycache__" in path.parts:
+                continue
+            parts = path.relative_to(base).parts
+            if len(parts) > 1 and parts[0].isidentifier():
+                assert f"{package}.{parts[0]}" in listed, f"{folder}/{parts[0]} is not a listed package"
+            owner, inside = _nearest_package(package, parts, listed)
+            assert any(fnmatch.fnmatch(inside, g) for g in globs.get(owner, [])), f"{path} is not shipped"
+
+
+def _nearest_package(package: str, parts: tuple[str, ...], listed: set[str]) -> tuple[str, str]:
+    """The listed package a data file belongs to (its nearest listed folder), and its path there."""
+    for depth in range(len(parts) - 1, -1, -1):
+        candidate = ".".join([package, *parts[:depth]])
+        if candidate in listed:
+            return candidate, "/".join(parts[depth:])
+    raise AssertionError(f"{package} is not listed")
+
+
 def test_the_checker_sees_lazy_and_relative_imports(tmp_path: Path) -> None:
     source = tmp_path / "m.py"
     source.write_text("def f():\n    from meshform.core import govern\n    import meshform.cli\n")

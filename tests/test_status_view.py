@@ -18,8 +18,11 @@ POLICY_APP = FIXTURES / "policy" / "others" / "app.yaml"
 
 def _status(*args: str, stdin: bytes | None = None) -> dict[str, Any]:
     proc = run_cli("status", *args, "-o", "json", stdin=stdin)
-    assert proc.returncode == 0, proc.stderr.decode()
-    return json.loads(proc.stdout)
+    report: dict[str, Any] = json.loads(proc.stdout)
+    # like check: exit 1 exactly when a finding shown is an error, the view written either way
+    failed = any(p["level"] == "error" for w in report["workloads"] for p in w["problems"])
+    assert proc.returncode == int(failed), proc.stderr.decode()
+    return report
 
 
 def _by_name(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -129,7 +132,7 @@ def test_namespace_traps_reach_the_problems() -> None:
 
 def test_table_fits_and_lists_problems_located() -> None:
     proc = run_cli("status", str(MIXED), "--config", str(RULES))
-    assert proc.returncode == 0
+    assert proc.returncode == 1  # its MF801 is an error
     out = proc.stdout.decode()
     lines = out.splitlines()
     assert lines[0].split() == ["WORKLOAD", "MODE", "MESHFORM", "ADDED", "OBJECTS", "PROBLEMS"]
@@ -215,3 +218,33 @@ def test_declared_workload_kinds_are_shown_and_selected_by_kind_and_group(tmp_pa
     assert found["canary"]["kind"] == "Rollout"
     assert found["canary"]["selected"] == {"mode": "linkerd", "by": "rule 1 (kinds: [Rollout.argoproj.io])"}
     assert [p["code"] for p in found["canary"]["problems"]] == ["MF801"]
+
+
+BLOCKED = FIXTURES / "status" / "blocked.yaml"
+
+
+def test_a_mode_its_namespace_keeps_out_is_not_shown_as_the_mode() -> None:
+    """istio-injection=disabled beats the pod's sidecar.istio.io/inject=true: the pod gets no proxy,
+    so MODE says none (with the reason), the MF602 error is shown and status fails like check."""
+    found = _by_name(_status(str(BLOCKED)))  # _status asserts exit 1 for the error
+    assert found["a"]["mode"] is None
+    assert found["a"]["why"] == [
+        "pod keys sidecar.istio.io/inject=true",
+        "but its namespace keeps istio's data plane from the pod (MF602): none",
+    ]
+    assert [p["code"] for p in found["a"]["problems"]] == ["MF602"]
+    assert found["b"]["mode"] == "linkerd" and found["b"]["problems"] == []  # nothing blocks it
+    proc = run_cli("status", str(BLOCKED))
+    assert proc.returncode == 1
+    row = next(line for line in proc.stdout.decode().splitlines() if line.startswith("shop/Deployment/a"))
+    assert row.split()[1:] == ["none", "-", "-", "MF602"]
+
+
+def test_warnings_alone_keep_status_at_zero(tmp_path: Path) -> None:
+    """istio-injection=enabled with the pod's istio.io/rev: the default revision's sidecar still
+    arrives (MF605, a warning): the mode stands and the exit is 0."""
+    text = BLOCKED.read_text().replace("istio-injection: disabled", "istio-injection: enabled")
+    text = text.replace('sidecar.istio.io/inject: "true"', "istio.io/rev: canary")
+    found = _by_name(_status("-", stdin=text.encode()))
+    assert found["a"]["mode"] == "istio"
+    assert [(p["code"], p["level"]) for p in found["a"]["problems"]] == [("MF605", "warning")]

@@ -88,12 +88,19 @@ def test_skipped_files_are_neither_rewritten_nor_written_nor_checked(how: str, t
     assert proc.returncode == 0, proc.stderr
 
 
-def test_a_directory_of_nothing_but_tool_files_is_an_empty_input(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "command",
+    [["transform"], ["transform", "--in-place"], ["transform", "--diff"], ["check"], ["status"]],
+    ids=["stdout", "in-place", "diff", "check", "status"],
+)
+def test_a_directory_of_nothing_but_tool_files_is_an_empty_input(tmp_path: Path, command: list[str]) -> None:
     shutil.copy(MIXED / "kustomization.yaml", tmp_path)
     shutil.copy(MIXED / "tools" / "values.yaml", tmp_path)
-    proc = run_cli("transform", str(tmp_path), "--mode", "istio")
-    assert (proc.returncode, proc.stdout) == (1, b"")
-    assert "MF703" in proc.stderr.decode() and "MF434" in proc.stderr.decode()
+    proc = run_cli(command[0], str(tmp_path), "--mode", "istio", *command[1:])
+    assert (proc.returncode, proc.stdout) == (2 if "--diff" in command else 1, b"")  # --diff: 2 trouble
+    err = proc.stderr.decode()
+    assert f"{tmp_path}: error MF703 no documents in the input" in err.splitlines()  # at the directory
+    assert "MF434" in err and "<stdin>" not in err
 
 
 def test_a_helm_chart_directory_is_refused_at_each_template(tmp_path: Path) -> None:
@@ -121,6 +128,33 @@ def _first_template(path: Path) -> tuple[int, int]:
     raise AssertionError(path)
 
 
+PLAIN_TEMPLATE = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: fixed}\ndata: {a: b}\n"
+
+
+@pytest.mark.parametrize("how", [[], ["--in-place"], ["-o", "OUT/"]], ids=["stdout", "in-place", "outdir"])
+def test_a_chart_template_without_go_template_text_is_refused_with_its_chart(
+    tmp_path: Path, how: list[str]
+) -> None:
+    """A chart is rendered whole by Helm: a template that happens to hold no {{ is refused with its
+    siblings, never governed alone (a chart of only such templates would otherwise pass in part)."""
+    for siblings in (True, False):
+        chart = tmp_path / f"shop-{siblings}"
+        shutil.copytree(CHART, chart)
+        if not siblings:
+            for template in (chart / "templates").glob("*.yaml"):
+                template.unlink()
+        (chart / "templates" / "fixed.yaml").write_text(PLAIN_TEMPLATE)
+        args = [a.replace("OUT", str(tmp_path / f"out-{siblings}")) for a in how]
+        proc = run_cli("transform", str(chart), "--mode", "istio", *args)
+        assert (proc.returncode, proc.stdout) == (1, b""), proc.stderr
+        assert (
+            f"{chart}/templates/fixed.yaml:1:1: error MF435 this is a Helm chart template"
+            in proc.stderr.decode()
+        )
+        assert (chart / "templates" / "fixed.yaml").read_text() == PLAIN_TEMPLATE
+        assert not (tmp_path / f"out-{siblings}").exists()
+
+
 @pytest.mark.parametrize("named", ["templates/deployment.yaml", "templates/service.yaml"])
 def test_a_chart_template_named_directly_is_refused_too(named: str) -> None:
     proc = run_cli("transform", str(CHART / named), "--mode", "istio")
@@ -146,3 +180,47 @@ def test_the_rendered_chart_is_governed() -> None:
     proc = run_cli("transform", "-", "--mode", "istio", stdin=rendered)
     assert proc.returncode == 0, proc.stderr
     assert "meshform.dev/status" in proc.stdout.decode()
+
+
+OTHER = ROOT / "tests" / "fixtures" / "other_yaml_dir"
+
+
+@pytest.mark.parametrize("engine", [[], ["--preserve-comments"]], ids=["fast", "round-trip"])
+def test_other_tools_yaml_no_reader_takes_is_skipped_in_a_walk(engine: list[str]) -> None:
+    proc = run_cli("transform", str(OTHER), "--mode", "istio", *engine)
+    err = proc.stderr.decode()
+    assert proc.returncode == 0, err
+    assert [o["kind"] for o in objects(proc.stdout.decode())] == ["Deployment"]
+    skipped = {
+        line.split(":", 1)[0].removeprefix(f"{OTHER}/"): line.split(" info MF434 ")[1]
+        for line in err.splitlines()
+        if " info MF434 " in line
+    }
+    assert sorted(skipped) == ["list.yaml", "mkdocs.yml", "playbook.yml"]  # a playbook's {{ }} too
+    assert "(MF007: unsupported YAML tag '!!python/name" in skipped["mkdocs.yml"]
+    assert "(MF008: this document is a YAML sequence" in skipped["playbook.yml"]
+    assert " error " not in err
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "- apiVersion: v1\n  kind: Pod\n  metadata: {name: p}\n",  # objects in a sequence: refused
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: !!python/name:os.system}\n",
+        "a: [\n",  # not YAML at all: a truncated manifest, maybe
+    ],
+    ids=["sequence-of-objects", "tagged-manifest", "syntax-error"],
+)
+def test_a_broken_manifest_in_a_walk_is_still_refused(tmp_path: Path, text: str) -> None:
+    shutil.copytree(OTHER, tmp_path / "d")
+    (tmp_path / "d" / "broken.yaml").write_text(text)
+    proc = run_cli("transform", str(tmp_path / "d"), "--mode", "istio")
+    assert (proc.returncode, proc.stdout) == (1, b"")
+    assert f"{tmp_path / 'd' / 'broken.yaml'}:" in proc.stderr.decode()
+
+
+@pytest.mark.parametrize("name", ["playbook.yml", "mkdocs.yml"])
+def test_other_tools_yaml_named_on_the_command_line_is_refused(name: str) -> None:
+    proc = run_cli("transform", str(OTHER / name), "--mode", "istio")
+    assert (proc.returncode, proc.stdout) == (1, b"")
+    assert "MF434" not in proc.stderr.decode()

@@ -194,11 +194,12 @@ def test_a_rule_may_name_a_kind_the_config_declares(tmp_path: Path) -> None:
         ("  - {group: example.com, kind: Job}\n", "mesh.yaml:7:5: error MF101"),
         (
             "  - {group: Example_com, kind: Job, podTemplatePath: spec/template}\n",
-            "mesh.yaml:7:6: error MF105",
+            "mesh.yaml:7:6: error MF105 'Example_com' is not an API group, as in apiVersion",
         ),
         (
             "  - {group: example.com, kind: Job, podTemplatePath: spec.template}\n",
-            "mesh.yaml:7:37: error MF105",
+            "mesh.yaml:7:37: error MF105 'spec.template' is not a slash-separated path to the object's "
+            "PodTemplateSpec, as in kustomize fieldSpecs: spec/template",
         ),
     ],
 )
@@ -291,3 +292,73 @@ def test_a_declared_kind_is_governed_at_its_path_and_switches_back_exactly(
     assert [d for d in yaml.safe_load_all(back) if d] == [obj]
     undeclared, diags = transform_text(text, TransformConfig(mode=mode))
     assert undeclared == text and [d.code for d in diags] == ["MF431"]
+
+
+@pytest.mark.parametrize("kind", ["StatefulSet", "DaemonSet"])
+def test_a_bare_kubernetes_kind_in_a_rule_means_kubernetes_own_kind(tmp_path: Path, kind: str) -> None:
+    config = _config(tmp_path, f"  mode: istio\n  rules:\n  - kinds: [{kind}, CloneSet]\n    mode: linkerd\n")
+    plain = _apps_statefulset("plain").replace("kind: StatefulSet", f"kind: {kind}")
+    stream = EXTENSIONS.read_text() + "---\n" + plain
+    code, out, err = transform("-", "--config", config, stdin=stream.encode())
+    assert code == 0, err
+    modes = {
+        (o["apiVersion"], o["kind"], o["metadata"]["name"]): yaml.safe_load(
+            template_of(o)["metadata"]["annotations"][STATUS]
+        )["mode"]
+        for o in objects(out)
+        if o["kind"] in (kind, "CloneSet")
+    }
+    kruise = {
+        "StatefulSet": ("apps.kruise.io/v1beta1", "db"),
+        "DaemonSet": ("apps.kruise.io/v1alpha1", "agent"),
+    }
+    assert (
+        modes
+        == {
+            ("apps/v1", kind, "plain"): "linkerd",  # the bare name: Kubernetes' own kind
+            (
+                *kruise[kind][:1],
+                kind,
+                kruise[kind][1],
+            ): "istio",  # its apps.kruise.io namesake is not selected
+            (
+                "apps.kruise.io/v1alpha1",
+                "CloneSet",
+                "api",
+            ): "linkerd",  # a bare non-Kubernetes name: any group
+        }
+    )
+
+
+def test_kind_dot_group_selects_the_namesake(tmp_path: Path) -> None:
+    config = _config(
+        tmp_path, "  mode: istio\n  rules:\n  - kinds: [StatefulSet.apps.kruise.io]\n    mode: linkerd\n"
+    )
+    stream = EXTENSIONS.read_text() + "---\n" + _apps_statefulset("plain")
+    code, out, err = transform("-", "--config", config, stdin=stream.encode())
+    assert code == 0, err
+    modes = {
+        (o["apiVersion"], o["metadata"]["name"]): yaml.safe_load(
+            template_of(o)["metadata"]["annotations"][STATUS]
+        )["mode"]
+        for o in objects(out)
+        if o["kind"] == "StatefulSet"
+    }
+    assert modes == {("apps.kruise.io/v1beta1", "db"): "linkerd", ("apps/v1", "plain"): "istio"}
+
+
+def test_every_pattern_description_reads_in_the_mf105_message() -> None:
+    """MF105 says "'VALUE' is not DESCRIPTION": a pattern's description must be a noun phrase."""
+    import json
+
+    def patterns(node: Any) -> list[str]:
+        if isinstance(node, dict):
+            found = [node["description"]] if "pattern" in node and "description" in node else []
+            return found + [d for v in node.values() for d in patterns(v)]
+        return [d for v in node for d in patterns(v)] if isinstance(node, list) else []
+
+    described = [
+        d for p in sorted((ROOT / "schemas").glob("*.json")) for d in patterns(json.loads(p.read_text()))
+    ]
+    assert described
+    assert [d for d in described if not d.startswith(("a ", "an ")) or d.endswith(".")] == []

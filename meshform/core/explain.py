@@ -120,12 +120,16 @@ class Explainer:
         record = self._record(item, template, problems)
         pod = Pod.of(item.obj, template)
         mode, why = self._governing(item.obj, template, pod, record)
+        facts = self.registry.modes[mode].facts if mode is not None and mode in self.registry.modes else None
+        trapped = list(self.namespaces.workload(item, pod, facts, self.registry)) if facts else []
+        blocked = self.namespaces.blocking(pod, facts) if facts else ""
+        if blocked:  # the manifests ask for the mode, but its data plane never reaches the pod
+            why.append(f"but its namespace keeps {mode}'s data plane from the pod ({blocked}): none")
+            mode = None
         selected = self._selected(item, template) if self.config is not None else None
         if selected is not None:
             problems += self._unmet(item, template, selected, mode)
-        facts = self.registry.modes[mode].facts if mode is not None and mode in self.registry.modes else None
-        if facts is not None:
-            problems += self.namespaces.workload(item, pod, facts, self.registry)
+        problems += trapped
         marker = foreign.marker_problem(item.obj, template)
         if marker is not None:
             problems.append(

@@ -166,6 +166,13 @@ class NamespaceIndex:
         if other_meshes:
             yield from self._other_meshes(item, pod, facts, registry)
 
+    def blocking(self, pod: Pod, facts: ModeFacts) -> str:
+        """The code of the first error trap that keeps `facts`' data plane from this pod altogether
+        (MF602: istio-injection=disabled beats the pod's label); "" when none does."""
+        return next(
+            (t.code for t, level, _ in self._traps(pod, facts) if t.blocks and level is Level.ERROR), ""
+        )
+
     def _traps(self, pod: Pod, facts: ModeFacts) -> Iterator[tuple[NamespaceTrap, Level, dict[str, Any]]]:
         """(trap, level, message values) for every trap of `facts` that fires for this pod."""
         labels, _ = self._keys(pod.namespace)

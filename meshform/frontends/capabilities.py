@@ -4,8 +4,10 @@ its mesh does when nothing is said. Text for people (one matrix, then the notes)
 from __future__ import annotations
 
 import json
+import textwrap
 from typing import Any
 
+from meshform.frontends.modes_table import WIDTH
 from meshform.modes import Registry
 from meshform.modes.base import ModeFacts
 from meshform.policy.context import Support
@@ -39,17 +41,43 @@ def capabilities_json(registry: Registry) -> str:
 
 
 def capabilities_text(registry: Registry) -> str:
+    """The support matrix (split into blocks of mode columns when the modes do not fit WIDTH), then
+    each mode's notes, wrapped to WIDTH."""
     modes = list(registry.modes.values())
     headers = ["FEATURE", *(m.facts.name for m in modes)]
     rows = [[f, *(_MARK[Support(_cell(m.facts, f)["support"])] for m in modes)] for f in FEATURES]
-    widths = [max(len(r[i]) for r in [headers, *rows]) for i in range(len(headers))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [headers, *rows]]
+    lines = _matrix([headers, *rows])
     for m in modes:
         lines += ["", f"{m.facts.name}:"]
         for f in FEATURES:
             cell = _cell(m.facts, f)
             if cell["note"] or cell.get("requiresOption"):
                 needs = f" (needs {cell['requiresOption']}: true)" if cell.get("requiresOption") else ""
-                lines.append(f"  {f}: {cell['support']}, {cell['note']}{needs}")
-        lines += [f"  when nothing is said: {d}" for d in m.facts.policy_defaults]
+                lines += _note(f"{f}: {cell['support']}, {cell['note']}{needs}")
+        for default in m.facts.policy_defaults:
+            lines += _note(f"when nothing is said: {default}")
     return "\n".join(lines) + "\n"
+
+
+def _matrix(rows: list[list[str]]) -> list[str]:
+    """The rows as aligned columns; the first (feature) column is repeated in front of each block of
+    mode columns that fits WIDTH, blocks separated by a blank line (user modes add columns)."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    blocks: list[list[int]] = [[]]
+    used = widths[0]
+    for i in range(1, len(widths)):
+        if blocks[-1] and used + 2 + widths[i] > WIDTH:
+            blocks.append([])
+            used = widths[0]
+        blocks[-1].append(i)
+        used += 2 + widths[i]
+    lines: list[str] = []
+    for block in blocks:
+        lines += [""] if lines else []
+        columns = [0, *block]
+        lines += ["  ".join(r[i].ljust(widths[i]) for i in columns).rstrip() for r in rows]
+    return lines
+
+
+def _note(text: str) -> list[str]:
+    return textwrap.wrap(text, WIDTH, initial_indent="  ", subsequent_indent="    ", break_on_hyphens=False)

@@ -17,14 +17,15 @@ RED, GREEN, CYAN, BOLD, RESET = "\x1b[31m", "\x1b[32m", "\x1b[36m", "\x1b[1m", "
 
 
 def diff_path(path: str, cwd: str | None = None) -> str:
-    """The path as git writes it after `a/` and `b/`: relative to the working directory when the file
-    is inside it, else absolute without its leading `/`; never `./`, `//` or `..`."""
+    """The path as `git diff --no-index` writes it after `a/` and `b/`: relative to the working
+    directory when the file is inside it or was named by a relative path (`../k8s/web.yaml`, as git
+    keeps it), else absolute without its leading `/`; never `./` or `//`."""
     if path.startswith("<"):  # <stdin>
         return path
     here = cwd or os.getcwd()
     full = os.path.normpath(os.path.join(here, path))
     inside = os.path.relpath(full, here)
-    return inside if not inside.startswith("..") else full.lstrip("/")
+    return inside if not inside.startswith("..") or not os.path.isabs(path) else full.lstrip("/")
 
 
 def unified_diff(changes: list[Change]) -> str:

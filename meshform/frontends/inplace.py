@@ -80,6 +80,7 @@ def _run(
         texts = {h.name: h.text for h in held}
         walked = set(files) - set(paths)
         outcome = govern_sources(list(texts), config, registry, engine, texts=texts, walked=walked)
+        outcome.sources = paths  # an empty input is said at what the user named, not a file in it
         diags = found + outcome.diagnostics + nothing_read(outcome)
         if has_errors(diags):
             return diags, []

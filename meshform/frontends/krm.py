@@ -8,6 +8,7 @@ or partial `items`, which orchestrators would read as "delete everything".
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from typing import Any
 
 from meshform.core.transform import transform
@@ -16,7 +17,7 @@ from meshform.frontends import krm_render
 from meshform.model.config import TransformConfig, from_document, unknown_modes
 from meshform.modes import Registry
 from meshform.objects import Item
-from meshform.yamlio.reader import plain_document
+from meshform.yamlio.reader import Document, load_round_trip, node_document, plain_document
 from meshform.yamlio.streams import ROUND_TRIP, Chunk, load_text, objects_of, rewritten
 
 API_VERSIONS = ("config.kubernetes.io/v1", "config.kubernetes.io/v1beta1")
@@ -64,8 +65,31 @@ def _ref_string(obj: Any) -> str:
     return resource_ref(obj)
 
 
-def _config(resource_list: Any, file: str) -> TransformConfig:
-    raw = resource_list.get("functionConfig")
+def _function_config(chunk: Chunk) -> Document:
+    """The ResourceList's functionConfig, located in the input, so its errors point at its own lines.
+    The ResourceList is read again with positions: an error path only (the engines keep none)."""
+    root = load_round_trip(chunk.text, chunk.file)[0]
+    key = root.lc.data.get("functionConfig") if root.lc.data else None
+    at = (chunk.line + key[0], key[1] + 1) if key else (chunk.line, 1)
+    return node_document(root.get("functionConfig"), chunk.file, chunk.line, at)
+
+
+def _relocated(diags: list[Diagnostic], chunk: Chunk) -> list[Diagnostic]:
+    """Findings about the functionConfig said at line 1 (by code that sees only its data) moved to
+    the line of the field their path names (`$.functionConfig.data.mode`)."""
+    config = _function_config(chunk)
+    prefix = f"{krm_render.CONFIG}."
+    out = []
+    for d in diags:
+        if d.file == chunk.file and (d.line, d.col) == (1, 1) and d.path.startswith(prefix):
+            line, col = config.position(tuple(d.path.removeprefix(prefix).split(".")))
+            d = replace(d, line=line, col=col)
+        out.append(d)
+    return out
+
+
+def _config(chunk: Chunk, file: str) -> TransformConfig:
+    raw = chunk.data.get("functionConfig")
     if not isinstance(raw, dict) or not raw:
         raise MeshformError(
             [
@@ -80,7 +104,10 @@ def _config(resource_list: Any, file: str) -> TransformConfig:
                 )
             ]
         )
-    return from_document(plain_document(_plain(raw), file))
+    try:
+        return from_document(plain_document(_plain(raw), file))
+    except MeshformError:  # the same errors, located in the ResourceList
+        return from_document(_function_config(chunk))
 
 
 def _plain(node: Any) -> Any:
@@ -122,7 +149,7 @@ def run(text: str, registry: Registry, file: str = "<stdin>") -> tuple[str, list
         if krm_render.is_generator(chunk.data.get("functionConfig")):
             generated, diags = krm_render.generate(_plain(chunk.data["functionConfig"]), registry, file)
             return _answer(text, file, chunk, generated, diags)
-        config = _config(chunk.data, file)
+        config = _config(chunk, file)
         diags = (
             unknown_modes(config, registry, file)
             or krm_render.nothing_to_govern([i.obj for i in chunk.items], file)
@@ -141,7 +168,7 @@ def run(text: str, registry: Registry, file: str = "<stdin>") -> tuple[str, list
                 )
             )
     except MeshformError as exc:
-        diags = exc.diagnostics
+        diags = _relocated(exc.diagnostics, chunk)
     return _answer(text, file, chunk, generated, diags)
 
 

@@ -23,6 +23,7 @@ from typing import Any
 
 from meshform.diagnostics import Diagnostic, Level, MeshformError, listing
 from meshform.modes import Registry
+from meshform.suggest import did_you_mean
 from meshform.yamlio.manifests import LOCAL_CONFIG
 
 KEYS = ("app", "mode", "enrollment", "modesFile", "policyEnforcement")
@@ -137,6 +138,7 @@ def generate(config: dict[str, Any], registry: Registry, file: str) -> tuple[lis
         registry = load_registry(asked.modes_file)
     if asked.mode is not None and registry.resolve(asked.mode) is None:
         message = f"unknown governance mode {asked.mode!r} (known: {listing(registry.names())})"
+        message += did_you_mean(asked.mode, registry.names())
         raise MeshformError([Diagnostic(file, 1, 1, Level.ERROR, "MF204", message, f"{CONFIG}.data.mode")])
     opts = GovernOptions(asked.mode, asked.enrollment, policy_enforcement=asked.policy_enforcement)
     result = render_file(asked.app, registry, opts)

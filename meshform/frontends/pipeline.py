@@ -25,6 +25,7 @@ POD_TEMPLATE_MARK = "containers:"
 class Outcome:
     chunks_by_file: dict[str, list[Chunk]] = field(default_factory=dict)
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)  # as given: files, directories, "-"
 
     @property
     def ok(self) -> bool:
@@ -78,7 +79,7 @@ def read_sources(
 ) -> Outcome:
     """Read every source (all or nothing), parsing the documents of `kinds` (None: every document);
     the reading half of govern_sources, which `meshform status` uses alone."""
-    outcome = Outcome()
+    outcome = Outcome(sources=list(paths or ["-"]))
     # and documents that may carry a pod template: a kind meshform does not govern is said (MF431)
     markers = (*sorted(governance_keys(registry)), POD_TEMPLATE_MARK)
     files, outcome.diagnostics = expand_paths(paths or ["-"])
@@ -116,8 +117,10 @@ def _load(
     try:
         chunks = load_text(text, name, engine, kinds, markers)
     except MeshformError as exc:
-        template = manifests.go_template(name, text, parse_failed=True)
-        diags.extend([template] if template is not None else exc.diagnostics)
+        # a walked file no object can be in is another tool's YAML (a playbook's "{{ x }}" too): a note
+        said = manifests.unreadable(name, text, exc.diagnostics[0]) if from_walk and exc.diagnostics else None
+        said = said or manifests.go_template(name, text, parse_failed=True)
+        diags.extend([said] if said is not None else exc.diagnostics)
         return None
     if from_walk:
         reason = manifests.skip_reason([(c.data, c.data is None and not is_blank(c.text)) for c in chunks])
@@ -132,7 +135,9 @@ def nothing_read(outcome: Outcome) -> list[Diagnostic]:
     an empty output as "delete everything", and a failed upstream step often looks exactly like this."""
     if not outcome.ok or any(c.text.strip() for c in outcome.chunks()):
         return []
-    where = next(iter(outcome.chunks_by_file), "<stdin>")
+    # at the file read, else at what was given (a directory whose files were all skipped)
+    given = next((s for s in outcome.sources if s != "-"), "<stdin>")
+    where = next(iter(outcome.chunks_by_file), given)
     return [Diagnostic(where, 0, 0, Level.ERROR, "MF703", "no documents in the input")]
 
 

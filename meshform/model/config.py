@@ -65,7 +65,7 @@ class Rule:
     def matches(
         self, kind: str, name: str, namespace: str, labels: Mapping[str, Any], group: str | None = None
     ) -> bool:
-        if self.kinds and kind not in self.kinds and (not group or f"{kind}.{group}" not in self.kinds):
+        if self.kinds and not workload_kinds.names_kind(self.kinds, kind, group):
             return False
         if self.names and not any(fnmatch.fnmatchcase(name, p) for p in self.names):
             return False

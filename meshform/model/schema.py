@@ -132,7 +132,8 @@ def _diagnostic(doc: Document, error: Any) -> Diagnostic:
         message = f"{error.instance!r} is not allowed here; allowed: {_allowed(error.schema)}"
         hint = "use one of the allowed values"
     elif error.validator == "pattern" and error.schema.get("description"):
-        message = f"{error.instance!r} is not of the form {error.schema['description']}"
+        # a pattern's description is a noun phrase ("a slash-separated path ...") so this reads
+        message = f"{error.instance!r} is not {error.schema['description']}"
         hint = "write the value in that form"
     elif error.validator == "required":
         message = f"missing required field {error.message.split(' ')[0]}"

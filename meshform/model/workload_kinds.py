@@ -52,6 +52,22 @@ KUBERNETES: tuple[WorkloadKind, ...] = (
     WorkloadKind("batch", "Job", TEMPLATE),
     WorkloadKind("batch", "CronJob", ("spec", "jobTemplate", "spec", "template")),
 )
+# A bare kind in a rule that is one of these names means Kubernetes' own kind, never an extension's
+# namesake (an apps.kruise.io StatefulSet is not an apps one): `Kind.group` selects the others.
+KUBERNETES_NAMES = frozenset(k.kind for k in KUBERNETES)
+
+
+def names_kind(listed: tuple[str, ...], kind: str, group: str | None) -> bool:
+    """Does a rule's `kinds` list name this kind? `Kind.group` names exactly that group's kind; a bare
+    Kubernetes kind name names only Kubernetes' own (or a fragment with no apiVersion, group None); any
+    other bare name names the kind in whatever group declares it."""
+    if group and f"{kind}.{group}" in listed:
+        return True
+    if kind not in listed:
+        return False
+    return kind not in KUBERNETES_NAMES or group is None or group in KUBERNETES_GROUPS
+
+
 # Common workload CRDs, checked against their CRDs: Argo Rollouts' Rollout (argoproj.io/v1alpha1; a
 # Rollout with spec.workloadRef has no template of its own, its Deployment is governed instead), and
 # OpenKruise's CloneSet (apps.kruise.io/v1alpha1), Advanced StatefulSet (apps.kruise.io/v1beta1 and

@@ -5,7 +5,10 @@ configs, Helm's `Chart.yaml` and `values.yaml`, a `package.json`, meshform's own
 is read only when one of its documents is a Kubernetes object (apiVersion and kind, not a tool's local
 config); the others are skipped with a note (MF434). A Helm chart's `templates/` are Go templates,
 not YAML: refused with a located error (MF435), as is any file that fails to parse where a `{{`
-shows it is a template.
+shows it is a template. A walked file meshform cannot read (an Ansible playbook's top-level list, a
+mkdocs.yml's `!!python/name` tag) is skipped with the same note when nothing in it names an
+apiVersion and a kind: it is some other tool's YAML, not a broken manifest. Text that is not YAML
+at all stays an error.
 """
 
 from __future__ import annotations
@@ -81,6 +84,27 @@ def skip_reason(documents: list[tuple[Any, bool]]) -> str:
     return "no Kubernetes object in it (a document with apiVersion and kind)"
 
 
+def may_hold_object(text: str) -> bool:
+    """Could the text hold a Kubernetes object (both `apiVersion` and `kind` appear in it)? Said of a
+    walked file no reader accepts: one that may is a broken manifest, refused; one that cannot is
+    another tool's YAML, skipped. Deliberately loose, so a broken manifest is never skipped."""
+    return "apiVersion" in text and "kind" in text
+
+
+# Refusals of YAML other tools read well (a tag, a top-level sequence): a syntax error is not one,
+# since a truncated manifest loses its apiVersion too and must not pass unnoticed.
+OTHER_TOOLS_YAML = frozenset({"MF007", "MF008"})
+
+
+def unreadable(path: str, text: str, failure: Diagnostic) -> Diagnostic | None:
+    """The MF434 note for a walked file of valid YAML that meshform refuses (OTHER_TOOLS_YAML) and no
+    object can be in; None when it is to be refused."""
+    if failure.code not in OTHER_TOOLS_YAML or may_hold_object(text):
+        return None
+    reason = f"no Kubernetes object in it, and not YAML meshform reads ({failure.code}: {failure.message})"
+    return skipped(path, reason)
+
+
 def skipped(path: str, reason: str) -> Diagnostic:
     """The note for a skipped file, with what to run instead when it belongs to a tool's input."""
     if os.path.isfile(os.path.join(os.path.dirname(path), "Chart.yaml")):
@@ -100,24 +124,24 @@ def in_chart_templates(path: str) -> bool:
 
 
 def go_template(path: str, text: str, parse_failed: bool) -> Diagnostic | None:
-    """A located MF435 when the file is a Go template: below a chart's templates/, or unparseable
-    YAML with `{{` in it. None otherwise (a `{{` inside a valid manifest's string is data)."""
+    """A located MF435 when the file is a Go template: any file below a chart's templates/ (one with
+    no `{{` too: the chart is refused as a whole, never governed in part), or unparseable YAML with
+    `{{` in it. None otherwise (a `{{` inside a valid manifest's string is data)."""
     at = text.find(TEMPLATE_OPEN)
-    if at < 0:
-        return None
     chart = path != "<stdin>" and in_chart_templates(path)
-    if not (parse_failed or chart):
+    if not chart and (at < 0 or not parse_failed):
         return None
-    line = text.count("\n", 0, at) + 1
-    col = at - (text.rfind("\n", 0, at) + 1) + 1
+    line = text.count("\n", 0, at) + 1 if at >= 0 else 1
+    col = at - (text.rfind("\n", 0, at) + 1) + 1 if at >= 0 else 1
     where = "a Helm chart template" if chart else "a Go template, not YAML"
+    shown = f"{TEMPLATE_OPEN} ... }}}}" if at >= 0 else "in its templates/; Helm renders a chart whole"
     return Diagnostic(
         path,
         line,
         col,
         Level.ERROR,
         "MF435",
-        f"this is {where} ({TEMPLATE_OPEN} ... }}}}): meshform reads rendered manifests",
+        f"this is {where} ({shown}): meshform reads rendered manifests",
         hint="render it first: helm template NAME CHART | meshform transform -, or give meshform to "
         "Helm as its post-renderer (meshform helm-postrender)",
     )

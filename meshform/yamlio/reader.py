@@ -297,6 +297,16 @@ def _replace(node: Any, key: Any, child: Any) -> None:
         node[key] = child
 
 
+def node_document(node: Any, file: str, first_line: int = 1, at: Position = (1, 1)) -> Document:
+    """Round-trip nodes (part of a document read with positions, such as a ResourceList's
+    functionConfig) as a located Document. `first_line` is the line of the text the nodes were read
+    from (a Chunk's line); `at` is where the node itself starts. Positions are in the file."""
+    walk = _Walk(file)
+    data = walk.node(node, (), False)
+    positions = {path: (line + first_line - 1, col) for path, (line, col) in walk.positions.items()}
+    return Document(data, file, 0, {(): at, **positions})
+
+
 def plain_document(data: Any, file: str) -> Document:
     """Already-loaded plain data as a Document (no positions: diagnostics point at line 1)."""
     return Document(data, file, 0, {})

@@ -222,7 +222,7 @@ def test_duplicate_retry_conditions_are_refused_at_the_repeat(tmp_path: Path, on
 def test_bad_durations_name_the_allowed_forms(tmp_path: Path, field: str, value: str) -> None:
     closing = "}" * field.count("{")
     (error,) = _errors(_app(tmp_path, f"{{{field}: '{value}'{closing}}}"))
-    assert f" MF105 {value!r} is not of the form Go/Kubernetes style: 250ms, 2s, 1m30s " in error
+    assert f" MF105 {value!r} is not a Go/Kubernetes-style duration: 250ms, 2s, 1m30s " in error
     assert "^(" not in error  # not the raw pattern
 
 
