@@ -222,3 +222,29 @@ def test_patch_edits(before: str, after: dict[str, Any], expected: str) -> None:
     out = patch(before, after)
     assert out == expected
     assert data(out) == [after]
+
+
+# -------------------------------------------------------------------------------- the KRM function
+
+
+def _krm(text: str, mode: str) -> str:
+    from meshform.frontends import krm
+    from meshform.modes import DEFAULT
+
+    text = re.sub(r"data: \{mode: [a-z-]+\}", f"data: {{mode: {mode}}}", text)
+    out, diags = krm.run(text, DEFAULT)
+    assert not [d for d in diags if d.level == "error"], diags
+    return out
+
+
+@pytest.mark.parametrize("mode", ALL_MODES)
+def test_the_krm_function_patches_items_in_every_mode(mode: str) -> None:
+    """A mode that adds objects (builtin's ConfigMap) inserts items beside the edited ones: the
+    edited items keep their comments, quoting and indentation."""
+    text = (FIXTURES / "resource-list.yaml").read_text()
+    once = _krm(text, mode)
+    # Only the mode and the flow labels meshform adds to (in place, on their line) change.
+    assert [ln for ln in removed_lines(text, once) if "mode:" not in ln and "labels: {" not in ln] == []
+    assert all(comment in once for comment in re.findall(r"#.*", text))
+    other = "builtin" if mode != "builtin" else "istio"
+    assert _krm(_krm(once, other), mode) == once  # A → B → A, byte for byte

@@ -415,12 +415,13 @@ class _Editor:
                 if not unchanged(was, value):
                     self.item(item, value, was)
             return
-        before, after = [_hashable(v) for v in old], [_hashable(v) for v in new]
+        # Items are matched by who they are (an object's kind and name, a container's name), not
+        # by their whole value: a changed item next to an inserted one is then edited in place (its
+        # comments and quoting kept) instead of being removed and written anew.
+        before, after = [_identity(v) for v in old], [_identity(v) for v in new]
         matcher = difflib.SequenceMatcher(None, before, after, autojunk=False)
         for op, i1, i2, j1, j2 in matcher.get_opcodes():
-            if op == "equal":
-                continue
-            if op == "replace" and i2 - i1 == j2 - j1:
+            if op == "equal" or (op == "replace" and i2 - i1 == j2 - j1):
                 for item, value, was in zip(items[i1:i2], new[j1:j2], old[i1:i2], strict=True):
                     self.item(item, value, was)
                 continue
@@ -481,6 +482,20 @@ def _collection(v: Any) -> bool:
 
 def _hashable(v: Any) -> str:
     return json.dumps(v, sort_keys=True, default=repr) + type(v).__name__
+
+
+def _identity(v: Any) -> str:
+    """What names a sequence item: an object's (apiVersion, kind, namespace, name), a named entry's
+    name (containers, volumes, ports), else its whole value. (JSON text: a str subclass the reader
+    made is its str.)"""
+    if isinstance(v, dict):
+        meta = v.get("metadata")
+        if isinstance(meta, dict) and "kind" in v:
+            ref = [v.get("apiVersion"), v["kind"], meta.get("namespace"), meta.get("name")]
+            return "object " + json.dumps(ref, default=repr)
+        if "name" in v and not _collection(v["name"]):
+            return "named " + json.dumps(v["name"], default=repr)
+    return _hashable(v)
 
 
 # ------------------------------------------------------------------------------------------ writing
