@@ -248,3 +248,32 @@ def test_the_krm_function_patches_items_in_every_mode(mode: str) -> None:
     assert all(comment in once for comment in re.findall(r"#.*", text))
     other = "builtin" if mode != "builtin" else "istio"
     assert _krm(_krm(once, other), mode) == once  # A → B → A, byte for byte
+
+
+# -------------------------------------------------------------------------------- keys the user left empty
+
+EMPTY_KEYS = {
+    "annotations": "    metadata:\n      labels: {app: web}\n      annotations: # empty with comment\n",
+    "metadata": "    metadata: # nothing here\n",
+    "labels": "    metadata:\n      labels:   # none yet\n",
+    "volumes": "    metadata:\n      labels: {app: web}\n",  # `volumes:` below, empty
+}
+
+
+@pytest.mark.parametrize("mode", ALL_MODES)
+@pytest.mark.parametrize("case", EMPTY_KEYS, ids=list(EMPTY_KEYS))
+def test_a_key_the_user_left_empty_keeps_its_line_and_comment(case: str, mode: str) -> None:
+    """`annotations: # why` is the user's key: meshform fills it (the comment stays on its line) and
+    switching back gives it back empty, byte for byte."""
+    text = (
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n"
+        + EMPTY_KEYS[case]
+        + "    spec:\n      containers:\n      - name: c\n        image: b\n"
+        + ("      volumes: # none\n" if case == "volumes" else "")
+    )
+    once = govern(text, mode)
+    assert data(once) == data(govern(text, mode, RUAMEL))
+    assert all(line in once.splitlines() for line in text.splitlines() if "#" in line)
+    assert govern(once, "kubernetes-native") == text
+    other = "builtin" if mode != "builtin" else "linkerd"
+    assert govern(govern(once, other), mode) == once

@@ -363,8 +363,25 @@ class _Editor:
             self.replace_scalar(node, new)
             return
         start = self.colon(key) + 1  # from the colon on: the value, whatever its layout
-        col = key.start_mark.column
-        self.edits.append((start, self.entry_end(key, node), self.inline_or_block(new, col)))
+        end = self.entry_end(key, node)
+        # A collection becoming null is written as nothing after the colon (as people write it).
+        text = (
+            "" if new is None and _collection_node(node) else self.inline_or_block(new, key.start_mark.column)
+        )
+        eol = self.text.index("\n", start)
+        if not self.text[start:eol].lstrip(" ").startswith("#") or (
+            end <= start and not text.startswith("\n")
+        ):
+            self.edits.append((start, end, text))
+            return
+        # A comment after the colon (`annotations: # why`) stays on the key's line: a block value goes
+        # on the lines after it, a scalar before it.
+        if text.startswith("\n"):
+            self.edits.append((eol, max(end, eol), text))
+        else:
+            self.edits.append((start, start, text))
+            if end > eol:
+                self.edits.append((eol, end, ""))
 
     def replace_value_of(self, node: Any, new: Any) -> None:
         """An empty flow collection (`{}`, `[]`) that becomes a non-empty one."""
@@ -470,6 +487,10 @@ class _Editor:
 
 def _empty(node: Any) -> bool:
     return isinstance(node, yaml.ScalarNode) and not node.style and node.value == ""
+
+
+def _collection_node(node: Any) -> bool:
+    return isinstance(node, yaml.MappingNode | yaml.SequenceNode)
 
 
 def _scalars(*mappings: dict[Any, Any]) -> bool:
