@@ -277,3 +277,35 @@ def test_a_key_the_user_left_empty_keeps_its_line_and_comment(case: str, mode: s
     assert govern(once, "kubernetes-native") == text
     other = "builtin" if mode != "builtin" else "linkerd"
     assert govern(govern(once, other), mode) == once
+
+
+# -------------------------------------------------------------------------------- no final line break
+
+
+def _in_place(path: Path, mode: str) -> None:
+    from meshform.frontends.pipeline import govern_sources
+    from meshform.model.config import TransformConfig
+    from meshform.modes import DEFAULT
+
+    outcome = govern_sources([str(path)], TransformConfig(mode=mode), DEFAULT, ROUND_TRIP)
+    assert outcome.ok, outcome.diagnostics
+    if any(c.changed for c in outcome.chunks_by_file[str(path)]):
+        path.write_text(outcome.file_text(str(path), ROUND_TRIP), newline="")
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(styled(), st.sampled_from(ALL_MODES), st.sampled_from(["\n", "\r\n"]))
+def test_a_file_without_a_final_line_break_keeps_none(text: str, mode: str, newline: str) -> None:
+    """--in-place writes a file that ended without a line break (its last line meshform's or not)
+    without one, and switching back gives the file back byte for byte."""
+    import tempfile
+
+    text = text.rstrip("\n").replace("\n", newline)
+    with tempfile.TemporaryDirectory() as top:
+        path = Path(top) / "in.yaml"
+        path.write_text(text, newline="")
+        _in_place(path, mode)
+        once = path.read_bytes().decode()
+        assert not once.endswith("\n")
+        _in_place(path, "kubernetes-native")
+        assert path.read_bytes().decode() == text

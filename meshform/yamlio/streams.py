@@ -526,7 +526,10 @@ def emit_file(chunks: list[Chunk], engine: str) -> str:
             # A document that began on its own `---` line (its sep is "") still needs the separator.
             lead = chunk.sep or ("---\n" if opens_with_separator(chunk.text) else "")
             out.append(lead + "---\n".join(docs))
-    return _own_line_ending("".join(out), chunks)
+    text = "".join(out)
+    if chunks and chunks[-1].text and not chunks[-1].text.endswith("\n"):
+        text = text.removesuffix("\n")  # a file that had no final line break gets none
+    return _own_line_ending(text, chunks)
 
 
 def _own_line_ending(text: str, chunks: list[Chunk]) -> str:
