@@ -63,6 +63,15 @@ def styled(draw: st.DrawFn) -> str:
         if line.endswith(("image: w0:1", "replicas: 2")) and draw(st.booleans()):
             line += "  # pinned"
         lines.append(line)
+        opens_block_scalar = re.search(r"[|>][-+]?$", line) is not None
+        if (
+            draw(st.integers(0, 7)) == 0
+            and line.strip()
+            and not line.startswith("---")
+            and not opens_block_scalar
+        ):
+            # a comment closing a block: the next key meshform inserts goes after it
+            lines.append(" " * (len(line) - len(line.lstrip(" -"))) + f"# after {i}")
     text = "\n".join(lines) + "\n"
     if draw(st.booleans()):
         text = text.replace('"true"', "'true'")
@@ -196,6 +205,9 @@ def test_the_fallback_is_said_in_the_debug_log(
         # a key added after its predecessor, at its siblings' indentation, comment lines kept
         ("a:\n    b: 1  # one\n    # tail\nc: 2\n", {"a": {"b": 1, "x": "z"}, "c": 2},
          "a:\n    b: 1  # one\n    x: z\n    # tail\nc: 2\n"),
+        # a key added after a block keeps the comment closing that block with the block
+        ("a:\n  b:\n    c: 1\n    # closes b\n  # before d\n  d: 2\n", {"a": {"b": {"c": 1}, "x": 1, "d": 2}},
+         "a:\n  b:\n    c: 1\n    # closes b\n  x: 1\n  # before d\n  d: 2\n"),
         # a key removed with its own line only
         ("a: 1\nb: 2 # two\nc: 3\n", {"a": 1, "c": 3}, "a: 1\nc: 3\n"),
         # a scalar replaced in place, its quoting chosen by the writer, the comment kept

@@ -346,8 +346,20 @@ class _Editor:
                 raise CannotPlace("inserting before a key that shares its line with a `- `")
             self.edits.append((self.line_start(first.start_mark.index),) * 2 + (lines,))
         else:
-            at = self.line_after(self.entry_end(*after))
+            at = self.after_own_comments(self.line_after(self.entry_end(*after)), col)
             self.edits.append((at, at, lines))
+
+    def after_own_comments(self, at: int, col: int) -> int:
+        """`at` moved past the comment lines that follow it indented deeper than `col`: they belong
+        to the entry before (a comment closing its block), so an entry at `col` goes after them."""
+        while at < len(self.text):
+            stop = self.text.find("\n", at) + 1 or len(self.text)
+            line = self.text[at:stop]
+            body = line.lstrip(" ")
+            if not body.startswith("#") or len(line) - len(body) <= col:
+                break
+            at = stop
+        return at
 
     def value(self, key: Any, node: Any, new: Any, old: Any) -> None:
         """The value `node` of `key`, read as `old`, becomes `new` (they differ)."""
