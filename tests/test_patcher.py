@@ -321,3 +321,24 @@ def test_a_file_without_a_final_line_break_keeps_none(text: str, mode: str, newl
         assert not once.endswith("\n")
         _in_place(path, "kubernetes-native")
         assert path.read_bytes().decode() == text
+
+
+# -------------------------------------------------------------------------------- aliases outside the edit
+
+ALIASED = (
+    "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: anch\n  labels: &l\n    app: anch  # shared\n"
+    "spec:\n  selector:\n    matchLabels: *l\n  template:\n    metadata:\n      labels:\n        <<: *l\n"
+    "        extra: x\n    spec:\n      containers:\n      - name: c\n        image: busybox\n"
+)
+
+
+@pytest.mark.parametrize("mode", ALL_MODES)
+def test_an_alias_meshform_does_not_change_stays_an_alias(mode: str) -> None:
+    """The fallback (a merge key) unshares aliases to edit one of them; an alias the edit did not
+    reach is written back as the alias it was, and switching back gives the input byte for byte."""
+    from meshform.yamlio.streams import FAST
+
+    once = govern(ALIASED, mode)
+    assert "    matchLabels: *l\n" in once and "  labels: &l\n" in once
+    assert data(once) == data(govern(ALIASED, mode, FAST))
+    assert govern(once, "kubernetes-native") == ALIASED
