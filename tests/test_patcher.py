@@ -19,7 +19,7 @@ from meshform.modes import MODES
 from meshform.yamlio.fast import FastLoader
 from meshform.yamlio.patch import CannotPlace, patch
 from meshform.yamlio.roundtrip import dump
-from meshform.yamlio.streams import ROUND_TRIP, RUAMEL, load_text
+from meshform.yamlio.streams import FAST, ROUND_TRIP, RUAMEL, load_text
 
 ALL_MODES = list(MODES)
 CORPUS = sorted((ROOT / "tests" / "fixtures" / "corpus").glob("*.yaml"))
@@ -342,3 +342,29 @@ def test_an_alias_meshform_does_not_change_stays_an_alias(mode: str) -> None:
     assert "    matchLabels: *l\n" in once and "  labels: &l\n" in once
     assert data(once) == data(govern(ALIASED, mode, FAST))
     assert govern(once, "kubernetes-native") == ALIASED
+
+
+# -------------------------------------------------------------------------------- directives
+
+DIRECTIVES = {
+    "yaml 1.1": "%YAML 1.1\n---\n",
+    "yaml 1.2 with a comment": "# generated\n%YAML 1.2\n---\n",
+    "second document, after ...": "kind: ConfigMap\nmetadata: {name: cm}\n...\n%YAML 1.1\n---\n",
+    "tag directive": "%TAG !k! tag:kubernetes.io,2024:\n---\n",
+}
+
+
+@pytest.mark.parametrize("engine", [FAST, ROUND_TRIP, RUAMEL])
+@pytest.mark.parametrize("head", DIRECTIVES.values(), ids=list(DIRECTIVES))
+def test_a_document_with_directives_is_read_by_every_engine(head: str, engine: str) -> None:
+    """`%YAML`/`%TAG` lines and their `---` open the document that follows (the splitter used to
+    cut them off into a document of their own, which no engine could read)."""
+    from meshform.yamlio.split import split
+
+    text = head + _workload("metadata:\n  labels: {app: web}")
+    assert "".join(sep + doc for _, sep, doc in split(text)) == text
+    out = govern(text, "istio", engine)
+    assert data(out)[-1]["spec"]["template"]["metadata"]["labels"]["sidecar.istio.io/inject"] == "true"
+    if engine == ROUND_TRIP:  # the comment-preserving engine keeps them; the others write new text
+        assert out.startswith(head)
+        assert govern(out, "kubernetes-native") == text

@@ -531,6 +531,8 @@ def emit_file(chunks: list[Chunk], engine: str) -> str:
         if docs:
             # A document that began on its own `---` line (its sep is "") still needs the separator.
             lead = chunk.sep or ("---\n" if opens_with_separator(chunk.text) else "")
+            if lead.startswith("...") and not docs[0].startswith(("%", "---")):
+                lead += "---\n"  # its `%YAML` line and `---` were the document's own, written anew
             out.append(lead + "---\n".join(docs))
     text = "".join(out)
     if chunks and chunks[-1].text and not chunks[-1].text.endswith("\n"):
