@@ -145,7 +145,7 @@ def test_crlf_stays_crlf_and_every_input_line_is_kept() -> None:
 # -------------------------------------------------------------------------------- what goes to ruamel
 
 FALLBACK = {
-    "flow labels over two lines": "metadata:\n  labels: {app: web,\n    tier: front}",
+    "flow labels over two lines with a comment": "metadata:\n  labels: {app: web,  # first\n    tier: front}",
     "flow template metadata": "metadata: {labels: {app: web}}",
 }
 
@@ -225,6 +225,12 @@ def test_the_fallback_is_said_in_the_debug_log(
          'm: { a: 1, b: x, k: "on" }  # c\n'),
         ("m: {a: 1, b: x, c: 2}\n", {"m": {"a": 1, "c": 3}}, "m: {a: 1, c: 3}\n"),
         ("m: {a: 1, b: x}\n", {"m": {"a": 1, "k": "v"}}, "m: {a: 1, k: v}\n"),
+        # a flow mapping over several lines: one new entry a line, after the last (its comma kept)
+        ("m: {\n  a: 1,\n  b: x\n}\n", {"m": {"a": 1, "b": "x", "k": "on"}},
+         'm: {\n  a: 1,\n  b: x,\n  k: "on"\n}\n'),
+        ("m: {\n  a: 1,\n  b: x,\n}\n", {"m": {"a": 1, "b": "x", "k": "on"}},
+         'm: {\n  a: 1,\n  b: x,\n  k: "on",\n}\n'),
+        ('m: {\n  a: 1,\n  k: "on"\n}\n', {"m": {"a": 1}}, "m: {\n  a: 1\n}\n"),
         # booleans and numbers are not each other
         ("b: yes\n", {"b": 1}, "b: 1\n"),
         ("b: yes\n", {"b": True}, "b: yes\n"),

@@ -287,13 +287,18 @@ class _Editor:
             return
         if not node.value:
             self.replace_value_of(node, new)
-        elif isinstance(node, yaml.MappingNode) and self.one_line(node) and _scalars(old, new):
+        elif isinstance(node, yaml.MappingNode) and self.plain_flow(node) and _scalars(old, new):
             self.flow_mapping(node, new, old)
         else:
             raise CannotPlace("an edit inside a flow-style collection")
 
     def one_line(self, node: Any) -> bool:
         return "\n" not in self.text[node.start_mark.index : node.end_mark.index]
+
+    def plain_flow(self, node: Any) -> bool:
+        """On one line, or over several without comments (an entry removed with the text up to the
+        next one would take a comment between them along)."""
+        return self.one_line(node) or "#" not in self.text[node.start_mark.index : node.end_mark.index]
 
     def flow_mapping(self, node: Any, new: dict[Any, Any], old: dict[Any, Any]) -> None:
         """`{a: 1, b: 2}` on one line, its values scalars: entries removed with their comma, values
@@ -322,6 +327,12 @@ class _Editor:
             return
         if not kept or any(isinstance(v, str) and block_ok(v) for _, v in added):
             raise CannotPlace("an edit inside a flow-style mapping that empties it")
+        if not self.one_line(node):  # one entry a line, at the first key's column, after the last value
+            pad = " " * pairs[0][0].start_mark.column
+            at = pairs[-1][1].end_mark.index
+            entries = "".join(f",\n{pad}{format_scalar(k)}: {_flow_empty_or_scalar(v)}" for k, v in added)
+            self.edits.append((at, at, entries))
+            return
         close = node.end_mark.index - 1
         at = len(self.text[:close].rstrip(" "))
         if self.text[close] != "}" or self.text[at - 1] in ",{":
