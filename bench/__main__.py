@@ -19,7 +19,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bench.corpus import application, stream
+from bench.corpus import application, hand_written, stream
 
 ROOT = Path(__file__).resolve().parent.parent
 MESHFORM = [sys.executable, "-m", "meshform"]
@@ -31,10 +31,12 @@ class Sample:
     n: int
     seconds: float
     rss_mib: float
+    cpu_s: float  # user + system CPU of the child: on a shared machine the honest ratio
 
 
-def run_once(cmd: list[str], cwd: Path) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of one child process, measured by the kernel (wait4)."""
+def run_once(cmd: list[str], cwd: Path) -> tuple[float, float, float]:
+    """Wall seconds, peak RSS (MiB) and CPU seconds (user + system) of one child process, measured
+    by the kernel (wait4)."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     assert proc.stderr is not None
@@ -45,7 +47,7 @@ def run_once(cmd: list[str], cwd: Path) -> tuple[float, float]:
     proc.stderr.close()
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{err.decode()[-2000:]}")
-    return wall, usage.ru_maxrss / 1024
+    return wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
 def kustomize_binary() -> str:
@@ -134,6 +136,7 @@ def prepare(work: Path, n: int) -> dict[str, list[str]]:
     d.mkdir()
     (d / "stream.yaml").write_text(stream(n))
     (d / "commented.yaml").write_text(stream(n, comments=True))
+    (d / "hand.yaml").write_text(hand_written(n))
     (d / "app.yaml").write_text(application(n))
     (d / "kustomization.yaml").write_text(
         "resources:\n- stream.yaml\n"
@@ -159,26 +162,53 @@ def prepare(work: Path, n: int) -> dict[str, list[str]]:
             "istio",
             "--preserve-comments",
         ],
+        "meshform-comments-hand": [
+            *MESHFORM,
+            "transform",
+            str(d / "hand.yaml"),
+            "--mode",
+            "istio",
+            "--preserve-comments",
+        ],
+        # --in-place on a fresh copy each run (a second run on the same file would change nothing)
+        "meshform-in-place": [
+            "sh",
+            "-c",
+            'cp "$0" "$1" && exec "$2" -m meshform transform "$1" --mode istio --in-place',
+            str(d / "commented.yaml"),
+            str(d / "in-place.yaml"),
+            sys.executable,
+        ],
         "floor": [sys.executable, "-m", "bench.floor", str(d / "stream.yaml")],
         "kustomize": ["KUSTOMIZE", "build", str(d)],
     }
 
 
 def check_comments_kept(work: Path, n: int) -> None:
-    """The comment-preserving path must really keep them: every input comment line is in the output."""
-    src = (work / f"n{n}" / "commented.yaml").read_text()
-    out = subprocess.run(
-        [*MESHFORM, "transform", "-", "--mode", "istio", "--preserve-comments"],
-        input=src,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=True,
-    ).stdout
-    wanted = [ln for ln in src.splitlines() if "#" in ln]
-    missing = [ln for ln in wanted if ln not in out]
-    if missing:
-        raise SystemExit(f"comments lost at N={n}: {missing[:3]}")
+    """The comment-preserving path must really keep them (every input comment line is in the
+    output) and read as the fast path's output, on both corpora."""
+    import yaml
+
+    for name in ("commented.yaml", "hand.yaml"):
+        src = (work / f"n{n}" / name).read_text()
+        out, fast = (
+            subprocess.run(
+                [*MESHFORM, "transform", "-", "--mode", "istio", *flags],
+                input=src,
+                capture_output=True,
+                text=True,
+                cwd=ROOT,
+                check=True,
+            ).stdout
+            for flags in (["--preserve-comments"], [])
+        )
+        missing = [ln for ln in src.splitlines() if "#" in ln and ln not in out]
+        if missing:
+            raise SystemExit(f"comments lost at N={n} ({name}): {missing[:3]}")
+        if list(yaml.safe_load_all(out)) != list(yaml.safe_load_all(fast)):
+            raise SystemExit(
+                f"the comment-preserving output does not read as the fast path's at N={n} ({name})"
+            )
 
 
 def measure(
@@ -189,6 +219,7 @@ def measure(
     istio_max: int,
     render_max: int,
     work: Path,
+    only: list[str] | None = None,
 ) -> list[Sample]:
     kustomize = kustomize_binary()
     istioctl = istioctl_binary()
@@ -207,22 +238,27 @@ def measure(
             del commands["kustomize"]
         if n > render_max:
             del commands["meshform-render"]
+        if only:
+            commands = {k: v for k, v in commands.items() if any(k.startswith(o) for o in only)}
         if n > comments_max:
-            del commands["meshform-comments"]
-        else:
+            for name in ("meshform-comments", "meshform-comments-hand", "meshform-in-place"):
+                commands.pop(name, None)
+        elif any(k.startswith(("meshform-comments", "meshform-in-place")) for k in commands):
             check_comments_kept(work, n)
         for _ in range(repeats):  # alternation: machine noise spreads over every contender alike
             for name, cmd in commands.items():
-                wall, rss = run_once(cmd, ROOT)
-                samples.append(Sample(name, n, wall, rss))
-                print(f"  N={n:<6} {name:<26} {wall:8.3f} s {rss:8.1f} MiB", file=sys.stderr)
+                wall, rss, cpu = run_once(cmd, ROOT)
+                samples.append(Sample(name, n, wall, rss, cpu))
+                print(f"  N={n:<6} {name:<26} {wall:8.3f} s {cpu:8.3f} cpu s {rss:8.1f} MiB", file=sys.stderr)
     for name, cmd in {
         "meshform-version": [*MESHFORM, "--version"],
         "meshform-render-bookinfo": [*MESHFORM, "render", "examples/bookinfo/app.yaml"],
     }.items():
+        if only and not any(name.startswith(o) for o in only):
+            continue
         for _ in range(max(repeats, 5)):
-            wall, rss = run_once(cmd, ROOT)
-            samples.append(Sample(name, 0, wall, rss))
+            wall, rss, cpu = run_once(cmd, ROOT)
+            samples.append(Sample(name, 0, wall, rss, cpu))
     return samples
 
 
@@ -237,6 +273,7 @@ def summarize(samples: list[Sample]) -> list[dict[str, object]]:
                 "contender": name,
                 "n": n,
                 "median_s": statistics.median(s.seconds for s in group),
+                "median_cpu_s": statistics.median(s.cpu_s for s in group),
                 "peak_rss_mib": max(s.rss_mib for s in group),
                 "runs": len(group),
             }
@@ -301,12 +338,14 @@ def targets(table: list[dict[str, object]]) -> list[tuple[str, bool | None, str]
 
 
 def print_table(table: list[dict[str, object]], checks: list[tuple[str, bool | None, str]]) -> None:
-    print(f"{'contender':<26} {'N':>6} {'median s':>9} {'peak MiB':>9} {'/kustomize':>10} {'/floor':>7}")
+    head = ("median s", "cpu s", "peak MiB", "/kustomize", "/floor")
+    print(f"{'contender':<26} {'N':>6} {head[0]:>9} {head[1]:>7} {head[2]:>9} {head[3]:>10} {head[4]:>7}")
     for r in sorted(table, key=lambda r: (r["n"], r["contender"])):  # type: ignore[arg-type, return-value]
         vk = "" if r["vs_kustomize"] is None else f"{r['vs_kustomize']:.3f}"
         vf = "" if r["vs_floor"] is None else f"{r['vs_floor']:.2f}"
         name, n, med, rss = r["contender"], r["n"], r["median_s"], r["peak_rss_mib"]
-        print(f"{name:<26} {n:>6} {med:>9.3f} {rss:>9.1f} {vk:>10} {vf:>7}")
+        cpu = r["median_cpu_s"]
+        print(f"{name:<26} {n:>6} {med:>9.3f} {cpu:>7.3f} {rss:>9.1f} {vk:>10} {vf:>7}")
     print()
     for label, ok, value in checks:
         mark = "MET " if ok else "MISS" if ok is False else "n/a "
@@ -353,6 +392,11 @@ def main() -> None:
     parser.add_argument(
         "--render-max", type=int, default=1000, help="largest N to render (a chain of N components)"
     )
+    parser.add_argument(
+        "--only",
+        default="",
+        help="comma-separated contender name prefixes to run (e.g. meshform-comments,kustomize)",
+    )
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
     args = parser.parse_args()
     out = Path(args.out)
@@ -368,6 +412,7 @@ def main() -> None:
             args.istio_max,
             args.render_max,
             work,
+            [o for o in args.only.split(",") if o],
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)

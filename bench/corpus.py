@@ -75,6 +75,33 @@ def stream(n: int, comments: bool = False) -> str:
     return "---\n".join(docs)
 
 
+def hand_written(n: int) -> str:
+    """The stream as people keep their own files: 4-space indentation, comments inside blocks,
+    flow-style sequences, single quotes, and every 20th workload with an anchor (which the patcher
+    leaves to the round-trip engine: its cost is in the row)."""
+    docs = []
+    for i, text in enumerate(stream(n, comments=True).split("---\n")):
+        lines = []
+        for line in text.splitlines():
+            body = line.lstrip(" ")
+            # 4-space indentation, sequences indented under their key (`- ` 2 deeper than it)
+            depth = 2 * (len(line) - len(body)) + (2 if body.startswith("- ") else 0)
+            line = " " * depth + body
+            lines.append(line)
+            if body == "containers:":
+                lines.append(line[: len(line) - len(body)] + "# the main container first")
+        text = "\n".join(lines) + "\n"
+        text = text.replace(
+            "args:\n                  - --port=8080\n                  - --log-level=info\n",
+            "args: [--port=8080, --log-level=info]  # flow\n",
+        )
+        text = text.replace('value: "on"', "value: 'on'")
+        if i % 40 == 0:
+            text = text.replace("    selector:\n", "    selector: &selector\n", 1)
+        docs.append(text)
+    return "---\n".join(docs)
+
+
 def application(n: int) -> str:
     """An application model of N components, each depending on the next one."""
     components = []

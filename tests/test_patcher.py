@@ -19,7 +19,7 @@ from meshform.modes import MODES
 from meshform.yamlio.fast import FastLoader
 from meshform.yamlio.patch import CannotPlace, patch
 from meshform.yamlio.roundtrip import dump
-from meshform.yamlio.streams import ROUND_TRIP, RUAMEL, load_text
+from meshform.yamlio.streams import FAST, ROUND_TRIP, RUAMEL, load_text
 
 ALL_MODES = list(MODES)
 CORPUS = sorted((ROOT / "tests" / "fixtures" / "corpus").glob("*.yaml"))
@@ -63,6 +63,15 @@ def styled(draw: st.DrawFn) -> str:
         if line.endswith(("image: w0:1", "replicas: 2")) and draw(st.booleans()):
             line += "  # pinned"
         lines.append(line)
+        opens_block_scalar = re.search(r"[|>][-+]?$", line) is not None
+        if (
+            draw(st.integers(0, 7)) == 0
+            and line.strip()
+            and not line.startswith("---")
+            and not opens_block_scalar
+        ):
+            # a comment closing a block: the next key meshform inserts goes after it
+            lines.append(" " * (len(line) - len(line.lstrip(" -"))) + f"# after {i}")
     text = "\n".join(lines) + "\n"
     if draw(st.booleans()):
         text = text.replace('"true"', "'true'")
@@ -136,7 +145,7 @@ def test_crlf_stays_crlf_and_every_input_line_is_kept() -> None:
 # -------------------------------------------------------------------------------- what goes to ruamel
 
 FALLBACK = {
-    "flow labels over two lines": "metadata:\n  labels: {app: web,\n    tier: front}",
+    "flow labels over two lines with a comment": "metadata:\n  labels: {app: web,  # first\n    tier: front}",
     "flow template metadata": "metadata: {labels: {app: web}}",
 }
 
@@ -196,6 +205,9 @@ def test_the_fallback_is_said_in_the_debug_log(
         # a key added after its predecessor, at its siblings' indentation, comment lines kept
         ("a:\n    b: 1  # one\n    # tail\nc: 2\n", {"a": {"b": 1, "x": "z"}, "c": 2},
          "a:\n    b: 1  # one\n    x: z\n    # tail\nc: 2\n"),
+        # a key added after a block keeps the comment closing that block with the block
+        ("a:\n  b:\n    c: 1\n    # closes b\n  # before d\n  d: 2\n", {"a": {"b": {"c": 1}, "x": 1, "d": 2}},
+         "a:\n  b:\n    c: 1\n    # closes b\n  x: 1\n  # before d\n  d: 2\n"),
         # a key removed with its own line only
         ("a: 1\nb: 2 # two\nc: 3\n", {"a": 1, "c": 3}, "a: 1\nc: 3\n"),
         # a scalar replaced in place, its quoting chosen by the writer, the comment kept
@@ -213,6 +225,12 @@ def test_the_fallback_is_said_in_the_debug_log(
          'm: { a: 1, b: x, k: "on" }  # c\n'),
         ("m: {a: 1, b: x, c: 2}\n", {"m": {"a": 1, "c": 3}}, "m: {a: 1, c: 3}\n"),
         ("m: {a: 1, b: x}\n", {"m": {"a": 1, "k": "v"}}, "m: {a: 1, k: v}\n"),
+        # a flow mapping over several lines: one new entry a line, after the last (its comma kept)
+        ("m: {\n  a: 1,\n  b: x\n}\n", {"m": {"a": 1, "b": "x", "k": "on"}},
+         'm: {\n  a: 1,\n  b: x,\n  k: "on"\n}\n'),
+        ("m: {\n  a: 1,\n  b: x,\n}\n", {"m": {"a": 1, "b": "x", "k": "on"}},
+         'm: {\n  a: 1,\n  b: x,\n  k: "on",\n}\n'),
+        ('m: {\n  a: 1,\n  k: "on"\n}\n', {"m": {"a": 1}}, "m: {\n  a: 1\n}\n"),
         # booleans and numbers are not each other
         ("b: yes\n", {"b": 1}, "b: 1\n"),
         ("b: yes\n", {"b": True}, "b: yes\n"),
@@ -222,3 +240,137 @@ def test_patch_edits(before: str, after: dict[str, Any], expected: str) -> None:
     out = patch(before, after)
     assert out == expected
     assert data(out) == [after]
+
+
+# -------------------------------------------------------------------------------- the KRM function
+
+
+def _krm(text: str, mode: str) -> str:
+    from meshform.frontends import krm
+    from meshform.modes import DEFAULT
+
+    text = re.sub(r"data: \{mode: [a-z-]+\}", f"data: {{mode: {mode}}}", text)
+    out, diags = krm.run(text, DEFAULT)
+    assert not [d for d in diags if d.level == "error"], diags
+    return out
+
+
+@pytest.mark.parametrize("mode", ALL_MODES)
+def test_the_krm_function_patches_items_in_every_mode(mode: str) -> None:
+    """A mode that adds objects (builtin's ConfigMap) inserts items beside the edited ones: the
+    edited items keep their comments, quoting and indentation."""
+    text = (FIXTURES / "resource-list.yaml").read_text()
+    once = _krm(text, mode)
+    # Only the mode and the flow labels meshform adds to (in place, on their line) change.
+    assert [ln for ln in removed_lines(text, once) if "mode:" not in ln and "labels: {" not in ln] == []
+    assert all(comment in once for comment in re.findall(r"#.*", text))
+    other = "builtin" if mode != "builtin" else "istio"
+    assert _krm(_krm(once, other), mode) == once  # A → B → A, byte for byte
+
+
+# -------------------------------------------------------------------------------- keys the user left empty
+
+EMPTY_KEYS = {
+    "annotations": "    metadata:\n      labels: {app: web}\n      annotations: # empty with comment\n",
+    "metadata": "    metadata: # nothing here\n",
+    "labels": "    metadata:\n      labels:   # none yet\n",
+    "volumes": "    metadata:\n      labels: {app: web}\n",  # `volumes:` below, empty
+}
+
+
+@pytest.mark.parametrize("mode", ALL_MODES)
+@pytest.mark.parametrize("case", EMPTY_KEYS, ids=list(EMPTY_KEYS))
+def test_a_key_the_user_left_empty_keeps_its_line_and_comment(case: str, mode: str) -> None:
+    """`annotations: # why` is the user's key: meshform fills it (the comment stays on its line) and
+    switching back gives it back empty, byte for byte."""
+    text = (
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n"
+        + EMPTY_KEYS[case]
+        + "    spec:\n      containers:\n      - name: c\n        image: b\n"
+        + ("      volumes: # none\n" if case == "volumes" else "")
+    )
+    once = govern(text, mode)
+    assert data(once) == data(govern(text, mode, RUAMEL))
+    assert all(line in once.splitlines() for line in text.splitlines() if "#" in line)
+    assert govern(once, "kubernetes-native") == text
+    other = "builtin" if mode != "builtin" else "linkerd"
+    assert govern(govern(once, other), mode) == once
+
+
+# -------------------------------------------------------------------------------- no final line break
+
+
+def _in_place(path: Path, mode: str) -> None:
+    from meshform.frontends.pipeline import govern_sources
+    from meshform.model.config import TransformConfig
+    from meshform.modes import DEFAULT
+
+    outcome = govern_sources([str(path)], TransformConfig(mode=mode), DEFAULT, ROUND_TRIP)
+    assert outcome.ok, outcome.diagnostics
+    if any(c.changed for c in outcome.chunks_by_file[str(path)]):
+        path.write_text(outcome.file_text(str(path), ROUND_TRIP), newline="")
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(styled(), st.sampled_from(ALL_MODES), st.sampled_from(["\n", "\r\n"]))
+def test_a_file_without_a_final_line_break_keeps_none(text: str, mode: str, newline: str) -> None:
+    """--in-place writes a file that ended without a line break (its last line meshform's or not)
+    without one, and switching back gives the file back byte for byte."""
+    import tempfile
+
+    text = text.rstrip("\n").replace("\n", newline)
+    with tempfile.TemporaryDirectory() as top:
+        path = Path(top) / "in.yaml"
+        path.write_text(text, newline="")
+        _in_place(path, mode)
+        once = path.read_bytes().decode()
+        assert not once.endswith("\n")
+        _in_place(path, "kubernetes-native")
+        assert path.read_bytes().decode() == text
+
+
+# -------------------------------------------------------------------------------- aliases outside the edit
+
+ALIASED = (
+    "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: anch\n  labels: &l\n    app: anch  # shared\n"
+    "spec:\n  selector:\n    matchLabels: *l\n  template:\n    metadata:\n      labels:\n        <<: *l\n"
+    "        extra: x\n    spec:\n      containers:\n      - name: c\n        image: busybox\n"
+)
+
+
+@pytest.mark.parametrize("mode", ALL_MODES)
+def test_an_alias_meshform_does_not_change_stays_an_alias(mode: str) -> None:
+    """The fallback (a merge key) unshares aliases to edit one of them; an alias the edit did not
+    reach is written back as the alias it was, and switching back gives the input byte for byte."""
+    from meshform.yamlio.streams import FAST
+
+    once = govern(ALIASED, mode)
+    assert "    matchLabels: *l\n" in once and "  labels: &l\n" in once
+    assert data(once) == data(govern(ALIASED, mode, FAST))
+    assert govern(once, "kubernetes-native") == ALIASED
+
+
+# -------------------------------------------------------------------------------- directives
+
+DIRECTIVES = {
+    "yaml 1.1": "%YAML 1.1\n---\n",
+    "yaml 1.2 with a comment": "# generated\n%YAML 1.2\n---\n",
+    "second document, after ...": "kind: ConfigMap\nmetadata: {name: cm}\n...\n%YAML 1.1\n---\n",
+    "tag directive": "%TAG !k! tag:kubernetes.io,2024:\n---\n",
+}
+
+
+@pytest.mark.parametrize("engine", [FAST, ROUND_TRIP, RUAMEL])
+@pytest.mark.parametrize("head", DIRECTIVES.values(), ids=list(DIRECTIVES))
+def test_a_document_with_directives_is_read_by_every_engine(head: str, engine: str) -> None:
+    """`%YAML`/`%TAG` lines and their `---` open the document that follows (the splitter used to
+    cut them off into a document of their own, which no engine could read)."""
+    from meshform.yamlio.split import split
+
+    text = head + _workload("metadata:\n  labels: {app: web}")
+    assert "".join(sep + doc for _, sep, doc in split(text)) == text
+    out = govern(text, "istio", engine)
+    assert data(out)[-1]["spec"]["template"]["metadata"]["labels"]["sidecar.istio.io/inject"] == "true"
+    if engine == ROUND_TRIP:  # the comment-preserving engine keeps them; the others write new text
+        assert out.startswith(head)
+        assert govern(out, "kubernetes-native") == text

@@ -29,6 +29,7 @@ LISTS = (
     "imagePullSecrets",
 )  # record fields naming items meshform added
 CREATED = frozenset({"metadata", "labels", "annotations", *LISTS})  # plus "env:<container>"
+NULL = "=null"  # suffix of a created name whose key the user had written with no value
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
@@ -113,7 +114,10 @@ def _objects(value: Any) -> bool:
 
 
 def _created(value: Any) -> bool:
-    return _names(value) and all(v in CREATED or (v.startswith("env:") and len(v) > 4) for v in value)
+    return _names(value) and all(
+        v.removesuffix(NULL) in CREATED or (v.startswith("env:") and len(v.removesuffix(NULL)) > 4)
+        for v in value
+    )
 
 
 def _policy(value: Any) -> bool:
@@ -212,9 +216,13 @@ def before(keys: Mapping[str, Any], recorded: Mapping[str, Any]) -> dict[str, An
 
 
 def _child(parent: dict[str, Any], key: str, empty: Any, created: list[str], name: str) -> Any:
+    """`parent[key]`, made `empty` (and recorded in `created`) when it is not a `type(empty)`. A key
+    the user wrote with no value is theirs: it is recorded as `<name>=null`, and removal gives it
+    back its null instead of deleting it (its line and comment stay in the file)."""
     if not isinstance(parent.get(key), type(empty)):
+        was_null = key in parent and parent[key] is None
         parent[key] = empty
-        created.append(name)
+        created.append(name + NULL if was_null else name)
     return parent[key]
 
 
@@ -437,17 +445,26 @@ def _restore_fields(containers: list[dict[str, Any]], priors: Mapping[str, Mappi
 def _drop_created(template: dict[str, Any], created: tuple[str, ...]) -> None:
     """Remove containers meshform created, but only if nothing else has been put in them since."""
     meta, spec = template.get("metadata", {}), template["spec"]
-    for name in reversed(created):
+    for entry in reversed(created):
+        name = entry.removesuffix(NULL)
         if name.startswith("env:"):
             for c in spec.get("containers", []):
                 if c.get("name") == name[4:] and c.get("env") == []:
-                    del c["env"]
+                    _drop(c, "env", entry)
         elif name in ("labels", "annotations") and meta.get(name) == {}:
-            del meta[name]
+            _drop(meta, name, entry)
         elif name in LISTS and spec.get(name) == []:
-            del spec[name]
+            _drop(spec, name, entry)
         elif name == "metadata" and template.get("metadata") == {}:
-            del template["metadata"]
+            _drop(template, "metadata", entry)
+
+
+def _drop(parent: dict[str, Any], key: str, entry: str) -> None:
+    """A created key removed, or given back the null the user wrote."""
+    if entry.endswith(NULL):
+        parent[key] = None
+    else:
+        del parent[key]
 
 
 def remove(template: dict[str, Any], record: Record, held: Collection[str] = ()) -> dict[str, Any]:
@@ -500,8 +517,9 @@ def apply_service(
     if labels:
         record["labels"] = _set_keys(_child(meta, "labels", {}, created, "labels"), labels, _EMPTY)
     if not isinstance(meta.get("annotations"), dict) or not meta["annotations"]:
+        null = "annotations" in meta and meta["annotations"] is None
         meta["annotations"] = {}
-        created.append("annotations")
+        created.append("annotations" + NULL if null else "annotations")
     if annotations:
         record["annotations"] = _set_keys(meta["annotations"], annotations, _EMPTY)
     if created:
@@ -524,6 +542,7 @@ def remove_service(service: dict[str, Any], record: Record) -> None:
     meta = service["metadata"]
     _restore_keys(meta.get("labels", {}), record.labels, ())
     _restore_keys(annotations, record.annotations, ())
-    for name in ("annotations", "labels"):
-        if name in record.created and meta.get(name) == {}:
-            del meta[name]
+    for entry in record.created:
+        name = entry.removesuffix(NULL)
+        if name in ("annotations", "labels") and meta.get(name) == {}:
+            _drop(meta, name, entry)

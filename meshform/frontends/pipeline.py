@@ -14,7 +14,7 @@ from meshform.modes import Registry
 from meshform.yamlio import manifests
 from meshform.yamlio.reader import read_text
 from meshform.yamlio.split import is_blank
-from meshform.yamlio.streams import FAST, Chunk, emit, expand_paths, load_text
+from meshform.yamlio.streams import FAST, Chunk, emit, emit_file, expand_paths, load_text
 
 # Text that marks a document which may carry a pod template: parsed even when its kind is not a
 # workload's, so that an unknown kind running pods is said (MF431) rather than passed over.
@@ -38,7 +38,9 @@ class Outcome:
         return emit(self.chunks(), engine)
 
     def file_text(self, path: str, engine: str) -> str:
-        return emit(self.chunks_by_file[path], engine)
+        """One file's new text; like the file, it ends with a line break only if the file did."""
+        text = emit_file(self.chunks_by_file[path], engine)
+        return text if text.strip() else ""
 
 
 def govern_sources(

@@ -287,13 +287,18 @@ class _Editor:
             return
         if not node.value:
             self.replace_value_of(node, new)
-        elif isinstance(node, yaml.MappingNode) and self.one_line(node) and _scalars(old, new):
+        elif isinstance(node, yaml.MappingNode) and self.plain_flow(node) and _scalars(old, new):
             self.flow_mapping(node, new, old)
         else:
             raise CannotPlace("an edit inside a flow-style collection")
 
     def one_line(self, node: Any) -> bool:
         return "\n" not in self.text[node.start_mark.index : node.end_mark.index]
+
+    def plain_flow(self, node: Any) -> bool:
+        """On one line, or over several without comments (an entry removed with the text up to the
+        next one would take a comment between them along)."""
+        return self.one_line(node) or "#" not in self.text[node.start_mark.index : node.end_mark.index]
 
     def flow_mapping(self, node: Any, new: dict[Any, Any], old: dict[Any, Any]) -> None:
         """`{a: 1, b: 2}` on one line, its values scalars: entries removed with their comma, values
@@ -322,6 +327,12 @@ class _Editor:
             return
         if not kept or any(isinstance(v, str) and block_ok(v) for _, v in added):
             raise CannotPlace("an edit inside a flow-style mapping that empties it")
+        if not self.one_line(node):  # one entry a line, at the first key's column, after the last value
+            pad = " " * pairs[0][0].start_mark.column
+            at = pairs[-1][1].end_mark.index
+            entries = "".join(f",\n{pad}{format_scalar(k)}: {_flow_empty_or_scalar(v)}" for k, v in added)
+            self.edits.append((at, at, entries))
+            return
         close = node.end_mark.index - 1
         at = len(self.text[:close].rstrip(" "))
         if self.text[close] != "}" or self.text[at - 1] in ",{":
@@ -346,8 +357,20 @@ class _Editor:
                 raise CannotPlace("inserting before a key that shares its line with a `- `")
             self.edits.append((self.line_start(first.start_mark.index),) * 2 + (lines,))
         else:
-            at = self.line_after(self.entry_end(*after))
+            at = self.after_own_comments(self.line_after(self.entry_end(*after)), col)
             self.edits.append((at, at, lines))
+
+    def after_own_comments(self, at: int, col: int) -> int:
+        """`at` moved past the comment lines that follow it indented deeper than `col`: they belong
+        to the entry before (a comment closing its block), so an entry at `col` goes after them."""
+        while at < len(self.text):
+            stop = self.text.find("\n", at) + 1 or len(self.text)
+            line = self.text[at:stop]
+            body = line.lstrip(" ")
+            if not body.startswith("#") or len(line) - len(body) <= col:
+                break
+            at = stop
+        return at
 
     def value(self, key: Any, node: Any, new: Any, old: Any) -> None:
         """The value `node` of `key`, read as `old`, becomes `new` (they differ)."""
@@ -363,8 +386,25 @@ class _Editor:
             self.replace_scalar(node, new)
             return
         start = self.colon(key) + 1  # from the colon on: the value, whatever its layout
-        col = key.start_mark.column
-        self.edits.append((start, self.entry_end(key, node), self.inline_or_block(new, col)))
+        end = self.entry_end(key, node)
+        # A collection becoming null is written as nothing after the colon (as people write it).
+        text = (
+            "" if new is None and _collection_node(node) else self.inline_or_block(new, key.start_mark.column)
+        )
+        eol = self.text.index("\n", start)
+        if not self.text[start:eol].lstrip(" ").startswith("#") or (
+            end <= start and not text.startswith("\n")
+        ):
+            self.edits.append((start, end, text))
+            return
+        # A comment after the colon (`annotations: # why`) stays on the key's line: a block value goes
+        # on the lines after it, a scalar before it.
+        if text.startswith("\n"):
+            self.edits.append((eol, max(end, eol), text))
+        else:
+            self.edits.append((start, start, text))
+            if end > eol:
+                self.edits.append((eol, end, ""))
 
     def replace_value_of(self, node: Any, new: Any) -> None:
         """An empty flow collection (`{}`, `[]`) that becomes a non-empty one."""
@@ -415,12 +455,13 @@ class _Editor:
                 if not unchanged(was, value):
                     self.item(item, value, was)
             return
-        before, after = [_hashable(v) for v in old], [_hashable(v) for v in new]
+        # Items are matched by who they are (an object's kind and name, a container's name), not
+        # by their whole value: a changed item next to an inserted one is then edited in place (its
+        # comments and quoting kept) instead of being removed and written anew.
+        before, after = [_identity(v) for v in old], [_identity(v) for v in new]
         matcher = difflib.SequenceMatcher(None, before, after, autojunk=False)
         for op, i1, i2, j1, j2 in matcher.get_opcodes():
-            if op == "equal":
-                continue
-            if op == "replace" and i2 - i1 == j2 - j1:
+            if op == "equal" or (op == "replace" and i2 - i1 == j2 - j1):
                 for item, value, was in zip(items[i1:i2], new[j1:j2], old[i1:i2], strict=True):
                     self.item(item, value, was)
                 continue
@@ -471,6 +512,10 @@ def _empty(node: Any) -> bool:
     return isinstance(node, yaml.ScalarNode) and not node.style and node.value == ""
 
 
+def _collection_node(node: Any) -> bool:
+    return isinstance(node, yaml.MappingNode | yaml.SequenceNode)
+
+
 def _scalars(*mappings: dict[Any, Any]) -> bool:
     return all(not isinstance(v, dict | list) for m in mappings for v in m.values())
 
@@ -481,6 +526,20 @@ def _collection(v: Any) -> bool:
 
 def _hashable(v: Any) -> str:
     return json.dumps(v, sort_keys=True, default=repr) + type(v).__name__
+
+
+def _identity(v: Any) -> str:
+    """What names a sequence item: an object's (apiVersion, kind, namespace, name), a named entry's
+    name (containers, volumes, ports), else its whole value. (JSON text: a str subclass the reader
+    made is its str.)"""
+    if isinstance(v, dict):
+        meta = v.get("metadata")
+        if isinstance(meta, dict) and "kind" in v:
+            ref = [v.get("apiVersion"), v["kind"], meta.get("namespace"), meta.get("name")]
+            return "object " + json.dumps(ref, default=repr)
+        if "name" in v and not _collection(v["name"]):
+            return "named " + json.dumps(v["name"], default=repr)
+    return _hashable(v)
 
 
 # ------------------------------------------------------------------------------------------ writing

@@ -265,9 +265,12 @@ def _plain_document(node: Any, file: str, index: int) -> Document:
     return Document(data, file, index, walk.positions)
 
 
-def unshare(node: Any, seen: set[int] | None = None) -> None:
+def unshare(
+    node: Any, seen: set[int] | None = None, copies: list[tuple[Any, Any, Any]] | None = None
+) -> None:
     """Give every aliased node its own copy. After loading, `*ref` is the very object `&ref` names:
-    changing a pod template's labels would silently change a selector that aliased them too."""
+    changing a pod template's labels would silently change a selector that aliased them too.
+    `copies`, when given, collects (parent, key, original) of each copy made, for `reshare`."""
     import copy
 
     seen = set() if seen is None else seen
@@ -276,13 +279,25 @@ def unshare(node: Any, seen: set[int] | None = None) -> None:
         if not isinstance(child, dict | list):
             continue
         if id(child) in seen:
-            child = copy.deepcopy(child)
+            original, child = child, copy.deepcopy(child)
             anchor = getattr(child, "anchor", None)
             if anchor is not None:
                 anchor.value = None  # the copy is not the anchored original
             _replace(node, key, child)
+            if copies is not None:
+                copies.append((node, key, original))
         seen.add(id(child))
-        unshare(child, seen)
+        unshare(child, seen, copies)
+
+
+def reshare(copies: list[tuple[Any, Any, Any]]) -> None:
+    """Put back the alias of every copy `unshare` made that still reads as its original: an alias
+    meshform's change did not reach stays an alias (`*ref`) in the output."""
+    from meshform.yamlio.patch import same
+
+    for parent, key, original in reversed(copies):
+        if same(parent[key], original):
+            _replace(parent, key, original)
 
 
 def _replace(node: Any, key: Any, child: Any) -> None:

@@ -15,6 +15,7 @@ _CONTENT = re.compile(r"^[^\S\r\n]*[^\s#]", re.MULTILINE)  # a line holding more
 # A `---` line that carries the start of its document (`--- {kind: Deployment, ...}`, `--- !!map`,
 # `--- |`): anything after the marker but white space and a comment.
 _CARRIES = re.compile(r"---[ \t]+[^ \t#\r\n]")
+_NOT_DIRECTIVE = re.compile(r"^[^\S\r\n]*[^\s#%]", re.MULTILINE)  # a line that is not a directive or comment
 
 
 def _breaks(text: str, start: int, end: int) -> int:
@@ -31,6 +32,8 @@ def split(text: str) -> Iterator[tuple[int, str, str]]:
     starts with its own `---` (see `opens_with_separator`)."""
     start, sep, pos, line = 1, "", 0, 1
     for match in _SEPARATOR.finditer(text):
+        if _opens_with_directives(text, pos, match):
+            continue  # `%YAML 1.1` / `%TAG` lines and their `---` open the document that follows
         yield start, sep, text[pos : match.start()]
         if _CARRIES.match(match.group()):
             line += _breaks(text, pos, match.start())
@@ -40,6 +43,14 @@ def split(text: str) -> Iterator[tuple[int, str, str]]:
         sep, pos = match.group(), match.end()
         start = line if sep.endswith(("\n", "\r")) else line + 1
     yield start, sep, text[pos:]
+
+
+def _opens_with_directives(text: str, pos: int, match: re.Match[str]) -> bool:
+    """Is the text before this `---` directives (and comments) only, the `---` their document's
+    start? (A `...` line ends a document: it is never a directive's.)"""
+    if not match.group().startswith("---") or text.find("%", pos, match.start()) < 0:
+        return False
+    return _NOT_DIRECTIVE.search(text, pos, match.start()) is None
 
 
 def opens_with_separator(text: str) -> bool:

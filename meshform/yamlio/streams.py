@@ -28,7 +28,7 @@ from meshform.yamlio.limits import (
     too_deep,
 )
 from meshform.yamlio.limits import may_nest_deeper as _may_nest_deeper
-from meshform.yamlio.reader import read_text, unshare
+from meshform.yamlio.reader import read_text, reshare, unshare
 from meshform.yamlio.split import is_blank, opens_with_separator, split
 from meshform.yamlio.tags import may_have_tags, refuse_tags
 from meshform.yamlio.writer import dump_document
@@ -508,9 +508,15 @@ def _ruamel_data(chunk: Chunk, new: Any) -> tuple[Any, tuple[int, int]]:
     from meshform.yamlio.roundtrip import graft, load
 
     data, indent = load(chunk.text, chunk.file, chunk.line)
-    if "&" in chunk.text and "*" in chunk.text:
-        unshare(data)  # as on reading: an alias is a copy, so a change to one is not a change to all
-    return graft(data, new), indent
+    if not ("&" in chunk.text and "*" in chunk.text):
+        return graft(data, new), indent
+    copies: list[tuple[Any, Any, Any]] = []
+    unshare(
+        data, copies=copies
+    )  # as on reading: an alias is a copy, so a change to one is not a change to all
+    data = graft(data, new)
+    reshare(copies)  # ... and an alias the change did not reach is written as the alias it was
+    return data, indent
 
 
 def emit_file(chunks: list[Chunk], engine: str) -> str:
@@ -525,8 +531,13 @@ def emit_file(chunks: list[Chunk], engine: str) -> str:
         if docs:
             # A document that began on its own `---` line (its sep is "") still needs the separator.
             lead = chunk.sep or ("---\n" if opens_with_separator(chunk.text) else "")
+            if lead.startswith("...") and not docs[0].startswith(("%", "---")):
+                lead += "---\n"  # its `%YAML` line and `---` were the document's own, written anew
             out.append(lead + "---\n".join(docs))
-    return _own_line_ending("".join(out), chunks)
+    text = "".join(out)
+    if chunks and chunks[-1].text and not chunks[-1].text.endswith("\n"):
+        text = text.removesuffix("\n")  # a file that had no final line break gets none
+    return _own_line_ending(text, chunks)
 
 
 def _own_line_ending(text: str, chunks: list[Chunk]) -> str:
