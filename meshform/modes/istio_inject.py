@@ -1096,9 +1096,12 @@ def _rewrite_probes(
     mesh: Mapping[str, Any],
     sidecar: dict[str, Any],
 ) -> None:
+    # Probes move to the pod's status.sidecar.istio.io/port, else to the statusPort of the mesh's
+    # defaultConfig with the pod's proxy.istio.io/config applied (kube-inject applies it before the
+    # rewrite), not to a fixed 15020; MF323 has refused an annotation that is not a number.
     target = _status_port(mesh["defaultConfig"], {})
     try:
-        port = int(str(annotations.get("status.sidecar.istio.io/port", DEFAULT_STATUS_PORT)))
+        port = int(str(annotations.get("status.sidecar.istio.io/port", target)))
     except ValueError:
         port = target
     probers: dict[str, Any] = {}
