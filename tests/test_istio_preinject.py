@@ -489,3 +489,74 @@ def test_quantities_take_the_form_the_api_server_stores(given: str, canonical: s
     from meshform.modes.quantity import canonical as form
 
     assert form(given) == canonical
+
+
+# ------------------------------------------------------------------ injector inputs of the wrong type
+
+WRONG_TYPES = [
+    ("values.json", ("global",), []),
+    ("values.json", ("global", "proxy", "resources"), "abc"),
+    ("values.json", ("global", "proxy", "resources", "limits", "cpu"), ["2"]),
+    ("values.json", ("global", "proxy", "image"), ["x"]),
+    ("values.json", ("global", "proxy", "includeIPRanges"), 12),
+    ("values.json", ("global", "proxy", "statusPort"), "15020\n  evil: 1"),
+    ("values.json", ("global", "proxy", "statusPort"), -1),
+    ("values.json", ("global", "proxy", "privileged"), "yes"),
+    ("values.json", ("global", "imagePullSecrets"), "regcred"),
+    ("values.json", ("sidecarInjectorWebhook", "rewriteAppHTTPProbe"), "true"),
+    ("mesh.yaml", ("defaultConfig", "statusPort"), "status"),
+    ("mesh.yaml", ("enablePrometheusMerge",), "yes"),
+]
+RIGHT_TYPES = [
+    ("values.json", ("global", "proxy", "statusPort"), "15020"),  # protojson takes an integer's digits
+    ("values.json", ("global", "sts", "servicePort"), "0"),
+]
+
+
+def _with(inputs: Path, where: Path, name: str, path: tuple[str, ...], value: Any) -> None:
+    """Copies of the install's bare values and mesh, `path` in `name` set to `value`."""
+    for each in ("inject-config.yaml", "values.json", "mesh.yaml"):
+        (where / each).write_text((inputs / each).read_text())
+    doc = yaml.safe_load((where / name).read_text())
+    node = doc
+    for key in path[:-1]:
+        node = node.setdefault(key, {})
+    node[path[-1]] = value
+    (where / name).write_text(json.dumps(doc) if name.endswith(".json") else yaml.safe_dump(doc))
+
+
+@pytest.mark.parametrize(("name", "path", "value"), WRONG_TYPES, ids=[".".join(p) for _, p, _ in WRONG_TYPES])
+def test_an_input_value_istioctl_cannot_unmarshal_is_mf322(
+    istioctl: str, installs: dict[str, Path], tmp_path: Path, name: str, path: tuple[str, ...], value: Any
+) -> None:
+    """Every value meshform reads is type-checked as Istio's protojson unmarshal checks it: what
+    istioctl refuses, meshform refuses located in the input's file, exit 1, nothing on stdout."""
+    _with(installs["default"], tmp_path, name, path, value)
+    text = (FIXTURES / "kinds.yaml").read_text()
+    refused = subprocess.run(
+        [
+            *(istioctl, "kube-inject", "--injectConfigFile", str(tmp_path / "inject-config.yaml")),
+            *("--meshConfigFile", str(tmp_path / "mesh.yaml"), "--valuesFile", str(tmp_path / "values.json")),
+            *("--revision", "default", "-f", "-"),
+        ],
+        input=text,
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=False,
+    )
+    assert refused.returncode != 0, refused.stdout[:300]
+    cfg = config(tmp_path, True, "values.json", "mesh.yaml")
+    code, out, err = invoke("transform", "--config", str(cfg), "-", stdin=text.encode())
+    assert (code, out) == (1, "")
+    assert f"{tmp_path / name}:1:1: error MF322" in err and ".".join(path[1:] or path) in err, err
+
+
+@pytest.mark.parametrize(("name", "path", "value"), RIGHT_TYPES, ids=[".".join(p) for _, p, _ in RIGHT_TYPES])
+def test_an_input_value_of_a_type_istioctl_takes_is_taken(
+    istioctl: str, installs: dict[str, Path], tmp_path: Path, name: str, path: tuple[str, ...], value: Any
+) -> None:
+    _with(installs["default"], tmp_path, name, path, value)
+    text = (FIXTURES / "probes.yaml").read_text()
+    ours = preinject(config(tmp_path, True, "values.json", "mesh.yaml"), text)
+    assert all_differences(ours, kube_inject(istioctl, tmp_path, True, text)) == []

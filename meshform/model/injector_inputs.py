@@ -59,16 +59,32 @@ def resolve(options: Mapping[str, Any], doc: Document, base: Path) -> dict[str, 
 
 
 def _version(mesh: str, opts: Mapping[str, Any]) -> list[Diagnostic]:
-    """MF320 now, located, when the inputs name a mesh version meshform has no templates for."""
+    """MF320 now, located, when the inputs name a mesh version meshform has no templates for; else
+    MF322 per input value of a type the mesh's injector refuses."""
     from meshform.modes import injection
 
-    if injection.wanted_version(mesh, opts) is None:
-        return []
     try:
-        injection.version_for(mesh, opts)
+        if injection.wanted_version(mesh, opts) is not None:
+            injection.version_for(mesh, opts)
     except MeshformError as exc:
         return list(exc.diagnostics)
-    return []
+    return _typed(mesh, opts)
+
+
+def _typed(mesh: str, options: Mapping[str, Any]) -> list[Diagnostic]:
+    """MF322 per value of the mesh's (loaded) injector inputs that its injector refuses for its type,
+    located where that input came from (its `<input>At`)."""
+    if mesh != "istio":
+        return []
+    from meshform.modes import istio_inject
+
+    found = []
+    for key, message in istio_inject.input_problems(options):
+        at = options.get(f"{key}At")
+        file, line, col = at if isinstance(at, list) and len(at) == 3 else (f"modeOptions.{mesh}.{key}", 0, 0)
+        hint = "give the value the type Istio's Values / MeshConfig declare for it, as istioctl would need"
+        found.append(Diagnostic(file, line, col, Level.ERROR, "MF322", message, hint=hint))
+    return found
 
 
 def _load(opts: dict[str, Any], spec: Input, doc: Document, at: Path) -> list[Diagnostic]:

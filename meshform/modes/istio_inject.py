@@ -113,6 +113,75 @@ def _defaults(version: str) -> dict[str, Any]:
     return loaded
 
 
+# ---------------------------------------------------------------------------------- input types
+
+# google.protobuf.Value fields: any scalar unmarshals (Istio's global.tag may be 1.31 or "1.31-dev").
+_ANY_SCALAR = frozenset({("values", "global", "tag")})
+_UINT32, _INT32 = 2**32, 2**31
+_DIGITS = re.compile(r"-?[0-9]+")
+
+
+def input_problems(options: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """(input key, message) per value in the user's `values` / `meshConfig` that Istio's injector
+    cannot unmarshal into its Values / MeshConfig types (protojson: a string field takes only a
+    string, an integer a number or its digits, a bool field a bool, a message or struct a mapping,
+    null leaves the default). The type of each key is the one of meshform's defaults for the version
+    (ProxyConfig's for meshConfig.defaultConfig); keys meshform does not read are not checked."""
+    from meshform.modes import injection
+
+    defaults = _defaults(injection.version_for(MESH, options))
+    schema = {
+        "values": defaults["values"],
+        "meshConfig": _merged(
+            {**defaults["meshConfig"], "defaultConfig": dict(_PROXY_DEFAULTS)}, defaults["meshConfig"]
+        ),
+    }
+    for key, expected in schema.items():
+        given = options.get(key)
+        if isinstance(given, Mapping):
+            yield from ((key, message) for message in _typed(expected, given, (key,)))
+
+
+def _typed(expected: Any, given: Any, path: tuple[str, ...]) -> Iterator[str]:
+    if given is None:
+        return
+    wanted = _type_wanted(expected, given, path)
+    if wanted is not None:
+        shown = json.dumps(given)[:60] if not isinstance(given, str) else repr(given[:60])
+        yield (
+            f"{path[0]} {'.'.join(path[1:])} is {shown} ({type(given).__name__}); Istio's injector "
+            f"reads {wanted} there and refuses to unmarshal anything else"
+        )
+    elif isinstance(expected, Mapping) and isinstance(given, Mapping):
+        for name, value in given.items():
+            if name in expected:
+                yield from _typed(expected[name], value, (*path, str(name)))
+
+
+def _type_wanted(expected: Any, given: Any, path: tuple[str, ...]) -> str | None:
+    """What the field wants, in words, when `given` is not it (None: it is)."""
+    if path in _ANY_SCALAR:
+        return None if isinstance(given, (str, int, float)) else "a scalar"
+    if isinstance(expected, Mapping):
+        return None if isinstance(given, Mapping) else "a mapping"
+    if isinstance(expected, list):
+        ok = isinstance(given, list) and all(isinstance(item, str) for item in given)
+        return None if ok else "a list of strings"
+    if isinstance(expected, bool):
+        return None if isinstance(given, bool) else "true or false"
+    if isinstance(expected, int):
+        number = given if isinstance(given, int) and not isinstance(given, bool) else None
+        if isinstance(given, str) and _DIGITS.fullmatch(given):
+            number = int(given)
+        low, high = (0, _UINT32) if path[0] == "values" else (-_INT32, _INT32)  # uint32 / int32 fields
+        return (
+            None
+            if number is not None and low <= number < high
+            else f"a whole number from {low} to {high - 1}"
+        )
+    return None if isinstance(given, str) else "a string"
+
+
 def _merged(base: Any, over: Any) -> Any:
     """`over` on top of `base`, mappings merged key by key (the injector's values are a full tree;
     a user's partial one fills from the defaults)."""
