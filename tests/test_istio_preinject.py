@@ -84,21 +84,13 @@ def installs(istioctl: str, tmp_path_factory: pytest.TempPathFactory) -> dict[st
     }
 
 
-def kube_inject(istioctl: str, inputs: Path, native: bool, text: str) -> str:
-    proc = subprocess.run(
+def kube_inject_run(istioctl: str, inputs: Path, text: str, native: bool = True) -> Any:
+    """`istioctl kube-inject` of `text` with the install's bare inputs (never a cluster: --revision)."""
+    return subprocess.run(
         [
-            istioctl,
-            "kube-inject",
-            "--injectConfigFile",
-            str(inputs / "inject-config.yaml"),
-            "--meshConfigFile",
-            str(inputs / "mesh.yaml"),
-            "--valuesFile",
-            str(inputs / "values.json"),
-            "--revision",
-            "default",
-            "-f",
-            "-",
+            *(istioctl, "kube-inject", "--injectConfigFile", str(inputs / "inject-config.yaml")),
+            *("--meshConfigFile", str(inputs / "mesh.yaml"), "--valuesFile", str(inputs / "values.json")),
+            *("--revision", "default", "-f", "-"),
         ],
         input=text,
         capture_output=True,
@@ -107,6 +99,10 @@ def kube_inject(istioctl: str, inputs: Path, native: bool, text: str) -> str:
         check=False,
         env={**os.environ, "ENABLE_NATIVE_SIDECARS": "true" if native else "false"},
     )
+
+
+def kube_inject(istioctl: str, inputs: Path, native: bool, text: str) -> str:
+    proc = kube_inject_run(istioctl, inputs, text, native)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
 
@@ -429,7 +425,7 @@ def test_a_version_meshform_knows_is_matched_by_its_minor(tmp_path: Path) -> Non
     [
         ("sidecar.istio.io/userVolume: '{}'", "sidecar.istio.io/userVolume is not pre-injected"),
         ("proxy.istio.io/config: '[1'", "proxy.istio.io/config must hold a ProxyConfig mapping"),
-        ("status.sidecar.istio.io/port: abc", "must be a whole number"),
+        ("status.sidecar.istio.io/port: abc", "must be a port from 0 to 65535"),
         ("sidecar.istio.io/proxyCPU: lots", "must be a resource quantity"),
         ("prometheus.io/port: '15090'", "reserved for Istio"),
     ],
@@ -533,18 +529,7 @@ def test_an_input_value_istioctl_cannot_unmarshal_is_mf322(
     istioctl refuses, meshform refuses located in the input's file, exit 1, nothing on stdout."""
     _with(installs["default"], tmp_path, name, path, value)
     text = (FIXTURES / "kinds.yaml").read_text()
-    refused = subprocess.run(
-        [
-            *(istioctl, "kube-inject", "--injectConfigFile", str(tmp_path / "inject-config.yaml")),
-            *("--meshConfigFile", str(tmp_path / "mesh.yaml"), "--valuesFile", str(tmp_path / "values.json")),
-            *("--revision", "default", "-f", "-"),
-        ],
-        input=text,
-        capture_output=True,
-        text=True,
-        timeout=20,
-        check=False,
-    )
+    refused = kube_inject_run(istioctl, tmp_path, text)
     assert refused.returncode != 0, refused.stdout[:300]
     cfg = config(tmp_path, True, "values.json", "mesh.yaml")
     code, out, err = invoke("transform", "--config", str(cfg), "-", stdin=text.encode())
@@ -560,3 +545,61 @@ def test_an_input_value_of_a_type_istioctl_takes_is_taken(
     text = (FIXTURES / "probes.yaml").read_text()
     ours = preinject(config(tmp_path, True, "values.json", "mesh.yaml"), text)
     assert all_differences(ours, kube_inject(istioctl, tmp_path, True, text)) == []
+
+
+# ------------------------------------------------------------------ pod annotations Istio validates
+
+HOSTILE = [
+    ("sidecar.istio.io/interceptionMode", "BOGUS"),
+    ("status.sidecar.istio.io/port", "99999"),
+    ("status.sidecar.istio.io/port", "-1"),
+    ("readiness.status.sidecar.istio.io/periodSeconds", "4294967296"),
+    ("traffic.sidecar.istio.io/excludeOutboundPorts", '1"\n privileged: true'),
+    ("traffic.sidecar.istio.io/excludeInboundPorts", "80,http"),
+    ("traffic.sidecar.istio.io/includeInboundPorts", "70000"),
+    ("traffic.sidecar.istio.io/includeOutboundIPRanges", "10.0.0.0"),
+    ("traffic.sidecar.istio.io/excludeOutboundIPRanges", "10.0.0.0/33"),
+    ("prometheus.istio.io/merge-metrics", "yes"),
+    ("proxy.istio.io/config", "concurrency: lots"),
+    ("proxy.istio.io/config", "statusPort: [1]"),
+]
+ACCEPTED = [
+    ("status.sidecar.istio.io/port", "15021"),
+    ("traffic.sidecar.istio.io/excludeOutboundPorts", " 25, 587"),
+    ("traffic.sidecar.istio.io/includeOutboundIPRanges", "10.0.0.0/8,fd00::/8"),
+    ("prometheus.istio.io/merge-metrics", "F"),
+]
+
+
+def _annotated(key: str, value: str) -> str:
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p", "namespace": "shop", "annotations": {key: value}},
+        "spec": {"containers": [{"name": "app", "image": "ghcr.io/example/app:1"}]},
+    }
+    return yaml.safe_dump(pod)
+
+
+@pytest.mark.parametrize(("key", "value"), HOSTILE, ids=[f"{k}={v!r}" for k, v in HOSTILE])
+def test_an_annotation_istioctl_refuses_is_refused(
+    istioctl: str, installs: dict[str, Path], key: str, value: str
+) -> None:
+    """Istio validates its pod annotations before injecting (ports, CIDRs, modes, bools, the
+    ProxyConfig's types); what istioctl refuses, meshform refuses: MF323 at the pod, exit 1, no output."""
+    inputs, text = installs["default"], _annotated(key, value)
+    theirs = kube_inject_run(istioctl, inputs, text)
+    assert theirs.returncode != 0, theirs.stdout[:300]
+    cfg = config(inputs, True, "istio-sidecar-injector.yaml", "istio.yaml")
+    code, out, err = invoke("transform", "--config", str(cfg), "-", stdin=text.encode())
+    assert (code, out) == (1, "")
+    assert "error MF323" in err and key in err, err
+
+
+@pytest.mark.parametrize(("key", "value"), ACCEPTED, ids=[f"{k}={v!r}" for k, v in ACCEPTED])
+def test_an_annotation_istioctl_takes_is_pre_injected_as_istioctl_does(
+    istioctl: str, installs: dict[str, Path], key: str, value: str
+) -> None:
+    inputs, text = installs["default"], _annotated(key, value)
+    ours = preinject(config(inputs, True, "istio-sidecar-injector.yaml", "istio.yaml"), text)
+    assert all_differences(ours, kube_inject(istioctl, inputs, True, text)) == []

@@ -207,6 +207,53 @@ def _proxy_override(annotations: Mapping[str, Any]) -> dict[str, Any]:
     return found if isinstance(found, dict) else {}
 
 
+def _uint(text: str, bits: int) -> bool:
+    """Go's strconv.ParseUint(text, 10, bits) succeeds."""
+    return re.fullmatch(r"[0-9]+", text) is not None and int(text) < 2**bits
+
+
+def _ports(text: str) -> bool:
+    """Istio's parsePorts: empty, or comma-separated ports (each trimmed) of 0..65535."""
+    text = text.strip()
+    return not text or all(_uint(port.strip(), 16) for port in text.split(","))
+
+
+def _cidrs(text: str) -> bool:
+    """Istio's validateCIDRList: empty, or comma-separated address/bits prefixes (Go's netip)."""
+    import ipaddress
+
+    for cidr in text.split(",") if text else []:
+        address, _, bits = cidr.partition("/")
+        try:
+            network = ipaddress.ip_network(f"{address}/{bits}", strict=False)
+        except ValueError:
+            return False
+        if not re.fullmatch(r"[0-9]+", bits) or network.prefixlen != int(bits) or "%" in address:
+            return False
+    return True
+
+
+_GO_BOOLS = frozenset({"1", "t", "T", "TRUE", "true", "True", "0", "f", "F", "FALSE", "false", "False"})
+# The pod annotations Istio's injector validates before it injects (pkg/kube/inject/validate.go), each
+# with the check it applies and what it wants, in words; it refuses the pod when one fails.
+_ANNOTATION_RULES: dict[str, tuple[Any, str]] = {
+    "sidecar.istio.io/interceptionMode": (
+        lambda v: v in ("REDIRECT", "TPROXY", "NONE"),
+        "REDIRECT, TPROXY or NONE",
+    ),
+    "status.sidecar.istio.io/port": (lambda v: _uint(v.strip(), 16), "a port from 0 to 65535"),
+    "readiness.status.sidecar.istio.io/initialDelaySeconds": (lambda v: _uint(v, 32), "a whole number"),
+    "readiness.status.sidecar.istio.io/periodSeconds": (lambda v: _uint(v, 32), "a whole number"),
+    "readiness.status.sidecar.istio.io/failureThreshold": (lambda v: _uint(v, 32), "a whole number"),
+    "traffic.sidecar.istio.io/includeOutboundIPRanges": (lambda v: v == "*" or _cidrs(v), "* or CIDRs"),
+    "traffic.sidecar.istio.io/excludeOutboundIPRanges": (_cidrs, "comma-separated CIDRs"),
+    "traffic.sidecar.istio.io/includeInboundPorts": (lambda v: v == "*" or _ports(v), "* or ports"),
+    "traffic.sidecar.istio.io/excludeInboundPorts": (_ports, "comma-separated ports"),
+    "traffic.sidecar.istio.io/excludeOutboundPorts": (_ports, "comma-separated ports"),
+    "prometheus.istio.io/merge-metrics": (lambda v: v in _GO_BOOLS, "true or false"),
+}
+
+
 def override_problems(annotations: Mapping[str, Any]) -> Iterator[str]:
     """What meshform cannot pre-inject as the injector would, in words (MF323)."""
     for key in UNSUPPORTED:
@@ -222,14 +269,12 @@ def override_problems(annotations: Mapping[str, Any]) -> Iterator[str]:
             found = None
         if not isinstance(found, dict):
             yield f"annotation {PROXY_CONFIG} must hold a ProxyConfig mapping (YAML or JSON)"
-    for key in (
-        "status.sidecar.istio.io/port",
-        "readiness.status.sidecar.istio.io/initialDelaySeconds",
-        "readiness.status.sidecar.istio.io/periodSeconds",
-        "readiness.status.sidecar.istio.io/failureThreshold",
-    ):
-        if key in annotations and not str(annotations[key]).strip().isdigit():
-            yield f"annotation {key} must be a whole number, not {annotations[key]!r}"
+        else:
+            for message in _typed(dict(_PROXY_DEFAULTS), found, ("meshConfig", "defaultConfig")):
+                yield f"annotation {PROXY_CONFIG}: {message}"
+    for key, (valid, wanted) in _ANNOTATION_RULES.items():
+        if key in annotations and not valid(str(annotations[key])):
+            yield f"annotation {key} must be {wanted}, not {annotations[key]!r} (istioctl refuses it too)"
     for key in (
         "sidecar.istio.io/proxyCPU",
         "sidecar.istio.io/proxyMemory",
