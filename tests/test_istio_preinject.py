@@ -603,3 +603,30 @@ def test_an_annotation_istioctl_takes_is_pre_injected_as_istioctl_does(
     inputs, text = installs["default"], _annotated(key, value)
     ours = preinject(config(inputs, True, "istio-sidecar-injector.yaml", "istio.yaml"), text)
     assert all_differences(ours, kube_inject(istioctl, inputs, True, text)) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "message"),
+    [
+        (
+            "apiVersion: v1\nkind: Secret\nmetadata: {name: x}\nstringData: {values: '{}'}\n",
+            ":2:1:",
+            "not a Secret",
+        ),
+        ("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\n", ":2:1:", "not a Deployment"),
+        (
+            "global: {hub: h}\npad: '" + "x" * (5 * 1024 * 1024) + "'\n",
+            "cfg.yaml:9:",
+            "larger than a ConfigMap",
+        ),
+    ],
+    ids=["secret", "deployment", "huge"],
+)
+def test_a_values_file_that_is_no_configmap_nor_value_is_mf322(
+    tmp_path: Path, text: str, where: str, message: str
+) -> None:
+    (tmp_path / "values.yaml").write_text(text)
+    cfg = _transformer(tmp_path, "      valuesFile: values.yaml\n")
+    code, out, err = invoke("transform", "--config", str(cfg), "-", stdin=b"apiVersion: v1\nkind: Pod\n")
+    assert (code, out) == (1, "")
+    assert "error MF322" in err and message in err and where in err, err
