@@ -789,8 +789,11 @@ def _install(options: Mapping[str, Any]) -> tuple[str, dict[str, Any], dict[str,
 
 
 def _native(ctx: EnrollContext, annotations: Mapping[str, Any]) -> bool:
-    """Native sidecar: the pod's sidecar.istio.io/nativeSidecar, else modeOptions.istio.nativeSidecar
-    (default true: istiod injects native sidecars on every Kubernetes that supports them)."""
+    """Native sidecar: the pod's sidecar.istio.io/nativeSidecar, else modeOptions.istio.nativeSidecar,
+    default true. That is what the cluster's injector does by default: istiod's ENABLE_NATIVE_SIDECARS
+    is "auto", native when the pod's node runs Kubernetes >= 1.33 (the sidecar feature's GA). Offline
+    `istioctl kube-inject` sees no node and injects classic sidecars unless ENABLE_NATIVE_SIDECARS=true:
+    nativeSidecar: false reproduces that (and older nodes)."""
     found = annotations.get("sidecar.istio.io/nativeSidecar")
     if found is not None:
         return str(found) != "false"
