@@ -15,6 +15,11 @@ def schema(name: str) -> dict[str, Any]:
     from importlib.resources import files
 
     loaded: dict[str, Any] = json.loads(files("meshform.schemas").joinpath(name).read_text("utf-8"))
+    # "$defsOf": this schema also has that schema's $defs (its own win), so a definition both need,
+    # such as modeOptions, is written once and both apply the same rule.
+    shared = loaded.pop("$defsOf", None)
+    if isinstance(shared, str):
+        loaded["$defs"] = {**schema(shared).get("$defs", {}), **loaded.get("$defs", {})}
     return loaded
 
 

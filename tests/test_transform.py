@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import ROOT, run_cli
+from conftest import ROOT, invoke, run_cli
 from k8s_schema import validate_manifest
 
 INJECTED = ROOT / "tests" / "fixtures" / "injected"
@@ -224,3 +224,28 @@ def test_output_directory_and_schema_validity(tmp_path: Path) -> None:
 def test_bad_input_is_located_and_stdout_stays_empty(bad: bytes) -> None:
     rc, out, err = transform("-", "--mode", "istio", stdin=bad)
     assert rc == 1 and out == "" and err.startswith("<stdin>:") and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        ("istio: {valuesfile: values.json}", "valuesfile"),
+        ("linkerd: {bogusKey: 1}", "bogusKey"),
+        ("builtin: {adminport: 9901}", "adminport"),
+        ("kuma: {meshServices: Sometimes}", "meshServices"),
+        ("istio-mesh: {}", "istio-mesh"),
+    ],
+)
+def test_a_transformers_mode_options_follow_the_applications_rule(
+    tmp_path: Path, options: str, field: str
+) -> None:
+    """modeOptions of a MeshTransformer are checked by the very definition an Application's are: a
+    misspelt key is MF102/MF104 located at it, exit 1, never silently the defaults."""
+    cfg = tmp_path / "t.yaml"
+    cfg.write_text(
+        "apiVersion: meshform.dev/v1alpha1\nkind: MeshTransformer\nmetadata: {name: t}\n"
+        f"spec:\n  mode: istio\n  modeOptions:\n    {options}\n"
+    )
+    code, out, err = invoke("transform", "--config", str(cfg), "-", stdin=b"apiVersion: v1\nkind: Pod\n")
+    assert (code, out) == (1, "")
+    assert f"{cfg}:7:" in err and field in err and ("MF102" in err or "MF104" in err), err

@@ -111,6 +111,7 @@ DEFAULT_CONTAINER = (
 )
 PROMETHEUS = ("prometheus.io/scrape", "prometheus.io/path", "prometheus.io/port")
 PROBES = ("readinessProbe", "livenessProbe", "startupProbe")
+HOOKS = ("postStart", "preStop")
 _HANDLERS = ("httpGet", "tcpSocket", "grpc", "exec")
 
 
@@ -168,21 +169,25 @@ def marker_metadata(obj: Any, template: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _restore_probes(spec: dict[str, Any], probers_json: str | None) -> None:
-    """Istio rewrote app probes to /app-health/<c>/<kind> on the agent; put the originals back."""
+    """Istio rewrote app probes to /app-health/<c>/<kind> and httpGet/tcpSocket lifecycle hooks to
+    /app-lifecycle/<c>/<kind> on the agent, in init containers (native sidecars) and containers alike,
+    keeping every original in ISTIO_KUBE_APP_PROBERS: put them back."""
     originals = _json(probers_json)
     if not isinstance(originals, dict):
         return
-    for container in spec.get("containers") or []:
+    for container in (spec.get("initContainers") or []) + (spec.get("containers") or []):
         if not isinstance(container, dict):
             continue
-        for field_name in PROBES:
-            probe = container.get(field_name)
-            if not isinstance(probe, dict):
+        lifecycle = container.get("lifecycle")
+        handlers = [container.get(f) for f in PROBES]
+        handlers += [lifecycle.get(h) for h in HOOKS] if isinstance(lifecycle, dict) else []
+        for handler in handlers:
+            if not isinstance(handler, dict):
                 continue
-            path = (probe.get("httpGet") or {}).get("path")
+            path = (handler.get("httpGet") or {}).get("path")
             original = originals.get(path) if isinstance(path, str) else None
             if isinstance(original, dict):
-                _swap_handler(probe, original, container)
+                _swap_handler(handler, original, container)
 
 
 def _swap_handler(probe: dict[str, Any], original: dict[str, Any], container: dict[str, Any]) -> None:
@@ -192,6 +197,8 @@ def _swap_handler(probe: dict[str, Any], original: dict[str, Any], container: di
     for action in ("httpGet", "tcpSocket"):
         if isinstance(handler.get(action), dict):
             handler[action] = _named_port(handler[action], container)
+    if isinstance(handler.get("grpc"), dict):  # Istio writes an absent service as null
+        handler["grpc"] = {k: v for k, v in handler["grpc"].items() if v is not None}
     rebuilt: dict[str, Any] = {}
     for key, value in probe.items():
         if key in _HANDLERS:
@@ -217,9 +224,17 @@ def _named_port(action: dict[str, Any], container: dict[str, Any]) -> dict[str, 
     return action
 
 
-def _restore_prometheus(annotations: dict[str, Any], saved: str | None) -> None:
+def _status_port(agent: dict[str, Any]) -> str:
+    """The port the agent serves on: its PROXY_CONFIG's statusPort (the mesh's defaultConfig with the
+    pod's proxy.istio.io/config applied, written when not Istio's default), else 15020."""
+    config = _json(_env(agent, "PROXY_CONFIG"))
+    port = config.get("statusPort") if isinstance(config, dict) else None
+    return str(port) if isinstance(port, int) and not isinstance(port, bool) else "15020"
+
+
+def _restore_prometheus(annotations: dict[str, Any], saved: str | None, status_port: str) -> None:
     """Istio points prometheus.io/* at its agent, keeping the app's own in an env var."""
-    if annotations.get("prometheus.io/port") != "15020":
+    if annotations.get("prometheus.io/port") != status_port:
         return
     _drop_keys(annotations, PROMETHEUS)
     original = _json(saved)
@@ -322,7 +337,7 @@ def _uninject_istio(metas: list[dict[str, Any]], spec: dict[str, Any]) -> bool:
             _drop_keys(meta.get("labels"), ISTIO_LABELS)
             continue
         if ISTIO_STATUS in annotations:
-            _restore_prometheus(annotations, _env(agent, "ISTIO_PROMETHEUS_ANNOTATIONS"))
+            _restore_prometheus(annotations, _env(agent, "ISTIO_PROMETHEUS_ANNOTATIONS"), _status_port(agent))
         annotations.pop(ISTIO_STATUS, None)
         if "istio.io/rev" in annotations and annotations["istio.io/rev"] == record.get("revision"):
             del annotations["istio.io/rev"]

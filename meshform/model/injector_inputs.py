@@ -32,6 +32,10 @@ class Input:
     data_keys: tuple[str, ...]  # data keys of the ConfigMap form, first found wins
 
 
+# Kubernetes keeps at most 1 MiB of data in a ConfigMap; its YAML (quoted, escaped) may be a few
+# times that, never tens of MiB: a bigger file is not the cluster's input, and is not read.
+MAX_INPUT_BYTES = 4 * 1024 * 1024
+
 # Per mesh mode, the inputs its injector reads (a mode without an entry takes none).
 INPUTS: dict[str, tuple[Input, ...]] = {
     "istio": (Input("values", "valuesFile", ("values",)), Input("meshConfig", "meshConfigFile", ("mesh",))),
@@ -59,16 +63,32 @@ def resolve(options: Mapping[str, Any], doc: Document, base: Path) -> dict[str, 
 
 
 def _version(mesh: str, opts: Mapping[str, Any]) -> list[Diagnostic]:
-    """MF320 now, located, when the inputs name a mesh version meshform has no templates for."""
+    """MF320 now, located, when the inputs name a mesh version meshform has no templates for; else
+    MF322 per input value of a type the mesh's injector refuses."""
     from meshform.modes import injection
 
-    if injection.wanted_version(mesh, opts) is None:
-        return []
     try:
-        injection.version_for(mesh, opts)
+        if injection.wanted_version(mesh, opts) is not None:
+            injection.version_for(mesh, opts)
     except MeshformError as exc:
         return list(exc.diagnostics)
-    return []
+    return _typed(mesh, opts)
+
+
+def _typed(mesh: str, options: Mapping[str, Any]) -> list[Diagnostic]:
+    """MF322 per value of the mesh's (loaded) injector inputs that its injector refuses for its type,
+    located where that input came from (its `<input>At`)."""
+    if mesh != "istio":
+        return []
+    from meshform.modes import istio_inject
+
+    found = []
+    for key, message in istio_inject.input_problems(options):
+        at = options.get(f"{key}At")
+        file, line, col = at if isinstance(at, list) and len(at) == 3 else (f"modeOptions.{mesh}.{key}", 0, 0)
+        hint = "give the value the type Istio's Values / MeshConfig declare for it, as istioctl would need"
+        found.append(Diagnostic(file, line, col, Level.ERROR, "MF322", message, hint=hint))
+    return found
 
 
 def _load(opts: dict[str, Any], spec: Input, doc: Document, at: Path) -> list[Diagnostic]:
@@ -106,6 +126,9 @@ def _from_file(
     if not os.path.isfile(path):
         why = "is a directory" if os.path.isdir(path) else "does not exist"
         raise MeshformError([_error(doc, at, "MF321", f"{spec.file} {path!r} {why}")])
+    if os.path.getsize(path) > MAX_INPUT_BYTES:
+        message = f"{spec.file} {path!r} is larger than a ConfigMap can hold (1 MiB of data)"
+        raise MeshformError([_error(doc, at, "MF322", message)])
     docs = [d for d in read_file(path) if d.data is not None]  # located MF00x inside the file
     if len(docs) != 1:
         message = f"{spec.file} {path!r} must hold one document (found {len(docs)})"
@@ -131,6 +154,9 @@ def _value(doc: Document, spec: Input) -> tuple[dict[str, Any], tuple[str, int, 
     if not isinstance(data, dict):
         raise MeshformError([Diagnostic(doc.file, line, col, Level.ERROR, "MF322", _shape(spec))])
     if data.get("kind") != "ConfigMap":
+        if "apiVersion" in data and "kind" in data:  # another object (a Secret, a Deployment), not a value
+            message = f"{_shape(spec)}, not a {data.get('kind')!s:.40}"
+            raise MeshformError([_error(doc, ("kind",), "MF322", message)])
         return data, (doc.file, line, col)
     held = data.get("data")
     key = next((k for k in spec.data_keys if isinstance(held, dict) and k in held), None)

@@ -113,6 +113,75 @@ def _defaults(version: str) -> dict[str, Any]:
     return loaded
 
 
+# ---------------------------------------------------------------------------------- input types
+
+# google.protobuf.Value fields: any scalar unmarshals (Istio's global.tag may be 1.31 or "1.31-dev").
+_ANY_SCALAR = frozenset({("values", "global", "tag")})
+_UINT32, _INT32 = 2**32, 2**31
+_DIGITS = re.compile(r"-?[0-9]+")
+
+
+def input_problems(options: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """(input key, message) per value in the user's `values` / `meshConfig` that Istio's injector
+    cannot unmarshal into its Values / MeshConfig types (protojson: a string field takes only a
+    string, an integer a number or its digits, a bool field a bool, a message or struct a mapping,
+    null leaves the default). The type of each key is the one of meshform's defaults for the version
+    (ProxyConfig's for meshConfig.defaultConfig); keys meshform does not read are not checked."""
+    from meshform.modes import injection
+
+    defaults = _defaults(injection.version_for(MESH, options))
+    schema = {
+        "values": defaults["values"],
+        "meshConfig": _merged(
+            {**defaults["meshConfig"], "defaultConfig": dict(_PROXY_DEFAULTS)}, defaults["meshConfig"]
+        ),
+    }
+    for key, expected in schema.items():
+        given = options.get(key)
+        if isinstance(given, Mapping):
+            yield from ((key, message) for message in _typed(expected, given, (key,)))
+
+
+def _typed(expected: Any, given: Any, path: tuple[str, ...]) -> Iterator[str]:
+    if given is None:
+        return
+    wanted = _type_wanted(expected, given, path)
+    if wanted is not None:
+        shown = json.dumps(given)[:60] if not isinstance(given, str) else repr(given[:60])
+        yield (
+            f"{path[0]} {'.'.join(path[1:])} is {shown} ({type(given).__name__}); Istio's injector "
+            f"reads {wanted} there and refuses to unmarshal anything else"
+        )
+    elif isinstance(expected, Mapping) and isinstance(given, Mapping):
+        for name, value in given.items():
+            if name in expected:
+                yield from _typed(expected[name], value, (*path, str(name)))
+
+
+def _type_wanted(expected: Any, given: Any, path: tuple[str, ...]) -> str | None:
+    """What the field wants, in words, when `given` is not it (None: it is)."""
+    if path in _ANY_SCALAR:
+        return None if isinstance(given, (str, int, float)) else "a scalar"
+    if isinstance(expected, Mapping):
+        return None if isinstance(given, Mapping) else "a mapping"
+    if isinstance(expected, list):
+        ok = isinstance(given, list) and all(isinstance(item, str) for item in given)
+        return None if ok else "a list of strings"
+    if isinstance(expected, bool):
+        return None if isinstance(given, bool) else "true or false"
+    if isinstance(expected, int):
+        number = given if isinstance(given, int) and not isinstance(given, bool) else None
+        if isinstance(given, str) and _DIGITS.fullmatch(given):
+            number = int(given)
+        low, high = (0, _UINT32) if path[0] == "values" else (-_INT32, _INT32)  # uint32 / int32 fields
+        return (
+            None
+            if number is not None and low <= number < high
+            else f"a whole number from {low} to {high - 1}"
+        )
+    return None if isinstance(given, str) else "a string"
+
+
 def _merged(base: Any, over: Any) -> Any:
     """`over` on top of `base`, mappings merged key by key (the injector's values are a full tree;
     a user's partial one fills from the defaults)."""
@@ -138,6 +207,53 @@ def _proxy_override(annotations: Mapping[str, Any]) -> dict[str, Any]:
     return found if isinstance(found, dict) else {}
 
 
+def _uint(text: str, bits: int) -> bool:
+    """Go's strconv.ParseUint(text, 10, bits) succeeds."""
+    return re.fullmatch(r"[0-9]+", text) is not None and int(text) < 2**bits
+
+
+def _ports(text: str) -> bool:
+    """Istio's parsePorts: empty, or comma-separated ports (each trimmed) of 0..65535."""
+    text = text.strip()
+    return not text or all(_uint(port.strip(), 16) for port in text.split(","))
+
+
+def _cidrs(text: str) -> bool:
+    """Istio's validateCIDRList: empty, or comma-separated address/bits prefixes (Go's netip)."""
+    import ipaddress
+
+    for cidr in text.split(",") if text else []:
+        address, _, bits = cidr.partition("/")
+        try:
+            network = ipaddress.ip_network(f"{address}/{bits}", strict=False)
+        except ValueError:
+            return False
+        if not re.fullmatch(r"[0-9]+", bits) or network.prefixlen != int(bits) or "%" in address:
+            return False
+    return True
+
+
+_GO_BOOLS = frozenset({"1", "t", "T", "TRUE", "true", "True", "0", "f", "F", "FALSE", "false", "False"})
+# The pod annotations Istio's injector validates before it injects (pkg/kube/inject/validate.go), each
+# with the check it applies and what it wants, in words; it refuses the pod when one fails.
+_ANNOTATION_RULES: dict[str, tuple[Any, str]] = {
+    "sidecar.istio.io/interceptionMode": (
+        lambda v: v in ("REDIRECT", "TPROXY", "NONE"),
+        "REDIRECT, TPROXY or NONE",
+    ),
+    "status.sidecar.istio.io/port": (lambda v: _uint(v.strip(), 16), "a port from 0 to 65535"),
+    "readiness.status.sidecar.istio.io/initialDelaySeconds": (lambda v: _uint(v, 32), "a whole number"),
+    "readiness.status.sidecar.istio.io/periodSeconds": (lambda v: _uint(v, 32), "a whole number"),
+    "readiness.status.sidecar.istio.io/failureThreshold": (lambda v: _uint(v, 32), "a whole number"),
+    "traffic.sidecar.istio.io/includeOutboundIPRanges": (lambda v: v == "*" or _cidrs(v), "* or CIDRs"),
+    "traffic.sidecar.istio.io/excludeOutboundIPRanges": (_cidrs, "comma-separated CIDRs"),
+    "traffic.sidecar.istio.io/includeInboundPorts": (lambda v: v == "*" or _ports(v), "* or ports"),
+    "traffic.sidecar.istio.io/excludeInboundPorts": (_ports, "comma-separated ports"),
+    "traffic.sidecar.istio.io/excludeOutboundPorts": (_ports, "comma-separated ports"),
+    "prometheus.istio.io/merge-metrics": (lambda v: v in _GO_BOOLS, "true or false"),
+}
+
+
 def override_problems(annotations: Mapping[str, Any]) -> Iterator[str]:
     """What meshform cannot pre-inject as the injector would, in words (MF323)."""
     for key in UNSUPPORTED:
@@ -153,14 +269,12 @@ def override_problems(annotations: Mapping[str, Any]) -> Iterator[str]:
             found = None
         if not isinstance(found, dict):
             yield f"annotation {PROXY_CONFIG} must hold a ProxyConfig mapping (YAML or JSON)"
-    for key in (
-        "status.sidecar.istio.io/port",
-        "readiness.status.sidecar.istio.io/initialDelaySeconds",
-        "readiness.status.sidecar.istio.io/periodSeconds",
-        "readiness.status.sidecar.istio.io/failureThreshold",
-    ):
-        if key in annotations and not str(annotations[key]).strip().isdigit():
-            yield f"annotation {key} must be a whole number, not {annotations[key]!r}"
+        else:
+            for message in _typed(dict(_PROXY_DEFAULTS), found, ("meshConfig", "defaultConfig")):
+                yield f"annotation {PROXY_CONFIG}: {message}"
+    for key, (valid, wanted) in _ANNOTATION_RULES.items():
+        if key in annotations and not valid(str(annotations[key])):
+            yield f"annotation {key} must be {wanted}, not {annotations[key]!r} (istioctl refuses it too)"
     for key in (
         "sidecar.istio.io/proxyCPU",
         "sidecar.istio.io/proxyMemory",
@@ -675,8 +789,11 @@ def _install(options: Mapping[str, Any]) -> tuple[str, dict[str, Any], dict[str,
 
 
 def _native(ctx: EnrollContext, annotations: Mapping[str, Any]) -> bool:
-    """Native sidecar: the pod's sidecar.istio.io/nativeSidecar, else modeOptions.istio.nativeSidecar
-    (default true: istiod injects native sidecars on every Kubernetes that supports them)."""
+    """Native sidecar: the pod's sidecar.istio.io/nativeSidecar, else modeOptions.istio.nativeSidecar,
+    default true. That is what the cluster's injector does by default: istiod's ENABLE_NATIVE_SIDECARS
+    is "auto", native when the pod's node runs Kubernetes >= 1.33 (the sidecar feature's GA). Offline
+    `istioctl kube-inject` sees no node and injects classic sidecars unless ENABLE_NATIVE_SIDECARS=true:
+    nativeSidecar: false reproduces that (and older nodes)."""
     found = annotations.get("sidecar.istio.io/nativeSidecar")
     if found is not None:
         return str(found) != "false"
@@ -1096,9 +1213,12 @@ def _rewrite_probes(
     mesh: Mapping[str, Any],
     sidecar: dict[str, Any],
 ) -> None:
+    # Probes move to the pod's status.sidecar.istio.io/port, else to the statusPort of the mesh's
+    # defaultConfig with the pod's proxy.istio.io/config applied (kube-inject applies it before the
+    # rewrite), not to a fixed 15020; MF323 has refused an annotation that is not a number.
     target = _status_port(mesh["defaultConfig"], {})
     try:
-        port = int(str(annotations.get("status.sidecar.istio.io/port", DEFAULT_STATUS_PORT)))
+        port = int(str(annotations.get("status.sidecar.istio.io/port", target)))
     except ValueError:
         port = target
     probers: dict[str, Any] = {}
