@@ -123,7 +123,7 @@ MODES_HEAD = "apiVersion: meshform.dev/v1alpha1\nkind: GovernanceModes\nmodes:\n
         (
             "config.yaml",
             "apiVersion: meshform.dev/v1alpha1\nkind: MeshTransformer\nmetadata: {name: t}\n"
-            "spec:\n  mode: istio\n  modeOptions:\n    istio: {weight: -.inf}\n",
+            "spec:\n  mode: istio\n  modeOptions:\n    istio: {nativeSidecar: .nan}\n",
             7,
         ),
     ],
