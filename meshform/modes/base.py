@@ -13,7 +13,7 @@ from fnmatch import fnmatchcase
 from typing import Any, Literal, Protocol
 
 from meshform.diagnostics import Level
-from meshform.policy.context import Capability, PolicyContext, Support
+from meshform.policy.context import Capability, PolicyContext, PolicyPort, Support
 from meshform.policy.records import EDGE_OVERRIDES, Traffic
 
 LABELS = "labels"
@@ -240,11 +240,8 @@ class ModeFacts:
         )
 
 
-@dataclass(frozen=True)
-class Port:
-    name: str
-    port: int
-    protocol: str  # http | http2 | grpc | tcp | udp
+# One record for a port, whether a policy or an enrollment reads it.
+Port = PolicyPort
 
 
 @dataclass(frozen=True)
