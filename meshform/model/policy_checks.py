@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from meshform.diagnostics import Diagnostic, Level
@@ -103,6 +104,31 @@ def zero_duration(path: Path, ms: int) -> str:
     return f"{field} 0s means nothing any mesh can carry ({why})"
 
 
+@dataclass(frozen=True)
+class _Run:
+    """What the checks of each component's mode share: the model, the locator, every mode, the
+    effective mode of each component and the modeOptions of each mode, and the enforcement."""
+
+    app: Application
+    at: Any
+    registry: Registry
+    mode_of: Mapping[str, Mode]
+    options_of: Mapping[str, Any]
+    strict: bool
+
+    def refusal(
+        self, where: Path, codes: tuple[str, str], message: str, left_out: str = "left out"
+    ) -> Diagnostic:
+        """What a mode cannot do, at `where`: under strict an error (`codes[0]`), under best-effort a
+        warning (`codes[1]`) saying what is `left out`."""
+        found: Diagnostic
+        if self.strict:
+            found = self.at.error(where, codes[0], message)
+        else:
+            found = self.at.error(where, codes[1], f"{message}; {left_out} (best-effort)", Level.WARNING)
+        return found
+
+
 def check(
     app: Application,
     at: Any,
@@ -114,6 +140,7 @@ def check(
     """Every policy misuse of the model. `mode_of` maps a component name to its effective mode and
     `options_of` a mode name to its modeOptions (semantics resolves both); `strict`: what a mode
     cannot enforce is an error (MF910), else a warning (MF911)."""
+    run = _Run(app, at, registry, mode_of, options_of, strict)
     dependents = {d.name for c in app.components for d in c.dependencies}
     for c in app.components:
         base: Path = (*COMPONENTS, c.index)
@@ -134,16 +161,14 @@ def check(
         if mode is None:
             continue
         tcp = r.tcp_only(p.protocol for p in c.ports)
-        yield from _capabilities(c, mode, c.policy.features(), base, at, registry, options_of, tcp, strict)
-        yield from _first_port(c, mode, base, at, strict)
-        yield from _identities(app, c, mode, mode_of, options_of, base, at, strict)
-        yield from _values(app, c, mode, base, at, registry, options_of, strict)
+        yield from _capabilities(run, c, mode, c.policy.features(), base, tcp)
+        yield from _first_port(run, c, mode, base)
+        yield from _identities(run, c, mode, base)
+        yield from _values(run, c, mode, base)
         for dep in c.dependencies:  # an edge's override is enforced by the caller's (this) mode
             where = (*base, "dependencies", dep.index)
             features = dep.traffic.features()
-            yield from _capabilities(
-                c, mode, features, where, at, registry, options_of, _tcp_edge(app, dep), strict, on_edge=True
-            )
+            yield from _capabilities(run, c, mode, features, where, _tcp_edge(app, dep), on_edge=True)
 
 
 def _tcp_edge(app: Application, dep: Dependency) -> bool:
@@ -228,7 +253,7 @@ def _l7_uses(t: r.Traffic, features: tuple[str, ...]) -> Iterator[tuple[Path, st
             )
 
 
-def _first_port(c: Component, mode: Mode, base: Path, at: Any, strict: bool) -> Iterator[Diagnostic]:
+def _first_port(run: _Run, c: Component, mode: Mode, base: Path) -> Iterator[Diagnostic]:
     """A mesh that registers the pod on its first port only (Consul) gives the whole service that
     port's protocol: L7 policy behind a TCP first port is refused (MF926, as MF910 under strict); an
     HTTP first port makes the other ports HTTP too, which a TCP port is not (MF927 is the mode's
@@ -244,31 +269,18 @@ def _first_port(c: Component, mode: Mode, base: Path, at: Any, strict: bool) -> 
             f"{first.protocol}), so the service is {first.protocol} and {feature} cannot act on its "
             "HTTP port"
         )
-        where = (*base, *_FEATURE_PATH[feature])
-        if strict:
-            yield at.error(where, "MF926", message)
-        else:
-            yield at.error(where, "MF926", message + "; left out (best-effort)", Level.WARNING)
+        yield run.refusal((*base, *_FEATURE_PATH[feature]), ("MF926", "MF926"), message)
 
 
-def _identities(
-    app: Application,
-    c: Component,
-    mode: Mode,
-    mode_of: Mapping[str, Mode],
-    options_of: Mapping[str, Any],
-    base: Path,
-    at: Any,
-    strict: bool,
-) -> Iterator[Diagnostic]:
+def _identities(run: _Run, c: Component, mode: Mode, base: Path) -> Iterator[Diagnostic]:
     """`allow: dependents` in a mode that authorizes by mesh identity: every dependent must be governed
     by a mode that presents one it admits (another mesh, kubernetes-native or builtin presents none of
     its identities, and would be refused: MF929, a warning and authorization left out under
     best-effort, since enforcing it would lock that dependent out)."""
-    options = options_of.get(mode.facts.name, {})
+    options = run.options_of.get(mode.facts.name, {})
     if c.authorization != r.ALLOW_DEPENDENTS or not mode.facts.supports(r.AUTHORIZATION, options):
         return
-    foreign = refused_dependents(app, c, mode, mode_of)
+    foreign = refused_dependents(run.app, c, mode, run.mode_of)
     if not foreign:
         return
     who = ", ".join(f"{name!r} ({m})" for name, m in foreign)
@@ -276,11 +288,7 @@ def _identities(
         f"{mode.facts.name} allows only callers with {mode.facts.identity} workload identities to reach "
         f"{c.name!r}, but its dependents {who} cannot present one: they would be refused"
     )
-    if strict:
-        yield at.error((*base, "authorization"), "MF929", message)
-    else:
-        message += "; authorization left out (best-effort)"
-        yield at.error((*base, "authorization"), "MF929", message, Level.WARNING)
+    yield run.refusal((*base, "authorization"), ("MF929", "MF929"), message, "authorization left out")
 
 
 def refused_dependents(
@@ -297,20 +305,17 @@ def refused_dependents(
 
 
 def _capabilities(
+    run: _Run,
     c: Component,
     mode: Mode,
     features: tuple[str, ...],
     base: Path,
-    at: Any,
-    registry: Registry,
-    options_of: Mapping[str, Any],
     tcp: bool,
-    strict: bool,
     on_edge: bool = False,
 ) -> Iterator[Diagnostic]:
     """MF910/MF911 for each feature `mode` cannot enforce; `tcp`: where no port speaks HTTP;
     `on_edge`: for one caller alone."""
-    options = options_of.get(mode.facts.name, {})
+    options = run.options_of.get(mode.facts.name, {})
     # A mode without edge overrides at all is refused once, at `dependencies` (EDGE_OVERRIDES).
     per_edge = on_edge and mode.facts.supports(r.EDGE_OVERRIDES, options)
     for feature in features:
@@ -320,7 +325,7 @@ def _capabilities(
             else mode.facts.supports(feature, options, tcp)
         ):
             continue
-        able = registry.able(feature, options_of, on_edge, tcp)
+        able = run.registry.able(feature, run.options_of, on_edge, tcp)
         cap = mode.facts.policy.get(feature)
         why = f" ({cap.note})" if cap and cap.note else ""
         if cap and cap.requires_option:
@@ -333,12 +338,7 @@ def _capabilities(
             what = f"{feature} for one caller alone ({c.name!r})"
             why = f" ({edge.note})" if edge and edge.note else ""
         message = f"{mode.facts.name} cannot enforce {what}{why}; modes that can: {', '.join(able) or 'none'}"
-        if strict:
-            yield at.error((*base, *_FEATURE_PATH[feature]), "MF910", message)
-        else:
-            yield at.error(
-                (*base, *_FEATURE_PATH[feature]), "MF911", message + "; left out (best-effort)", Level.WARNING
-            )
+        yield run.refusal((*base, *_FEATURE_PATH[feature]), ("MF910", "MF911"), message)
 
 
 # Where a value sits under `traffic` → the feature that carries it.
@@ -397,27 +397,15 @@ def _overlap(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
     return a[:n] == b[:n]
 
 
-def _values(
-    app: Application,
-    c: Component,
-    mode: Mode,
-    base: Path,
-    at: Any,
-    registry: Registry,
-    options_of: Mapping[str, Any],
-    strict: bool,
-) -> Iterator[Diagnostic]:
+def _values(run: _Run, c: Component, mode: Mode, base: Path) -> Iterator[Diagnostic]:
     """MF931 (strict) / MF932 (best-effort) at each declared value the component's mode cannot carry:
     its own traffic, and each dependency's override (rendered by this, the caller's, mode)."""
     tcp = r.tcp_only(p.protocol for p in c.ports)
     blocks = [((*base, "traffic"), c.traffic, False, tcp)]
     blocks += [
-        ((*base, "dependencies", d.index, "traffic"), d.traffic, True, _tcp_edge(app, d))
+        ((*base, "dependencies", d.index, "traffic"), d.traffic, True, _tcp_edge(run.app, d))
         for d in c.dependencies
     ]
     for where, traffic, on_edge, on_tcp in blocks:
-        for path, message in dropped_values(mode, traffic, registry, options_of, on_edge, on_tcp):
-            if strict:
-                yield at.error((*where, *path), "MF931", message)
-            else:
-                yield at.error((*where, *path), "MF932", message + "; left out (best-effort)", Level.WARNING)
+        for path, message in dropped_values(mode, traffic, run.registry, run.options_of, on_edge, on_tcp):
+            yield run.refusal((*where, *path), ("MF931", "MF932"), message)

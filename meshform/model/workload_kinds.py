@@ -167,7 +167,7 @@ def declared(doc: Document, entries_raw: list[dict[str, str]]) -> WorkloadKinds:
 
 def ungovernable(doc: Document, rules: list[dict[str, Any]], kinds: WorkloadKinds) -> Iterator[Diagnostic]:
     """A rule naming a kind that is no workload meshform knows would silently select nothing."""
-    import difflib
+    from meshform.suggest import closest  # lazily, as difflib was: core.workloads imports this module
 
     known = kinds.known_names()
     for i, rule in enumerate(rules):
@@ -175,7 +175,7 @@ def ungovernable(doc: Document, rules: list[dict[str, Any]], kinds: WorkloadKind
             if kinds.governs(name):
                 continue
             line, col = doc.position(("spec", "rules", i, "kinds", j))
-            close = difflib.get_close_matches(name, known, n=1)
+            close = closest(name, known, limit=1)  # the rule every "did you mean" follows
             guess = f"did you mean {close[0]!r}? " if close else ""
             message = f"rule {i + 1} names kind {name!r}, which is no workload kind meshform can govern"
             fix = (

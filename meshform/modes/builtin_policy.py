@@ -21,7 +21,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from meshform.modes import envoy
-from meshform.modes.policy_objects import whole_cap
+from meshform.modes.policy_objects import as_is, declared_fields, whole_cap
 from meshform.policy.bucket import token_bucket
 from meshform.policy.context import Edge, PolicyContext
 from meshform.policy.durations import proto_style
@@ -77,12 +77,7 @@ def inbound(rate_limit: RateLimit | None, stat: str) -> envoy.Policy:
 
 def route_fields(t: Traffic) -> dict[str, Any]:
     """RouteAction fields: the declared timeout (it covers every try) and the retry policy."""
-    out: dict[str, Any] = {}
-    if t.timeout_ms is not None:
-        out["timeout"] = proto_style(t.timeout_ms)
-    if t.retries is not None:
-        out["retry_policy"] = retry_policy(t.retries)
-    return out
+    return declared_fields(("timeout", t.timeout_ms, proto_style), ("retry_policy", t.retries, retry_policy))
 
 
 def retry_policy(r: Retries) -> dict[str, Any]:
@@ -121,12 +116,10 @@ def backends(edge: Edge, aliases: Mapping[str, str]) -> tuple[envoy.Backend, ...
 
 
 def cluster_fields(t: Traffic) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if t.circuit_breaker is not None:
-        out["circuit_breakers"] = circuit_breakers(t.circuit_breaker)
-    if t.outlier_detection is not None:
-        out["outlier_detection"] = outlier_detection(t.outlier_detection)
-    return out
+    return declared_fields(
+        ("circuit_breakers", t.circuit_breaker, circuit_breakers),
+        ("outlier_detection", t.outlier_detection, outlier_detection),
+    )
 
 
 def circuit_breakers(cb: CircuitBreaker) -> dict[str, Any]:
@@ -144,16 +137,12 @@ def circuit_breakers(cb: CircuitBreaker) -> dict[str, Any]:
 
 
 def outlier_detection(od: OutlierDetection) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if od.consecutive_5xx is not None:
-        out["consecutive_5xx"] = od.consecutive_5xx
-    if od.interval_ms is not None:
-        out["interval"] = proto_style(od.interval_ms)
-    if od.base_ejection_time_ms is not None:
-        out["base_ejection_time"] = proto_style(od.base_ejection_time_ms)
-    if od.max_ejection_percent is not None:
-        out["max_ejection_percent"] = whole_cap(od.max_ejection_percent)
-    return out
+    return declared_fields(
+        ("consecutive_5xx", od.consecutive_5xx, as_is),
+        ("interval", od.interval_ms, proto_style),
+        ("base_ejection_time", od.base_ejection_time_ms, proto_style),
+        ("max_ejection_percent", od.max_ejection_percent, whole_cap),
+    )
 
 
 # ------------------------------------------------------------------------------------- HTTP filters

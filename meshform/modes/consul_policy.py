@@ -24,6 +24,8 @@ from typing import Any
 from meshform.modes.base import Dropped, Finding
 from meshform.modes.policy_objects import (
     ROUNDED,
+    as_is,
+    declared_fields,
     percent_text,
     policy_object,
     whole_cap,
@@ -118,16 +120,12 @@ def _upstream(edge: Edge) -> dict[str, Any]:
 
 
 def _passive_health_check(od: r.OutlierDetection) -> dict[str, Any]:
-    check: dict[str, Any] = {}
-    if od.interval_ms is not None:
-        check["interval"] = go_style(od.interval_ms)
-    if od.consecutive_5xx is not None:
-        check["maxFailures"] = od.consecutive_5xx
-    if od.base_ejection_time_ms is not None:
-        check["baseEjectionTime"] = go_style(od.base_ejection_time_ms)
-    if od.max_ejection_percent is not None:
-        check["maxEjectionPercent"] = whole_cap(od.max_ejection_percent)
-    return check
+    return declared_fields(
+        ("interval", od.interval_ms, go_style),
+        ("maxFailures", od.consecutive_5xx, as_is),
+        ("baseEjectionTime", od.base_ejection_time_ms, go_style),
+        ("maxEjectionPercent", od.max_ejection_percent, whole_cap),
+    )
 
 
 def _fault_extension(fault: r.FaultInjection) -> dict[str, Any]:

@@ -37,6 +37,18 @@ def policy_object(
     return {"apiVersion": api_version, "kind": kind, "metadata": metadata, "spec": dict(spec)}
 
 
+def declared_fields(*fields: tuple[str, Any, Callable[[Any], Any]]) -> dict[str, Any]:
+    """`{name: convert(value)}` for each `(name, value, convert)` whose value the model declares (is
+    not None), in the order given: a mesh object's optional fields say nothing of what is left out,
+    so the mesh keeps its own default. `as_is` converts nothing."""
+    return {name: convert(value) for name, value, convert in fields if value is not None}
+
+
+def as_is(value: Any) -> Any:
+    """A value the mesh takes in the model's own unit (for `declared_fields`)."""
+    return value
+
+
 def whole_share(percent: float) -> int:
     """12.5 → 13, 0.2 → 1: a share of requests (Consul's fault percentages) where the mesh keeps
     whole percents. The nearest whole, half up, and a share that is not zero stays above zero."""

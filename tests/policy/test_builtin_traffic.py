@@ -18,25 +18,24 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from envoy_harness import (
-    IO_TIMEOUT,
+    QuietHandler,
     Reply,
-    bootstraps,
+    SidecarPorts,
+    builtin_application,
     call,
     free_ports,
-    render,
-    running_envoy,
-    serving,
+    running_mesh,
     stats,
     validate,
+    web_sidecar,
 )
 
 NAMESPACE = "mesh-policy"
@@ -84,9 +83,8 @@ class Scripted(ThreadingHTTPServer):
             return self.hits[key]
 
 
-class ScriptedHandler(BaseHTTPRequestHandler):
+class ScriptedHandler(QuietHandler):
     server: Scripted
-    timeout = IO_TIMEOUT
 
     def do_GET(self) -> None:
         query = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
@@ -104,19 +102,12 @@ class ScriptedHandler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             pass  # Envoy gave up on this try (a timeout): nobody is listening any more
 
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
 
 # --- the application model ---------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class Ports:
-    admin: int
-    health: int
-    inbound_base: int
-    outbound_base: int
+class Ports(SidecarPorts):
     web: int
     deps: dict[str, int]  # each dependency's Service port (and its local port in web's sidecar)
 
@@ -125,18 +116,9 @@ def app_model(p: Ports) -> str:
     """Every builtin policy, one dependency each, so each test reads its own cluster's stats. Two
     edges override their provider: `pertry` (2 retries, not 5) and `ejecting` (attempts: 0)."""
     d = p.deps
-    return f"""\
-apiVersion: meshform.dev/v1alpha1
-kind: Application
-metadata:
-  name: loopback
-  namespace: {NAMESPACE}
-spec:
-  governanceMode: builtin
-  modeOptions:
-    builtin: {{adminPort: {p.admin}, healthPort: {p.health}, inboundPortBase: {p.inbound_base},
-               outboundPortBase: {p.outbound_base}}}
-  components:
+    return (
+        builtin_application(NAMESPACE, p)
+        + f"""\
   - name: web
     image: example.invalid/web:1
     ports: [{{name: http, port: {p.web}}}]
@@ -199,6 +181,7 @@ spec:
     image: example.invalid/quota:1
     ports: [{{name: http, port: {d["quota"]}}}]
 """
+    )
 
 
 def aliases() -> dict[str, str]:
@@ -233,25 +216,15 @@ class Mesh:
 def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
     found = free_ports(5 + len(DEPENDENCIES))
     ports = Ports(*found[:5], deps=dict(zip(DEPENDENCIES, found[5:], strict=True)))
-    work = tmp_path_factory.mktemp("policy-mesh")
-    model = work / "app.yaml"
-    model.write_text(app_model(ports))
-    bootstrap = bootstraps(render(model, aliases()))["web"]
-    config = work / "web-bootstrap.yaml"
-    config.write_text(bootstrap)
+    _, config = web_sidecar(tmp_path_factory.mktemp("policy-mesh"), app_model(ports), aliases())
     servers = {
         name: Scripted((UPSTREAM, port), name) for name, port in ports.deps.items() if name != "reviews"
     }
     for version, address in VERSION_ADDRESS.items():
         servers[f"reviews-{version}"] = Scripted((address, ports.deps["reviews"]), version)
     servers["web"] = Scripted(("127.0.0.1", ports.web), "web")
-    with ExitStack() as stack:
-        for server in servers.values():
-            stack.enter_context(serving(server))
-        stack.enter_context(
-            running_envoy(config, work / "envoy.log", f"http://127.0.0.1:{ports.health}/healthz/ready")
-        )
-        yield Mesh(ports, bootstrap, servers)
+    with running_mesh(servers.values(), config, ports):
+        yield Mesh(ports, config.read_text(), servers)
 
 
 def delta(mesh: Mesh, action: Callable[[], Any]) -> tuple[Any, Counter[str]]:

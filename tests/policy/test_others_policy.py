@@ -68,11 +68,17 @@ def _annotations(obj: dict[str, Any]) -> dict[str, str]:
     return {k: v for k, v in notes.items() if k != status.STATUS}
 
 
-def _variant(tmp_path: Path, old: str, new: str, source: Path = APP) -> Path:
+STRICT = ("policyEnforcement: best-effort", "policyEnforcement: strict")
+
+
+def _variant(tmp_path: Path, *edits: tuple[str, str], source: Path = APP) -> Path:
+    """`source` with each (old, new) edit made in turn (each old must be there), as tmp_path/app.yaml."""
     text = source.read_text()
-    assert old in text
+    for old, new in edits:
+        assert old in text
+        text = text.replace(old, new)
     path = tmp_path / "app.yaml"
-    path.write_text(text.replace(old, new))
+    path.write_text(text)
     return path
 
 
@@ -162,14 +168,16 @@ def test_linkerd_objects() -> None:
     }
 
 
-def _ctx(traffic: r.Traffic, authorization: str | None = None, **kw: Any) -> PolicyContext:
+def _ctx(
+    traffic: r.Traffic, authorization: str | None = None, dependents: tuple[str, ...] = ("web",)
+) -> PolicyContext:
+    """Component `api` of `shop` with one HTTP port and this policy, depended on by `dependents`."""
     return PolicyContext(
         app="shop",
         component=peer("api"),
         ports=(PolicyPort("http", 8080, "http"),),
         policy=ComponentPolicy(traffic=traffic, authorization=authorization),
-        dependents=(peer("web"),),
-        **kw,
+        dependents=tuple(peer(name) for name in dependents),
     )
 
 
@@ -193,9 +201,7 @@ def test_linkerd_rate_limit_alone_opens_its_server() -> None:
 
 
 def test_linkerd_dependents_without_callers_deny_everyone() -> None:
-    ctx = PolicyContext(
-        "shop", peer("api"), (PolicyPort("http", 8080, "http"),), ComponentPolicy(authorization="dependents")
-    )
+    ctx = _ctx(r.Traffic(), r.ALLOW_DEPENDENTS, dependents=())
     assert _names(linkerd_policy.render(ctx)) == ["Server/api-http"]  # deny, and nobody allowed
 
 
@@ -348,7 +354,7 @@ def test_kuma_edge_overrides_target_the_callers_proxies() -> None:
 
 
 def test_kuma_real_mesh_services(tmp_path: Path) -> None:
-    app = _variant(tmp_path, "kuma: {mesh: payments}", "kuma: {mesh: payments, meshServices: Exclusive}")
+    app = _variant(tmp_path, ("kuma: {mesh: payments}", "kuma: {mesh: payments, meshServices: Exclusive}"))
     objects = _policy_objects(app, "kuma")
     ref = {"kind": "MeshService", "name": "reviews", "namespace": "shop", "sectionName": "http"}
     assert _one(objects, "MeshTimeout", "reviews")["spec"]["to"][0]["targetRef"] == ref
@@ -368,8 +374,7 @@ def test_kuma_http2_ports_say_their_protocol(tmp_path: Path) -> None:
     """`appProtocol: kubernetes.io/h2c` is unknown to Kuma, which would treat the port as tcp."""
     app = _variant(
         tmp_path,
-        "{name: http, port: 9080}, {name: admin",
-        "{name: h2, port: 9080, protocol: http2}, {name: admin",
+        ("{name: http, port: 9080}, {name: admin", "{name: h2, port: 9080, protocol: http2}, {name: admin"),
     )
     services = {o["metadata"]["name"]: o for o in _rendered(app, "kuma") if o["kind"] == "Service"}
     for name in ("reviews", "reviews-v1", "reviews-v2"):
@@ -494,8 +499,7 @@ def test_consul_attempts_zero_builds_no_retry_policy() -> None:
 
 
 def test_consul_without_enterprise_refuses_faults_and_rate_limits(tmp_path: Path) -> None:
-    app = _variant(tmp_path, "policyEnforcement: best-effort", "policyEnforcement: strict")
-    app.write_text(app.read_text().replace("consul: {enterprise: true}", "consul: {enterprise: false}"))
+    app = _variant(tmp_path, STRICT, ("consul: {enterprise: true}", "consul: {enterprise: false}"))
     result = run_cli("render", str(app), "--mode", "consul")
     assert result.returncode == 1 and result.stdout == b""
     err = result.stderr.decode()
@@ -547,9 +551,7 @@ def test_native_warns_that_a_network_policy_is_not_identity(tmp_path: Path) -> N
 
 
 def test_native_dependents_without_callers_admit_nothing() -> None:
-    ctx = PolicyContext(
-        "shop", peer("api"), (PolicyPort("http", 8080, "http"),), ComponentPolicy(authorization="dependents")
-    )
+    ctx = _ctx(r.Traffic(), r.ALLOW_DEPENDENTS, dependents=())
     (policy,) = MODES["kubernetes-native"].render_policy(ctx)
     assert policy["spec"]["ingress"] == []
 
@@ -558,7 +560,7 @@ def test_native_dependents_without_callers_admit_nothing() -> None:
 
 
 def test_strict_refuses_what_each_mode_cannot_do(tmp_path: Path) -> None:
-    app = _variant(tmp_path, "policyEnforcement: best-effort", "policyEnforcement: strict")
+    app = _variant(tmp_path, STRICT)
     expected = {
         "linkerd": [
             ":18:5: error MF910 linkerd cannot enforce dependencies[].traffic for 'web'",
@@ -581,8 +583,9 @@ def test_strict_refuses_what_each_mode_cannot_do(tmp_path: Path) -> None:
 
 
 def test_kuma_refuses_a_rate_limit_for_one_caller(tmp_path: Path) -> None:
-    app = _variant(tmp_path, "timeout: 1s\n", "timeout: 1s\n        rateLimit: {requestsPerSecond: 5}\n")
-    app.write_text(app.read_text().replace("policyEnforcement: best-effort", "policyEnforcement: strict"))
+    app = _variant(
+        tmp_path, ("timeout: 1s\n", "timeout: 1s\n        rateLimit: {requestsPerSecond: 5}\n"), STRICT
+    )
     result = run_cli("render", str(app), "--mode", "kuma")
     assert result.returncode == 1
     assert (
@@ -644,7 +647,7 @@ def _check(mode: str, objects: list[dict[str, Any]]) -> None:
 @pytest.mark.parametrize("mode", MODES_HERE)
 def test_every_object_validates_against_its_crd(mode: str, tmp_path: Path) -> None:
     _check(mode, _policy_objects(APP, mode))
-    real = _variant(tmp_path, "kuma: {mesh: payments}", "kuma: {mesh: payments, meshServices: Everywhere}")
+    real = _variant(tmp_path, ("kuma: {mesh: payments}", "kuma: {mesh: payments, meshServices: Everywhere}"))
     _check(mode, _policy_objects(real, mode))
 
 
