@@ -21,7 +21,7 @@ from meshform.model.application import Application
 from meshform.model.policy_checks import refused_dependents
 from meshform.model.semantics import COMPONENTS, Locator, effective_mode, effective_strategy, options_for
 from meshform.modes import Registry
-from meshform.modes.base import EnrollContext, Enrollment, Mode, ModeFacts
+from meshform.modes.base import EnrollContext, Enrollment, Finding, Mode, ModeFacts
 from meshform.policy.context import PolicyContext
 
 
@@ -125,8 +125,7 @@ def _govern_one(
     ctx = _context(app, choice, template, opts, usable)
     base = (*COMPONENTS, unit.component.index)
     diags = [
-        at.error((*base, f.field) if f.field else base, f.code, f.message, Level(f.level))
-        for f in mode.findings(ctx)
+        at.error(_finding_path(base, unit, f), f.code, f.message, Level(f.level)) for f in mode.findings(ctx)
     ]
     skipped = mode.facts.sidecar and template["spec"].get("hostNetwork") is True
     enrollment = Enrollment() if skipped else mode.enroll(ctx)
@@ -153,6 +152,18 @@ def _govern_one(
                 service, mode.facts.name, enrollment.service_target_ports, labels, annotations
             )
     return enrollment.objects, diags
+
+
+def _finding_path(base: tuple[Any, ...], unit: Unit, found: Finding) -> tuple[Any, ...]:
+    """Where a mode's finding is in the Application: at the annotation it is about (the version's
+    own, or the component's, as expand merges them), else at the field it names, else the component."""
+    if found.annotation:
+        version = unit.version
+        if found.annotation in version.annotations and unit.component.explicit_versions:
+            index = unit.component.versions.index(version)
+            return (*base, "versions", index, "annotations", found.annotation)
+        return (*base, "annotations", found.annotation)
+    return (*base, found.field) if found.field else base
 
 
 def _ungovern(template: dict[str, Any], services: tuple[dict[str, Any], ...]) -> None:
