@@ -201,20 +201,23 @@ def locate_value(item: Item, path: Path) -> tuple[int, int]:
     """Where the value of a mapping entry starts (`path` names the entry), for a finding about what
     the user wrote there; `locate`'s answer (the key, or the nearest parent) when that is unknown."""
     full = ("items", item.index, *path) if item.index >= 0 else path
-    found = _value_position(item.text, item.file, full) if item.text and path else None
+    found = value_position(item.text, item.file, full) if item.text and path else None
     if found is None:
         return locate(item, path)
     return item.line + found[0] - 1, found[1]
 
 
-def _value_position(text: str, file: str, path: Path) -> tuple[int, int] | None:
+def value_position(text: str, file: str, path: Path, index: int = 0) -> tuple[int, int] | None:
+    """Line and column (1-based, in `text`) where the value of the mapping entry `path` of the
+    `index`th document starts; None when the text does not have it. Reads the text again: for a
+    finding, never on the way to a result."""
     from meshform.yamlio.reader import load_round_trip
 
     try:
-        docs = [d for d in load_round_trip(text, file) if d is not None]
+        docs = load_round_trip(text, file)
     except MeshformError:
         return None
-    node = docs[0] if len(docs) == 1 else None
+    node = docs[index] if 0 <= index < len(docs) else None
     for step in path[:-1]:
         try:
             node = node[step]  # type: ignore[index]

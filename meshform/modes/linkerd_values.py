@@ -326,7 +326,7 @@ def _apply_resources(values: dict[str, Any], annotations: Mapping[str, str], not
         if ratio is None:
             notes.append(Note(key, annotations[key], "not a number"))
         else:
-            if 0.0 < ratio < 1.0:
+            if 0.0 < ratio < 1.0 or ratio != ratio:  # Go's range check lets NaN through (see MF353)
                 workers["maximumCPURatio"] = ratio
             else:
                 notes.append(Note(key, annotations[key], "must be between 0.0 and 1.0"))
