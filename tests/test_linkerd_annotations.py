@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -21,11 +22,13 @@ from typing import Any
 import pytest
 import yaml
 from conftest import ROOT, run_cli, transform_text
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from meshform.core.workloads import pod_template
 from meshform.diagnostics import Diagnostic
 from meshform.model.config import TransformConfig
-from meshform.modes import linkerd_annotations
+from meshform.modes import linkerd_annotations, linkerd_inject, linkerd_values
 
 OWN = ROOT / "tests" / "fixtures" / "linkerd"
 FAMILIES = sorted((OWN / "annotations").glob("*.yaml"))
@@ -237,3 +240,70 @@ def test_a_misspelt_key_names_the_one_linkerd_reads(key: str, means: str) -> Non
     (note,) = linkerd_annotations.problems({key: "1"}, VALUES, debug=False)
     assert note.kind == "unknown" and f"did you mean {means}?" in note.why
     assert means in linkerd_annotations.KNOWN
+
+
+# ------------------------------------------------------------------------------- hypothesis
+
+
+WORKLOAD = linkerd_inject.Workload("Deployment", "web", "shop")
+MERGED = linkerd_inject.with_defaults(VALUES, "edge-26.8")  # the values over the chart's defaults
+_VERSION_RULE = re.compile(r"[.a-zA-Z0-9-]*")  # Linkerd's alphaNumDashDot (or empty: the default)
+
+
+def injection(annotations: dict[str, str]) -> linkerd_inject.Injection | None:
+    """meshform's pre-injection of one pod with these annotations; None when it refuses them."""
+    template = {
+        "metadata": {"annotations": annotations},
+        "spec": {"containers": [{"name": "app", "image": "app:1", "ports": [{"containerPort": 8080}]}]},
+    }
+    try:
+        return linkerd_inject.inject(VALUES, "edge-26.8", WORKLOAD, template, "linkerd", "meshform test")
+    except linkerd_inject.RefusedAnnotations as exc:
+        assert all(n.kind in ("refused", "ignored", "unknown") for n in exc.notes)
+        return None
+
+
+def sidecar(found: linkerd_inject.Injection) -> dict[str, Any]:
+    return next(c for c in found.init_first + found.containers_first if c["name"] == "linkerd-proxy")
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(max_size=30))
+def test_a_proxy_version_reaches_the_pod_only_as_linkerd_accepts_it(version: str) -> None:
+    found = injection({"config.linkerd.io/proxy-version": version})
+    if found is not None:
+        assert _VERSION_RULE.fullmatch(version)
+        expected = version or MERGED["linkerdVersion"]
+        assert sidecar(found)["image"] == f"{MERGED['proxy']['image']['name']}:{expected}"
+        assert found.annotations["linkerd.io/proxy-version"] == expected
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(st.integers(-(2**40), 2**40).map(str), st.text(max_size=12)))
+def test_an_admin_port_is_a_tcp_port_or_linkerds_default(text: str) -> None:
+    found = injection({"config.linkerd.io/admin-port": text})
+    number = linkerd_values.go_int(text, 32)
+    if found is None:
+        assert number is not None and not 1 <= number <= 65535
+        return
+    ports = {p["name"]: p["containerPort"] for p in sidecar(found)["ports"]}
+    assert ports["linkerd-admin"] == (MERGED["proxy"]["ports"]["admin"] if number is None else number)
+    assert 1 <= ports["linkerd-admin"] <= 65535
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(alphabet='0123456789,- \n"+', max_size=20))
+def test_skip_ports_reach_proxy_init_only_as_a_list_of_ports_and_ranges(text: str) -> None:
+    found = injection({"config.linkerd.io/skip-outbound-ports": text})
+    if found is None:
+        return
+    init = next(c for c in found.init_first + found.init_last if c["name"] == "linkerd-init")
+    args = init["args"]
+    if text == "":
+        assert "--outbound-ports-to-ignore" not in args
+        return
+    assert args[args.index("--outbound-ports-to-ignore") + 1] == text
+    for item in text.split(","):
+        low, _, high = item.partition("-")
+        assert low.lstrip("+").isdigit() and (not high or high.lstrip("+").isdigit())
+        assert 0 <= int(low) <= int(high or low) <= 65535

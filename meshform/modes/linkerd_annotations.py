@@ -24,6 +24,7 @@ from meshform.modes.linkerd_values import (
     ALPHA,
     BETA,
     CONFIG,
+    IGNORED,
     REFUSED,
     UNKNOWN,
     Note,
@@ -115,6 +116,8 @@ _DURATIONS = (
 )
 _RESOURCES = ("cpu", "memory", "ephemeral-storage")
 _MAX_ID = 2**31 - 1  # runAsUser / runAsGroup: Kubernetes takes 0..2147483647
+INJECT = "linkerd.io/inject"
+_INJECT_VALUES = ("enabled", "disabled", "ingress")  # pkg/inject/report.go ValidInjectAnnotationValues
 
 
 def problems(annotations: Mapping[str, str], values: Mapping[str, Any], debug: bool) -> list[Note]:
@@ -123,6 +126,14 @@ def problems(annotations: Mapping[str, str], values: Mapping[str, Any], debug: b
     `values` the values after the overrides (for a request against its limit); `debug`: whether the
     debug container is injected (its image annotations matter only then)."""
     notes = [_unknown(key, text) for key, text in annotations.items() if _is_unknown(key)]
+    inject = annotations.get(INJECT)
+    if inject is not None and inject not in ("", *_INJECT_VALUES):
+        # `linkerd inject` reads only "disabled" and "ingress" and injects; the webhook would skip it.
+        why = (
+            f"not one of {', '.join(_INJECT_VALUES)} (`linkerd inject` injects whatever it says; Linkerd's "
+            "webhook would leave such a pod uninjected)"
+        )
+        notes.append(Note(INJECT, inject, why, IGNORED))
     for key, text in annotations.items():
         if key.startswith(CONFIG):
             why = _refusal(key.removeprefix(CONFIG), text, debug)

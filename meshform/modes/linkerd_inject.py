@@ -402,7 +402,9 @@ def inject(
     )
     close_wait = _close_wait(annotations, v, notes)
     debug = _debug_wanted(annotations, notes)
-    if notes or any(str(k).startswith(linkerd_values.PREFIXES) for k in annotations):
+    if notes or any(
+        str(k).startswith(linkerd_values.PREFIXES) or k == linkerd_annotations.INJECT for k in annotations
+    ):
         texts = {str(k): linkerd_values.as_text(a) for k, a in annotations.items()}
         notes += linkerd_annotations.problems(texts, v, debug)
     if any(n.kind == REFUSED for n in notes):
