@@ -354,8 +354,8 @@ DOCS: dict[str, CodeDoc] = {
         "The linkerd-config values meshform pre-injects from cannot render the proxy: Linkerd's chart "
         "refuses a value (an unknown proxyInit.iptablesMode, a value of the wrong type, no "
         "identityTrustAnchorsPEM, a tracing collector without endpoint), or enrollment sidecar was given "
-        "no values at all. (A pod annotation the values cannot serve, such as close-wait-timeout without "
-        "proxyInit.runAsRoot, is MF353 at that annotation.)",
+        "no values at all. A pod annotation the values cannot serve, such as close-wait-timeout without "
+        "proxyInit.runAsRoot, is MF353 at that annotation.",
         "The proxy Linkerd's webhook writes depends on these values (trust anchor, ports, images, init "
         "mode); meshform writes what `linkerd inject` writes from them or nothing, never a sidecar built "
         "from guessed values.",
@@ -378,8 +378,8 @@ DOCS: dict[str, CodeDoc] = {
         "meshform writes what `linkerd inject` writes or nothing; a pod that `kubectl apply` or the kubelet "
         "refuses is not worth writing, and a value that breaks Linkerd's patch is never pasted into YAML. "
         "The error is located at the annotation's value; the workload is left as it was and the run exits 1.",
-        "k8s/web.yaml:9:39: error MF353 config.linkerd.io/admin-port: '99999' is port 99999 is not a TCP "
-        "port 1-65535 (Kubernetes refuses such a containerPort): not pre-injected",
+        "k8s/web.yaml:9:39: error MF353 config.linkerd.io/admin-port: '99999': port 99999 is not a TCP "
+        "port 1-65535 (Kubernetes refuses such a containerPort); the workload is not pre-injected",
     ),
     "MF354": _d(
         "Under linkerd with enrollment sidecar, a config.linkerd.io annotation has a value Linkerd cannot "
