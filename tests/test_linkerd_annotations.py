@@ -307,3 +307,20 @@ def test_skip_ports_reach_proxy_init_only_as_a_list_of_ports_and_ranges(text: st
         low, _, high = item.partition("-")
         assert low.lstrip("+").isdigit() and (not high or high.lstrip("+").isdigit())
         assert 0 <= int(low) <= int(high or low) <= 65535
+
+
+def test_a_trace_attribute_with_a_line_break_is_refused_when_tracing_is_on() -> None:
+    """Linkerd writes `<name>=<value>` lines into a YAML block scalar: a line break ends the block."""
+    tracing = {
+        "enabled": True,
+        "collector": {
+            "endpoint": "collector.tracing:4317",
+            "meshIdentity": {"serviceAccountName": "otel", "namespace": "tracing"},
+        },
+    }
+    values = {**VALUES, "proxy": {**VALUES["proxy"], "tracing": tracing}}
+    text = one_deployment({"resource.opentelemetry.io/team": "ledger\nprivileged: true"})
+    _, diags = transform_text(text, config(values))
+    assert [(d.code, d.line, d.col) for d in diags] == [("MF353", 10, 41)]
+    _, diags = transform_text(text, config())  # without tracing Linkerd does not read it
+    assert diags == []

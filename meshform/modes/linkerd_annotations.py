@@ -26,6 +26,7 @@ from meshform.modes.linkerd_values import (
     CONFIG,
     IGNORED,
     REFUSED,
+    TRACE_PREFIX,
     UNKNOWN,
     Note,
     go_duration,
@@ -139,6 +140,7 @@ def problems(annotations: Mapping[str, str], values: Mapping[str, Any], debug: b
             why = _refusal(key.removeprefix(CONFIG), text, debug)
             if why:
                 notes.append(Note(key, text, why, REFUSED))
+    notes += _trace_attributes(annotations, values)
     notes += _requests_over_limits(annotations, values)
     notes += _too_large(annotations)
     return notes
@@ -304,6 +306,21 @@ _FIXED: dict[str, Callable[[str], str]] = {
     "proxy-cpu-ratio-limit": _ratio,
     "proxy-additional-env": _env,
 }
+
+
+def _trace_attributes(annotations: Mapping[str, str], values: Mapping[str, Any]) -> list[Note]:
+    """With tracing on, Linkerd writes each resource.opentelemetry.io/<name> annotation as a line
+    `<name>=<value>` of a YAML block scalar: a line break in the value ends the block, and Linkerd's
+    patch no longer parses."""
+    tracing = (values.get("proxy") or {}).get("tracing")
+    if not (isinstance(tracing, dict) and tracing.get("enabled")):
+        return []
+    why = "a value with a line break, which breaks Linkerd's trace attributes (one line per annotation)"
+    return [
+        Note(key, text, why, REFUSED)
+        for key, text in annotations.items()
+        if key.startswith(TRACE_PREFIX) and ("\n" in text or "\r" in text)
+    ]
 
 
 def _requests_over_limits(annotations: Mapping[str, str], values: Mapping[str, Any]) -> list[Note]:

@@ -402,9 +402,7 @@ def inject(
     )
     close_wait = _close_wait(annotations, v, notes)
     debug = _debug_wanted(annotations, notes)
-    if notes or any(
-        str(k).startswith(linkerd_values.PREFIXES) or k == linkerd_annotations.INJECT for k in annotations
-    ):
+    if notes or any(_read_by_linkerd(str(k)) for k in annotations):
         texts = {str(k): linkerd_values.as_text(a) for k, a in annotations.items()}
         notes += linkerd_annotations.problems(texts, v, debug)
     if any(n.kind == REFUSED for n in notes):
@@ -472,6 +470,12 @@ def inject(
         injection.init_last.append(first)
         (injection.containers_first if proxy.get("await") else injection.containers_last).append(sidecar)
     return injection
+
+
+def _read_by_linkerd(key: str) -> bool:
+    """An annotation whose value meshform.modes.linkerd_annotations checks."""
+    prefixes = (*linkerd_values.PREFIXES, linkerd_values.TRACE_PREFIX)
+    return key.startswith(prefixes) or key == linkerd_annotations.INJECT
 
 
 def _debug_wanted(annotations: Mapping[str, Any], notes: list[Note]) -> bool:
