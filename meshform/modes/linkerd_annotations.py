@@ -14,7 +14,6 @@ The rules for a version, a pull policy, a log level and a port list are Linkerd'
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
 import re
 from collections.abc import Callable, Mapping
@@ -34,6 +33,7 @@ from meshform.modes.linkerd_values import (
     go_int,
     quantity,
 )
+from meshform.suggest import closest
 
 # Every annotation under Linkerd's config prefixes that Linkerd reads (pkg/k8s/labels.go).
 KNOWN = frozenset(
@@ -165,8 +165,8 @@ def _is_unknown(key: str) -> bool:
 def _unknown(key: str, text: str) -> Note:
     prefix = next(p for p in (CONFIG, ALPHA, BETA) if key.startswith(p))
     names = sorted(k.removeprefix(CONFIG) for k in KNOWN if k.startswith(CONFIG))
-    close = difflib.get_close_matches(key.removeprefix(prefix).removeprefix("proxy-"), names, 1, 0.75)
-    close = close or difflib.get_close_matches(key.removeprefix(prefix), names, 1, 0.75)
+    name = key.removeprefix(prefix)  # a misspelling often adds the "proxy-" other keys have
+    close = closest(name.removeprefix("proxy-"), names, 1) or closest(name, names, 1)
     hint = f" (did you mean {CONFIG}{close[0]}?)" if close else ""
     return Note(key, text, f"not an annotation Linkerd reads{hint}", UNKNOWN)
 
