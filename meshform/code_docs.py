@@ -353,9 +353,9 @@ DOCS: dict[str, CodeDoc] = {
     "MF352": _d(
         "The linkerd-config values meshform pre-injects from cannot render the proxy: Linkerd's chart "
         "refuses a value (an unknown proxyInit.iptablesMode, a value of the wrong type, no "
-        "identityTrustAnchorsPEM, a tracing collector without endpoint), a pod annotation needs a setting "
-        "the values lack (close-wait-timeout needs proxyInit.runAsRoot), or enrollment sidecar was given "
-        "no values at all.",
+        "identityTrustAnchorsPEM, a tracing collector without endpoint), or enrollment sidecar was given "
+        "no values at all. A pod annotation the values cannot serve, such as close-wait-timeout without "
+        "proxyInit.runAsRoot, is MF353 at that annotation.",
         "The proxy Linkerd's webhook writes depends on these values (trust anchor, ports, images, init "
         "mode); meshform writes what `linkerd inject` writes from them or nothing, never a sidecar built "
         "from guessed values.",
@@ -364,6 +364,41 @@ DOCS: dict[str, CodeDoc] = {
         "Give the cluster's own values: `kubectl -n linkerd get configmap linkerd-config -o yaml > "
         "linkerd-config.yaml` and set modeOptions.linkerd.valuesFile to that file. Without any values the "
         "message says so: `enrollment sidecar of Deployment web needs the cluster's linkerd-config`.",
+    ),
+    "MF353": _d(
+        "Under linkerd with enrollment sidecar, a config.linkerd.io annotation of the pod has a value "
+        "Linkerd would write into the pod although the pod could not run with it: Linkerd's own patch "
+        "breaks on it (a proxy version is written raw into a JSON string, the image and pull policy "
+        "unquoted into YAML), its chart refuses it (proxy-log-http-headers, a close-wait-timeout without "
+        "proxyInit.runAsRoot), Kubernetes refuses the pod (a port outside 1-65535, a runAsUser outside "
+        "0-2147483647 or root under runAsNonRoot, a request above its limit, an annotation longer than "
+        "Kubernetes' 256 KiB), or the proxy or proxy-init cannot start (a port list or subnet they cannot "
+        "parse, a negative duration). Versions, pull policies, log levels and port lists are checked with "
+        "Linkerd's own CLI rules.",
+        "meshform writes what `linkerd inject` writes or nothing; a pod that `kubectl apply` or the kubelet "
+        "refuses is not worth writing, and a value that breaks Linkerd's patch is never pasted into YAML. "
+        "The error is located at the annotation's value; the workload is left as it was and the run exits 1.",
+        "k8s/web.yaml:9:39: error MF353 config.linkerd.io/admin-port: '99999': port 99999 is not a TCP "
+        "port 1-65535 (Kubernetes refuses such a containerPort); the workload is not pre-injected",
+    ),
+    "MF354": _d(
+        "Under linkerd with enrollment sidecar, a config.linkerd.io annotation has a value Linkerd cannot "
+        "read (a port that is no number, a duration, quantity or boolean Go cannot parse, an opaque-ports "
+        "item that is no port or range, a policy or switch outside its words). Linkerd then injects as if "
+        "the annotation were not there (it logs a warning, or says nothing), and so does meshform.",
+        "The pod gets the linkerd-config value, not the one the annotation seems to ask for; meshform says "
+        "so where Linkerd stays silent.",
+        "k8s/web.yaml:9:39: warning MF354 config.linkerd.io/inbound-port: '{{ 7*7 }}' is not a port "
+        "number; Linkerd ignores it and injects as if it were not there",
+    ),
+    "MF355": _d(
+        "Under linkerd with enrollment sidecar, the pod has an annotation under config.linkerd.io/ (or the "
+        "alpha and beta prefixes) that Linkerd does not read, such as config.linkerd.io/proxy-admin-port "
+        "for config.linkerd.io/admin-port.",
+        "A misspelt override is silently without effect in Linkerd; meshform names the annotation it "
+        "probably means.",
+        "k8s/web.yaml:9:40: warning MF355 config.linkerd.io/proxy-admin-port: not an annotation Linkerd "
+        "reads (did you mean config.linkerd.io/admin-port?); Linkerd injects as if it were not there",
     ),
     "MF401": _d(
         "A hostNetwork workload is under a mode its mesh does not apply to hostNetwork pods.",

@@ -194,6 +194,24 @@ CODES: dict[str, Code] = {
             "linkerd-values",
             "fix the linkerd-config values: Linkerd's chart refuses to render the proxy with them",
         ),
+        Code(
+            "MF353",
+            "linkerd-annotation-refused",
+            "give the config.linkerd.io annotation a value the pod can run with (the message says which "
+            "values are), or remove it to use the linkerd-config value",
+        ),
+        Code(
+            "MF354",
+            "linkerd-annotation-ignored",
+            "fix the config.linkerd.io annotation's value (Linkerd ignores what it cannot read), or remove "
+            "it: the proxy gets the linkerd-config value either way",
+        ),
+        Code(
+            "MF355",
+            "linkerd-annotation-unknown",
+            "spell the annotation as Linkerd does (see the did-you-mean), or remove it: Linkerd does not "
+            "read it",
+        ),
         Code("MF401", "host-network", "sidecar meshes skip hostNetwork pods; use kubernetes-native for it"),
         Code("MF402", "udp-port", "sidecars do not proxy UDP; the port bypasses the mesh"),
         Code(

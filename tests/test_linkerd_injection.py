@@ -427,7 +427,8 @@ def test_close_wait_timeout_needs_a_root_init_container() -> None:
         "metadata: {labels: {app: old}, annotations: {config.linkerd.io/close-wait-timeout: 90s}}",
     )
     _, diags = transform_text(text, config(OWN_VALUES))
-    assert [d.code for d in diags if d.level == "error"] == ["MF352"]
+    assert [d.code for d in diags if d.level == "error"] == ["MF353"]  # at the annotation that needs it
+    assert diags[0].path.endswith("config.linkerd.io/close-wait-timeout") and "runAsRoot" in diags[0].message
     out, _ = inject(text, {**OWN_VALUES, "proxyInit": {"runAsRoot": True}})
     init = spec_of(docs(out)[0])["initContainers"][0]
     assert init["args"][-2:] == ["--timeout-close-wait-secs", "90"]
@@ -441,7 +442,7 @@ def test_an_override_linkerd_ignores_is_a_warning_and_is_ignored() -> None:
         "{config.linkerd.io/proxy-outbound-connect-timeout: soon}}",
     )
     out, diags = inject(text, OWN_VALUES)
-    assert [(d.code, d.level) for d in diags] == [("MF323", "warning")]
+    assert [(d.code, d.level) for d in diags] == [("MF354", "warning")]
     assert env(proxy(docs(out)[0]))["LINKERD2_PROXY_OUTBOUND_CONNECT_TIMEOUT"] == "1000ms"
 
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from meshform.core import admission, status
+from meshform.core import admission, shapes, status
 from meshform.core.expand import Expansion, Unit
 from meshform.core.identity import problems as identity_problems
 from meshform.core.identity import service_account
@@ -21,8 +21,9 @@ from meshform.model.application import Application
 from meshform.model.policy_checks import refused_dependents
 from meshform.model.semantics import COMPONENTS, Locator, effective_mode, effective_strategy, options_for
 from meshform.modes import Registry
-from meshform.modes.base import EnrollContext, Enrollment, Mode, ModeFacts
+from meshform.modes.base import EnrollContext, Enrollment, Finding, Mode, ModeFacts
 from meshform.policy.context import PolicyContext
+from meshform.yamlio.reader import Path
 
 
 @dataclass(frozen=True)
@@ -124,10 +125,7 @@ def _govern_one(
         usable = replace(usable, policy=replace(usable.policy, authorization=None))
     ctx = _context(app, choice, template, opts, usable)
     base = (*COMPONENTS, unit.component.index)
-    diags = [
-        at.error((*base, f.field) if f.field else base, f.code, f.message, Level(f.level))
-        for f in mode.findings(ctx)
-    ]
+    diags = [_located(at, _finding_path(base, unit, f), f) for f in mode.findings(ctx)]
     skipped = mode.facts.sidecar and template["spec"].get("hostNetwork") is True
     enrollment = Enrollment() if skipped else mode.enroll(ctx)
     if app.owns_namespace:
@@ -153,6 +151,31 @@ def _govern_one(
                 service, mode.facts.name, enrollment.service_target_ports, labels, annotations
             )
     return enrollment.objects, diags
+
+
+def _located(at: Locator, path: Path, found: Finding) -> Diagnostic:
+    """A mode's finding at `path`; one about an annotation at the annotation's value (the user wrote
+    the value; the key only says which)."""
+    diag = at.error(path, found.code, found.message, Level(found.level))
+    key = at.doc.positions.get(path)
+    if not found.annotation or key is None or not at.doc.text:
+        return diag
+    value = shapes.value_position(at.doc.text, at.doc.file, path, at.doc.index)
+    if value is None or not key[0] <= value[0] <= key[0] + 1:  # not this document's entry after all
+        return diag
+    return replace(diag, line=value[0], col=value[1])
+
+
+def _finding_path(base: Path, unit: Unit, found: Finding) -> Path:
+    """Where a mode's finding is in the Application: at the annotation it is about (the version's
+    own, or the component's, as expand merges them), else at the field it names, else the component."""
+    if found.annotation:
+        version = unit.version
+        if found.annotation in version.annotations and unit.component.explicit_versions:
+            index = unit.component.versions.index(version)
+            return (*base, "versions", index, "annotations", found.annotation)
+        return (*base, "annotations", found.annotation)
+    return (*base, found.field) if found.field else base
 
 
 def _ungovern(template: dict[str, Any], services: tuple[dict[str, Any], ...]) -> None:

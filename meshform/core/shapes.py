@@ -197,6 +197,39 @@ def locate(item: Item, path: Path) -> tuple[int, int]:
     )
 
 
+def locate_value(item: Item, path: Path) -> tuple[int, int]:
+    """Where the value of a mapping entry starts (`path` names the entry), for a finding about what
+    the user wrote there; `locate`'s answer (the key, or the nearest parent) when that is unknown."""
+    full = ("items", item.index, *path) if item.index >= 0 else path
+    found = value_position(item.text, item.file, full) if item.text and path else None
+    if found is None:
+        return locate(item, path)
+    return item.line + found[0] - 1, found[1]
+
+
+def value_position(text: str, file: str, path: Path, index: int = 0) -> tuple[int, int] | None:
+    """Line and column (1-based, in `text`) where the value of the mapping entry `path` of the
+    `index`th document starts; None when the text does not have it. Reads the text again: for a
+    finding, never on the way to a result."""
+    from meshform.yamlio.reader import load_round_trip
+
+    try:
+        docs = load_round_trip(text, file)
+    except MeshformError:
+        return None
+    node = docs[index] if 0 <= index < len(docs) else None
+    for step in path[:-1]:
+        try:
+            node = node[step]  # type: ignore[index]
+        except (KeyError, IndexError, TypeError):
+            return None
+    lc = getattr(node, "lc", None)
+    if lc is None or not isinstance(node, dict) or path[-1] not in node:
+        return None
+    line, col = lc.value(path[-1])
+    return line + 1, col + 1
+
+
 def located(problem: Problem, file: str, text: str) -> Diagnostic:
     """The problem as a diagnostic at its node in a file's text."""
     line, col = position(text, file, problem.path)

@@ -38,7 +38,7 @@ from meshform.model.policy_checks import dropped_values
 from meshform.model.schema import json_path
 from meshform.model.workload_kinds import group_of
 from meshform.modes import Registry
-from meshform.modes.base import SIDECAR, EnrollContext, Enrollment, Mode, ModeFacts, Port
+from meshform.modes.base import SIDECAR, EnrollContext, Enrollment, Finding, Mode, ModeFacts, Port
 from meshform.objects import Item, resource_ref
 from meshform.policy.context import Peer, PolicyContext, context_from_json
 from meshform.policy.records import ALLOW_DEPENDENTS, L7_FEATURES
@@ -559,9 +559,7 @@ class Transformer:
             owner = bool(recorded.get("owner")) if recorded is not None else False
             ctx = self._context(item, template, mode, plan.strategy, declared, usable, owner)
             ports = ctx.ports
-            self.diagnostics += (
-                item.diagnostic(Level(f.level), f.code, f.message) for f in mode.findings(ctx)
-            )
+            self.diagnostics += (self._finding(item, f) for f in mode.findings(ctx))
             if not (mode.facts.sidecar and template["spec"].get("hostNetwork") is True):
                 enrollment = mode.enroll(ctx)
                 ns = str(_meta(item.obj).get("namespace", ""))
@@ -589,6 +587,15 @@ class Transformer:
         item.added = enrollment.objects
         if not enrollment.is_empty():
             self._identity(item, template, mode.facts, services)
+
+    def _finding(self, item: Item, found: Finding) -> Diagnostic:
+        """A mode's finding, at the pod template annotation it is about (if it names one)."""
+        diag = item.diagnostic(Level(found.level), found.code, found.message)
+        if not found.annotation:
+            return diag
+        path = (*template_path(item.obj, self.kinds), "metadata", "annotations", found.annotation)
+        line, col = shapes.locate_value(item, path)
+        return replace(diag, line=line, col=col, path=json_path(path))
 
     def _identity(self, item: Item, template: dict[str, Any], facts: ModeFacts, services: list[Item]) -> None:
         """A mode naming workloads after their Service (Consul): say where the input cannot satisfy it;

@@ -346,6 +346,7 @@ class Finding:
     level: str
     message: str
     field: str = ""
+    annotation: str = ""  # the pod template annotation it is about, where it is located
 
 
 class Mode(Protocol):

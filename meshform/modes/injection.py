@@ -73,4 +73,5 @@ def render(mesh: str, version: str, name: str, values: Mapping[str, Any]) -> dic
     from meshform.modes.templating import render_mapping
     from meshform.resources import mesh_template
 
-    return render_mapping(mesh_template(mesh, version, name), values, f"templates/{mesh}/{version}/{name}")
+    source = f"templates/{mesh}/{version}/{name}"
+    return render_mapping(mesh_template(mesh, version, name), values, source, own=True)

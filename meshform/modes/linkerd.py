@@ -123,7 +123,7 @@ def _pre_injected(ctx: EnrollContext) -> Enrollment:
     when provenance asks what a record of this mode may name, the pod is the injected one."""
     try:
         found = _injection(replace(ctx, pod_spec=linkerd_inject.without_own(ctx.pod_spec)))
-    except (linkerd_inject.Refused, linkerd_values.ValuesError):
+    except (linkerd_inject.Refused, linkerd_inject.RefusedAnnotations, linkerd_values.ValuesError):
         return Enrollment()
     return Enrollment(
         labels=found.labels,
@@ -142,6 +142,9 @@ def _injection_findings(facts: ModeFacts, ctx: EnrollContext) -> Iterator[Findin
     from completing) and the overrides Linkerd ignores."""
     try:
         found = _injection(ctx)
+    except linkerd_inject.RefusedAnnotations as exc:
+        yield from _notes(exc.notes)
+        return
     except linkerd_inject.Refused as exc:
         code = "MF350" if ctx.pod_spec.get("hostNetwork") is True else "MF351"
         yield Finding(code, "error", f"linkerd cannot inject {ctx.kind} {ctx.workload_name}: {exc}")
@@ -159,12 +162,34 @@ def _injection_findings(facts: ModeFacts, ctx: EnrollContext) -> Iterator[Findin
         return
     native = not (found.containers_first or found.init_last)
     yield from sidecar_findings(replace(facts, native_sidecar=native), ctx)
-    for note in found.ignored:
-        yield Finding(
-            "MF323",
-            "warning",
-            f"{note.annotation}: {note.value!r} is {note.why}; Linkerd ignores it and injects without it",
+    yield from _notes(found.ignored)
+
+
+# What meshform says of an annotation, by the note's kind (meshform.modes.linkerd_values.Note).
+_SAYS = {
+    linkerd_values.REFUSED: ("MF353", "error", "{key}: {value}: {why}; the workload is not pre-injected"),
+    linkerd_values.IGNORED: (
+        "MF354",
+        "warning",
+        "{key}: {value} is {why}; Linkerd ignores it and injects as if it were not there",
+    ),
+    linkerd_values.UNKNOWN: ("MF355", "warning", "{key}: {why}; Linkerd injects as if it were not there"),
+}
+
+
+def _notes(notes: tuple[linkerd_values.Note, ...]) -> Iterator[Finding]:
+    """One finding per note, at the annotation it is about."""
+    for note in notes:
+        code, level, message = _SAYS[note.kind]
+        value = (
+            repr(note.value) if len(note.value) <= 60 else f"{note.value[:60]!r}... ({len(note.value)} bytes)"
         )
+        text = message.format(key=note.annotation, value=value, why=note.why)
+        if note.kind == linkerd_values.IGNORED and note.skipped:
+            text = (
+                f"{note.annotation}: {value} has {note.why}; Linkerd skips {note.skipped} and keeps the rest"
+            )
+        yield Finding(code, level, text, annotation=note.annotation)
 
 
 MODE = LinkerdMode()

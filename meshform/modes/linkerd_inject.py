@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from meshform.modes import linkerd_values
-from meshform.modes.linkerd_values import Ignored, ValuesError
+from meshform.modes import linkerd_annotations, linkerd_values
+from meshform.modes.linkerd_values import REFUSED, Note, ValuesError
 
 PROXY = "linkerd-proxy"
 INIT = "linkerd-init"
@@ -61,6 +61,15 @@ class Refused(ValueError):
     """Linkerd would not inject this pod; the message says why (in Linkerd's words where it has some)."""
 
 
+class RefusedAnnotations(ValueError):
+    """Annotation values the pre-injected pod could not run with (meshform.modes.linkerd_annotations):
+    `notes` holds them (kind REFUSED) with every other note about the pod's annotations."""
+
+    def __init__(self, notes: tuple[Note, ...]) -> None:
+        super().__init__("; ".join(f"{n.annotation}: {n.why}" for n in notes if n.kind == REFUSED))
+        self.notes = notes
+
+
 @dataclass(frozen=True)
 class Injection:
     """What to add to one pod template, and where. Lists keep Linkerd's order."""
@@ -72,7 +81,7 @@ class Injection:
     containers_first: list[dict[str, Any]] = field(default_factory=list)
     containers_last: list[dict[str, Any]] = field(default_factory=list)
     volumes: list[dict[str, Any]] = field(default_factory=list)  # appended
-    ignored: tuple[Ignored, ...] = ()
+    ignored: tuple[Note, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -309,14 +318,19 @@ def _trace_attributes(proxy: Mapping[str, Any]) -> str:
     return "".join(f"{k}={_go_text(v)}\n" for k, v in sorted(labels.items()))
 
 
-def _close_wait(annotations: Mapping[str, Any], notes: list[Ignored]) -> int:
+def _close_wait(annotations: Mapping[str, Any], values: Mapping[str, Any], notes: list[Note]) -> int:
+    """proxy-init's close-wait timeout in whole seconds (0: none). The chart refuses one for an init
+    container that does not run as root (`fail "proxyInit.runAsRoot must be set..."`)."""
     key = "config.linkerd.io/close-wait-timeout"
     if key not in annotations:
         return 0
     seconds = linkerd_values.go_duration(str(annotations[key]))
     if seconds is None:
-        notes.append(Ignored(key, str(annotations[key]), "not a Go duration such as 30s"))
+        notes.append(Note(key, str(annotations[key]), "not a Go duration such as 30s"))
         return 0
+    if int(seconds) and not (values.get("proxyInit") or {}).get("runAsRoot"):
+        why = "needs proxyInit.runAsRoot: true in the linkerd-config values (Linkerd's chart says so)"
+        notes.append(Note(key, str(annotations[key]), why, REFUSED))
     return int(seconds)
 
 
@@ -386,13 +400,17 @@ def inject(
     v, notes = linkerd_values.overridden(
         base.values, annotations, meta.get("labels") or {}, named_ports(spec)
     )
+    close_wait = _close_wait(annotations, v, notes)
+    debug = _debug_wanted(annotations, notes)
+    if notes or any(_read_by_linkerd(str(k)) for k in annotations):
+        texts = {str(k): linkerd_values.as_text(a) for k, a in annotations.items()}
+        notes += linkerd_annotations.problems(texts, v, debug)
+    if any(n.kind == REFUSED for n in notes):
+        raise RefusedAnnotations(tuple(notes))
     v_key = base.key
     if v is not base.values:
         linkerd_values.check(v)
         v_key = json.dumps(v, sort_keys=True)
-    close_wait = _close_wait(annotations, notes)
-    if close_wait and not (v.get("proxyInit") or {}).get("runAsRoot"):
-        raise ValuesError("proxyInit.runAsRoot must be set to use config.linkerd.io/close-wait-timeout")
     proxy = v["proxy"]
     tracing = bool((proxy.get("tracing") or {}).get("enabled"))
     sa_mount = _sa_mount(spec)
@@ -444,7 +462,7 @@ def inject(
         )["volumes"],
         ignored=tuple(notes),
     )
-    if _debug_wanted(annotations):
+    if debug:
         injection.containers_last.append(_render(version, "debug.yaml.j2", v, v_key, {}))
     if proxy.get("nativeSidecar"):
         injection.init_first.extend([first, sidecar])
@@ -454,8 +472,21 @@ def inject(
     return injection
 
 
-def _debug_wanted(annotations: Mapping[str, Any]) -> bool:
-    return linkerd_values.go_bool(str(annotations.get("config.linkerd.io/enable-debug-sidecar", ""))) is True
+def _read_by_linkerd(key: str) -> bool:
+    """An annotation whose value meshform.modes.linkerd_annotations checks."""
+    prefixes = (*linkerd_values.PREFIXES, linkerd_values.TRACE_PREFIX)
+    return key.startswith(prefixes) or key == linkerd_annotations.INJECT
+
+
+def _debug_wanted(annotations: Mapping[str, Any], notes: list[Note]) -> bool:
+    """config.linkerd.io/enable-debug-sidecar; Linkerd reads anything but a boolean as false (with a
+    warning), and an empty value as not set."""
+    key = "config.linkerd.io/enable-debug-sidecar"
+    text = linkerd_values.as_text(annotations.get(key))
+    flag = linkerd_values.go_bool(text)
+    if text and flag is None:
+        notes.append(Note(key, text, "not a boolean"))
+    return flag is True
 
 
 def _labels(workload: Workload, control_plane_ns: str) -> dict[str, str]:

@@ -4,8 +4,9 @@ overrides applied on top of them the way `linkerd inject` applies them (edge-26.
 Values are plain nested dicts (the YAML of linkerd-config's `values` key). Nothing here renders: this
 module only decides *what* the proxy will be configured with; meshform.modes.linkerd_inject renders it.
 
-Where Linkerd ignores an override it cannot parse (and logs a warning), so does this module, and it
-says so: `overridden` returns the values and a list of `Ignored` notes the caller reports as warnings.
+Where Linkerd ignores an override it cannot parse (and logs a warning, or not), so does this module,
+and it says so: `overridden` returns the values and a list of `Note`s the caller reports as warnings.
+What Linkerd parses but the pod could not run with is meshform.modes.linkerd_annotations' business.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 CONFIG = "config.linkerd.io/"
 ALPHA = "config.alpha.linkerd.io/"
 BETA = "config.beta.linkerd.io/"
+PREFIXES = (CONFIG, ALPHA, BETA)
 TRACE_PREFIX = "resource.opentelemetry.io/"  # pod annotations that become trace attributes
 DEFAULT_NAMESPACE = "linkerd"
 INBOUND_POLICIES = frozenset(
@@ -28,13 +30,19 @@ INBOUND_POLICIES = frozenset(
 )
 
 
+IGNORED, REFUSED, UNKNOWN = "ignored", "refused", "unknown"
+
+
 @dataclass(frozen=True)
-class Ignored:
-    """An override Linkerd would ignore (it logs a warning and injects without it)."""
+class Note:
+    """What meshform says about one annotation: Linkerd ignores it (IGNORED: it injects as if it were
+    not there), the pod could not run with it (REFUSED), or Linkerd does not read it at all (UNKNOWN)."""
 
     annotation: str
     value: str
     why: str
+    kind: str = IGNORED
+    skipped: str = ""  # the part of the value Linkerd ignores, when it reads the rest
 
 
 class ValuesError(ValueError):
@@ -127,6 +135,19 @@ def go_bool(text: str) -> bool | None:
     return None
 
 
+_GO_FLOAT = re.compile(
+    r"[+-]?(?:(?:\d+(?:_\d+)*)?\.?\d+(?:_\d+)*(?:[eE][+-]?\d+)?|\d+\.|inf|infinity|nan)", re.I
+)
+
+
+def go_float(text: str) -> float | None:
+    """Go's strconv.ParseFloat for decimal forms, Inf and NaN (no surrounding space); None where it
+    fails."""
+    if not _GO_FLOAT.fullmatch(text):
+        return None
+    return float(text.replace("_", ""))
+
+
 def go_int(text: str, bits: int = 64, signed: bool = True) -> int | None:
     """Go's strconv.ParseInt/ParseUint (base 10)."""
     if not re.fullmatch(r"[+-]?\d+" if signed else r"\+?\d+", text):
@@ -136,19 +157,26 @@ def go_int(text: str, bits: int = 64, signed: bool = True) -> int | None:
     return value if low <= value <= high else None
 
 
-def opaque_ports(text: str, named: Mapping[str, int]) -> str:
-    """config.linkerd.io/opaque-ports → the proxy's list: named ports resolved, invalid ranges left out."""
+def opaque_ports(text: str, named: Mapping[str, int], skipped: list[str] | None = None) -> str:
+    """config.linkerd.io/opaque-ports → the proxy's list: named ports resolved, invalid ranges left out
+    (Linkerd logs and skips them; each one skipped is added to `skipped` when given)."""
     out = []
     for item in (p.strip() for p in text.removesuffix(",").split(",")):
         if item in named:
             out.append(str(named[item]))
             continue
         bounds = item.split("-")
-        if len(bounds) > 2:
-            continue
-        numbers = [go_int(b, 64) for b in (bounds if len(bounds) == 2 else bounds * 2)]
+        numbers = [go_int(b, 64) for b in (bounds if len(bounds) == 2 else bounds[:1] * 2)]
         low, high = numbers
-        if low is None or high is None or not (0 <= low <= 65535 and 0 <= high <= 65535) or high < low:
+        if (
+            len(bounds) > 2
+            or low is None
+            or high is None
+            or not (0 <= low <= 65535 and 0 <= high <= 65535)
+            or high < low
+        ):
+            if skipped is not None:
+                skipped.append(item)
             continue
         out.append(str(low) if low == high else f"{low}-{high}")
     return ",".join(out)
@@ -167,10 +195,10 @@ def _at(values: dict[str, Any], *path: str) -> dict[str, Any]:
     return node
 
 
-def _port(values: dict[str, Any], name: str, text: str, notes: list[Ignored], key: str) -> None:
+def _port(values: dict[str, Any], name: str, text: str, notes: list[Note], key: str) -> None:
     number = go_int(text, 32)
     if number is None:
-        notes.append(Ignored(key, text, "not a port number"))
+        notes.append(Note(key, text, "not a port number"))
     else:
         _at(values, "proxy", "ports")[name] = number
 
@@ -242,7 +270,7 @@ def _set(values: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
     _at(values, *path[:-1])[path[-1]] = value
 
 
-def _apply_simple(values: dict[str, Any], key: str, text: str, notes: list[Ignored]) -> None:
+def _apply_simple(values: dict[str, Any], key: str, text: str, notes: list[Note]) -> None:
     name = key.removeprefix(CONFIG)
     if name in _STRINGS:
         _set(values, _STRINGS[name], text)
@@ -251,35 +279,35 @@ def _apply_simple(values: dict[str, Any], key: str, text: str, notes: list[Ignor
     elif name in _BOOLS:
         flag = go_bool(text)
         if flag is None:
-            notes.append(Ignored(key, text, "not a boolean"))
+            notes.append(Note(key, text, "not a boolean"))
         else:
             _set(values, _BOOLS[name], flag)
     elif name in _DURATIONS:
         path, convert = _DURATIONS[name]
         converted = convert(text)
         if converted is None:
-            notes.append(Ignored(key, text, "not a Go duration such as 500ms or 1m30s"))
+            notes.append(Note(key, text, "not a Go duration such as 500ms or 1m30s"))
         else:
             _set(values, path, converted)
     elif name in _ENABLED:
         if text in ("enabled", "disabled"):
             _set(values, _ENABLED[name], text == "enabled")
         else:
-            notes.append(Ignored(key, text, "must be enabled or disabled"))
+            notes.append(Note(key, text, "must be enabled or disabled"))
 
 
-def _apply_ids(values: dict[str, Any], annotations: Mapping[str, str], notes: list[Ignored]) -> None:
+def _apply_ids(values: dict[str, Any], annotations: Mapping[str, str], notes: list[Note]) -> None:
     for name, field in (("proxy-uid", "uid"), ("proxy-gid", "gid")):
         key = CONFIG + name
         if key in annotations:
             number = go_int(annotations[key])
             if number is None:
-                notes.append(Ignored(key, annotations[key], "not an integer"))
+                notes.append(Note(key, annotations[key], "not an integer"))
             else:
                 _at(values, "proxy")[field] = number
 
 
-def _apply_resources(values: dict[str, Any], annotations: Mapping[str, str], notes: list[Ignored]) -> None:
+def _apply_resources(values: dict[str, Any], annotations: Mapping[str, str], notes: list[Note]) -> None:
     workers = _at(values, "proxy", "runtime", "workers")
     for name, (resource, bound) in _RESOURCES.items():
         key = CONFIG + name
@@ -287,37 +315,39 @@ def _apply_resources(values: dict[str, Any], annotations: Mapping[str, str], not
             continue
         amount = quantity(annotations[key])
         if amount is None:
-            notes.append(Ignored(key, annotations[key], "not a resource quantity"))
+            notes.append(Note(key, annotations[key], "not a resource quantity"))
             continue
         _at(values, "proxy", "resources", resource)[bound] = annotations[key]
         if resource == "cpu":  # the proxy sizes its worker threads by whole cores
             workers["minimum" if bound == "request" else "maximum"] = whole_cores(amount)
     key = CONFIG + "proxy-cpu-ratio-limit"
     if key in annotations:
-        try:
-            ratio = float(annotations[key])
-        except ValueError:
-            notes.append(Ignored(key, annotations[key], "not a number"))
+        ratio = go_float(annotations[key])
+        if ratio is None:
+            notes.append(Note(key, annotations[key], "not a number"))
         else:
-            if 0.0 < ratio < 1.0:
+            if 0.0 < ratio < 1.0 or ratio != ratio:  # Go's range check lets NaN through (see MF353)
                 workers["maximumCPURatio"] = ratio
             else:
-                notes.append(Ignored(key, annotations[key], "must be between 0.0 and 1.0"))
+                notes.append(Note(key, annotations[key], "must be between 0.0 and 1.0"))
 
 
-def _apply_native(values: dict[str, Any], annotations: Mapping[str, str]) -> None:
-    """The stable annotation beats the beta one, which beats the alpha one (Linkerd's order)."""
+def _apply_native(values: dict[str, Any], annotations: Mapping[str, str], notes: list[Note]) -> None:
+    """The stable annotation beats the beta one, which beats the alpha one (Linkerd's order): the first
+    one present decides, even when Linkerd cannot read it (the values' setting then stays)."""
     for prefix in (CONFIG, BETA, ALPHA):
         key = prefix + "proxy-enable-native-sidecar"
         if key in annotations:
             flag = go_bool(annotations[key])
-            if flag is not None:
+            if flag is None:
+                notes.append(Note(key, annotations[key], "not a boolean"))
+            else:
                 _at(values, "proxy")["nativeSidecar"] = flag
             return
 
 
 def _apply_misc(
-    values: dict[str, Any], annotations: Mapping[str, str], named: Mapping[str, int], notes: list[Ignored]
+    values: dict[str, Any], annotations: Mapping[str, str], named: Mapping[str, int], notes: list[Note]
 ) -> None:
     if annotations.get("linkerd.io/inject") == "ingress":
         _at(values, "proxy")["isIngress"] = True
@@ -325,20 +355,25 @@ def _apply_misc(
     if key in annotations:
         seconds = go_int(annotations[key], 64, signed=False)
         if seconds is None:
-            notes.append(Ignored(key, annotations[key], "not a whole number of seconds"))
+            notes.append(Note(key, annotations[key], "not a whole number of seconds"))
         else:
             _at(values, "proxy")["waitBeforeExitSeconds"] = seconds
     key = CONFIG + "opaque-ports"
     if key in annotations:
-        _at(values, "proxy")["opaquePorts"] = opaque_ports(annotations[key], named)
+        skipped: list[str] = []
+        _at(values, "proxy")["opaquePorts"] = opaque_ports(annotations[key], named, skipped)
+        if skipped:
+            shown = ", ".join(repr(s[:20]) for s in skipped[:8]) + (", ..." if len(skipped) > 8 else "")
+            notes.append(Note(key, annotations[key], "items that are no port or range", skipped=shown))
+    key = CONFIG + "pod-inbound-ports"
+    if key in annotations:
+        notes.append(Note(key, annotations[key], "computed by Linkerd from the pod's ports and probes"))
     key = CONFIG + "default-inbound-policy"
     if key in annotations:
         if annotations[key] in INBOUND_POLICIES:
             _at(values, "proxy")["defaultInboundPolicy"] = annotations[key]
         else:
-            notes.append(
-                Ignored(key, annotations[key], f"must be one of {', '.join(sorted(INBOUND_POLICIES))}")
-            )
+            notes.append(Note(key, annotations[key], f"must be one of {', '.join(sorted(INBOUND_POLICIES))}"))
 
 
 def _apply_tracing(values: dict[str, Any], annotations: Mapping[str, str], labels: Mapping[str, str]) -> None:
@@ -355,22 +390,45 @@ def _apply_tracing(values: dict[str, Any], annotations: Mapping[str, str], label
             extra[key.removeprefix(TRACE_PREFIX)] = value
 
 
-def _additional_env(values: dict[str, Any], annotations: Mapping[str, str], notes: list[Ignored]) -> None:
-    """config.linkerd.io/proxy-additional-env: a JSON list of EnvVars merged by name into the values'."""
+_ENV_FIELDS = {"name": "name", "value": "value", "valuefrom": "valueFrom"}
+
+
+def env_vars(text: str) -> list[dict[str, Any]] | None:
+    """A JSON list of Kubernetes EnvVars as Go's json.Unmarshal reads it into []corev1.EnvVar: field
+    names matched case-insensitively, unknown fields and nulls dropped, a wrong type fails (None)."""
     import json
 
+    try:
+        found = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(found, list):
+        return None
+    out = []
+    for entry in found:
+        if not isinstance(entry, dict):
+            return None
+        var: dict[str, Any] = {"name": ""}
+        for key, value in entry.items():
+            field = _ENV_FIELDS.get(str(key).lower())
+            if field is None or value is None:
+                continue
+            if not isinstance(value, dict if field == "valueFrom" else str):
+                return None
+            var[field] = value
+        out.append(var)
+    return out
+
+
+def _additional_env(values: dict[str, Any], annotations: Mapping[str, str], notes: list[Note]) -> None:
+    """config.linkerd.io/proxy-additional-env: a JSON list of EnvVars merged by name into the values'."""
     key = CONFIG + "proxy-additional-env"
     text = annotations.get(key, "")
     if not text:
         return
-    try:
-        extra = json.loads(text)
-    except ValueError:
-        extra = None
-    if not isinstance(extra, list) or not all(
-        isinstance(e, dict) and isinstance(e.get("name"), str) for e in extra
-    ):
-        notes.append(Ignored(key, text, "not a JSON list of environment variables"))
+    extra = env_vars(text)
+    if extra is None:
+        notes.append(Note(key, text, "not a JSON list of environment variables"))
         return
     merged = list(_at(values, "proxy").get("additionalEnv") or [])
     for entry in extra:
@@ -387,26 +445,26 @@ def overridden(
     annotations: Mapping[str, Any],
     labels: Mapping[str, Any],
     named_ports: Mapping[str, int],
-) -> tuple[dict[str, Any], list[Ignored]]:
+) -> tuple[dict[str, Any], list[Note]]:
     """A copy of `values` with the pod template's overrides applied, and the overrides Linkerd ignores.
 
     `annotations`/`labels` are the pod template's; non-string values (a YAML number written unquoted)
     are read as Kubernetes would store them, as text. `named_ports` maps the pod's port names (init and
     app containers) to numbers, for config.linkerd.io/opaque-ports. Without any override, `values`
     itself comes back (most pods have none: no copy per pod); callers must not change it."""
-    texts = {str(k): _text(v) for k, v in annotations.items()}
+    texts = {str(k): as_text(v) for k, v in annotations.items()}
     if not _overrides_anything(values, texts, labels):
         return values if isinstance(values, dict) else dict(values), []
     out = copy.deepcopy(dict(values))
-    notes: list[Ignored] = []
+    notes: list[Note] = []
     for key, text in texts.items():
         if key.startswith(CONFIG):
             _apply_simple(out, key, text, notes)
     _apply_ids(out, texts, notes)
-    _apply_native(out, texts)
+    _apply_native(out, texts, notes)
     _apply_resources(out, texts, notes)
     _apply_misc(out, texts, named_ports, notes)
-    _apply_tracing(out, texts, {str(k): _text(v) for k, v in labels.items()})
+    _apply_tracing(out, texts, {str(k): as_text(v) for k, v in labels.items()})
     _additional_env(out, texts, notes)
     return out, notes
 
@@ -414,7 +472,7 @@ def overridden(
 def _overrides_anything(
     values: Mapping[str, Any], annotations: Mapping[str, str], labels: Mapping[str, Any]
 ) -> bool:
-    if any(k.startswith((CONFIG, ALPHA, BETA)) for k in annotations):
+    if any(k.startswith(PREFIXES) for k in annotations):
         return True
     if annotations.get("linkerd.io/inject") == "ingress":
         return True
@@ -422,7 +480,9 @@ def _overrides_anything(
     return isinstance(tracing, dict) and bool(tracing.get("enabled")) and bool(labels or annotations)
 
 
-def _text(value: Any) -> str:
+def as_text(value: Any) -> str:
+    """An annotation's value as Kubernetes stores it (a YAML number or boolean written unquoted as its
+    text)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     return "" if value is None else str(value)

@@ -62,8 +62,8 @@ def _compile(text: str, source: str) -> Any:
         raise _fail(source, f"template failed: {type(exc).__name__}: {exc}") from None
 
 
-def render_text(text: str, values: Mapping[str, Any], source: str) -> str:
-    """The template's output, within the sandbox's budget (sizes, steps, memory) and MAX_OUTPUT."""
+def render_text(text: str, values: Mapping[str, Any], source: str, max_output: int = MAX_OUTPUT) -> str:
+    """The template's output, within the sandbox's budget (sizes, steps, memory) and `max_output`."""
     from jinja2 import TemplateError
     from jinja2.exceptions import SecurityError
 
@@ -72,7 +72,7 @@ def render_text(text: str, values: Mapping[str, Any], source: str) -> str:
     template = _compile(text, source)
     try:
         with budget():
-            out = "".join(_bounded(template.generate(**values), source))
+            out = "".join(_bounded(template.generate(**values), source, max_output))
     except TemplateLimit as exc:
         raise _over_budget(source, str(exc)) from None
     except RecursionError:
@@ -88,12 +88,12 @@ def render_text(text: str, values: Mapping[str, Any], source: str) -> str:
     return out
 
 
-def _bounded(chunks: Any, source: str) -> Any:
+def _bounded(chunks: Any, source: str, limit: int) -> Any:
     size = 0
     for chunk in chunks:
         size += len(chunk)
-        if size > MAX_OUTPUT:
-            raise _over_budget(source, f"output exceeds {MAX_OUTPUT} characters")
+        if size > limit:
+            raise _over_budget(source, f"output exceeds {limit} characters")
         yield chunk
 
 
@@ -122,17 +122,20 @@ def _render_container(text: str, values: Mapping[str, Any], source: str) -> dict
     return container
 
 
-def render_mapping(text: str, values: Mapping[str, Any], source: str) -> dict[str, Any]:
+def render_mapping(text: str, values: Mapping[str, Any], source: str, own: bool = False) -> dict[str, Any]:
     """Render a template that describes one YAML mapping of any shape (a mesh's injected pod parts:
     containers, volumes, annotations, ...) and return it as data, a fresh copy the caller may change.
-    Rendered once per distinct values."""
+    Rendered once per distinct values. `own`: one of meshform's own templates, which write each value
+    they are given about once, so their output may grow with the values (a pod annotation listing
+    thousands of ports is written into the proxy as it is), past MAX_OUTPUT by twice their size."""
     key = json.dumps(values, sort_keys=True, default=str)
-    return copy.deepcopy(_render_mapping_cached(text, key, source))
+    limit = MAX_OUTPUT + 2 * len(key) if own else MAX_OUTPUT
+    return copy.deepcopy(_render_mapping_cached(text, key, source, limit))
 
 
 @lru_cache(maxsize=1024)
-def _render_mapping_cached(text: str, values_json: str, source: str) -> dict[str, Any]:
-    rendered = render_text(text, json.loads(values_json), source)
+def _render_mapping_cached(text: str, values_json: str, source: str, limit: int) -> dict[str, Any]:
+    rendered = render_text(text, json.loads(values_json), source, limit)
     docs = [d for d in _parse(rendered, source, "one YAML mapping") if d is not None]
     if len(docs) != 1 or not isinstance(docs[0], dict):
         raise _fail(source, "template must render one YAML mapping")
