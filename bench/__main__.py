@@ -267,7 +267,7 @@ def measure(
             for name, cmd in commands.items():
                 wall, rss, cpu = run_once(cmd, ROOT)
                 samples.append(Sample(name, n, wall, rss, cpu))
-                print(f"  N={n:<6} {name:<26} {wall:8.3f} s {cpu:8.3f} cpu s {rss:8.1f} MiB", file=sys.stderr)
+                print(f"  N={n:<6} {name:<38} {wall:8.3f} s {cpu:8.3f} cpu s {rss:8.1f} MiB", file=sys.stderr)
     for name, cmd in {
         "meshform-version": [*MESHFORM, "--version"],
         "meshform-render-bookinfo": [*MESHFORM, "render", "examples/bookinfo/app.yaml"],
@@ -375,7 +375,7 @@ def targets(table: list[dict[str, object]]) -> list[tuple[str, bool | None, str]
 
 def print_table(table: list[dict[str, object]], checks: list[tuple[str, bool | None, str]]) -> None:
     head = ("median s", "cpu s", "peak MiB", "/kustomize", "/floor")
-    print(f"{"contender":<38} {'N':>6} {head[0]:>9} {head[1]:>7} {head[2]:>9} {head[3]:>10} {head[4]:>7}")
+    print(f"{'contender':<38} {'N':>6} {head[0]:>9} {head[1]:>7} {head[2]:>9} {head[3]:>10} {head[4]:>7}")
     for r in sorted(table, key=lambda r: (r["n"], r["contender"])):  # type: ignore[arg-type, return-value]
         vk = "" if r["vs_kustomize"] is None else f"{r['vs_kustomize']:.3f}"
         vf = "" if r["vs_floor"] is None else f"{r['vs_floor']:.2f}"

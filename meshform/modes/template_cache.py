@@ -54,9 +54,10 @@ _TAG = 32  # bytes of the keyed BLAKE2b that ends each file
 
 
 def directory() -> Path | None:
-    """Where compiled templates are kept, or None when the cache is off."""
+    """Where compiled templates are kept, or None when the cache is off (also where files have no
+    owner to check: not Unix)."""
     chosen = os.environ.get(ENV_VAR, "")
-    if chosen.lower() in ("off", "0", "false", "no"):
+    if chosen.lower() in ("off", "0", "false", "no") or not hasattr(os, "getuid"):
         return None
     if chosen:
         return Path(chosen)
