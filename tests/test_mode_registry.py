@@ -92,3 +92,14 @@ def test_added_modes_follow_the_built_in_ones() -> None:
     assert list(table) == [*BUILTIN, "acme"] and table["acme"] is extra
     assert DEFAULT.with_modes([extra]).resolve("ACME") is extra
     assert list(DEFAULT.modes) == list(BUILTIN)  # the default registry is left as it was
+
+
+def test_a_registry_of_loaded_modes_reads_and_extends_alike() -> None:
+    from types import MappingProxyType
+
+    from meshform.modes import Registry
+
+    loaded = Registry(MappingProxyType({name: DEFAULT.modes[name] for name in BUILTIN}))
+    extra = CustomMode(ModeFacts(name="acme", summary="acme's mesh"), None)
+    assert loaded.resolve("BUILD_IN_SERVICE_MESH") is DEFAULT.modes["builtin"]
+    assert list(loaded.with_modes([extra]).modes) == [*BUILTIN, "acme"]

@@ -71,7 +71,7 @@ MODES = ModeTable(BUILTIN)
 class Registry:
     """Modes by name, plus aliases (Rainbond's names among them)."""
 
-    modes: ModeTable
+    modes: Mapping[str, Mode]  # a ModeTable (lazy); any mapping of loaded modes reads the same
 
     @property
     def aliases(self) -> dict[str, str]:
@@ -89,7 +89,8 @@ class Registry:
         return None
 
     def with_modes(self, extra: Iterable[Mode]) -> Registry:
-        return Registry(self.modes.with_modes(extra))
+        table = self.modes if isinstance(self.modes, ModeTable) else ModeTable({}, self.modes)
+        return Registry(table.with_modes(extra))
 
     def names(self) -> list[str]:
         return [*self.modes, *self.aliases]
