@@ -102,15 +102,13 @@ def istio_inputs(work: Path, istioctl: str) -> Path:
 
 
 def istio_commands(istio: Path, istioctl: str, stream_file: Path) -> dict[str, list[str]]:
-    """Istio pre-injection of the stream by meshform and by istioctl kube-inject (native sidecars)."""
+    """Istio pre-injection of the stream by meshform (with its compiled template cached, as every run
+    after a user's first; and with the cache off, as a first run) and by istioctl kube-inject (native
+    sidecars)."""
+    meshform = [*MESHFORM, "transform", "--config", str(istio / "meshform.yaml"), str(stream_file)]
     return {
-        "meshform-istio-sidecar": [
-            *MESHFORM,
-            "transform",
-            "--config",
-            str(istio / "meshform.yaml"),
-            str(stream_file),
-        ],
+        "meshform-istio-sidecar": meshform,
+        "meshform-istio-sidecar-nocache": ["env", "MESHFORM_TEMPLATE_CACHE=off", *meshform],
         "istioctl-kube-inject": [
             "env",
             "ENABLE_NATIVE_SIDECARS=true",
@@ -128,6 +126,24 @@ def istio_commands(istio: Path, istioctl: str, stream_file: Path) -> dict[str, l
             str(stream_file),
         ],
     }
+
+
+def byte_compile() -> None:
+    """Compile meshform (and the bench's floor) to .pyc once, as `pip install` does: an editable
+    install under PYTHONDONTWRITEBYTECODE=1 would otherwise compile every module from source in every
+    timed run (~50 ms), which no installed meshform does."""
+    import meshform
+
+    package = Path(meshform.__file__).parent
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(package), str(ROOT / "bench")], check=True)
+    print(f"byte-compiled {package} and bench/ (python -m compileall), as pip install does", file=sys.stderr)
+
+
+def private_caches(work: Path) -> None:
+    """The children's template cache and its key in the work directory: the bench neither reads nor
+    changes the user's own, and starts cold (the first timed run fills it, unless warmed)."""
+    os.environ["MESHFORM_TEMPLATE_CACHE"] = str(work / "template-cache")
+    os.environ["XDG_STATE_HOME"] = str(work / "state")
 
 
 def prepare(work: Path, n: int) -> dict[str, list[str]]:
@@ -245,14 +261,17 @@ def measure(
                 commands.pop(name, None)
         elif any(k.startswith(("meshform-comments", "meshform-in-place")) for k in commands):
             check_comments_kept(work, n)
+        if "meshform-istio-sidecar" in commands:  # fill the template cache once, untimed
+            run_once(commands["meshform-istio-sidecar"], ROOT)
         for _ in range(repeats):  # alternation: machine noise spreads over every contender alike
             for name, cmd in commands.items():
                 wall, rss, cpu = run_once(cmd, ROOT)
                 samples.append(Sample(name, n, wall, rss, cpu))
-                print(f"  N={n:<6} {name:<26} {wall:8.3f} s {cpu:8.3f} cpu s {rss:8.1f} MiB", file=sys.stderr)
+                print(f"  N={n:<6} {name:<38} {wall:8.3f} s {cpu:8.3f} cpu s {rss:8.1f} MiB", file=sys.stderr)
     for name, cmd in {
         "meshform-version": [*MESHFORM, "--version"],
         "meshform-render-bookinfo": [*MESHFORM, "render", "examples/bookinfo/app.yaml"],
+        **fixed_cost_commands(work, istio, istioctl),
     }.items():
         if only and not any(name.startswith(o) for o in only):
             continue
@@ -260,6 +279,20 @@ def measure(
             wall, rss, cpu = run_once(cmd, ROOT)
             samples.append(Sample(name, 0, wall, rss, cpu))
     return samples
+
+
+def fixed_cost_commands(work: Path, istio: Path | None, istioctl: str | None) -> dict[str, list[str]]:
+    """The same contenders on a stream of one workload: what a run costs before its work (start-up,
+    imports, the template), shown in rows of N = 0 named `<contender>-fixed`."""
+    d = work / "fixed"
+    d.mkdir()
+    one = prepare(d, 1)
+    commands = {f"{name}-fixed": one[name] for name in ("meshform-labels", "floor")}
+    if istio is not None and istioctl is not None:
+        for name, cmd in istio_commands(istio, istioctl, d / "n1" / "stream.yaml").items():
+            if name.startswith("meshform-"):
+                commands[f"{name}-fixed"] = cmd
+    return commands
 
 
 def summarize(samples: list[Sample]) -> list[dict[str, object]]:
@@ -323,6 +356,9 @@ def targets(table: list[dict[str, object]]) -> list[tuple[str, bool | None, str]
         ratio >= 5 if ratio else None,
         "{:.1f}x",
     )
+    first = t("meshform-istio-sidecar-nocache", 1000)
+    ratio = istioctl / first if first and istioctl else None
+    add("  the same, template cache off (a first run)", ratio, ratio >= 5 if ratio else None, "{:.1f}x")
     comments = t("meshform-comments", 1000)
     ratio = kz / comments if kz and comments else None
     add("comment-preserving >= 3x faster than kustomize", ratio, ratio >= 3 if ratio else None, "{:.1f}x")
@@ -339,13 +375,13 @@ def targets(table: list[dict[str, object]]) -> list[tuple[str, bool | None, str]
 
 def print_table(table: list[dict[str, object]], checks: list[tuple[str, bool | None, str]]) -> None:
     head = ("median s", "cpu s", "peak MiB", "/kustomize", "/floor")
-    print(f"{'contender':<26} {'N':>6} {head[0]:>9} {head[1]:>7} {head[2]:>9} {head[3]:>10} {head[4]:>7}")
+    print(f"{'contender':<38} {'N':>6} {head[0]:>9} {head[1]:>7} {head[2]:>9} {head[3]:>10} {head[4]:>7}")
     for r in sorted(table, key=lambda r: (r["n"], r["contender"])):  # type: ignore[arg-type, return-value]
         vk = "" if r["vs_kustomize"] is None else f"{r['vs_kustomize']:.3f}"
         vf = "" if r["vs_floor"] is None else f"{r['vs_floor']:.2f}"
         name, n, med, rss = r["contender"], r["n"], r["median_s"], r["peak_rss_mib"]
         cpu = r["median_cpu_s"]
-        print(f"{name:<26} {n:>6} {med:>9.3f} {cpu:>7.3f} {rss:>9.1f} {vk:>10} {vf:>7}")
+        print(f"{name:<38} {n:>6} {med:>9.3f} {cpu:>7.3f} {rss:>9.1f} {vk:>10} {vf:>7}")
     print()
     for label, ok, value in checks:
         mark = "MET " if ok else "MISS" if ok is False else "n/a "
@@ -402,6 +438,8 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="meshform-bench-"))
+    byte_compile()
+    private_caches(work)
     try:
         sizes = [int(n) for n in args.sizes.split(",")]
         samples = measure(
@@ -426,6 +464,8 @@ def main() -> None:
                 "targets": [{"target": c[0], "met": c[1], "value": c[2]} for c in checks],
                 "samples": [asdict(s) for s in samples],
                 "python": sys.version.split()[0],
+                "byte_compiled": True,
+                "template_cache": "warm (one untimed run first); -nocache rows: MESHFORM_TEMPLATE_CACHE=off",
                 "cpus": os.cpu_count(),
             },
             indent=2,

@@ -6,6 +6,7 @@ import functools
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,18 @@ from meshform.yamlio.streams import FAST, emit, load_text
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted(p for p in (ROOT / "examples").glob("*/app.yaml"))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _own_template_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Tests never read or write the user's template cache (meshform.modes.template_cache), nor its
+    key: a cache of their own per session, so no output can depend on what an earlier session or
+    another meshform left there. In-process runs and CLI children alike read these variables."""
+    root = tmp_path_factory.mktemp("template-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MESHFORM_TEMPLATE_CACHE", str(root / "cache"))
+        patch.setenv("XDG_STATE_HOME", str(root / "state"))
+        yield
 
 
 class YamlSnapshot(SingleFileSnapshotExtension):

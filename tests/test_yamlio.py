@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import string
+from typing import Any
 
 import pytest
 import yaml
@@ -201,3 +202,16 @@ def test_value_and_merge_scalars_and_yaml11_boolean_keys_read_alike_on_every_eng
             _load(text, "f", engine)
         diag = caught.value.diagnostics[0]
         assert (diag.code, diag.line, diag.col) == (code, *where), text
+
+
+def test_the_positioned_reader_resolves_scalars_with_ruamels_own_yaml_1_2_table() -> None:
+    """located._YAML12 is written out (importing ruamel for it costs every config read ~8 ms): it must
+    stay ruamel's table, entry by entry and in order, so both readers read every plain scalar alike."""
+    from ruamel.yaml.resolver import VersionedResolver
+
+    from meshform.yamlio import located
+
+    def shape(table: Any) -> dict[Any, list[tuple[str, str, int]]]:
+        return {k: [(str(tag), rx.pattern, rx.flags) for tag, rx in v] for k, v in table.items()}
+
+    assert shape(located._implicit()) == shape(VersionedResolver(version=(1, 2)).versioned_resolver)

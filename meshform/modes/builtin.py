@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from meshform.modes import builtin_policy, envoy, policy_support
+from meshform.modes import policy_support
 from meshform.modes.base import (
     SIDECAR,
     EnrollContext,
@@ -20,7 +20,12 @@ from meshform.modes.base import (
 )
 from meshform.modes.policy_objects import fault_before_router
 from meshform.policy.context import PolicyContext
-from meshform.yamlio.writer import dump_document
+
+if TYPE_CHECKING:
+    from meshform.modes import envoy
+
+# The proxy's config (envoy, builtin_policy) is imported where a builtin workload is enrolled: every
+# run imports this module for the mode's facts, few of them govern anything with builtin.
 
 PROXY = "meshform-proxy"
 VOLUME = "meshform-envoy"
@@ -67,6 +72,8 @@ def _taken(ctx: EnrollContext, proxy: envoy.ProxyPorts) -> set[int]:
 
 def _inbound(ctx: EnrollContext, proxy: envoy.ProxyPorts) -> list[envoy.Route]:
     """The component's own ports; its HTTP ones carry its declared rate limit."""
+    from meshform.modes import builtin_policy, envoy
+
     routes = envoy.inbound_routes(ctx.ports, proxy)
     limit = ctx.policy.policy.traffic.rate_limit if ctx.policy else None
     if limit is None:
@@ -81,6 +88,8 @@ def _inbound(ctx: EnrollContext, proxy: envoy.ProxyPorts) -> list[envoy.Route]:
 
 def _outbound(ctx: EnrollContext, upstreams: list[Upstream], local: list[int]) -> list[envoy.Route]:
     """One hop per proxied dependency, on its local port, carrying the policy of its edge."""
+    from meshform.modes import builtin_policy, envoy
+
     edges = {(e.to.component, e.port.port): e for e in ctx.policy.edges} if ctx.policy else {}
     routes = []
     for u, port in zip(upstreams, local, strict=True):
@@ -101,6 +110,8 @@ class BuiltinMode:
     facts: ModeFacts = FACTS
 
     def enroll(self, ctx: EnrollContext) -> Enrollment:
+        from meshform.modes import envoy
+
         proxy = envoy.proxy_ports(ctx.options)
         inbound = _inbound(ctx, proxy)
         upstreams = proxied(ctx)
@@ -120,6 +131,8 @@ class BuiltinMode:
         return []
 
     def findings(self, ctx: EnrollContext) -> Iterator[Finding]:
+        from meshform.modes import builtin_policy, envoy
+
         yield from sidecar_findings(self.facts, ctx)
         if ctx.policy is not None:
             for where, message in builtin_policy.rounded(ctx.policy):
@@ -174,6 +187,8 @@ class BuiltinMode:
         return {c["name"]: dict(env) for c in containers} if env else {}
 
     def _config_map(self, ctx: EnrollContext, config: dict[str, Any]) -> dict[str, Any]:
+        from meshform.yamlio.writer import dump_document
+
         return {
             "apiVersion": "v1",
             "kind": "ConfigMap",

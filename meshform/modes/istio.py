@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from meshform.diagnostics import Level
-from meshform.modes import istio_inject, istio_policy, policy_support
+from meshform.modes import istio_inject, policy_support
 from meshform.modes.base import (
     LABELS,
     SIDECAR,
@@ -121,6 +121,8 @@ class IstioMode:
         return LabelMode(self.facts).enroll(ctx)
 
     def render_policy(self, ctx: PolicyContext) -> list[dict[str, Any]]:
+        from meshform.modes import istio_policy  # only a run with traffic policy renders it
+
         return istio_policy.render(ctx)
 
     def findings(self, ctx: EnrollContext) -> Iterator[Finding]:
@@ -136,6 +138,8 @@ class IstioMode:
 def policy_findings(ctx: EnrollContext) -> Iterator[Finding]:
     """MF920/MF930 for each part of the policy Istio rounds or approximates (istio and ambient)."""
     if ctx.policy is not None:
+        from meshform.modes import istio_policy
+
         for code, message in istio_policy.approximations(ctx.policy):
             yield Finding(code, "warning", message, "traffic")
     yield from fault_before_router(ctx, "Istio")

@@ -14,7 +14,6 @@ Linkerd's as data.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Mapping
@@ -453,9 +452,7 @@ def inject(
         annotations={
             "linkerd.io/created-by": created_by,
             "linkerd.io/proxy-version": str(proxy["image"].get("version") or v.get("linkerdVersion")),
-            "linkerd.io/trust-root-sha256": hashlib.sha256(
-                str(v.get("identityTrustAnchorsPEM") or "").encode()
-            ).hexdigest(),
+            "linkerd.io/trust-root-sha256": _sha256(str(v.get("identityTrustAnchorsPEM") or "")),
         },
         volumes=_render(
             version, "volumes.yaml.j2", v, v_key, {"proxy_init": not v.get("cniEnabled"), "tracing": tracing}
@@ -495,3 +492,11 @@ def _labels(workload: Workload, control_plane_ns: str) -> dict[str, str]:
         labels[KIND_LABELS[workload.kind]] = workload.name
     labels["linkerd.io/workload-ns"] = workload.namespace
     return labels
+
+
+def _sha256(text: str) -> str:
+    # hashlib is imported here, not at the top: every run imports this module (Linkerd's facts name
+    # its keys), only a Linkerd pre-injection hashes.
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()

@@ -37,17 +37,19 @@ def _environment() -> Any:
 
 @cache
 def _compile(text: str, source: str) -> Any:
-    """The compiled template. Compiling runs under the same budget as rendering: Jinja evaluates
-    constant expressions (`{{ "%9999999999d"|format(1) }}`) while it compiles."""
+    """The compiled template, from meshform's template cache when an entry for this very source is
+    there (meshform.modes.template_cache). Compiling runs under the same budget as rendering: Jinja
+    evaluates constant expressions (`{{ "%9999999999d"|format(1) }}`) while it compiles."""
     from jinja2 import TemplateSyntaxError
 
     from meshform.modes.sandbox import TemplateLimit, budget
+    from meshform.modes.template_cache import compile_cached
+    from meshform.version import __version__
 
     if len(text) > MAX_TEMPLATE:
         raise _over_budget(source, f"the template is longer than {MAX_TEMPLATE} characters")
     try:
-        with budget():
-            return _environment().from_string(text)
+        return compile_cached(_environment(), text, source, __version__, budget)
     except TemplateSyntaxError as exc:
         raise MeshformError(
             [Diagnostic(source, exc.lineno or 0, 1, Level.ERROR, "MF302", f"template syntax: {exc.message}")]

@@ -46,14 +46,64 @@ def read(text: str, first_line: int = 1) -> tuple[Any, dict[Path, Position]] | N
     return builder.root, builder.positions
 
 
+# ruamel's own YAML 1.2 implicit resolvers (ruamel.yaml.resolver.implicit_resolvers, the entries for
+# (1, 2)), in its order: (tag, pattern, flags, first characters). Written out rather than read from
+# ruamel, whose import (~8 ms) a run that reads only plain config files would otherwise pay;
+# tests/test_yamlio.py checks that this table is ruamel's, entry by entry.
+_YAML12: tuple[tuple[str, str, int, tuple[str, ...]], ...] = (
+    (_TAG + "bool", "^(?:true|True|TRUE|false|False|FALSE)$", re.X, tuple("tTfF")),
+    (
+        _TAG + "float",
+        """^(?:
+         [-+]?(?:[0-9][0-9_]*)\\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+        |[-+]?\\.[0-9_]+(?:[eE][-+][0-9]+)?
+        |[-+]?\\.(?:inf|Inf|INF)
+        |\\.(?:nan|NaN|NAN))$""",
+        re.X,
+        tuple("-+0123456789."),
+    ),
+    (
+        _TAG + "int",
+        """^(?:[-+]?0b[0-1_]+
+        |[-+]?0o?[0-7_]+
+        |[-+]?[0-9_]+
+        |[-+]?0x[0-9a-fA-F_]+)$""",
+        re.X,
+        tuple("-+0123456789"),
+    ),
+    (_TAG + "merge", "^(?:<<)$", 0, ("<",)),
+    (
+        _TAG + "null",
+        """^(?: ~
+        |null|Null|NULL
+        | )$""",
+        re.X,
+        ("~", "n", "N", ""),
+    ),
+    (
+        _TAG + "timestamp",
+        """^(?:[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]
+        |[0-9][0-9][0-9][0-9] -[0-9][0-9]? -[0-9][0-9]?
+        (?:[Tt]|[ \\t]+)[0-9][0-9]?
+        :[0-9][0-9] :[0-9][0-9] (?:\\.[0-9]*)?
+        (?:[ \\t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?)$""",
+        re.X,
+        tuple("0123456789"),
+    ),
+    (_TAG + "value", "^(?:=)$", 0, ("=",)),
+    (_TAG + "yaml", "^(?:!|&|\\*)$", 0, tuple("!&*")),
+)
+
+
 @cache
 def _implicit() -> dict[str | None, list[tuple[str, re.Pattern[str]]]]:
     """The round-trip reader's own YAML 1.2 resolvers by first character, so both read alike."""
-    from ruamel.yaml.resolver import VersionedResolver
-
-    table: dict[str | None, list[tuple[str, re.Pattern[str]]]] = VersionedResolver(
-        version=(1, 2)
-    ).versioned_resolver
+    table: dict[str | None, list[tuple[str, re.Pattern[str]]]] = {}
+    for tag, pattern, flags, first in _YAML12:
+        compiled = re.compile(pattern, flags)
+        for char in first:
+            table.setdefault(char, []).append((tag, compiled))
     return table
 
 
