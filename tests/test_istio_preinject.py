@@ -80,6 +80,15 @@ def installs(istioctl: str, tmp_path_factory: pytest.TempPathFactory) -> dict[st
             *("--set", "values.global.imagePullSecrets[1]=bazSecret"),
             *("--set", "values.global.variant=distroless"),
             *("--set", "meshConfig.defaultConfig.image.imageType=debug"),
+            # a defaultConfig for proxy.istio.io/config to merge over (proxy-config-merge.yaml)
+            *("--set", "meshConfig.defaultConfig.proxyMetadata.A=install"),
+            *("--set", "meshConfig.defaultConfig.proxyMetadata.B=install"),
+            *("--set", "meshConfig.defaultConfig.tracing.sampling=5"),
+            *("--set", "meshConfig.defaultConfig.tracing.zipkin.address=zipkin.install:9411"),
+            *("--set", "meshConfig.defaultConfig.concurrency=0"),
+            *("--set", "meshConfig.defaultConfig.holdApplicationUntilProxyStarts=true"),
+            *("--set", "meshConfig.defaultConfig.extraStatTags[0]=tag_a"),
+            *("--set", "meshConfig.defaultConfig.proxyHeaders.server.value=install"),
         ),
     }
 
@@ -502,10 +511,27 @@ WRONG_TYPES = [
     ("values.json", ("sidecarInjectorWebhook", "rewriteAppHTTPProbe"), "true"),
     ("mesh.yaml", ("defaultConfig", "statusPort"), "status"),
     ("mesh.yaml", ("enablePrometheusMerge",), "yes"),
+    # a null the injector's template prints or dereferences (istioctl fails)
+    ("values.json", ("global", "proxy", "privileged"), None),
+    ("values.json", ("global", "proxy", "startupProbe"), None),
+    # ProxyConfig values in meshConfig.defaultConfig, as protobuf JSON reads them
+    ("mesh.yaml", ("defaultConfig", "concurrency"), "lots"),
+    ("mesh.yaml", ("defaultConfig", "tracing"), {"sampling": "high"}),
 ]
 RIGHT_TYPES = [
     ("values.json", ("global", "proxy", "statusPort"), "15020"),  # protojson takes an integer's digits
     ("values.json", ("global", "sts", "servicePort"), "0"),
+    # a null the template tests first is no value, not meshform's default
+    ("values.json", ("global", "proxy", "resources"), None),
+    ("values.json", ("global", "proxy", "lifecycle"), None),
+    ("values.json", ("global", "proxy", "seccompProfile"), None),
+    ("values.json", ("global", "imagePullSecrets"), None),
+    # a null in the meshConfig is not set: the default (protobuf JSON)
+    ("mesh.yaml", ("trustDomain",), None),
+    ("mesh.yaml", ("defaultConfig", "concurrency"), None),
+    # unknown and reserved defaultConfig fields are dropped; explicit zeros kept
+    ("mesh.yaml", ("defaultConfig", "parentShutdownDuration"), "60s"),
+    ("mesh.yaml", ("defaultConfig", "holdApplicationUntilProxyStarts"), False),
 ]
 
 
@@ -560,11 +586,41 @@ HOSTILE = [
     ("traffic.sidecar.istio.io/includeOutboundIPRanges", "10.0.0.0"),
     ("traffic.sidecar.istio.io/excludeOutboundIPRanges", "10.0.0.0/33"),
     ("prometheus.istio.io/merge-metrics", "yes"),
+    ("status.sidecar.istio.io/port", "+15020"),  # Atoi takes a sign, Istio's ParseUint check does not
+    ("status.sidecar.istio.io/port", ""),
+    ("status.sidecar.istio.io/port", "1_5020"),
+    ("status.sidecar.istio.io/port", "0x3aac"),
+    ("status.sidecar.istio.io/port", "15020.0"),
+    ("status.sidecar.istio.io/port", "15020\x1f"),  # Python's strip() trims U+001F, Go's TrimSpace not
     ("proxy.istio.io/config", "concurrency: lots"),
     ("proxy.istio.io/config", "statusPort: [1]"),
+    # ProxyConfig values protobuf JSON refuses, at any depth (the unknown fields around them do not help)
+    ("proxy.istio.io/config", "concurrency: 1.5"),
+    ("proxy.istio.io/config", "concurrency: 4294967296"),
+    ("proxy.istio.io/config", "holdApplicationUntilProxyStarts: 'true'"),
+    ("proxy.istio.io/config", "tracing: []"),
+    ("proxy.istio.io/config", "tracing: {sampling: high}"),
+    ("proxy.istio.io/config", "tracing: {zipkin: {address: 9411}, bogus: 1}"),
+    ("proxy.istio.io/config", "interceptionMode: BOGUS"),
+    ("proxy.istio.io/config", "drainDuration: 5"),
+    ("proxy.istio.io/config", "drainDuration: 5x"),
+    ("proxy.istio.io/config", "proxyMetadata: {A: 1}"),
+    ("proxy.istio.io/config", "extraStatTags: a"),
+    ("proxy.istio.io/config", "- statusPort: 15021"),
+    ("proxy.istio.io/config", "just text"),
 ]
 ACCEPTED = [
     ("status.sidecar.istio.io/port", "15021"),
+    ("status.sidecar.istio.io/port", " 15020 "),  # more spellings in status-port-spellings.yaml
+    ("status.sidecar.istio.io/port", "0015020"),
+    ("proxy.istio.io/config", "notAField: 1\nparentShutdownDuration: 60s\nconcurrency: 0"),
+    (
+        "proxy.istio.io/config",
+        "drainDuration: 1h2m3s\nfileFlushInterval: 1500us\nterminationDrainDuration: 2.5s",
+    ),
+    ("proxy.istio.io/config", "tracing: {sampling: 1e-7, customTags: {a: null}}"),
+    ("proxy.istio.io/config", "extraStatTags: [null, b]\nproxyMetadata: {A: null}"),
+    ("proxy.istio.io/config", "interceptionMode: 0\nconcurrency: ' 3'"),
     ("traffic.sidecar.istio.io/excludeOutboundPorts", " 25, 587"),
     ("traffic.sidecar.istio.io/includeOutboundIPRanges", "10.0.0.0/8,fd00::/8"),
     ("prometheus.istio.io/merge-metrics", "F"),
