@@ -517,6 +517,8 @@ WRONG_TYPES = [
     # ProxyConfig values in meshConfig.defaultConfig, as protobuf JSON reads them
     ("mesh.yaml", ("defaultConfig", "concurrency"), "lots"),
     ("mesh.yaml", ("defaultConfig", "tracing"), {"sampling": "high"}),
+    ("mesh.yaml", ("defaultConfig", "drainDuration"), "1.5s"),
+    ("mesh.yaml", ("defaultConfig", "discoveryAddress"), "istiod"),
 ]
 RIGHT_TYPES = [
     ("values.json", ("global", "proxy", "statusPort"), "15020"),  # protojson takes an integer's digits
@@ -608,6 +610,24 @@ HOSTILE = [
     ("proxy.istio.io/config", "extraStatTags: a"),
     ("proxy.istio.io/config", "- statusPort: 15021"),
     ("proxy.istio.io/config", "just text"),
+    # well-typed ProxyConfigs Istio's validation (ValidateMeshConfigProxyConfig) refuses
+    ("proxy.istio.io/config", "drainDuration: 1.5s"),
+    ("proxy.istio.io/config", "drainDuration: 0s"),
+    ("proxy.istio.io/config", "statusPort: 0"),
+    ("proxy.istio.io/config", "proxyAdminPort: 70000"),
+    ("proxy.istio.io/config", "configPath: ''"),
+    ("proxy.istio.io/config", "serviceCluster: ''"),
+    ("proxy.istio.io/config", "controlPlaneAuthPolicy: INHERIT"),
+    ("proxy.istio.io/config", "discoveryAddress: istiod"),
+    ("proxy.istio.io/config", "discoveryAddress: ''"),
+    ("proxy.istio.io/config", "discoveryAddress: 'istiod.123:15012'"),
+    ("proxy.istio.io/config", "statsdUdpAddress: 'statsd:0'"),
+    ("proxy.istio.io/config", "tracing: {zipkin: {}}"),
+    ("proxy.istio.io/config", "tracing: {zipkin: {address: 'zip_kin:9411'}}"),
+    ("proxy.istio.io/config", "tracing: {lightstep: {address: 'ls.example:443'}}"),
+    ("proxy.istio.io/config", "tracing: {tlsSettings: {mode: MUTUAL}}"),
+    ("proxy.istio.io/config", "privateKeyProvider: {}"),
+    ("proxy.istio.io/config", "privateKeyProvider: {cryptomb: {pollDelay: 0s}}"),
 ]
 ACCEPTED = [
     ("status.sidecar.istio.io/port", "15021"),
@@ -621,6 +641,11 @@ ACCEPTED = [
     ("proxy.istio.io/config", "tracing: {sampling: 1e-7, customTags: {a: null}}"),
     ("proxy.istio.io/config", "extraStatTags: [null, b]\nproxyMetadata: {A: null}"),
     ("proxy.istio.io/config", "interceptionMode: 0\nconcurrency: ' 3'"),
+    ("proxy.istio.io/config", "drainDuration: 2m\ndiscoveryAddress: 'istiod.istio-system.svc:+15012'"),
+    ("proxy.istio.io/config", "discoveryAddress: '[fd00::1]:15012'\nstatsdUdpAddress: '10.0.0.1:8125'"),
+    ("proxy.istio.io/config", "tracing: {datadog: {address: '$(HOST_IP):8126'}}"),
+    ("proxy.istio.io/config", "tracing: {zipkin: {address: 'Zipkin.Tracing:9411'}}"),
+    ("proxy.istio.io/config", "privateKeyProvider: {qat: {pollDelay: 10ms}}"),
     ("traffic.sidecar.istio.io/excludeOutboundPorts", " 25, 587"),
     ("traffic.sidecar.istio.io/includeOutboundIPRanges", "10.0.0.0/8,fd00::/8"),
     ("prometheus.istio.io/merge-metrics", "F"),

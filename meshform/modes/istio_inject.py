@@ -148,6 +148,12 @@ def input_problems(options: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
             proxy_config.decode(mesh.get("defaultConfig"), version)
         except proxy_config.ProxyConfigError as exc:
             yield "meshConfig", f"meshConfig defaultConfig: {exc}; Istio refuses to unmarshal it"
+        else:
+            for problem in proxy_config.problems(_default_config(mesh, version)):
+                yield (
+                    "meshConfig",
+                    f"meshConfig defaultConfig: {problem} (Istio's mesh validation refuses it)",
+                )
 
 
 # Values the injector's template tests before it uses them (`if` / `with`): a null there is no value
@@ -304,12 +310,16 @@ def override_problems(annotations: Mapping[str, Any], options: Mapping[str, Any]
     raw = annotations.get(PROXY_CONFIG)
     if raw is not None:
         try:
-            _annotation_proxy_config(str(raw), version)
+            given = _annotation_proxy_config(str(raw), version)
         except proxy_config.ProxyConfigError as exc:
             yield (
                 f"annotation {PROXY_CONFIG} must hold a ProxyConfig mapping (YAML or JSON) with the "
                 f"types Istio declares: {exc} (istioctl refuses the pod: could not parse proxy config)"
             )
+        else:  # Istio validates the annotation over its DefaultProxyConfig, not the mesh's
+            applied = proxy_config.merged(proxy_config.default_proxy_config(), given, version)
+            for problem in proxy_config.problems(applied):
+                yield f"annotation {PROXY_CONFIG}: {problem} (Istio's validation refuses the pod)"
     for key, (valid, wanted) in _ANNOTATION_RULES.items():
         if key in annotations and not valid(str(annotations[key])):
             yield f"annotation {key} must be {wanted}, not {annotations[key]!r} (istioctl refuses it too)"

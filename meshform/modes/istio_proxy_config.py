@@ -371,3 +371,179 @@ def _string(text: str) -> str:
     for char, escape in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
         out = out.replace(char, escape)
     return out.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+# ---------------------------------------------------------------------------------------- validate
+
+
+def problems(proxy: Mapping[str, Any]) -> list[str]:
+    """What Istio's ValidateMeshConfigProxyConfig (pkg/config/validation/agent) refuses in `proxy`
+    (a decoded ProxyConfig over DefaultProxyConfig), in words; istioctl refuses such a pod's
+    proxy.istio.io/config, and such a meshConfig.defaultConfig, outright."""
+    found: list[str] = []
+    for key, what in (("configPath", "config path"), ("binaryPath", "binary path")):
+        if not proxy.get(key):
+            found.append(f"{key}: the {what} must be set")
+    if "serviceCluster" in proxy and not proxy["serviceCluster"]:
+        found.append("serviceCluster must not be empty")
+    elif "serviceCluster" not in proxy and "tracingServiceName" not in proxy:
+        found.append("serviceCluster or tracingServiceName must be set")
+    found += _drain_problems(proxy.get("drainDuration", (0, 0)))
+    address = str(proxy.get("discoveryAddress") or "")
+    found += _address_problems("discoveryAddress", address) if address else ["discoveryAddress must be set"]
+    tracing = proxy.get("tracing") or {}
+    if "lightstep" in tracing:
+        lightstep = tracing["lightstep"]
+        found += _address_problems("tracing.lightstep.address", str(lightstep.get("address", "")))
+        if not lightstep.get("accessToken"):
+            found.append("tracing.lightstep.accessToken is required")
+    for tracer in ("zipkin", "datadog"):
+        if tracer in tracing:
+            given = str(tracing[tracer].get("address", "")).replace("$(HOST_IP)", "127.0.0.1", 1)
+            found += _address_problems(f"tracing.{tracer}.address", given)
+    if "tlsSettings" in tracing:
+        found += [f"tracing.tlsSettings: {p}" for p in _tls_problems(tracing["tlsSettings"])]
+    for key in ("statsdUdpAddress", "envoyMetricsServiceAddress"):
+        if proxy.get(key):
+            found += _address_problems(key, str(proxy[key]))
+    for key in ("envoyMetricsService", "envoyAccessLogService"):
+        if (proxy.get(key) or {}).get("address"):
+            found += _address_problems(f"{key}.address", str(proxy[key]["address"]))
+    for key in ("proxyAdminPort", "statusPort"):
+        if not 1 <= int(proxy.get(key, 0)) <= 65535:
+            found.append(f"{key} {proxy.get(key, 0)} must be a port from 1 to 65535")
+    if proxy.get("controlPlaneAuthPolicy", "NONE") not in ("NONE", "MUTUAL_TLS"):
+        found.append(f"controlPlaneAuthPolicy {proxy['controlPlaneAuthPolicy']} must be NONE or MUTUAL_TLS")
+    if "privateKeyProvider" in proxy:
+        found += _key_provider_problems(proxy["privateKeyProvider"])
+    if "connectionSettings" in proxy:
+        found += _connection_problems(proxy["connectionSettings"])
+    return found
+
+
+def _nanos(duration: tuple[int, int]) -> int:
+    return duration[0] * 10**9 + duration[1]
+
+
+def _drain_problems(duration: tuple[int, int]) -> list[str]:
+    nanos = _nanos(duration)
+    if nanos < 10**6:
+        return ["drainDuration must be at least 1ms"]
+    if nanos % 10**6:
+        return ["drainDuration: only durations to ms precision are supported"]
+    if nanos % 10**9:
+        return ["drainDuration: drain time only supports durations to seconds precision"]
+    return []
+
+
+_DNS_LABEL = re.compile(r"[a-zA-Z0-9](?:[-a-zA-Z0-9]*[a-zA-Z0-9])?")  # Istio's labels.IsDNS1123Label
+
+
+def _address_problems(key: str, address: str) -> list[str]:
+    """Istio's ValidateProxyAddress: host:port (Go's SplitHostPort), a port 1..65535 (Go's Atoi),
+    the host a DNS-1123 name whose last label is not a number, or an IP address."""
+    split = _split_host_port(address)
+    if split is None:
+        return [f"{key} {address!r} must be host:port"]
+    host, port = split
+    if not re.fullmatch(r"[+-]?[0-9]+", port) or not 1 <= int(port) <= 65535:
+        return [f"{key} {address!r}: the port must be a number from 1 to 65535"]
+    if _fqdn(host) or _ip(host):
+        return []
+    return [f"{key} {address!r}: {host!r} is not a valid hostname or an IP address"]
+
+
+def _split_host_port(address: str) -> tuple[str, str] | None:
+    """Go's net.SplitHostPort (None where it errs)."""
+    if address.startswith("["):
+        end = address.find("]")
+        if end < 0 or address[end + 1 : end + 2] != ":" or ":" in address[end + 2 :]:
+            return None
+        host, port = address[1:end], address[end + 2 :]
+        return None if "[" in host or "]" in host else (host, port)
+    host, colon, port = address.rpartition(":")
+    if not colon or ":" in host or "[" in host or "]" in host or "]" in port:
+        return None
+    return host, port
+
+
+def _fqdn(host: str) -> bool:
+    if not host or len(host) > 255:
+        return False
+    labels = host.split(".")
+    if re.fullmatch(r"[+-]?[0-9]+", labels[-1]):
+        return False
+    if labels[-1] == "":
+        labels = labels[:-1]
+    return all(len(label) <= 63 and _DNS_LABEL.fullmatch(label) for label in labels)
+
+
+def _ip(host: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _tls_problems(tls: Mapping[str, Any]) -> list[str]:
+    """Istio's ValidateTLS for the tracer's ClientTLSSettings (no config namespace here)."""
+    found = []
+    mode, credential = tls.get("mode", "DISABLE"), str(tls.get("credentialName") or "")
+    if credential.startswith("configmap://"):
+        found.append("a configmap:// credentialName must be in the configuration's namespace")
+    sans = bool(tls.get("subjectAltNames"))
+    if tls.get("insecureSkipVerify") is True:
+        if mode == "SIMPLE" and (tls.get("caCertificates") or credential or sans):
+            found.append(
+                "cannot specify caCertificates, credentialName or subjectAltNames with insecureSkipVerify"
+            )
+        if mode == "MUTUAL" and (tls.get("caCertificates") or sans):
+            found.append("cannot specify caCertificates or subjectAltNames with insecureSkipVerify")
+    if mode in ("SIMPLE", "MUTUAL") and credential:
+        if any(tls.get(k) for k in ("clientCertificate", "caCertificates", "privateKey", "caCrl")):
+            found.append("cannot specify client certificates, CA certificates or CA CRL with credentialName")
+        return found
+    if mode == "MUTUAL":
+        found += [
+            f"{k} is required for mutual TLS" for k in ("clientCertificate", "privateKey") if not tls.get(k)
+        ]
+    return found
+
+
+def _key_provider_problems(provider: Mapping[str, Any]) -> list[str]:
+    for kind in ("cryptomb", "qat"):
+        if kind in provider:
+            delay = provider[kind].get("pollDelay")
+            if delay is None:
+                return [f"privateKeyProvider.{kind}.pollDelay is required"]
+            return [f"privateKeyProvider.{kind}.pollDelay must be non zero"] if delay == (0, 0) else []
+    return ["privateKeyProvider needs a provider (cryptomb or qat)"]
+
+
+# connectionSettings fields Istio's validateConnectionSettings bounds: (field, least allowed value)
+_CONNECTION_BOUNDS = (
+    ("listenerPerConnectionBufferLimitBytes", 0),
+    ("clusterPerConnectionBufferLimitBytes", 0),
+    ("httpMaxConcurrentStreams", 1),
+    ("http2InitialStreamWindowSize", 65535),
+    ("http2InitialConnectionWindowSize", 65535),
+    ("listenerConnectionLimit", 1),
+    ("globalDownstreamConnectionLimit", 1),
+)
+
+
+def _connection_problems(settings: Mapping[str, Any]) -> list[str]:
+    found = [
+        f"connectionSettings.{key} must not be negative"
+        for key, value in settings.items()
+        if isinstance(value, tuple) and _nanos(value) < 0
+    ]
+    found += [
+        f"connectionSettings.{key} must be at least {least}"
+        for key, least in _CONNECTION_BOUNDS
+        if key in settings and settings[key] < least
+    ]
+    return found
