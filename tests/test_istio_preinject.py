@@ -528,6 +528,11 @@ RIGHT_TYPES = [
     ("values.json", ("global", "proxy", "lifecycle"), None),
     ("values.json", ("global", "proxy", "seccompProfile"), None),
     ("values.json", ("global", "imagePullSecrets"), None),
+    ("values.json", ("global", "hub"), None),
+    ("values.json", ("global", "proxy", "resources", "limits"), None),
+    ("values.json", ("global", "proxy", "startupProbe", "enabled"), None),
+    ("values.json", ("pilot", "env"), None),
+    ("values.json", ("sidecarInjectorWebhook", "rewriteAppHTTPProbe"), None),  # typed: false
     # a null in the meshConfig is not set: the default (protobuf JSON)
     ("mesh.yaml", ("trustDomain",), None),
     ("mesh.yaml", ("defaultConfig", "concurrency"), None),
@@ -573,6 +578,31 @@ def test_an_input_value_of_a_type_istioctl_takes_is_taken(
     text = (FIXTURES / "probes.yaml").read_text()
     ours = preinject(config(tmp_path, True, "values.json", "mesh.yaml"), text)
     assert all_differences(ours, kube_inject(istioctl, tmp_path, True, text)) == []
+
+
+NULLS_PRINTED = [
+    ("global", "proxy", "logLevel"),
+    ("global", "proxy", "statusPort"),
+    ("global", "tag"),
+    ("global", "istioNamespace"),
+]
+
+
+@pytest.mark.parametrize("path", NULLS_PRINTED, ids=[".".join(p) for p in NULLS_PRINTED])
+def test_a_null_istioctl_would_print_into_the_pod_is_mf322(
+    istioctl: str, installs: dict[str, Path], tmp_path: Path, path: tuple[str, ...]
+) -> None:
+    """Where Istio's template prints a value, a null comes out as Go's "<nil>" / "<no value>"
+    (--proxyLogLevel=<nil>, an image tagged <nil>): istioctl writes that broken pod, meshform
+    refuses the input instead (MF322), as it refuses the nulls istioctl fails on."""
+    _with(installs["default"], tmp_path, "values.json", path, None)
+    text = (FIXTURES / "probes.yaml").read_text()
+    theirs = kube_inject(istioctl, tmp_path, True, text)
+    assert "<nil>" in theirs or "<no value>" in theirs
+    cfg = config(tmp_path, True, "values.json", "mesh.yaml")
+    code, out, err = invoke("transform", "--config", str(cfg), "-", stdin=text.encode())
+    assert (code, out) == (1, "")
+    assert "error MF322" in err and ".".join(path) + " is null" in err, err
 
 
 # ------------------------------------------------------------------ pod annotations Istio validates

@@ -156,25 +156,57 @@ def input_problems(options: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
                 )
 
 
-# Values the injector's template tests before it uses them (`if` / `with`): a null there is no value
-# (no resources, no lifecycle, ...). A null anywhere else in the values is printed or dereferenced
-# by the template, which istioctl refuses (a null bool, startupProbe.enabled of a null): MF322.
-_NULLABLE_VALUES = frozenset(
-    {
-        ("values", "global", "proxy", "resources"),
-        ("values", "global", "proxy", "lifecycle"),
-        ("values", "global", "proxy", "seccompProfile"),
-        ("values", "global", "imagePullSecrets"),
-    }
+# Values whose null istioctl refuses (the template dereferences a null mapping, or a null lands in a
+# typed field: a null privileged, readiness* or startupProbe.failureThreshold) or prints into the pod
+# as Go's "<nil>" / "<no value>" (--proxyLogLevel=<nil>, an image tag <nil>, istiod.<no value>.svc):
+# MF322, meshform does not write such a pod. Any other null is no value, as the injector reads it
+# (no resources, no startup probe, an empty hub, no probe rewrite, ...).
+_NULL_REFUSED = frozenset(
+    ("values", *path.split("."))
+    for path in (
+        "global",
+        "global.logging",
+        "global.logging.level",
+        "global.multiCluster",
+        "global.proxy",
+        "global.proxy.clusterDomain",
+        "global.proxy.componentLogLevel",
+        "global.proxy.excludeIPRanges",
+        "global.proxy.excludeInboundPorts",
+        "global.proxy.excludeOutboundPorts",
+        "global.proxy.includeIPRanges",
+        "global.proxy.includeInboundPorts",
+        "global.proxy.includeOutboundPorts",
+        "global.proxy.logLevel",
+        "global.proxy.privileged",
+        "global.proxy.readinessFailureThreshold",
+        "global.proxy.readinessInitialDelaySeconds",
+        "global.proxy.readinessPeriodSeconds",
+        "global.proxy.startupProbe",
+        "global.proxy.startupProbe.failureThreshold",
+        "global.proxy.statusPort",
+        "global.proxy_init",
+        "global.sds",
+        "global.sds.token",
+        "global.sds.token.aud",
+        "global.sts",
+        "global.tag",
+        "global.istioNamespace",
+        "global.pilotCertProvider",
+        "pilot",
+        "pilot.cni",
+        "revision",
+    )
 )
 
 
 def _typed(expected: Any, given: Any, path: tuple[str, ...]) -> Iterator[str]:
     if given is None:
-        if path[0] == "values" and path not in _NULLABLE_VALUES:
+        if path in _NULL_REFUSED:
             yield (
-                f"values {'.'.join(path[1:])} is null; Istio's injector template cannot render a null "
-                "there (istioctl fails): give it a value, or leave the key out for the default"
+                f"values {'.'.join(path[1:])} is null; Istio's injector template cannot use a null "
+                "there (istioctl fails, or writes <nil> into the pod): give it a value, or leave the "
+                "key out for the default"
             )
         return
     wanted = _type_wanted(expected, given, path)
@@ -595,7 +627,7 @@ def _image(v: Mapping[str, Any], name: str, annotations: Mapping[str, Any], imag
                 break
         if image_type != "default":
             tag = f"{tag}-{image_type}"
-    return f"{v.get('hub')}/{name}:{tag}"
+    return f"{_text(v.get('hub'))}/{name}:{tag}"
 
 
 def _proxy_image_type(proxy: Mapping[str, Any]) -> str:
@@ -1144,7 +1176,8 @@ def _rewrites_probes(annotations: Mapping[str, Any], values: Mapping[str, Any]) 
     found = _flag(annotations, "sidecar.istio.io/rewriteAppHTTPProbers")
     if found is not None:
         return found
-    return (values.get("sidecarInjectorWebhook") or {}).get("rewriteAppHTTPProbe", True) is not False
+    # Istio reads the typed values: a null (or a null sidecarInjectorWebhook) is false, no rewrite
+    return (values.get("sidecarInjectorWebhook") or {}).get("rewriteAppHTTPProbe") is True
 
 
 def _action_json(action: Mapping[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
