@@ -27,7 +27,7 @@ import marshal
 import os
 import re
 from collections.abc import Iterator, Mapping
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from meshform.modes import istio_proxy_config as proxy_config
@@ -271,7 +271,7 @@ def _proxy_override(annotations: Mapping[str, Any], version: str) -> dict[str, A
         return {}
 
 
-@cache
+@lru_cache(maxsize=256)
 def _annotation_proxy_config(raw: str, version: str) -> dict[str, Any]:
     """proxy.istio.io/config decoded (ApplyYAML: YAML to JSON, then protobuf JSON); shared by every
     pod with the same text, so never changed by its callers. Raises ProxyConfigError."""
@@ -808,7 +808,7 @@ def _install(options: Mapping[str, Any]) -> tuple[str, dict[str, Any], dict[str,
     return found[2], found[3], found[4]
 
 
-def _default_config(given_mesh: Mapping[str, Any], version: str) -> dict[str, Any]:
+def _default_config(given_mesh: Mapping[str, Any], version: str) -> Mapping[str, Any]:
     """meshConfig.defaultConfig merged over Istio's DefaultProxyConfig as ApplyMeshConfig does
     (refused input is MF322 before any pod is enrolled)."""
     try:

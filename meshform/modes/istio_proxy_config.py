@@ -241,10 +241,13 @@ def _shown(value: Any) -> str:
 # ------------------------------------------------------------------------------------------- merge
 
 
-def merged(held: Mapping[str, Any], given: Mapping[str, Any], version: str) -> dict[str, Any]:
-    """MergeProxyConfig: `given` (decoded) applied over `held` (see the module docstring)."""
+def merged(held: Mapping[str, Any], given: Mapping[str, Any], version: str) -> Mapping[str, Any]:
+    """MergeProxyConfig: `given` (decoded) applied over `held` (see the module docstring). Nothing
+    given is `held` itself (most pods carry no proxy.istio.io/config): callers never change it."""
+    if not given:
+        return held
     out = dict(held)
-    fields = {f[0]: f[4] for f in schema(version).messages[PROXY_CONFIG]}
+    fields = _oneofs(version)
     for name, value in given.items():
         oneof = fields.get(name)
         if oneof is not None:
@@ -262,6 +265,12 @@ def merged(held: Mapping[str, Any], given: Mapping[str, Any], version: str) -> d
             if key in before and headers.get(key) in (None, "UNDEFINED", 0)
         }
     return out
+
+
+@cache
+def _oneofs(version: str) -> dict[str, str | None]:
+    """ProxyConfig's fields by JSON name, each with its oneof (None: none)."""
+    return {f[0]: f[4] for f in schema(version).messages[PROXY_CONFIG]}
 
 
 # ------------------------------------------------------------------------------------------- write
