@@ -437,6 +437,8 @@ def test_a_version_meshform_knows_is_matched_by_its_minor(tmp_path: Path) -> Non
         ("status.sidecar.istio.io/port: abc", "must be a port from 0 to 65535"),
         ("sidecar.istio.io/proxyCPU: lots", "must be a resource quantity"),
         ("prometheus.io/port: '15090'", "reserved for Istio"),
+        ("proxy.istio.io/config: 'drainDuration: 1.5s'", "durations to seconds precision"),
+        ("proxy.istio.io/config: 'concurrency: 1.5'", "concurrency must be a whole number"),
     ],
 )
 def test_an_override_meshform_cannot_reproduce_is_refused_located(
@@ -449,7 +451,7 @@ def test_an_override_meshform_cannot_reproduce_is_refused_located(
     )
     code, out, err = invoke("transform", "--mode", "istio", "--enrollment", "sidecar", str(workload))
     assert (code, out) == (1, "")
-    assert f"{workload}:1:1: error MF323" in err and message in err
+    assert f"{workload}:6:" in err and "error MF323" in err and message in err  # at the annotation
 
 
 def test_sidecar_stays_refused_for_a_mode_that_does_not_pre_inject() -> None:

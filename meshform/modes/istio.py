@@ -129,8 +129,8 @@ class IstioMode:
         yield from sidecar_findings(self.facts, ctx)
         yield from policy_findings(ctx)
         if ctx.strategy == SIDECAR:
-            for problem in istio_inject.override_problems(ctx.pod_annotations, ctx.options):
-                yield Finding("MF323", "error", problem, "annotations")
+            for key, problem in istio_inject.override_problems(ctx.pod_annotations, ctx.options):
+                yield Finding("MF323", "error", problem, annotation=key)
             for problem in istio_inject.install_problems(ctx.options, ctx.pod_annotations):
                 yield Finding("MF323", "error", problem, "modeOptions")
 

@@ -331,30 +331,42 @@ _ANNOTATION_RULES: dict[str, tuple[Any, str]] = {
 }
 
 
-def override_problems(annotations: Mapping[str, Any], options: Mapping[str, Any]) -> Iterator[str]:
-    """What meshform cannot pre-inject as the injector would, in words (MF323)."""
+def override_problems(
+    annotations: Mapping[str, Any], options: Mapping[str, Any]
+) -> Iterator[tuple[str, str]]:
+    """(annotation, what is wrong in words) per pod annotation meshform cannot pre-inject as the
+    injector would, or that Istio refuses (MF323, located at that annotation)."""
     from meshform.modes import injection
 
     version = injection.version_for(MESH, options)
     for key in UNSUPPORTED:
         if key in annotations:
-            yield f"annotation {key} is not pre-injected by meshform; use enrollment labels for this pod"
+            yield key, f"annotation {key} is not pre-injected by meshform; use enrollment labels for this pod"
     raw = annotations.get(PROXY_CONFIG)
     if raw is not None:
         try:
             given = _annotation_proxy_config(str(raw), version)
         except proxy_config.ProxyConfigError as exc:
             yield (
-                f"annotation {PROXY_CONFIG} must hold a ProxyConfig mapping (YAML or JSON) with the "
-                f"types Istio declares: {exc} (istioctl refuses the pod: could not parse proxy config)"
+                PROXY_CONFIG,
+                (
+                    f"annotation {PROXY_CONFIG} must hold a ProxyConfig mapping (YAML or JSON) with the "
+                    f"types Istio declares: {exc} (istioctl refuses the pod: could not parse proxy config)"
+                ),
             )
         else:  # Istio validates the annotation over its DefaultProxyConfig, not the mesh's
             applied = proxy_config.merged(proxy_config.default_proxy_config(), given, version)
             for problem in proxy_config.problems(applied):
-                yield f"annotation {PROXY_CONFIG}: {problem} (Istio's validation refuses the pod)"
+                yield (
+                    PROXY_CONFIG,
+                    f"annotation {PROXY_CONFIG}: {problem} (Istio's validation refuses the pod)",
+                )
     for key, (valid, wanted) in _ANNOTATION_RULES.items():
         if key in annotations and not valid(str(annotations[key])):
-            yield f"annotation {key} must be {wanted}, not {annotations[key]!r} (istioctl refuses it too)"
+            yield (
+                key,
+                f"annotation {key} must be {wanted}, not {annotations[key]!r} (istioctl refuses it too)",
+            )
     for key in (
         "sidecar.istio.io/proxyCPU",
         "sidecar.istio.io/proxyMemory",
@@ -362,7 +374,7 @@ def override_problems(annotations: Mapping[str, Any], options: Mapping[str, Any]
         "sidecar.istio.io/proxyMemoryLimit",
     ):
         if key in annotations and _quantity(annotations[key]) is None:
-            yield f"annotation {key} must be a resource quantity, not {annotations[key]!r}"
+            yield key, f"annotation {key} must be a resource quantity, not {annotations[key]!r}"
     yield from _prometheus_problems(annotations, _status_port(_proxy_override(annotations, version), {}))
 
 
@@ -1124,18 +1136,24 @@ def _merges(annotations: Mapping[str, Any], mesh: Mapping[str, Any]) -> bool:
     return found if found is not None else mesh.get("enablePrometheusMerge", True) is not False
 
 
-def _prometheus_problems(annotations: Mapping[str, Any], status_port: int) -> Iterator[str]:
+def _prometheus_problems(annotations: Mapping[str, Any], status_port: int) -> Iterator[tuple[str, str]]:
     if SCRAPE_TARGETS in annotations:
-        yield f"annotation {SCRAPE_TARGETS} is not pre-injected by meshform; use enrollment labels"
+        yield (
+            SCRAPE_TARGETS,
+            f"annotation {SCRAPE_TARGETS} is not pre-injected by meshform; use enrollment labels",
+        )
         return
     found = _prometheus_value(annotations, "prometheus.io/port")
     if found is None or not _scrapes(annotations) or found[1] == str(status_port):
         return
     port = found[1]
     if not (port.isdigit() and 1 <= int(port) <= 65535):
-        yield f"annotation {found[0]}: {port!r} is not a port (Istio refuses to inject this pod)"
+        yield found[0], f"annotation {found[0]}: {port!r} is not a port (Istio refuses to inject this pod)"
     elif int(port) in (15000, 15001, 15004, 15006, 15008, 15020, 15021, 15053, 15090):
-        yield f"annotation {found[0]}: port {port} is reserved for Istio (Istio refuses to inject this pod)"
+        yield (
+            found[0],
+            f"annotation {found[0]}: port {port} is reserved for Istio (Istio refuses to inject this pod)",
+        )
 
 
 _PROMETHEUS_SANITIZED = frozenset(_sanitized(k) for k in (*PROMETHEUS_KEYS, SCRAPE_TARGETS))
