@@ -129,9 +129,12 @@ def test_an_input_meshform_does_not_reproduce_is_refused_located(
 ) -> None:
     code, out, err = _transform(tmp_path, values, mesh, annotations)
     assert (code, out) == (1, "")
-    assert (
-        f"{tmp_path / 'w.yaml'}:1:1: error MF323" in err and message in err and "use enrollment labels" in err
+    # an annotation meshform cannot reproduce is located at it; an install setting at the workload
+    where = f"{tmp_path / 'w.yaml'}:" + (
+        "" if "sidecar.istio.io/bootstrapOverride" in annotations else "1:1:"
     )
+    assert f"{where}" in err and "error MF323" in err and message in err and "use enrollment labels" in err
+    assert (":1:1: error" in err) is ("sidecar.istio.io/bootstrapOverride" not in annotations)
 
 
 def test_the_same_settings_without_what_triggers_them_pre_inject(tmp_path: Path) -> None:
