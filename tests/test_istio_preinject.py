@@ -406,7 +406,7 @@ def test_a_version_without_templates_is_a_located_error(tmp_path: Path) -> None:
     cfg = _transformer(tmp_path, "      valuesFile: values.json\n")
     code, out, err = invoke("transform", "--config", str(cfg), str(FIXTURES / "cronjob.yaml"))
     assert (code, out) == (1, "")
-    assert f"{tmp_path / 'values.json'}:1:1: error MF320" in err
+    assert f"{tmp_path / 'values.json'}:1:13: error MF320" in err  # at "tag", the user's own key
     assert "'1.24.3'" in err and "it has: 1.31" in err
 
 
@@ -440,7 +440,7 @@ def test_an_override_meshform_cannot_reproduce_is_refused_located(
     )
     code, out, err = invoke("transform", "--mode", "istio", "--enrollment", "sidecar", str(workload))
     assert (code, out) == (1, "")
-    assert f"{workload}:1:1: error MF323" in err and message in err
+    assert f"{workload}:6:5: error MF323" in err and message in err  # at the annotation itself
 
 
 def test_sidecar_stays_refused_for_a_mode_that_does_not_pre_inject() -> None:
@@ -518,7 +518,20 @@ def _with(inputs: Path, where: Path, name: str, path: tuple[str, ...], value: An
     for key in path[:-1]:
         node = node.setdefault(key, {})
     node[path[-1]] = value
-    (where / name).write_text(json.dumps(doc) if name.endswith(".json") else yaml.safe_dump(doc))
+    (where / name).write_text(json.dumps(doc, indent=2) if name.endswith(".json") else yaml.safe_dump(doc))
+
+
+def key_position(text: str, path: tuple[str, ...], step: int) -> str:
+    """`line:col` of the last key of `path` in block-indented YAML or JSON `text` (`step` spaces a
+    level; JSON's keys sit one level deeper, inside its outer braces): each key found at its level
+    below its parent's line, as a reader of the file would."""
+    lines, at = text.split("\n"), -1
+    depth = 1 if text.lstrip().startswith("{") else 0
+    for level, key in enumerate(path, start=depth):
+        pad = " " * (step * level)
+        heads = (f'{pad}"{key}":', f"{pad}{key}:")
+        at = next(i for i in range(at + 1, len(lines)) if lines[i].startswith(heads))
+    return f"{at + 1}:{step * (len(path) - 1 + depth) + 1}"
 
 
 @pytest.mark.parametrize(("name", "path", "value"), WRONG_TYPES, ids=[".".join(p) for _, p, _ in WRONG_TYPES])
@@ -534,7 +547,8 @@ def test_an_input_value_istioctl_cannot_unmarshal_is_mf322(
     cfg = config(tmp_path, True, "values.json", "mesh.yaml")
     code, out, err = invoke("transform", "--config", str(cfg), "-", stdin=text.encode())
     assert (code, out) == (1, "")
-    assert f"{tmp_path / name}:1:1: error MF322" in err and ".".join(path[1:] or path) in err, err
+    where = key_position((tmp_path / name).read_text(), path, 2)  # the user's own key, exactly
+    assert f"{tmp_path / name}:{where}: error MF322" in err and ".".join(path[1:] or path) in err, err
 
 
 @pytest.mark.parametrize(("name", "path", "value"), RIGHT_TYPES, ids=[".".join(p) for _, p, _ in RIGHT_TYPES])
@@ -586,14 +600,15 @@ def test_an_annotation_istioctl_refuses_is_refused(
     istioctl: str, installs: dict[str, Path], key: str, value: str
 ) -> None:
     """Istio validates its pod annotations before injecting (ports, CIDRs, modes, bools, the
-    ProxyConfig's types); what istioctl refuses, meshform refuses: MF323 at the pod, exit 1, no output."""
+    ProxyConfig's types); what istioctl refuses, meshform refuses: MF323 at the annotation (the pod's
+    metadata.annotations, sorted by safe_dump, on line 5), exit 1, no output."""
     inputs, text = installs["default"], _annotated(key, value)
     theirs = kube_inject_run(istioctl, inputs, text)
     assert theirs.returncode != 0, theirs.stdout[:300]
     cfg = config(inputs, True, "istio-sidecar-injector.yaml", "istio.yaml")
     code, out, err = invoke("transform", "--config", str(cfg), "-", stdin=text.encode())
     assert (code, out) == (1, "")
-    assert "error MF323" in err and key in err, err
+    assert "<stdin>:5:5: error MF323" in err and key in err, err
 
 
 @pytest.mark.parametrize(("key", "value"), ACCEPTED, ids=[f"{k}={v!r}" for k, v in ACCEPTED])

@@ -17,6 +17,7 @@ from meshform.core.identity import service_account
 from meshform.core.policy import attach, contexts, enforceable, has_policy
 from meshform.core.workloads import pod_owner, pod_template
 from meshform.diagnostics import Diagnostic, Level
+from meshform.model import injector_inputs
 from meshform.model.application import Application
 from meshform.model.policy_checks import refused_dependents
 from meshform.model.semantics import COMPONENTS, Locator, effective_mode, effective_strategy, options_for
@@ -125,7 +126,7 @@ def _govern_one(
         usable = replace(usable, policy=replace(usable.policy, authorization=None))
     ctx = _context(app, choice, template, opts, usable)
     base = (*COMPONENTS, unit.component.index)
-    diags = [_located(at, _finding_path(base, unit, f), f) for f in mode.findings(ctx)]
+    diags = [_finding(f, at, unit, base, ctx.options) for f in mode.findings(ctx)]
     skipped = mode.facts.sidecar and template["spec"].get("hostNetwork") is True
     enrollment = Enrollment() if skipped else mode.enroll(ctx)
     if app.owns_namespace:
@@ -176,6 +177,14 @@ def _finding_path(base: Path, unit: Unit, found: Finding) -> Path:
             return (*base, "versions", index, "annotations", found.annotation)
         return (*base, "annotations", found.annotation)
     return (*base, found.field) if found.field else base
+
+
+def _finding(f: Finding, at: Locator, unit: Unit, base: Path, options: Mapping[str, Any]) -> Diagnostic:
+    """A mode's finding located in the Application: at the key inside the injector input it is
+    about, else as _finding_path says."""
+    if f.value is not None:
+        return injector_inputs.located(options, *f.value, f.code, f.message, level=Level(f.level))
+    return _located(at, _finding_path(base, unit, f), f)
 
 
 def _ungovern(template: dict[str, Any], services: tuple[dict[str, Any], ...]) -> None:

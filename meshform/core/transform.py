@@ -32,7 +32,7 @@ from meshform.core.policy import (
 )
 from meshform.core.workloads import find_pod_template, pod_owner, pod_template, selector_keys, template_path
 from meshform.diagnostics import Diagnostic, Level
-from meshform.model import policy_record
+from meshform.model import injector_inputs, policy_record
 from meshform.model.config import OPT_OUT, TransformConfig
 from meshform.model.policy_checks import dropped_values
 from meshform.model.schema import json_path
@@ -559,7 +559,7 @@ class Transformer:
             owner = bool(recorded.get("owner")) if recorded is not None else False
             ctx = self._context(item, template, mode, plan.strategy, declared, usable, owner)
             ports = ctx.ports
-            self.diagnostics += (self._finding(item, f) for f in mode.findings(ctx))
+            self.diagnostics += (self._finding(item, f, ctx.options) for f in mode.findings(ctx))
             if not (mode.facts.sidecar and template["spec"].get("hostNetwork") is True):
                 enrollment = mode.enroll(ctx)
                 ns = str(_meta(item.obj).get("namespace", ""))
@@ -588,8 +588,14 @@ class Transformer:
         if not enrollment.is_empty():
             self._identity(item, template, mode.facts, services)
 
-    def _finding(self, item: Item, found: Finding) -> Diagnostic:
-        """A mode's finding, at the pod template annotation it is about (if it names one)."""
+    def _finding(self, item: Item, found: Finding, options: Mapping[str, Any]) -> Diagnostic:
+        """A mode's finding, at the key inside the injector input it is about, or at the pod template
+        annotation it is about (if it names one)."""
+        if found.value is not None:
+            ref = resource_ref(item.obj)
+            return injector_inputs.located(
+                options, *found.value, found.code, found.message, level=Level(found.level), ref=ref
+            )
         diag = item.diagnostic(Level(found.level), found.code, found.message)
         if not found.annotation:
             return diag

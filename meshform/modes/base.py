@@ -347,6 +347,9 @@ class Finding:
     message: str
     field: str = ""
     annotation: str = ""  # the pod template annotation it is about, where it is located
+    # (input, path in it) inside a loaded injector input (modeOptions.<mesh>.values / meshConfig):
+    # located at that key of the file or inline value the user wrote.
+    value: tuple[str, tuple[str | int, ...]] | None = None
 
 
 class Mode(Protocol):
