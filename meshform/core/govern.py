@@ -15,7 +15,7 @@ from meshform.core.expand import Expansion, Unit
 from meshform.core.identity import problems as identity_problems
 from meshform.core.identity import service_account
 from meshform.core.policy import attach, contexts, enforceable, has_policy
-from meshform.core.workloads import pod_owner, pod_template
+from meshform.core.workloads import job_template, pod_owner, pod_template
 from meshform.diagnostics import Diagnostic, Level
 from meshform.model import injector_inputs
 from meshform.model.application import Application
@@ -120,7 +120,7 @@ def _govern_one(
     unit, mode = choice.unit, choice.mode
     template = pod_template(unit.workload)
     assert template is not None, "expand always builds a pod template"
-    _ungovern(template, unit.services)
+    _ungovern(template, unit.services, job_template(unit.workload))
     usable = enforceable(declared, mode) if has_policy(declared) else None
     if usable is not None and locked:
         usable = replace(usable, policy=replace(usable.policy, authorization=None))
@@ -142,7 +142,7 @@ def _govern_one(
         attach(enrollment, mode, declared, usable, ctx.policy_owner, app.policy_enforcement)
     if enrollment.is_empty():
         return [], diags
-    status.apply(template, mode.facts.name, choice.strategy, enrollment)
+    status.apply(template, mode.facts.name, choice.strategy, enrollment, job=job_template(unit.workload))
     for service in unit.services:  # every version says the same of a shared Service: re-applying is exact
         name = service["metadata"]["name"]
         labels = enrollment.service_labels.get(name, {})
@@ -187,11 +187,13 @@ def _finding(f: Finding, at: Locator, unit: Unit, base: Path, options: Mapping[s
     return _located(at, _finding_path(base, unit, f), f)
 
 
-def _ungovern(template: dict[str, Any], services: tuple[dict[str, Any], ...]) -> None:
+def _ungovern(
+    template: dict[str, Any], services: tuple[dict[str, Any], ...], job: dict[str, Any] | None
+) -> None:
     """Undo an earlier govern() of these (in-memory) objects: switching modes renders each mode afresh."""
     record = status.read(template)
     if record is not None:
-        status.remove(template, record)
+        status.remove(template, record, job=job)
     for service in services:
         service_record = status.read(service)
         if service_record is not None:

@@ -30,7 +30,14 @@ from meshform.core.policy import (
     recorded_upstreams,
     tcp_sides,
 )
-from meshform.core.workloads import find_pod_template, pod_owner, pod_template, selector_keys, template_path
+from meshform.core.workloads import (
+    find_pod_template,
+    job_template,
+    pod_owner,
+    pod_template,
+    selector_keys,
+    template_path,
+)
 from meshform.diagnostics import Diagnostic, Level
 from meshform.model import injector_inputs, policy_record
 from meshform.model.config import OPT_OUT, TransformConfig
@@ -303,7 +310,8 @@ class Transformer:
             self.diagnostics += self.owned_findings(item, template, Level.WARNING)
         before = snapshot(item.obj)
         holders = self._holders(item, services)
-        kept = status.remove(template, record, holders) if record is not None else {}
+        job = job_template(item.obj)
+        kept = status.remove(template, record, holders, job) if record is not None else {}
         for svc, svc_record in service_records:
             status.remove_service(svc.obj, svc_record)
             self.recorded.discard(id(svc))
@@ -582,7 +590,7 @@ class Transformer:
             return
         if enrollment.is_empty() and not kept:
             return
-        status.apply(template, mode.facts.name, plan.strategy, enrollment, kept)
+        status.apply(template, mode.facts.name, plan.strategy, enrollment, kept, job_template(item.obj))
         self._rewire(services, ports, enrollment, mode)
         item.added = enrollment.objects
         if not enrollment.is_empty():

@@ -793,7 +793,26 @@ def enroll(ctx: EnrollContext) -> Enrollment:
             enrollment.leading_containers = [sidecar]
         else:
             enrollment.containers = [sidecar]
+    if ctx.kind == "CronJob":
+        enrollment.job_labels = _for_kube_inject(ctx.pod_labels, enrollment.labels)
+        enrollment.job_annotations = _for_kube_inject(annotations, enrollment.annotations)
     return enrollment
+
+
+def _for_kube_inject(own: Mapping[str, Any], injected: Mapping[str, Any]) -> dict[str, Any]:
+    """A CronJob's pod labels or annotations that go on its spec.jobTemplate.metadata too: Istio's
+    (a key of an `...istio.io/` domain: the pod's own overrides and Istio's markers) and every key
+    the injection adds or changes. `istioctl kube-inject` reads and writes a CronJob's pod metadata
+    there (pkg/kube/inject IntoObject: `case *batch.CronJob: metadata =
+    &job.Spec.JobTemplate.ObjectMeta`), while the webhook, which injects the pods, reads the pod
+    template's: with both, each sees the pod as injected (sidecar.istio.io/status), and a second
+    injection by either changes nothing."""
+    after = {**own, **injected}
+    return {
+        k: v
+        for k, v in after.items()
+        if v is not None and (str(k).partition("/")[0].endswith("istio.io") or own.get(k) != v)
+    }
 
 
 _INSTALLS: dict[tuple[int, int], tuple[Any, Any, str, dict[str, Any], dict[str, Any]]] = {}
