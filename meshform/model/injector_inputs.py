@@ -208,21 +208,24 @@ def _parse_text(text: str, doc: Document, at: Path, what: str) -> tuple[dict[str
     from meshform.yamlio.reader import load_documents
 
     line, col = doc.position(at)
+    shift = _verbatim_shift(doc.text, line, col, text)
     try:
         docs = [d for d in load_documents(text, f"{doc.file} {what}") if d.data is not None]
     except MeshformError as exc:
-        raise MeshformError([_shifted(d, doc.file, line, what) for d in exc.diagnostics]) from None
+        raise MeshformError(
+            [_shifted(d, doc.file, (line, col), shift, what) for d in exc.diagnostics]
+        ) from None
     if len(docs) != 1 or not isinstance(docs[0].data, dict):
         raise MeshformError(
-            [Diagnostic(doc.file, line, 1, Level.ERROR, "MF322", f"{what} must be one mapping")]
+            [Diagnostic(doc.file, line, col, Level.ERROR, "MF322", f"{what} must be one mapping")]
         )
     found: dict[str, Any] = docs[0].data
-    return found, Origin(docs[0], (), doc.file, _verbatim_shift(doc.text, line, text), (line, col), what)
+    return found, Origin(docs[0], (), doc.file, shift, (line, col), what)
 
 
-def _verbatim_shift(file_text: str, line: int, text: str) -> tuple[int, int] | None:
+def _verbatim_shift(file_text: str, line: int, column: int, text: str) -> tuple[int, int] | None:
     """(lines, columns) from a position in `text` to the file's, where `text` stands verbatim in the
-    file at the key on `line`: on that line (a one-line plain or single-quoted string, as kubectl
+    file at the key at `line`:`column`: on that line (a one-line plain or single-quoted string, as kubectl
     prints `values: '{"global": ...}'`), or as a block scalar below it (`values: |`), every line
     indented alike. None otherwise (escapes, folding: only the key's line is known)."""
     if not file_text:
@@ -230,9 +233,10 @@ def _verbatim_shift(file_text: str, line: int, text: str) -> tuple[int, int] | N
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
-    if len(lines) == 1:
-        here = file_text.split("\n", line)[line - 1] if line >= 1 else ""
-        return (line - 1, here.index(lines[0])) if lines[0] and here.count(lines[0]) == 1 else None
+    here = file_text.split("\n", line)[line - 1] if len(lines) == 1 and line >= 1 else ""
+    start = here.find(":", column - 1) + 1  # after the key
+    if start and lines[0] and here[start:].count(lines[0]) == 1:
+        return line - 1, here.index(lines[0], start)
     below = file_text.split("\n", line + len(lines))[line : line + len(lines)]
     first = next((i for i, each in enumerate(lines) if each.strip()), None)
     if len(below) != len(lines) or first is None:
@@ -243,10 +247,24 @@ def _verbatim_shift(file_text: str, line: int, text: str) -> tuple[int, int] | N
     return (line, indent) if same and indent else None
 
 
-def _shifted(found: Diagnostic, file: str, line: int, what: str) -> Diagnostic:
+def _shifted(
+    found: Diagnostic, file: str, at: tuple[int, int], shift: tuple[int, int] | None, what: str
+) -> Diagnostic:
+    """An error inside a value's text, at its place in the file when the text stands there verbatim
+    (`shift`), else at the value (`at`) with its line inside the text said."""
+    if shift is not None and found.line:
+        line, col = found.line + shift[0], max(found.col, 1) + shift[1]
+        return replace(found, file=file, line=line, col=col, message=f"{what}: {found.message}")
     inner = f" (line {found.line} of {what})" if found.line else ""
     return Diagnostic(
-        file, line, 1, found.level, found.code, f"{what}: {found.message}{inner}", found.path, hint=found.hint
+        file,
+        at[0],
+        at[1],
+        found.level,
+        found.code,
+        f"{what}: {found.message}{inner}",
+        found.path,
+        hint=found.hint,
     )
 
 
