@@ -1,5 +1,5 @@
 """Every error of Istio pre-injection is located at the user's own value, on every front end that
-reaches it: a pod annotation Istio refuses (MF323) at that annotation's key, in the workload
+reaches it: a pod annotation Istio refuses (MF323) at that annotation's value, in the workload
 (transform, helm-postrender, krm, a List's item, a CronJob) or the Application (a component's or a
 version's annotations); a value of the injector's inputs (MF322 of the wrong type, MF320 a version
 without templates, MF323 a setting meshform does not reproduce) at that key of the values /
@@ -61,6 +61,15 @@ def _spot(text: str, key: str) -> str:
     raise AssertionError(f"{key} is not in the text")
 
 
+def _value_spot(text: str, key: str) -> str:
+    """`line:col` of the value of the first `key` in `text` (what the user wrote: an annotation is
+    located at its value, as every mode's is)."""
+    line, col = (int(n) for n in _spot(text, key).split(":"))
+    here = text.split("\n")[line - 1]
+    after = here.index(":", col - 1 + len(key)) + 1
+    return f"{line}:{after + len(here[after:]) - len(here[after:].lstrip()) + 1}"
+
+
 def _annotated(key: str, value: str) -> str:
     return WORKLOAD.replace("ANNOTATION", f"{key}: {value}")
 
@@ -71,13 +80,13 @@ def _refused(code: int, out: str, err: str) -> str:
 
 
 @pytest.mark.parametrize(("key", "value"), ANNOTATIONS, ids=[f"{k}={v}" for k, v in ANNOTATIONS])
-def test_a_refused_annotation_is_located_at_its_key_by_transform(
+def test_a_refused_annotation_is_located_at_its_value_by_transform(
     tmp_path: Path, key: str, value: str
 ) -> None:
     workload = tmp_path / "w.yaml"
     workload.write_text(_annotated(key, value))
     err = _refused(*invoke("transform", "--mode", "istio", "--enrollment", "sidecar", str(workload)))
-    assert f"{workload}:11:9: error MF323" in err and key in err, err
+    assert f"{workload}:11:{9 + len(key) + 2}: error MF323" in err and key in err, err  # at the value
 
 
 def test_helm_postrender_locates_the_annotation_in_its_stdin(tmp_path: Path) -> None:
@@ -85,7 +94,7 @@ def test_helm_postrender_locates_the_annotation_in_its_stdin(tmp_path: Path) -> 
     cfg.write_text(_transformer("      values: {global: {hub: docker.io/istio}}\n"))
     text = _annotated("sidecar.istio.io/interceptionMode", "BOGUS")
     err = _refused(*invoke("helm-postrender", "--config", str(cfg), stdin=text.encode()))
-    assert "<stdin>:11:9: error MF323" in err, err
+    assert f"<stdin>:11:{9 + len('sidecar.istio.io/interceptionMode: ')}: error MF323" in err, err
 
 
 def test_a_list_item_and_a_cronjob_are_located_at_their_own_annotation(tmp_path: Path) -> None:
@@ -110,8 +119,8 @@ def test_a_list_item_and_a_cronjob_are_located_at_their_own_annotation(tmp_path:
     path = tmp_path / "list.yaml"
     path.write_text(text)
     err = _refused(*invoke("transform", "--mode", "istio", "--enrollment", "sidecar", str(path)))
-    assert f"{path}:{_spot(text, 'sidecar.istio.io/interceptionMode')}: error MF323" in err, err
-    assert f"{path}:{_spot(text, 'status.sidecar.istio.io/port')}: error MF323" in err, err
+    assert f"{path}:{_value_spot(text, 'sidecar.istio.io/interceptionMode')}: error MF323" in err, err
+    assert f"{path}:{_value_spot(text, 'status.sidecar.istio.io/port')}: error MF323" in err, err
 
 
 def _krm_refused(text: str) -> str:
@@ -133,7 +142,7 @@ def test_krm_locates_the_annotation_in_the_resource_list() -> None:
     config = _transformer("      values: {global: {hub: docker.io/istio}}\n")
     text = _resource_list(_annotated("sidecar.istio.io/interceptionMode", "BOGUS"), config)
     err = _krm_refused(text)
-    assert f"<stdin>:{_spot(text, 'sidecar.istio.io/interceptionMode')}: error MF323" in err, err
+    assert f"<stdin>:{_value_spot(text, 'sidecar.istio.io/interceptionMode')}: error MF323" in err, err
 
 
 APP = """\
@@ -164,8 +173,8 @@ def test_render_locates_a_component_and_a_version_annotation(tmp_path: Path, com
     text = APP.replace("OPTIONS\n", "      values: {global: {hub: docker.io/istio}}\n")
     app.write_text(text)
     err = _refused(*invoke(command, str(app)))
-    assert f"{app}:{_spot(text, 'sidecar.istio.io/proxyCPU')}: error MF323" in err, err
-    assert f"{app}:{_spot(text, 'status.sidecar.istio.io/port')}: error MF323" in err, err
+    assert f"{app}:{_value_spot(text, 'sidecar.istio.io/proxyCPU')}: error MF323" in err, err
+    assert f"{app}:{_value_spot(text, 'status.sidecar.istio.io/port')}: error MF323" in err, err
 
 
 # ------------------------------------------------------------ the injector's inputs (values, mesh)

@@ -514,7 +514,8 @@ def test_an_override_meshform_cannot_reproduce_is_refused_located(
     )
     code, out, err = invoke("transform", "--mode", "istio", "--enrollment", "sidecar", str(workload))
     assert (code, out) == (1, "")
-    assert f"{workload}:6:5: error MF323" in err and message in err  # at the annotation itself
+    at = 5 + len(annotation.partition(": ")[0]) + 2  # the annotation's value, what the user wrote
+    assert f"{workload}:6:{at}: error MF323" in err and message in err
 
 
 def test_sidecar_stays_refused_for_a_mode_that_does_not_pre_inject() -> None:
@@ -674,15 +675,15 @@ def test_an_annotation_istioctl_refuses_is_refused(
     istioctl: str, installs: dict[str, Path], key: str, value: str
 ) -> None:
     """Istio validates its pod annotations before injecting (ports, CIDRs, modes, bools, the
-    ProxyConfig's types); what istioctl refuses, meshform refuses: MF323 at the annotation (the pod's
-    metadata.annotations, sorted by safe_dump, on line 5), exit 1, no output."""
+    ProxyConfig's types); what istioctl refuses, meshform refuses: MF323 at the annotation's value (the
+    pod's metadata.annotations, sorted by safe_dump, on line 5), exit 1, no output."""
     inputs, text = installs["default"], _annotated(key, value)
     theirs = kube_inject_run(istioctl, inputs, text)
     assert theirs.returncode != 0, theirs.stdout[:300]
     cfg = config(inputs, True, "istio-sidecar-injector.yaml", "istio.yaml")
     code, out, err = invoke("transform", "--config", str(cfg), "-", stdin=text.encode())
     assert (code, out) == (1, "")
-    assert "<stdin>:5:5: error MF323" in err and key in err, err
+    assert f"<stdin>:5:{5 + len(key) + 2}: error MF323" in err and key in err, err
 
 
 @pytest.mark.parametrize(("key", "value"), ACCEPTED, ids=[f"{k}={v!r}" for k, v in ACCEPTED])

@@ -136,7 +136,7 @@ spec:
             "serviceAttributeEnrichment",
             "t.yaml:16:13",
         ),
-        ({}, {}, {"sidecar.istio.io/bootstrapOverride": "x"}, "bootstrapOverride", "w.yaml:5:17"),
+        ({}, {}, {"sidecar.istio.io/bootstrapOverride": "x"}, "bootstrapOverride", "w.yaml:5:55"),
     ],
 )
 def test_an_input_meshform_does_not_reproduce_is_refused_located(
