@@ -30,9 +30,16 @@ from meshform.core.policy import (
     recorded_upstreams,
     tcp_sides,
 )
-from meshform.core.workloads import find_pod_template, pod_owner, pod_template, selector_keys, template_path
+from meshform.core.workloads import (
+    find_pod_template,
+    job_template,
+    pod_owner,
+    pod_template,
+    selector_keys,
+    template_path,
+)
 from meshform.diagnostics import Diagnostic, Level
-from meshform.model import policy_record
+from meshform.model import injector_inputs, policy_record
 from meshform.model.config import OPT_OUT, TransformConfig
 from meshform.model.policy_checks import dropped_values
 from meshform.model.schema import json_path
@@ -303,7 +310,8 @@ class Transformer:
             self.diagnostics += self.owned_findings(item, template, Level.WARNING)
         before = snapshot(item.obj)
         holders = self._holders(item, services)
-        kept = status.remove(template, record, holders) if record is not None else {}
+        job = job_template(item.obj)
+        kept = status.remove(template, record, holders, job) if record is not None else {}
         for svc, svc_record in service_records:
             status.remove_service(svc.obj, svc_record)
             self.recorded.discard(id(svc))
@@ -559,7 +567,7 @@ class Transformer:
             owner = bool(recorded.get("owner")) if recorded is not None else False
             ctx = self._context(item, template, mode, plan.strategy, declared, usable, owner)
             ports = ctx.ports
-            self.diagnostics += (self._finding(item, f) for f in mode.findings(ctx))
+            self.diagnostics += (self._finding(item, f, ctx.options) for f in mode.findings(ctx))
             if not (mode.facts.sidecar and template["spec"].get("hostNetwork") is True):
                 enrollment = mode.enroll(ctx)
                 ns = str(_meta(item.obj).get("namespace", ""))
@@ -582,14 +590,20 @@ class Transformer:
             return
         if enrollment.is_empty() and not kept:
             return
-        status.apply(template, mode.facts.name, plan.strategy, enrollment, kept)
+        status.apply(template, mode.facts.name, plan.strategy, enrollment, kept, job_template(item.obj))
         self._rewire(services, ports, enrollment, mode)
         item.added = enrollment.objects
         if not enrollment.is_empty():
             self._identity(item, template, mode.facts, services)
 
-    def _finding(self, item: Item, found: Finding) -> Diagnostic:
-        """A mode's finding, at the pod template annotation it is about (if it names one)."""
+    def _finding(self, item: Item, found: Finding, options: Mapping[str, Any]) -> Diagnostic:
+        """A mode's finding, at the key inside the injector input it is about, or at the pod template
+        annotation it is about (if it names one)."""
+        if found.value is not None:
+            ref = resource_ref(item.obj)
+            return injector_inputs.located(
+                options, *found.value, found.code, found.message, level=Level(found.level), ref=ref
+            )
         diag = item.diagnostic(Level(found.level), found.code, found.message)
         if not found.annotation:
             return diag

@@ -129,10 +129,10 @@ class IstioMode:
         yield from sidecar_findings(self.facts, ctx)
         yield from policy_findings(ctx)
         if ctx.strategy == SIDECAR:
-            for problem in istio_inject.override_problems(ctx.pod_annotations):
-                yield Finding("MF323", "error", problem, "annotations")
-            for problem in istio_inject.install_problems(ctx.options, ctx.pod_annotations):
-                yield Finding("MF323", "error", problem, "modeOptions")
+            for key, problem in istio_inject.override_problems(ctx.pod_annotations):
+                yield Finding("MF323", "error", problem, "annotations", annotation=key)
+            for given, path, problem in istio_inject.install_problems(ctx.options, ctx.pod_annotations):
+                yield Finding("MF323", "error", problem, "modeOptions", value=(given, path))
 
 
 def policy_findings(ctx: EnrollContext) -> Iterator[Finding]:

@@ -123,9 +123,9 @@ _UINT32, _INT32 = 2**32, 2**31
 _DIGITS = re.compile(r"-?[0-9]+")
 
 
-def input_problems(options: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
-    """(input key, message) per value in the user's `values` / `meshConfig` that Istio's injector
-    cannot unmarshal into its Values / MeshConfig types (protojson: a string field takes only a
+def input_problems(options: Mapping[str, Any]) -> Iterator[tuple[str, tuple[str, ...], str]]:
+    """(input key, path in it, message) per value in the user's `values` / `meshConfig` that Istio's
+    injector cannot unmarshal into its Values / MeshConfig types (protojson: a string field takes only a
     string, an integer a number or its digits, a bool field a bool, a message or struct a mapping,
     null leaves the default). The type of each key is the one of meshform's defaults for the version
     (ProxyConfig's for meshConfig.defaultConfig); keys meshform does not read are not checked."""
@@ -141,18 +141,22 @@ def input_problems(options: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
     for key, expected in schema.items():
         given = options.get(key)
         if isinstance(given, Mapping):
-            yield from ((key, message) for message in _typed(expected, given, (key,)))
+            yield from ((key, path[1:], message) for path, message in _typed(expected, given, (key,)))
 
 
-def _typed(expected: Any, given: Any, path: tuple[str, ...]) -> Iterator[str]:
+def _typed(expected: Any, given: Any, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], str]]:
+    """(path, message) per value of `given` not of the type of `expected`'s (path[0] names the input)."""
     if given is None:
         return
     wanted = _type_wanted(expected, given, path)
     if wanted is not None:
         shown = json.dumps(given)[:60] if not isinstance(given, str) else repr(given[:60])
         yield (
-            f"{path[0]} {'.'.join(path[1:])} is {shown} ({type(given).__name__}); Istio's injector "
-            f"reads {wanted} there and refuses to unmarshal anything else"
+            path,
+            (
+                f"{path[0]} {'.'.join(path[1:])} is {shown} ({type(given).__name__}); Istio's injector "
+                f"reads {wanted} there and refuses to unmarshal anything else"
+            ),
         )
     elif isinstance(expected, Mapping) and isinstance(given, Mapping):
         for name, value in given.items():
@@ -256,11 +260,12 @@ _ANNOTATION_RULES: dict[str, tuple[Any, str]] = {
 }
 
 
-def override_problems(annotations: Mapping[str, Any]) -> Iterator[str]:
-    """What meshform cannot pre-inject as the injector would, in words (MF323)."""
+def override_problems(annotations: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """(annotation, message) per pod annotation meshform cannot pre-inject as the injector would
+    (MF323), so the front ends locate each at the user's own annotation."""
     for key in UNSUPPORTED:
         if key in annotations:
-            yield f"annotation {key} is not pre-injected by meshform; use enrollment labels for this pod"
+            yield key, f"annotation {key} is not pre-injected by meshform; use enrollment labels for this pod"
     raw = annotations.get(PROXY_CONFIG)
     if raw is not None:
         import yaml
@@ -270,13 +275,16 @@ def override_problems(annotations: Mapping[str, Any]) -> Iterator[str]:
         except yaml.YAMLError:
             found = None
         if not isinstance(found, dict):
-            yield f"annotation {PROXY_CONFIG} must hold a ProxyConfig mapping (YAML or JSON)"
+            yield PROXY_CONFIG, f"annotation {PROXY_CONFIG} must hold a ProxyConfig mapping (YAML or JSON)"
         else:
-            for message in _typed(dict(_PROXY_DEFAULTS), found, ("meshConfig", "defaultConfig")):
-                yield f"annotation {PROXY_CONFIG}: {message}"
+            for _, message in _typed(dict(_PROXY_DEFAULTS), found, ("meshConfig", "defaultConfig")):
+                yield PROXY_CONFIG, f"annotation {PROXY_CONFIG}: {message}"
     for key, (valid, wanted) in _ANNOTATION_RULES.items():
         if key in annotations and not valid(str(annotations[key])):
-            yield f"annotation {key} must be {wanted}, not {annotations[key]!r} (istioctl refuses it too)"
+            yield (
+                key,
+                f"annotation {key} must be {wanted}, not {annotations[key]!r} (istioctl refuses it too)",
+            )
     for key in (
         "sidecar.istio.io/proxyCPU",
         "sidecar.istio.io/proxyMemory",
@@ -284,32 +292,53 @@ def override_problems(annotations: Mapping[str, Any]) -> Iterator[str]:
         "sidecar.istio.io/proxyMemoryLimit",
     ):
         if key in annotations and _quantity(annotations[key]) is None:
-            yield f"annotation {key} must be a resource quantity, not {annotations[key]!r}"
+            yield key, f"annotation {key} must be a resource quantity, not {annotations[key]!r}"
     yield from _prometheus_problems(annotations, _status_port(_proxy_override(annotations), {}))
 
 
-def install_problems(options: Mapping[str, Any], annotations: Mapping[str, Any]) -> Iterator[str]:
-    """What the cluster's values and meshConfig (with this pod's annotations) make the injector do
-    that meshform does not reproduce, in words (MF323): refused, never silently left out. See
-    TEMPLATE_READS for every input of the injector's template and what meshform does with it."""
+def install_problems(
+    options: Mapping[str, Any], annotations: Mapping[str, Any]
+) -> Iterator[tuple[str, tuple[str | int, ...], str]]:
+    """(input, path in it, message) per thing the cluster's values and meshConfig (with this pod's
+    annotations) make the injector do that meshform does not reproduce (MF323): refused, never
+    silently left out, located at the user's value. See TEMPLATE_READS for every input of the
+    injector's template and what meshform does with it."""
     _, values, mesh = _install(options)
     cni = (values.get("pilot") or {}).get("cni") or {}
     if cni.get("enabled") and cni.get("provider") == "multus":
-        yield "values.pilot.cni.provider multus (the injector adds k8s.v1.cni.cncf.io/networks) " + _LABELS
+        message = "values.pilot.cni.provider multus (the injector adds k8s.v1.cni.cncf.io/networks) "
+        yield "values", ("pilot", "cni", "provider"), message + _LABELS
     if ((values.get("pilot") or {}).get("env") or {}).get("COMPLIANCE_POLICY"):
-        yield "values.pilot.env.COMPLIANCE_POLICY (the proxy's COMPLIANCE_POLICY, GODEBUG) " + _LABELS
-    tracer = ((values.get("global") or {}).get("proxy") or {}).get("tracer")
-    if tracer == "datadog" and "apm.datadoghq.com/env" in annotations:
-        yield "annotation apm.datadoghq.com/env with values.global.proxy.tracer datadog " + _LABELS
-    if tracer == "lightstep" and _tracing_tls(mesh, annotations):
-        yield "ProxyConfig tracing.tlsSettings with values.global.proxy.tracer lightstep " + _LABELS
-    for provider in mesh.get("extensionProviders") or []:
+        message = "values.pilot.env.COMPLIANCE_POLICY (the proxy's COMPLIANCE_POLICY, GODEBUG) "
+        yield "values", ("pilot", "env", "COMPLIANCE_POLICY"), message + _LABELS
+    tracer = ("global", "proxy", "tracer")
+    traced = ((values.get("global") or {}).get("proxy") or {}).get("tracer")
+    if traced == "datadog" and "apm.datadoghq.com/env" in annotations:
+        yield (
+            "values",
+            tracer,
+            "annotation apm.datadoghq.com/env with values.global.proxy.tracer datadog " + _LABELS,
+        )
+    if traced == "lightstep" and _tracing_tls(mesh, annotations):
+        yield (
+            "values",
+            tracer,
+            "ProxyConfig tracing.tlsSettings with values.global.proxy.tracer lightstep " + _LABELS,
+        )
+    for i, provider in enumerate(mesh.get("extensionProviders") or []):
         otel = provider.get("opentelemetry") if isinstance(provider, Mapping) else None
         if (
             isinstance(otel, Mapping)
             and otel.get("serviceAttributeEnrichment") == "OTEL_SEMANTIC_CONVENTIONS"
         ):
-            yield "meshConfig OpenTelemetry serviceAttributeEnrichment (OTEL_RESOURCE_ATTRIBUTES) " + _LABELS
+            message = "meshConfig OpenTelemetry serviceAttributeEnrichment (OTEL_RESOURCE_ATTRIBUTES) "
+            where: tuple[str | int, ...] = (
+                "extensionProviders",
+                i,
+                "opentelemetry",
+                "serviceAttributeEnrichment",
+            )
+            yield "meshConfig", where, message + _LABELS
             break
 
 
@@ -764,7 +793,26 @@ def enroll(ctx: EnrollContext) -> Enrollment:
             enrollment.leading_containers = [sidecar]
         else:
             enrollment.containers = [sidecar]
+    if ctx.kind == "CronJob":
+        enrollment.job_labels = _for_kube_inject(ctx.pod_labels, enrollment.labels)
+        enrollment.job_annotations = _for_kube_inject(annotations, enrollment.annotations)
     return enrollment
+
+
+def _for_kube_inject(own: Mapping[str, Any], injected: Mapping[str, Any]) -> dict[str, Any]:
+    """A CronJob's pod labels or annotations that go on its spec.jobTemplate.metadata too: Istio's
+    (a key of an `...istio.io/` domain: the pod's own overrides and Istio's markers) and every key
+    the injection adds or changes. `istioctl kube-inject` reads and writes a CronJob's pod metadata
+    there (pkg/kube/inject IntoObject: `case *batch.CronJob: metadata =
+    &job.Spec.JobTemplate.ObjectMeta`), while the webhook, which injects the pods, reads the pod
+    template's: with both, each sees the pod as injected (sidecar.istio.io/status), and a second
+    injection by either changes nothing."""
+    after = {**own, **injected}
+    return {
+        k: v
+        for k, v in after.items()
+        if v is not None and (str(k).partition("/")[0].endswith("istio.io") or own.get(k) != v)
+    }
 
 
 _INSTALLS: dict[tuple[int, int], tuple[Any, Any, str, dict[str, Any], dict[str, Any]]] = {}
@@ -1094,18 +1142,24 @@ def _merges(annotations: Mapping[str, Any], mesh: Mapping[str, Any]) -> bool:
     return found if found is not None else mesh.get("enablePrometheusMerge", True) is not False
 
 
-def _prometheus_problems(annotations: Mapping[str, Any], status_port: int) -> Iterator[str]:
+def _prometheus_problems(annotations: Mapping[str, Any], status_port: int) -> Iterator[tuple[str, str]]:
     if SCRAPE_TARGETS in annotations:
-        yield f"annotation {SCRAPE_TARGETS} is not pre-injected by meshform; use enrollment labels"
+        yield (
+            SCRAPE_TARGETS,
+            f"annotation {SCRAPE_TARGETS} is not pre-injected by meshform; use enrollment labels",
+        )
         return
     found = _prometheus_value(annotations, "prometheus.io/port")
     if found is None or not _scrapes(annotations) or found[1] == str(status_port):
         return
     port = found[1]
     if not (port.isdigit() and 1 <= int(port) <= 65535):
-        yield f"annotation {found[0]}: {port!r} is not a port (Istio refuses to inject this pod)"
+        yield found[0], f"annotation {found[0]}: {port!r} is not a port (Istio refuses to inject this pod)"
     elif int(port) in (15000, 15001, 15004, 15006, 15008, 15020, 15021, 15053, 15090):
-        yield f"annotation {found[0]}: port {port} is reserved for Istio (Istio refuses to inject this pod)"
+        yield (
+            found[0],
+            f"annotation {found[0]}: port {port} is reserved for Istio (Istio refuses to inject this pod)",
+        )
 
 
 _PROMETHEUS_SANITIZED = frozenset(_sanitized(k) for k in (*PROMETHEUS_KEYS, SCRAPE_TARGETS))
