@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -83,3 +84,44 @@ def test_fast_reader_agrees_with_the_kubernetes_reader_or_steps_aside(text: str)
     fast = accelerated(text)
     if fast is not NotImplemented:  # JSON tells 1 from 1.0 from true, which == does not
         assert json.dumps(fast, sort_keys=True) == json.dumps(load(text), sort_keys=True)
+
+
+class _Str(str):
+    pass
+
+
+class _Map(dict):  # type: ignore[type-arg]
+    pass
+
+
+class _Seq(list):  # type: ignore[type-arg]
+    pass
+
+
+class _Int(int):
+    pass
+
+
+def _subclassed(value: object) -> object:
+    if isinstance(value, dict):
+        return _Map({_subclassed(k): _subclassed(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return _Seq(_subclassed(v) for v in value)
+    if isinstance(value, str):
+        return _Str(value)
+    return _Int(value) if type(value) is int else value
+
+
+@settings(max_examples=300, deadline=None)
+@given(documents())
+def test_suspicion_of_subclassed_data_is_that_of_plain_data(text: str) -> None:
+    """_suspicious judges yaml-rs' exact types on a fast path and any other type on a general one:
+    both must come to the same verdict."""
+    from meshform.yamlio.fast import _suspicious
+
+    yaml_rs = pytest.importorskip("yaml_rs", reason="the yaml-rs reader (meshform[fast]) is not installed")
+    try:
+        data = yaml_rs.loads(text, parse_datetime=False)
+    except Exception:  # refused: nothing to judge
+        return
+    assert _suspicious(_subclassed(data), text) == _suspicious(data, text)

@@ -197,34 +197,68 @@ def _strings(data: Any) -> Iterator[str]:
             yield node
 
 
+# First characters of a string that may read as a YAML 1.1 number, timestamp or merge key, and of one
+# that may be a plain scalar starting with an indicator (see _maybe_plain_indicator).
+_NUMBER_FIRST = frozenset("0123456789+-<=")
+_INDICATOR_FIRST = frozenset(_FLOW_ODD_STARTS)
+
+
 def _suspicious(data: Any, text: str) -> bool:
+    """Does yaml-rs' data show anything YAML 1.1 could read otherwise (see above)? One walk: the exact
+    types yaml-rs builds (str, dict, list, int, float, bool) are told apart by type() first, every
+    string is judged by its first character before any pattern runs; other types (a datetime with
+    `dates`, a mapping or sequence as a key) take the general path."""
     stack, has_int, has_float = [data], False, False
+    flow: bool | None = None  # "{" or "[" in the text: asked once, when a string needs it
     while stack:
         node = stack.pop()
-        if isinstance(node, dict):
+        t = type(node)
+        if t is str:
+            if node in _BOOL11:
+                if _plain_in(node, text):
+                    return True
+            elif node:
+                first = node[0]
+                if first in _NUMBER_FIRST:
+                    if (_NUMBER11.match(node) or is_timestamp(node)) and _plain_in(node, text):
+                        return True
+                elif first in _INDICATOR_FIRST:
+                    if flow is None:
+                        flow = "{" in text or "[" in text
+                    if flow:
+                        return True
+        elif t is dict:
             if None in node:  # `: value` (YAML 1.2 reads a null key, libyaml refuses) or `null: value`
                 return True
-            stack.extend(node.keys())
-            stack.extend(node.values())
-        elif isinstance(node, list):
             stack.extend(node)
-        elif isinstance(node, str):
-            if (
-                node in _BOOL11
-                or (node[:1] in "0123456789+-<=" and (_NUMBER11.match(node) or is_timestamp(node)))
-            ) and _plain_in(node, text):
-                return True
-            if _maybe_plain_indicator(node, text):
-                return True
-        elif isinstance(node, bool):
-            continue
-        elif isinstance(node, int):
+            stack.extend(node.values())
+        elif t is list:
+            stack.extend(node)
+        elif t is int:
             has_int = True
-        elif isinstance(node, float):
+        elif t is float:
             has_float = True
-        elif isinstance(node, frozenset | tuple):  # a mapping or sequence as a key: libyaml refuses it
+        elif t is not bool and node is not None and _odd(node, text):
             return True
     return bool((has_int and _LEADING_ZERO.search(text)) or (has_float and _EXPONENT.search(text)))
+
+
+def _odd(node: Any, text: str) -> bool:
+    """_suspicious for a node of any other type: a subclass of the types above is judged as they are
+    (its children by a walk of their own), a mapping or sequence as a key is refused by libyaml."""
+    if isinstance(node, str):  # an exact copy of a subclass is judged by the walk above
+        return _suspicious(str(node), text)
+    if isinstance(node, dict):
+        return _suspicious(dict(node), text)
+    if isinstance(node, list):
+        return _suspicious(list(node), text)
+    if isinstance(node, bool):
+        return False
+    if isinstance(node, int):
+        return bool(_LEADING_ZERO.search(text))
+    if isinstance(node, float):
+        return bool(_EXPONENT.search(text))
+    return isinstance(node, frozenset | tuple)
 
 
 def _yaml_rs() -> Any:
