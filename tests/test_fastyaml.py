@@ -125,3 +125,19 @@ def test_suspicion_of_subclassed_data_is_that_of_plain_data(text: str) -> None:
     except Exception:  # refused: nothing to judge
         return
     assert _suspicious(_subclassed(data), text) == _suspicious(data, text)
+
+
+# What _plain_in and _leading_zero answer for, as patterns: the reference they must agree with.
+_ALPHABET = st.text(alphabet=" \t\n\r\u2003\u00a0:[{,-+#]}'\"0o8bB_xonyesN\\|", max_size=40)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_ALPHABET, st.sampled_from(["on", "yes", "N", "0o8", "-0", "08"]))
+def test_plain_and_leading_zero_scans_find_what_their_patterns_find(text: str, word: str) -> None:
+    import re
+
+    from meshform.yamlio.fast import _leading_zero, _plain_in
+
+    plain = re.compile(rf"(?:^|[\s\[{{,:-]){re.escape(word)}(?=[ \t]*(?:$|[#,\]}}:]))", re.MULTILINE)
+    assert _plain_in(word, text) == (plain.search(text) is not None)
+    assert _leading_zero(text) == (re.search(r"[\s:\[{,-][-+]?0[0-9_oObB]", text) is not None)
