@@ -304,8 +304,9 @@ class Transformer:
         # Without a record or another injector's marks nothing below removes anything, and the object
         # changes exactly when an enrollment is recorded (a status the template did not have): no copy
         # to compare with. Otherwise a copy, compared at the end (a re-run restores what it removed).
-        removes = record is not None or service_records or foreign.adopts(item.obj, template)
-        before = snapshot(item.obj) if removes else None
+        # (adopts is asked here only where nothing is removed before adopt runs: it sees what adopt would)
+        fresh = record is None and not service_records and not foreign.adopts(item.obj, template)
+        before = None if fresh else snapshot(item.obj)
         holders = self._holders(item, services)
         kept = status.remove(template, record, holders) if record is not None else {}
         for svc, svc_record in service_records:
@@ -314,10 +315,11 @@ class Transformer:
             svc.changed = True
         if record is not None:
             self._drop_stale(record, item, by_ref)
-        foreign.adopt(item.obj, template, item.parent)
+        if not fresh:  # on a fresh workload adopt would change nothing (adopts said so)
+            foreign.adopt(item.obj, template, item.parent)
         policy = record.policy if record is not None else None
         applied = self._enroll(item, template, plan, services, kept, holders, by_ref, policy)
-        item.changed = applied if before is None else item.obj != before
+        item.changed = applied if fresh else item.obj != before
 
     def _records(
         self, item: Item, template: dict[str, Any], services: list[Item]
