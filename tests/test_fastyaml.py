@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import subclassed
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -86,32 +87,6 @@ def test_fast_reader_agrees_with_the_kubernetes_reader_or_steps_aside(text: str)
         assert json.dumps(fast, sort_keys=True) == json.dumps(load(text), sort_keys=True)
 
 
-class _Str(str):
-    pass
-
-
-class _Map(dict):  # type: ignore[type-arg]
-    pass
-
-
-class _Seq(list):  # type: ignore[type-arg]
-    pass
-
-
-class _Int(int):
-    pass
-
-
-def _subclassed(value: object) -> object:
-    if isinstance(value, dict):
-        return _Map({_subclassed(k): _subclassed(v) for k, v in value.items()})
-    if isinstance(value, list):
-        return _Seq(_subclassed(v) for v in value)
-    if isinstance(value, str):
-        return _Str(value)
-    return _Int(value) if type(value) is int else value
-
-
 @settings(max_examples=300, deadline=None)
 @given(documents())
 def test_suspicion_of_subclassed_data_is_that_of_plain_data(text: str) -> None:
@@ -124,7 +99,7 @@ def test_suspicion_of_subclassed_data_is_that_of_plain_data(text: str) -> None:
         data = yaml_rs.loads(text, parse_datetime=False)
     except Exception:  # refused: nothing to judge
         return
-    assert _suspicious(_subclassed(data), text) == _suspicious(data, text)
+    assert _suspicious(subclassed(data), text) == _suspicious(data, text)
 
 
 # What _plain_in and _leading_zero answer for, as patterns: the reference they must agree with.
