@@ -31,6 +31,9 @@ LISTS = (
 CREATED = frozenset({"metadata", "labels", "annotations", *LISTS})  # plus "env:<container>"
 NULL = "=null"  # suffix of a created name whose key the user had written with no value
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
+# The encoders of the record and of the priors in it, built once (json.dumps with options builds one a call)
+_RECORD_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+_PRIOR_JSON = json.JSONEncoder(separators=(",", ":"))
 
 
 def _empty() -> Mapping[str, Any]:
@@ -289,8 +292,7 @@ def _set_fields(containers: list[dict[str, Any]], wanted: dict[str, dict[str, An
         # each prior as JSON text of its own: the record is written with sorted keys, and the
         # probe must come back with its keys in the user's order
         priors[container["name"]] = {
-            key: None if key not in container else json.dumps(container[key], separators=(",", ":"))
-            for key in fields
+            key: None if key not in container else _PRIOR_JSON.encode(container[key]) for key in fields
         }
         for key, value in fields.items():
             if value is None:
@@ -352,7 +354,7 @@ def apply(
     if job is not None and (enrollment.job_labels or enrollment.job_annotations):
         record.update(_apply_job(job, enrollment))
     record["created"] = created
-    annotations[STATUS] = json.dumps(record, sort_keys=True, separators=(",", ":"))
+    annotations[STATUS] = _RECORD_JSON.encode(record)
 
 
 def _apply_job(job: dict[str, Any], enrollment: Enrollment) -> dict[str, Any]:
@@ -565,7 +567,7 @@ def apply_service(
         record["annotations"] = _set_keys(meta["annotations"], annotations, _EMPTY)
     if created:
         record["created"] = created
-    meta["annotations"][STATUS] = json.dumps(record, sort_keys=True, separators=(",", ":"))
+    meta["annotations"][STATUS] = _RECORD_JSON.encode(record)
 
 
 def remove_service(service: dict[str, Any], record: Record) -> None:

@@ -308,7 +308,12 @@ class Transformer:
         record, service_records = records
         if record is not None and record.objects:
             self.diagnostics += self.owned_findings(item, template, Level.WARNING)
-        before = snapshot(item.obj)
+        # Without a record or another injector's marks nothing below removes anything, and the object
+        # changes exactly when an enrollment is recorded (a status the template did not have): no copy
+        # to compare with. Otherwise a copy, compared at the end (a re-run restores what it removed).
+        # (adopts is asked here only where nothing is removed before adopt runs: it sees what adopt would)
+        fresh = record is None and not service_records and not foreign.adopts(item.obj, template)
+        before = None if fresh else snapshot(item.obj)
         holders = self._holders(item, services)
         job = job_template(item.obj)
         kept = status.remove(template, record, holders, job) if record is not None else {}
@@ -318,10 +323,11 @@ class Transformer:
             svc.changed = True
         if record is not None:
             self._drop_stale(record, item, by_ref)
-        foreign.adopt(item.obj, template, item.parent)
+        if not fresh:  # on a fresh workload adopt would change nothing (adopts said so)
+            foreign.adopt(item.obj, template, item.parent)
         policy = record.policy if record is not None else None
-        self._enroll(item, template, plan, services, kept, holders, by_ref, policy)
-        item.changed = item.obj != before
+        applied = self._enroll(item, template, plan, services, kept, holders, by_ref, policy)
+        item.changed = applied if fresh else item.obj != before
 
     def _records(
         self, item: Item, template: dict[str, Any], services: list[Item]
@@ -545,7 +551,9 @@ class Transformer:
         holders: dict[str, str],
         by_ref: owned.Index,
         recorded: Mapping[str, Any] | None,
-    ) -> None:
+    ) -> bool:
+        """Enroll the workload in plan's mode and record it; False when nothing was applied (opted out,
+        clashing names, or nothing to add or carry): the template is then as it was given here."""
         mode = plan.mode
         declared = self._recorded_policy(item, recorded, mode, report=True)
         usable = None if declared is None else self._usable(item, declared, mode, recorded or {})
@@ -587,14 +595,15 @@ class Transformer:
                     "rename your container, volume or object (meshform's names are fixed)",
                 )
             )
-            return
+            return False
         if enrollment.is_empty() and not kept:
-            return
+            return False
         status.apply(template, mode.facts.name, plan.strategy, enrollment, kept, job_template(item.obj))
         self._rewire(services, ports, enrollment, mode)
         item.added = enrollment.objects
         if not enrollment.is_empty():
             self._identity(item, template, mode.facts, services)
+        return True
 
     def _finding(self, item: Item, found: Finding, options: Mapping[str, Any]) -> Diagnostic:
         """A mode's finding, at the key inside the injector input it is about, or at the pod template

@@ -571,9 +571,13 @@ def _proxy_image_type(proxy: Mapping[str, Any]) -> str:
     return _text(image.get("imageType")) if isinstance(image, Mapping) else ""
 
 
+# One encoder for every call: json.dumps with options builds a new JSONEncoder each time.
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def _go_json(value: Any) -> str:
     """JSON as Go's encoding/json writes it: compact, with <, > and & escaped."""
-    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    text = _COMPACT.encode(value)
     for char, escape in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
         text = text.replace(char, escape)
     return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
@@ -1119,24 +1123,34 @@ def _sanitized(key: str) -> str:
     return _UNSAFE.sub("_", key)
 
 
-def _prometheus_value(annotations: Mapping[str, Any], key: str) -> tuple[str, str] | None:
-    wanted = _sanitized(key)
-    for k, value in annotations.items():
-        if "prometheus" in k and _sanitized(k) == wanted:
-            return k, str(value)
+# (sanitized key, key, value) of a pod's annotations that may be Prometheus' ones, in their order:
+# sanitized once per pod, then looked up by the sanitized keys the injector asks for.
+Scraping = list[tuple[str, str, Any]]
+_SCRAPE, _PATH, _PORT = (_sanitized(f"prometheus.io/{key}") for key in ("scrape", "path", "port"))
+
+
+def _scraping(annotations: Mapping[str, Any]) -> Scraping:
+    return [(_sanitized(k), k, v) for k, v in annotations.items() if "prometheus" in k]
+
+
+def _prometheus_value(scraping: Scraping, wanted: str) -> tuple[str, str] | None:
+    """The first annotation whose sanitized key is `wanted` (a sanitized key), as the injector finds it."""
+    for sanitized, key, value in scraping:
+        if sanitized == wanted:
+            return key, str(value)
     return None
 
 
-def _scrapes(annotations: Mapping[str, Any]) -> bool:
-    found = _prometheus_value(annotations, "prometheus.io/scrape")
+def _scrapes(scraping: Scraping) -> bool:
+    found = _prometheus_value(scraping, _SCRAPE)
     if found is None:
         return True
     parsed = _flag({"x": found[1]}, "x")
     return True if parsed is None else parsed
 
 
-def _merges(annotations: Mapping[str, Any], mesh: Mapping[str, Any]) -> bool:
-    if not _scrapes(annotations):
+def _merges(annotations: Mapping[str, Any], scraping: Scraping, mesh: Mapping[str, Any]) -> bool:
+    if not _scrapes(scraping):
         return False
     found = _flag(annotations, "prometheus.istio.io/merge-metrics")
     return found if found is not None else mesh.get("enablePrometheusMerge", True) is not False
@@ -1149,8 +1163,9 @@ def _prometheus_problems(annotations: Mapping[str, Any], status_port: int) -> It
             f"annotation {SCRAPE_TARGETS} is not pre-injected by meshform; use enrollment labels",
         )
         return
-    found = _prometheus_value(annotations, "prometheus.io/port")
-    if found is None or not _scrapes(annotations) or found[1] == str(status_port):
+    scraping = _scraping(annotations)
+    found = _prometheus_value(scraping, _PORT)
+    if found is None or not _scrapes(scraping) or found[1] == str(status_port):
         return
     port = found[1]
     if not (port.isdigit() and 1 <= int(port) <= 65535):
@@ -1169,20 +1184,21 @@ def _prometheus(
     enrollment: Enrollment, annotations: Mapping[str, Any], mesh: Mapping[str, Any], sidecar: dict[str, Any]
 ) -> None:
     """Metrics merge: the app's scrape settings move into the proxy, Prometheus scrapes the agent."""
-    if not _merges(annotations, mesh):
+    scraping = _scraping(annotations)
+    if not _merges(annotations, scraping, mesh):
         return
     target = str(_status_port(mesh["defaultConfig"], {}))
-    port = _prometheus_value(annotations, "prometheus.io/port")
+    port = _prometheus_value(scraping, _PORT)
     if port is not None and port[1] == target:
         return
     scrape = {
-        key: (found[1] if (found := _prometheus_value(annotations, f"prometheus.io/{key}")) else "")
-        for key in ("scrape", "path", "port")
+        key: (found[1] if (found := _prometheus_value(scraping, wanted)) else "")
+        for key, wanted in (("scrape", _SCRAPE), ("path", _PATH), ("port", _PORT))
     }
     if any(scrape.values()):
         sidecar.setdefault("env", []).append({"name": PROMETHEUS_ENV, "value": _go_json(scrape)})
-    for key in list(annotations):
-        if "prometheus" in key and _sanitized(key) in _PROMETHEUS_SANITIZED:
+    for sanitized, key, _ in scraping:
+        if sanitized in _PROMETHEUS_SANITIZED:
             enrollment.annotations[key] = None
     enrollment.annotations.update(
         {
