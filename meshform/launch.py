@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 
+from meshform.collector import one_shot
 from meshform.exits import closed_pipe, standard_streams, unwritable
 
 
@@ -20,6 +21,7 @@ def _version() -> None:
 def main() -> None:
     standard_streams()
     if sys.argv[1:] != ["--version"]:
+        one_shot()
         from meshform.cli import main as cli_main
 
         cli_main()

@@ -186,3 +186,31 @@ def invoke(*args: str, stdin: bytes = b"", env: dict[str, str] | None = None) ->
         sys.stderr.flush()
         out, err = streams[0].getvalue(), streams[1].getvalue()
     return code, out.decode(), err.decode()
+
+
+class _Str(str):
+    pass
+
+
+class _Map(dict):  # type: ignore[type-arg]
+    pass
+
+
+class _Seq(list):  # type: ignore[type-arg]
+    pass
+
+
+class _Int(int):
+    pass
+
+
+def subclassed(value: Any) -> Any:
+    """The same data built of subclasses of str, dict, list and int (not bool): for code that tells
+    the exact types apart on a fast path and must treat their subclasses alike."""
+    if isinstance(value, dict):
+        return _Map({subclassed(k): subclassed(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return _Seq(subclassed(v) for v in value)
+    if isinstance(value, str):
+        return _Str(value)
+    return _Int(value) if type(value) is int else value

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+from conftest import subclassed
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -83,3 +85,34 @@ def test_fast_reader_agrees_with_the_kubernetes_reader_or_steps_aside(text: str)
     fast = accelerated(text)
     if fast is not NotImplemented:  # JSON tells 1 from 1.0 from true, which == does not
         assert json.dumps(fast, sort_keys=True) == json.dumps(load(text), sort_keys=True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(documents())
+def test_suspicion_of_subclassed_data_is_that_of_plain_data(text: str) -> None:
+    """_suspicious judges yaml-rs' exact types on a fast path and any other type on a general one:
+    both must come to the same verdict."""
+    from meshform.yamlio.fast import _suspicious
+
+    yaml_rs = pytest.importorskip("yaml_rs", reason="the yaml-rs reader (meshform[fast]) is not installed")
+    try:
+        data = yaml_rs.loads(text, parse_datetime=False)
+    except Exception:  # refused: nothing to judge
+        return
+    assert _suspicious(subclassed(data), text) == _suspicious(data, text)
+
+
+# What _plain_in and _leading_zero answer for, as patterns: the reference they must agree with.
+_ALPHABET = st.text(alphabet=" \t\n\r\u2003\u00a0:[{,-+#]}'\"0o8bB_xonyesN\\|", max_size=40)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_ALPHABET, st.sampled_from(["on", "yes", "N", "0o8", "-0", "08"]))
+def test_plain_and_leading_zero_scans_find_what_their_patterns_find(text: str, word: str) -> None:
+    import re
+
+    from meshform.yamlio.fast import _leading_zero, _plain_in
+
+    plain = re.compile(rf"(?:^|[\s\[{{,:-]){re.escape(word)}(?=[ \t]*(?:$|[#,\]}}:]))", re.MULTILINE)
+    assert _plain_in(word, text) == (plain.search(text) is not None)
+    assert _leading_zero(text) == (re.search(r"[\s:\[{,-][-+]?0[0-9_oObB]", text) is not None)

@@ -277,6 +277,35 @@ def test_every_engine_accepts_and_refuses_the_same_damaged_workloads(
     assert yaml_rs == libyaml == ruamel, stdin
 
 
+# A Service no mode in use reads, whose selector is a list: valid YAML, a wrong shape. yaml-rs reads
+# it and passes it through as text; without yaml-rs the reference reader must read it and pass it too
+# (it used to make an object of it and refuse the shape, MF150), and so must the round-trip engine.
+WRONG_SHAPE_PASSING = """apiVersion: v1
+kind: Service
+metadata:
+  name: w3
+spec:
+  selector:
+   -  app: w3
+  ports:
+  - name: http
+    port: 80
+"""
+WRONG_SHAPE_SUSPICIOUS = WRONG_SHAPE_PASSING.replace("name: w3", "name: '1e3'")
+
+
+@pytest.mark.parametrize("text", [WRONG_SHAPE_PASSING, WRONG_SHAPE_SUSPICIOUS], ids=["plain", "odd-scalar"])
+def test_a_kind_no_mode_reads_passes_through_with_every_engine(text: str) -> None:
+    stream = (FIXTURES / "deployment.yaml").read_text() + "---\n" + text
+    outs = [
+        invoke("transform", "-", "--mode", "istio", *extra, stdin=stream.encode(), env=env)
+        for extra, env in (((), ENGINES[0]), ((), ENGINES[1]), (("--preserve-comments",), ENGINES[0]))
+    ]
+    for code, out, err in outs:
+        assert code == 0, err
+        assert out.endswith("---\n" + text)
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.integers(1, 4), DAMAGE)
 def test_render_accepts_exactly_what_validate_accepts(

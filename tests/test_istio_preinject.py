@@ -9,7 +9,11 @@ A CronJob is compared as istiod's webhook sees it: `istioctl kube-inject` takes 
 `spec.jobTemplate.metadata` for the pod's (it reads the labels and annotations there, and writes its
 own there, so the Jobs carry them, not their pods), while the webhook, which injects the pods
 themselves, reads and writes the pod's own metadata, as meshform does. So the pod template's metadata
-is handed to kube-inject in jobTemplate.metadata, and its answer put back on the pod template.
+is handed to kube-inject in jobTemplate.metadata, and its answer put back on the pod template; what
+kube-inject wrote there (keys it added or changed) and the Istio keys it read (`...istio.io/`) stay on
+jobTemplate.metadata as well, where meshform puts them too, so that kube-inject, like the webhook,
+sees meshform's CronJob as injected: a second `istioctl kube-inject` of meshform's output, as of its
+own, changes nothing.
 """
 
 from __future__ import annotations
@@ -141,29 +145,51 @@ def _cronjobs(text: str, move: Any) -> str:
     return "---\n".join(yaml.safe_dump(d, sort_keys=False) for d in docs)
 
 
-def _pod_metadata_up(job: dict[str, Any]) -> None:
-    """Where kube-inject reads a CronJob's pod metadata: jobTemplate.metadata."""
+def _pod_metadata_up(job: dict[str, Any]) -> dict[str, Any]:
+    """Where kube-inject reads a CronJob's pod metadata: jobTemplate.metadata, the pod's keys over
+    the Jobs' own. Returns a copy of both, as they were."""
     pod = job["spec"]["template"].get("metadata") or {}
     up = job.setdefault("metadata", {})
+    was = json.loads(json.dumps({"job": up, "pod": pod}))
     for key in ("labels", "annotations"):
         if key in pod:
-            up[key] = pod.pop(key)
+            up[key] = {**(up.get(key) or {}), **pod.pop(key)}
+    return was
 
 
-def _pod_metadata_down(job: dict[str, Any]) -> None:
-    """Back where the webhook writes it: the pod template."""
+def _istio_key(key: str) -> bool:
+    return key.partition("/")[0].endswith("istio.io")
+
+
+def _pod_metadata_down(job: dict[str, Any], was: dict[str, Any]) -> None:
+    """Back where the webhook writes it: the pod template, the pod's own keys and what kube-inject
+    added or changed. On jobTemplate.metadata stay the Jobs' own keys, what kube-inject wrote and the
+    Istio keys (`...istio.io/`) it read."""
     up = job.pop("metadata", None) or {}
     pod = job["spec"]["template"].setdefault("metadata", {})
+    kept: dict[str, Any] = {}
     for key in ("labels", "annotations"):
-        if up.get(key):
-            pod[key] = {**(pod.get(key) or {}), **up[key]}
+        found, jobs, pods = up.get(key) or {}, was["job"].get(key) or {}, was["pod"].get(key) or {}
+        written = {k for k, v in found.items() if {**jobs, **pods}.get(k) != v}
+        on_pod = {k: v for k, v in found.items() if k in pods or k in written}
+        on_job = {k: v for k, v in found.items() if k in jobs or k in written or _istio_key(k)}
+        if on_pod:
+            pod[key] = {**(pod.get(key) or {}), **on_pod}
+        if on_job:
+            kept[key] = on_job
+    if kept:
+        job["metadata"] = kept
 
 
 def as_the_webhook_injects(istioctl: str, inputs: Path, native: bool, text: str) -> str:
     """kube-inject's answer for `text`, each CronJob's pod metadata read and written on its pod."""
-    raised = _cronjobs(text, _pod_metadata_up) if "CronJob" in text else text
+    if "CronJob" not in text:
+        return kube_inject(istioctl, inputs, native, text)
+    given: list[dict[str, Any]] = []
+    raised = _cronjobs(text, lambda job: given.append(_pod_metadata_up(job)))
     out = kube_inject(istioctl, inputs, native, raised)
-    return _cronjobs(out, _pod_metadata_down) if "CronJob" in text else out
+    order = iter(given)
+    return _cronjobs(out, lambda job: _pod_metadata_down(job, next(order)))
 
 
 def all_differences(ours: str, theirs: str) -> list[str]:
@@ -205,11 +231,58 @@ def test_istioctl_sees_meshforms_pod_as_injected(
     istioctl: str, installs: dict[str, Path], native: bool, fixture: Path
 ) -> None:
     """kube-inject of meshform's output changes nothing: the marker makes Istio strip and re-add the
-    very same sidecar (a CronJob's pod seen as the webhook sees it: module docstring)."""
+    very same sidecar. The real kube-inject, as is: a CronJob's marker is where it reads it too."""
     inputs = installs["default"]
     ours = preinject(config(inputs, native, "istio-sidecar-injector.yaml", "istio.yaml"), fixture.read_text())
-    again = as_the_webhook_injects(istioctl, inputs, native, ours)
-    assert all_differences(ours, again) == []
+    assert all_differences(ours, kube_inject(istioctl, inputs, native, ours)) == []
+
+
+@pytest.mark.parametrize("native", [False, True], ids=["classic", "native"])
+def test_a_second_kube_inject_of_a_cronjob_changes_nothing_of_istioctls_nor_of_meshforms(
+    istioctl: str, installs: dict[str, Path], native: bool
+) -> None:
+    """The fact meshform follows: kube-inject reads a CronJob's pod metadata on jobTemplate.metadata,
+    finds its own sidecar.istio.io/status there and re-injects nothing; meshform puts Istio's markers
+    there too, so the same holds of its output. Without them (on the pod template alone, as the
+    webhook wants them) kube-inject would take meshform's proxy for the user's own container and
+    record it as an override: not a no-op."""
+    inputs, text = installs["default"], (FIXTURES / "cronjob-overrides.yaml").read_text()
+    once = kube_inject(istioctl, inputs, native, text)
+    assert kube_inject(istioctl, inputs, native, once) == once
+    ours = preinject(config(inputs, native, "istio-sidecar-injector.yaml", "istio.yaml"), text)
+    assert all_differences(ours, kube_inject(istioctl, inputs, native, ours)) == []
+    job = yaml.safe_load(ours)
+    del job["spec"]["jobTemplate"]["metadata"]
+    again = documents(kube_inject(istioctl, inputs, native, yaml.safe_dump(job)))[0]
+    assert "proxy.istio.io/overrides" in again["spec"]["jobTemplate"]["metadata"]["annotations"]
+
+
+def test_meshform_sees_its_pre_injected_cronjob_as_injected(tmp_path: Path) -> None:
+    """meshform's own second run, un-injection and check read the CronJob as injected: no second
+    sidecar, the markers on jobTemplate.metadata removed exactly (the Jobs' own label kept), and
+    check satisfied."""
+    text = (FIXTURES / "cronjob-overrides.yaml").read_text()
+    args = ("--mode", "istio", "--enrollment", "sidecar")
+    once = _mode(text, *args)
+    assert _mode(once, *args) == once
+    job = yaml.safe_load(once)["spec"]["jobTemplate"]
+    pod = job["spec"]["template"]
+    names = [c["name"] for c in [*pod["spec"].get("initContainers", []), *pod["spec"]["containers"]]]
+    assert names.count("istio-proxy") == 1
+    assert job["metadata"]["labels"]["team"] == "billing"
+    assert (
+        job["metadata"]["annotations"]["sidecar.istio.io/status"]
+        == (pod["metadata"]["annotations"]["sidecar.istio.io/status"])
+    )
+    assert job["metadata"]["annotations"]["sidecar.istio.io/proxyCPU"] == "200m"
+    assert yaml.safe_load(_mode(once, "--mode", "kubernetes-native")) == yaml.safe_load(text)
+    cfg = _transformer(tmp_path, "      nativeSidecar: false\n")
+    (tmp_path / "injected.yaml").write_text(once)
+    code, _, err = invoke("check", "--config", str(cfg), str(tmp_path / "injected.yaml"))
+    assert code == 0, err
+    (tmp_path / "bare.yaml").write_text(text)
+    code, _, err = invoke("check", "--config", str(cfg), str(tmp_path / "bare.yaml"))
+    assert code == 1 and "MF801" in err, err
 
 
 def test_the_bare_values_and_mesh_work_as_well_as_the_configmaps(installs: dict[str, Path]) -> None:
@@ -237,7 +310,8 @@ def test_meshform_matches_the_recorded_kube_inject_outputs(tmp_path: Path, kind:
     ours = preinject(cfg, (SHARED / "corpus" / name).read_text())
     recorded = (SHARED / "istio" / kind / name).read_text()  # kube-inject of the bare CronJob, whose
     # jobTemplate had no metadata of its own: only its answer moves to the pod (module docstring)
-    assert all_differences(ours, _cronjobs(recorded, _pod_metadata_down)) == []
+    nothing = {"job": {}, "pod": {}}
+    assert all_differences(ours, _cronjobs(recorded, lambda job: _pod_metadata_down(job, nothing))) == []
 
 
 # --------------------------------------------------------------------- un-injection and switching
@@ -415,7 +489,7 @@ def test_a_version_without_templates_is_a_located_error(tmp_path: Path) -> None:
     cfg = _transformer(tmp_path, "      valuesFile: values.json\n")
     code, out, err = invoke("transform", "--config", str(cfg), str(FIXTURES / "cronjob.yaml"))
     assert (code, out) == (1, "")
-    assert f"{tmp_path / 'values.json'}:1:1: error MF320" in err
+    assert f"{tmp_path / 'values.json'}:1:13: error MF320" in err  # at "tag", the user's own key
     assert "'1.24.3'" in err and "it has: 1.31" in err
 
 
@@ -451,7 +525,8 @@ def test_an_override_meshform_cannot_reproduce_is_refused_located(
     )
     code, out, err = invoke("transform", "--mode", "istio", "--enrollment", "sidecar", str(workload))
     assert (code, out) == (1, "")
-    assert f"{workload}:6:" in err and "error MF323" in err and message in err  # at the annotation
+    at = 5 + len(annotation.partition(": ")[0]) + 2  # the annotation's value, what the user wrote
+    assert f"{workload}:6:{at}: error MF323" in err and message in err
 
 
 def test_sidecar_stays_refused_for_a_mode_that_does_not_pre_inject() -> None:
@@ -553,7 +628,20 @@ def _with(inputs: Path, where: Path, name: str, path: tuple[str, ...], value: An
     for key in path[:-1]:
         node = node.setdefault(key, {})
     node[path[-1]] = value
-    (where / name).write_text(json.dumps(doc) if name.endswith(".json") else yaml.safe_dump(doc))
+    (where / name).write_text(json.dumps(doc, indent=2) if name.endswith(".json") else yaml.safe_dump(doc))
+
+
+def key_position(text: str, path: tuple[str, ...], step: int) -> str:
+    """`line:col` of the last key of `path` in block-indented YAML or JSON `text` (`step` spaces a
+    level; JSON's keys sit one level deeper, inside its outer braces): each key found at its level
+    below its parent's line, as a reader of the file would."""
+    lines, at = text.split("\n"), -1
+    depth = 1 if text.lstrip().startswith("{") else 0
+    for level, key in enumerate(path, start=depth):
+        pad = " " * (step * level)
+        heads = (f'{pad}"{key}":', f"{pad}{key}:")
+        at = next(i for i in range(at + 1, len(lines)) if lines[i].startswith(heads))
+    return f"{at + 1}:{step * (len(path) - 1 + depth) + 1}"
 
 
 @pytest.mark.parametrize(("name", "path", "value"), WRONG_TYPES, ids=[".".join(p) for _, p, _ in WRONG_TYPES])
@@ -569,7 +657,8 @@ def test_an_input_value_istioctl_cannot_unmarshal_is_mf322(
     cfg = config(tmp_path, True, "values.json", "mesh.yaml")
     code, out, err = invoke("transform", "--config", str(cfg), "-", stdin=text.encode())
     assert (code, out) == (1, "")
-    assert f"{tmp_path / name}:1:1: error MF322" in err and ".".join(path[1:] or path) in err, err
+    where = key_position((tmp_path / name).read_text(), path, 2)  # the user's own key, exactly
+    assert f"{tmp_path / name}:{where}: error MF322" in err and ".".join(path[1:] or path) in err, err
 
 
 @pytest.mark.parametrize(("name", "path", "value"), RIGHT_TYPES, ids=[".".join(p) for _, p, _ in RIGHT_TYPES])
@@ -699,14 +788,15 @@ def test_an_annotation_istioctl_refuses_is_refused(
     istioctl: str, installs: dict[str, Path], key: str, value: str
 ) -> None:
     """Istio validates its pod annotations before injecting (ports, CIDRs, modes, bools, the
-    ProxyConfig's types); what istioctl refuses, meshform refuses: MF323 at the pod, exit 1, no output."""
+    ProxyConfig's types); what istioctl refuses, meshform refuses: MF323 at the annotation's value (the
+    pod's metadata.annotations, sorted by safe_dump, on line 5), exit 1, no output."""
     inputs, text = installs["default"], _annotated(key, value)
     theirs = kube_inject_run(istioctl, inputs, text)
     assert theirs.returncode != 0, theirs.stdout[:300]
     cfg = config(inputs, True, "istio-sidecar-injector.yaml", "istio.yaml")
     code, out, err = invoke("transform", "--config", str(cfg), "-", stdin=text.encode())
     assert (code, out) == (1, "")
-    assert "error MF323" in err and key in err, err
+    assert f"<stdin>:5:{5 + len(key) + 2}: error MF323" in err and key in err, err
 
 
 @pytest.mark.parametrize(("key", "value"), ACCEPTED, ids=[f"{k}={v!r}" for k, v in ACCEPTED])

@@ -88,21 +88,35 @@ spec:
 
 
 @pytest.mark.parametrize(
-    ("values", "mesh", "annotations", "message"),
+    ("values", "mesh", "annotations", "message", "where"),
     [
-        ({"pilot": {"cni": {"enabled": True, "provider": "multus"}}}, {}, {}, "values.pilot.cni.provider"),
-        ({"pilot": {"env": {"COMPLIANCE_POLICY": "fips-140-3"}}}, {}, {}, "COMPLIANCE_POLICY"),
+        (
+            {"pilot": {"cni": {"enabled": True, "provider": "multus"}}},
+            {},
+            {},
+            "values.pilot.cni.provider",
+            "t.yaml:11:52",
+        ),
+        (
+            {"pilot": {"env": {"COMPLIANCE_POLICY": "fips-140-3"}}},
+            {},
+            {},
+            "COMPLIANCE_POLICY",
+            "t.yaml:11:35",
+        ),
         (
             {"global": {"proxy": {"tracer": "datadog"}}},
             {},
             {"apm.datadoghq.com/env": "{}"},
             "apm.datadoghq.com/env",
+            "t.yaml:11:38",
         ),
         (
             {"global": {"proxy": {"tracer": "lightstep"}}},
             {},
             {"proxy.istio.io/config": "tracing: {tlsSettings: {mode: SIMPLE}}"},
             "tracing.tlsSettings",
+            "t.yaml:11:38",
         ),
         (
             {},
@@ -120,21 +134,26 @@ spec:
             },
             {},
             "serviceAttributeEnrichment",
+            "t.yaml:16:13",
         ),
-        ({}, {}, {"sidecar.istio.io/bootstrapOverride": "x"}, "bootstrapOverride"),
+        ({}, {}, {"sidecar.istio.io/bootstrapOverride": "x"}, "bootstrapOverride", "w.yaml:5:55"),
     ],
 )
 def test_an_input_meshform_does_not_reproduce_is_refused_located(
-    tmp_path: Path, values: dict[str, Any], mesh: dict[str, Any], annotations: dict[str, str], message: str
+    tmp_path: Path,
+    values: dict[str, Any],
+    mesh: dict[str, Any],
+    annotations: dict[str, str],
+    message: str,
+    where: str,
 ) -> None:
+    """Refused at the user's own value: the key inside the inline values (JSON text: its column on
+    the line) or meshConfig (a mapping), or the pod's annotation."""
     code, out, err = _transform(tmp_path, values, mesh, annotations)
     assert (code, out) == (1, "")
-    # an annotation meshform cannot reproduce is located at it; an install setting at the workload
-    where = f"{tmp_path / 'w.yaml'}:" + (
-        "" if "sidecar.istio.io/bootstrapOverride" in annotations else "1:1:"
+    assert f"{tmp_path / where}: error MF323" in err and message in err and "use enrollment labels" in err, (
+        err
     )
-    assert f"{where}" in err and "error MF323" in err and message in err and "use enrollment labels" in err
-    assert (":1:1: error" in err) is ("sidecar.istio.io/bootstrapOverride" not in annotations)
 
 
 def test_the_same_settings_without_what_triggers_them_pre_inject(tmp_path: Path) -> None:

@@ -27,7 +27,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("core", ("meshform.core.*",)),
     ("front ends", ("meshform.frontends.*",)),
     ("verify", ("meshform.verify.*",)),
-    ("entry points", ("meshform.cli", "meshform.launch", "meshform.exits", "meshform.__main__")),
+    ("entry points", ("meshform.cli", "meshform.launch", "meshform.exits", "meshform.collector",
+                      "meshform.__main__")),
 )  # fmt: skip
 
 

@@ -140,3 +140,16 @@ def test_workloads_of_every_kind_on_their_separator_lines_are_governed_as_in_blo
         assert [d for d in yaml.safe_load_all(outs[0][1]) if d] == [
             d for d in yaml.safe_load_all(outs[1][1]) if d
         ]
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.text(alphabet="-. \t\r\n%#a", max_size=60))
+def test_separator_scan_finds_what_the_line_start_pattern_finds(text: str) -> None:
+    """split's separators are found led by the marker (---, ...), each checked at a line start: the
+    same matches, in order, as the pattern led by `^` (multiline) or a lone CR finds."""
+    import re
+
+    from meshform.yamlio.split import _separators
+
+    reference = re.compile(r"(?:^|(?<=\r))(?:---(?:[ \t][^\r\n]*)?|\.\.\.)(?:\r\n|\r|\n|\Z)", re.MULTILINE)
+    assert [m.span() for m in _separators(text)] == [m.span() for m in reference.finditer(text)]

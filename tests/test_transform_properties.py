@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from meshform.core.workloads import pod_template
 from meshform.model.config import TransformConfig
 from meshform.model.workload_kinds import BUILTIN
-from meshform.modes import MODES
+from meshform.modes import DEFAULT, MODES
 from meshform.yamlio.streams import FAST, ROUND_TRIP
 from meshform.yamlio.writer import dump_stream
 
@@ -179,6 +179,35 @@ def test_generated_workloads_switch_exactly(text: str, a: str, b: str, engine: s
     assert govern(govern(once, b, engine), a, engine) == once  # A → B → A
     assert govern(text, a, engine) == once  # deterministic
     assert docs(govern(once, "kubernetes-native", engine)) == docs(text)  # un-govern gives x back
+
+
+INJECTED = sorted((ROOT / "tests" / "fixtures" / "injected").glob("*.yaml"))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.one_of(streams(), st.sampled_from(INJECTED).map(lambda p: p.read_text())),
+    st.sampled_from(ALL_MODES),
+    st.sampled_from(ALL_MODES),
+    st.booleans(),
+)
+def test_changed_is_exactly_whether_the_object_changed(text: str, a: str, b: str, governed: bool) -> None:
+    """Transformer decides item.changed without a copy where nothing can have been removed (no
+    record, no other injector's marks): it must still be exactly `the object differs from the input`,
+    for fresh, governed (a record to remove) and foreign-injected workloads alike."""
+    import copy
+
+    from meshform.core.transform import transform
+    from meshform.yamlio.streams import load_text
+
+    if governed:
+        text = govern(text, b)
+    items = [i for c in load_text(text, "in.yaml", FAST) for i in c.items]
+    before = [copy.deepcopy(i.obj) for i in items]
+    transform(items, TransformConfig(mode=a), DEFAULT)
+    for item, obj in zip(items, before, strict=True):
+        if pod_template(item.obj) is not None:
+            assert item.changed == (item.obj != obj), (a, b, governed)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
+from conftest import subclassed
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
@@ -129,6 +130,15 @@ def test_anything_written_reads_back_equal_under_yaml_11_and_12(doc: dict[str, o
     text = dump_document(doc)
     assert read_11(text) == doc
     assert read_12(text) == doc
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(KEYS, DOCS, min_size=1, max_size=4))
+def test_subclasses_are_written_as_their_plain_types(doc: dict[str, object]) -> None:
+    """The writer's exact-type fast paths (str, dict, list, int) and its general path for subclasses
+    (the round-trip engine's mappings, PlainStr's relatives) write the same text."""
+    assert dump_document(subclassed(doc)) == dump_document(doc)
+    assert dump_document(subclassed([doc, doc])) == dump_document([doc, doc])
 
 
 def test_stream_is_kubectl_styled() -> None:

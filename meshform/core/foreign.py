@@ -412,6 +412,18 @@ def _drop_empty(obj: Any, metas: list[dict[str, Any]]) -> None:
         del job["metadata"]
 
 
+def adopts(obj: Any, template: dict[str, Any]) -> bool:
+    """Would `adopt` change anything? False means it leaves `obj` (and `parent`) exactly as they are:
+    the same tests adopt makes before it changes anything, in its order (each injector's is made on
+    what the ones before left, which is the object as given when they did nothing)."""
+    metas = marker_metadata(obj, template)
+    return (
+        _istio_record(metas) is not None
+        or any(i.proven(metas) for i in (LINKERD, KUMA, CONSUL))
+        or _serialized_by_go(obj)
+    )
+
+
 def adopt(obj: Any, template: dict[str, Any], parent: Any = None) -> list[str]:
     """Give back `obj` (a workload whose pod template is `template`; `parent` the List it is an item
     of, if any) as it was before another injector ran. Returns the meshes that had injected it."""

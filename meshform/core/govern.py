@@ -15,8 +15,9 @@ from meshform.core.expand import Expansion, Unit
 from meshform.core.identity import problems as identity_problems
 from meshform.core.identity import service_account
 from meshform.core.policy import attach, contexts, enforceable, has_policy
-from meshform.core.workloads import pod_owner, pod_template
+from meshform.core.workloads import job_template, pod_owner, pod_template
 from meshform.diagnostics import Diagnostic, Level
+from meshform.model import injector_inputs
 from meshform.model.application import Application
 from meshform.model.policy_checks import refused_dependents
 from meshform.model.semantics import COMPONENTS, Locator, effective_mode, effective_strategy, options_for
@@ -119,13 +120,13 @@ def _govern_one(
     unit, mode = choice.unit, choice.mode
     template = pod_template(unit.workload)
     assert template is not None, "expand always builds a pod template"
-    _ungovern(template, unit.services)
+    _ungovern(template, unit.services, job_template(unit.workload))
     usable = enforceable(declared, mode) if has_policy(declared) else None
     if usable is not None and locked:
         usable = replace(usable, policy=replace(usable.policy, authorization=None))
     ctx = _context(app, choice, template, opts, usable)
     base = (*COMPONENTS, unit.component.index)
-    diags = [_located(at, _finding_path(base, unit, f), f) for f in mode.findings(ctx)]
+    diags = [_finding(f, at, unit, base, ctx.options) for f in mode.findings(ctx)]
     skipped = mode.facts.sidecar and template["spec"].get("hostNetwork") is True
     enrollment = Enrollment() if skipped else mode.enroll(ctx)
     if app.owns_namespace:
@@ -141,7 +142,7 @@ def _govern_one(
         attach(enrollment, mode, declared, usable, ctx.policy_owner, app.policy_enforcement)
     if enrollment.is_empty():
         return [], diags
-    status.apply(template, mode.facts.name, choice.strategy, enrollment)
+    status.apply(template, mode.facts.name, choice.strategy, enrollment, job=job_template(unit.workload))
     for service in unit.services:  # every version says the same of a shared Service: re-applying is exact
         name = service["metadata"]["name"]
         labels = enrollment.service_labels.get(name, {})
@@ -178,11 +179,21 @@ def _finding_path(base: Path, unit: Unit, found: Finding) -> Path:
     return (*base, found.field) if found.field else base
 
 
-def _ungovern(template: dict[str, Any], services: tuple[dict[str, Any], ...]) -> None:
+def _finding(f: Finding, at: Locator, unit: Unit, base: Path, options: Mapping[str, Any]) -> Diagnostic:
+    """A mode's finding located in the Application: at the key inside the injector input it is
+    about, else as _finding_path says."""
+    if f.value is not None:
+        return injector_inputs.located(options, *f.value, f.code, f.message, level=Level(f.level))
+    return _located(at, _finding_path(base, unit, f), f)
+
+
+def _ungovern(
+    template: dict[str, Any], services: tuple[dict[str, Any], ...], job: dict[str, Any] | None
+) -> None:
     """Undo an earlier govern() of these (in-memory) objects: switching modes renders each mode afresh."""
     record = status.read(template)
     if record is not None:
-        status.remove(template, record)
+        status.remove(template, record, job=job)
     for service in services:
         service_record = status.read(service)
         if service_record is not None:

@@ -50,20 +50,27 @@ class Pod:
 
     @classmethod
     def of(cls, obj: Any, template: dict[str, Any]) -> Pod:
+        return cls.recorded(obj, template, _record(template))
+
+    @classmethod
+    def recorded(cls, obj: Any, template: dict[str, Any], record: status.Record | None) -> Pod:
+        """The pod of a workload whose record (None: none, or malformed) the caller has read already."""
         meta = template.get("metadata")
         ns = _keys(obj, "metadata").get("namespace", "") if isinstance(obj, dict) else ""
         spec = template.get("spec")
         host = isinstance(spec, dict) and spec.get("hostNetwork") is True
         annotations = _keys(meta, "annotations")
-        return cls(str(ns or ""), _keys(meta, "labels"), annotations, host, _pre_injected(template))
+        pre_injected = record.mode if record is not None and record.strategy == SIDECAR else ""
+        return cls(str(ns or ""), _keys(meta, "labels"), annotations, host, pre_injected)
 
 
-def _pre_injected(template: dict[str, Any]) -> str:
+def _record(template: dict[str, Any]) -> status.Record | None:
+    """meshform's record on a pod template; None when there is none or it is malformed (those who
+    report read it themselves)."""
     try:
-        record = status.read(template)
+        return status.read(template)
     except status.StatusError:
-        return ""
-    return record.mode if record is not None and record.strategy == SIDECAR else ""
+        return None
 
 
 @dataclass(frozen=True)
@@ -119,12 +126,12 @@ class NamespaceIndex:
         warned: set[tuple[str, str]] = set()
         for item in items:
             template = pod_template(item.obj, kinds)
-            recorded = status.recorded_mode(template) if template is not None else None
-            if recorded is None or template is None:
+            record = _record(template) if template is not None else None
+            if record is None or template is None:
                 continue
-            mode = registry.modes.get(recorded)
+            mode = registry.modes.get(record.mode)
             if mode is not None:
-                pod = Pod.of(item.obj, template)
+                pod = Pod.recorded(item.obj, template, record)  # read once, not again
                 yield from self.workload(item, pod, mode.facts, registry, warned, other_meshes)
 
     def _double_enrollment(self, item: Located, registry: Registry) -> Iterator[Diagnostic]:

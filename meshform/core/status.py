@@ -31,6 +31,9 @@ LISTS = (
 CREATED = frozenset({"metadata", "labels", "annotations", *LISTS})  # plus "env:<container>"
 NULL = "=null"  # suffix of a created name whose key the user had written with no value
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
+# The encoders of the record and of the priors in it, built once (json.dumps with options builds one a call)
+_RECORD_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+_PRIOR_JSON = json.JSONEncoder(separators=(",", ":"))
 
 
 def _empty() -> Mapping[str, Any]:
@@ -68,6 +71,10 @@ class Record:
     # The neutral traffic policy: {"owner": bool, "context": PolicyContext JSON, "enforcement"?}. Its
     # inside is read (and refused, located) by meshform.policy.context.context_from_json.
     policy: Mapping[str, Any] | None = None
+    # A CronJob's spec.jobTemplate.metadata: key → prior value, and what meshform created there.
+    job_labels: Mapping[str, Any] = field(default_factory=_empty)
+    job_annotations: Mapping[str, Any] = field(default_factory=_empty)
+    job_created: tuple[str, ...] = ()
 
     def names(self, field_name: str) -> tuple[str, ...]:
         """The names recorded under one of LISTS (spelled as in the JSON)."""
@@ -149,6 +156,9 @@ _FIELDS: dict[str, tuple[str, Callable[[Any], bool], str]] = {
     "created": ("created", _created, f"a list of distinct names from {', '.join(sorted(CREATED))}"),
     "targetPorts": ("target_ports", _text_map, "an object of port name → prior targetPort"),
     "policy": ("policy", _policy, 'an object {"owner": true|false, "context": {...}}'),
+    "jobLabels": ("job_labels", _text_map, "an object of jobTemplate label → prior value"),
+    "jobAnnotations": ("job_annotations", _text_map, "an object of jobTemplate annotation → prior value"),
+    "jobCreated": ("job_created", _created, f"a list of distinct names from {', '.join(sorted(CREATED))}"),
 }
 
 
@@ -282,8 +292,7 @@ def _set_fields(containers: list[dict[str, Any]], wanted: dict[str, dict[str, An
         # each prior as JSON text of its own: the record is written with sorted keys, and the
         # probe must come back with its keys in the user's order
         priors[container["name"]] = {
-            key: None if key not in container else json.dumps(container[key], separators=(",", ":"))
-            for key in fields
+            key: None if key not in container else _PRIOR_JSON.encode(container[key]) for key in fields
         }
         for key, value in fields.items():
             if value is None:
@@ -299,12 +308,14 @@ def apply(
     strategy: str,
     enrollment: Enrollment,
     carried: Mapping[str, Any] = _EMPTY,
+    job: dict[str, Any] | None = None,
 ) -> None:
     """Add an enrollment to a pod template (already un-governed) and record it in the status annotation.
 
     `carried` are labels an earlier record says meshform added, which stayed because a selector needs
     them (see `remove`): they go into this record with their original prior values, so un-governing
-    later still knows they were meshform's, and `A → B → A` records exactly what `A` recorded."""
+    later still knows they were meshform's, and `A → B → A` records exactly what `A` recorded.
+    `job` is a CronJob's spec.jobTemplate, which gets the enrollment's job_labels / job_annotations."""
     created: list[str] = []
     meta = _child(template, "metadata", {}, created, "metadata")
     spec = template["spec"]
@@ -340,8 +351,33 @@ def apply(
         record["objects"] = [f"{o['kind']}/{o['metadata']['name']}" for o in enrollment.objects]
     if enrollment.policy:
         record["policy"] = enrollment.policy
+    if job is not None and (enrollment.job_labels or enrollment.job_annotations):
+        record.update(_apply_job(job, enrollment))
     record["created"] = created
-    annotations[STATUS] = json.dumps(record, sort_keys=True, separators=(",", ":"))
+    annotations[STATUS] = _RECORD_JSON.encode(record)
+
+
+def _apply_job(job: dict[str, Any], enrollment: Enrollment) -> dict[str, Any]:
+    """The enrollment's keys for a CronJob's spec.jobTemplate.metadata set there (the metadata made
+    the jobTemplate's first key, where Kubernetes prints it); their record."""
+    created: list[str] = []
+    if not isinstance(job.get("metadata"), dict):
+        was_null = "metadata" in job and job["metadata"] is None
+        rest = [(k, v) for k, v in job.items() if k != "metadata"]
+        job.clear()
+        job["metadata"] = {}
+        job.update(rest)
+        created.append("metadata" + NULL if was_null else "metadata")
+    meta = job["metadata"]
+    out: dict[str, Any] = {}
+    for name, keys, field_name in (
+        ("labels", enrollment.job_labels, "jobLabels"),
+        ("annotations", enrollment.job_annotations, "jobAnnotations"),
+    ):
+        if keys:
+            out[field_name] = _set_keys(_child(meta, name, {}, created, name), keys, _EMPTY)
+    out["jobCreated"] = created
+    return out
 
 
 def _merge_names(live: list[Any], names: list[str]) -> tuple[list[str], list[str]]:
@@ -467,8 +503,11 @@ def _drop(parent: dict[str, Any], key: str, entry: str) -> None:
         del parent[key]
 
 
-def remove(template: dict[str, Any], record: Record, held: Collection[str] = ()) -> dict[str, Any]:
-    """Undo exactly what `record` (read from this template, and checked) says meshform added.
+def remove(
+    template: dict[str, Any], record: Record, held: Collection[str] = (), job: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Undo exactly what `record` (read from this template, and checked) says meshform added (on a
+    CronJob's spec.jobTemplate, `job`, too).
 
     A label in `held` (a selector needs it) keeps its current value even if the record says meshform
     added or changed it: removing it would make the workload invalid (its selector no longer matches
@@ -488,6 +527,10 @@ def remove(template: dict[str, Any], record: Record, held: Collection[str] = ())
     _restore_env(spec.get("containers", []), record.env)
     _restore_fields([*spec.get("initContainers", []), *spec.get("containers", [])], record.fields)
     _drop_created(template, record.created)
+    if job is not None and isinstance(job.get("metadata"), dict):
+        _restore_keys(job["metadata"].get("labels", {}), record.job_labels, ())
+        _restore_keys(job["metadata"].get("annotations", {}), record.job_annotations, ())
+        _drop_created(job, record.job_created)
     return kept
 
 
@@ -524,7 +567,7 @@ def apply_service(
         record["annotations"] = _set_keys(meta["annotations"], annotations, _EMPTY)
     if created:
         record["created"] = created
-    meta["annotations"][STATUS] = json.dumps(record, sort_keys=True, separators=(",", ":"))
+    meta["annotations"][STATUS] = _RECORD_JSON.encode(record)
 
 
 def remove_service(service: dict[str, Any], record: Record) -> None:

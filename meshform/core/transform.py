@@ -30,9 +30,16 @@ from meshform.core.policy import (
     recorded_upstreams,
     tcp_sides,
 )
-from meshform.core.workloads import find_pod_template, pod_owner, pod_template, selector_keys, template_path
+from meshform.core.workloads import (
+    find_pod_template,
+    job_template,
+    pod_owner,
+    pod_template,
+    selector_keys,
+    template_path,
+)
 from meshform.diagnostics import Diagnostic, Level
-from meshform.model import policy_record
+from meshform.model import injector_inputs, policy_record
 from meshform.model.config import OPT_OUT, TransformConfig
 from meshform.model.policy_checks import dropped_values
 from meshform.model.schema import json_path
@@ -301,19 +308,26 @@ class Transformer:
         record, service_records = records
         if record is not None and record.objects:
             self.diagnostics += self.owned_findings(item, template, Level.WARNING)
-        before = snapshot(item.obj)
+        # Without a record or another injector's marks nothing below removes anything, and the object
+        # changes exactly when an enrollment is recorded (a status the template did not have): no copy
+        # to compare with. Otherwise a copy, compared at the end (a re-run restores what it removed).
+        # (adopts is asked here only where nothing is removed before adopt runs: it sees what adopt would)
+        fresh = record is None and not service_records and not foreign.adopts(item.obj, template)
+        before = None if fresh else snapshot(item.obj)
         holders = self._holders(item, services)
-        kept = status.remove(template, record, holders) if record is not None else {}
+        job = job_template(item.obj)
+        kept = status.remove(template, record, holders, job) if record is not None else {}
         for svc, svc_record in service_records:
             status.remove_service(svc.obj, svc_record)
             self.recorded.discard(id(svc))
             svc.changed = True
         if record is not None:
             self._drop_stale(record, item, by_ref)
-        foreign.adopt(item.obj, template, item.parent)
+        if not fresh:  # on a fresh workload adopt would change nothing (adopts said so)
+            foreign.adopt(item.obj, template, item.parent)
         policy = record.policy if record is not None else None
-        self._enroll(item, template, plan, services, kept, holders, by_ref, policy)
-        item.changed = item.obj != before
+        applied = self._enroll(item, template, plan, services, kept, holders, by_ref, policy)
+        item.changed = applied if fresh else item.obj != before
 
     def _records(
         self, item: Item, template: dict[str, Any], services: list[Item]
@@ -537,7 +551,9 @@ class Transformer:
         holders: dict[str, str],
         by_ref: owned.Index,
         recorded: Mapping[str, Any] | None,
-    ) -> None:
+    ) -> bool:
+        """Enroll the workload in plan's mode and record it; False when nothing was applied (opted out,
+        clashing names, or nothing to add or carry): the template is then as it was given here."""
         mode = plan.mode
         declared = self._recorded_policy(item, recorded, mode, report=True)
         usable = None if declared is None else self._usable(item, declared, mode, recorded or {})
@@ -559,7 +575,7 @@ class Transformer:
             owner = bool(recorded.get("owner")) if recorded is not None else False
             ctx = self._context(item, template, mode, plan.strategy, declared, usable, owner)
             ports = ctx.ports
-            self.diagnostics += (self._finding(item, f) for f in mode.findings(ctx))
+            self.diagnostics += (self._finding(item, f, ctx.options) for f in mode.findings(ctx))
             if not (mode.facts.sidecar and template["spec"].get("hostNetwork") is True):
                 enrollment = mode.enroll(ctx)
                 ns = str(_meta(item.obj).get("namespace", ""))
@@ -579,17 +595,24 @@ class Transformer:
                     "rename your container, volume or object (meshform's names are fixed)",
                 )
             )
-            return
+            return False
         if enrollment.is_empty() and not kept:
-            return
-        status.apply(template, mode.facts.name, plan.strategy, enrollment, kept)
+            return False
+        status.apply(template, mode.facts.name, plan.strategy, enrollment, kept, job_template(item.obj))
         self._rewire(services, ports, enrollment, mode)
         item.added = enrollment.objects
         if not enrollment.is_empty():
             self._identity(item, template, mode.facts, services)
+        return True
 
-    def _finding(self, item: Item, found: Finding) -> Diagnostic:
-        """A mode's finding, at the pod template annotation it is about (if it names one)."""
+    def _finding(self, item: Item, found: Finding, options: Mapping[str, Any]) -> Diagnostic:
+        """A mode's finding, at the key inside the injector input it is about, or at the pod template
+        annotation it is about (if it names one)."""
+        if found.value is not None:
+            ref = resource_ref(item.obj)
+            return injector_inputs.located(
+                options, *found.value, found.code, found.message, level=Level(found.level), ref=ref
+            )
         diag = item.diagnostic(Level(found.level), found.code, found.message)
         if not found.annotation:
             return diag

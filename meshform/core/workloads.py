@@ -38,6 +38,15 @@ def template_path(doc: Any, kinds: WorkloadKinds = BUILTIN) -> tuple[str, ...]:
     return entry.template if entry is not None else ()
 
 
+def job_template(doc: Any) -> dict[str, Any] | None:
+    """A CronJob's spec.jobTemplate (its metadata is the Jobs'; `istioctl kube-inject` reads and
+    writes the pod's metadata there), None for any other object."""
+    if not isinstance(doc, dict) or doc.get("kind") != "CronJob" or not isinstance(doc.get("spec"), dict):
+        return None
+    job = doc["spec"].get("jobTemplate")
+    return job if isinstance(job, dict) and isinstance(job.get("spec"), dict) else None
+
+
 def selector_keys(doc: Any, kinds: WorkloadKinds = BUILTIN) -> frozenset[str]:
     """Label keys the workload's own selector mentions (matchLabels, matchExpressions, or a plain map):
     its pod template must keep them exactly as they are, or the workload no longer matches its pods.

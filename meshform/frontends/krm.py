@@ -8,12 +8,14 @@ or partial `items`, which orchestrators would read as "delete everything".
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import replace
 from typing import Any
 
 from meshform.core.transform import transform
 from meshform.diagnostics import Diagnostic, Level, MeshformError, has_errors
 from meshform.frontends import krm_render
+from meshform.model import injector_inputs
 from meshform.model.config import TransformConfig, from_document, unknown_modes
 from meshform.modes import Registry
 from meshform.objects import Item
@@ -71,21 +73,53 @@ def _function_config(chunk: Chunk) -> Document:
     root = load_round_trip(chunk.text, chunk.file)[0]
     key = root.lc.data.get("functionConfig") if root.lc.data else None
     at = (chunk.line + key[0], key[1] + 1) if key else (chunk.line, 1)
-    return node_document(root.get("functionConfig"), chunk.file, chunk.line, at)
+    doc = node_document(root.get("functionConfig"), chunk.file, chunk.line, at)
+    # The file's text as far as the ResourceList goes, lines aligned with the positions: an inline
+    # injector input given as text (`meshConfig: |`) is then located inside that text.
+    return replace(doc, text="\n" * (chunk.line - 1) + chunk.text)
+
+
+# Paths inside the functionConfig as code that sees only its (position-less) data says them: the
+# config's own fields (`$.functionConfig.data.mode`) and, found later while governing the items, a
+# key of an inline injector input (`$.spec.modeOptions.istio.values.global.tag`, meshform.model.
+# injector_inputs.located).
+_CONFIG_PATHS = (f"{krm_render.CONFIG}.", "$.spec.modeOptions.")
+_STEP = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
 
 
 def _relocated(diags: list[Diagnostic], chunk: Chunk) -> list[Diagnostic]:
     """Findings about the functionConfig said at line 1 (by code that sees only its data) moved to
-    the line of the field their path names (`$.functionConfig.data.mode`)."""
-    config = _function_config(chunk)
-    prefix = f"{krm_render.CONFIG}."
+    the line of the field their path names. The ResourceList is read again with positions only when
+    there is one (an error path)."""
+    config: Document | None = None
     out = []
     for d in diags:
-        if d.file == chunk.file and (d.line, d.col) == (1, 1) and d.path.startswith(prefix):
-            line, col = config.position(tuple(d.path.removeprefix(prefix).split(".")))
+        if d.file == chunk.file and (d.line, d.col) == (1, 1) and d.path.startswith(_CONFIG_PATHS):
+            config = config or _function_config(chunk)
+            path = d.path.removeprefix(krm_render.CONFIG)
+            steps = tuple(key if key else int(index) for key, index in _STEP.findall(path))
+            line, col = _input_position(config, steps) or config.position(steps)
             d = replace(d, line=line, col=col)
         out.append(d)
     return out
+
+
+def _input_position(config: Document, steps: tuple[str | int, ...]) -> tuple[int, int] | None:
+    """Where a key inside an inline injector input is (`spec.modeOptions.<mesh>.<input>.<key>...`,
+    the input given as a mapping or as text), read as every other front end reads it; None for
+    another path."""
+    if len(steps) < 4 or steps[:2] != ("spec", "modeOptions"):
+        return None
+    mesh, key = str(steps[2]), str(steps[3])
+    try:
+        options = injector_inputs.resolve(config.data["spec"]["modeOptions"], config, steps[:2])
+    except (MeshformError, KeyError, TypeError):
+        return None
+    found = options.get(mesh)
+    if not isinstance(found, dict) or f"{key}Origin" not in found:
+        return None
+    diag = injector_inputs.located(found, key, steps[4:], "", "")
+    return diag.line, diag.col
 
 
 def _config(chunk: Chunk, file: str) -> TransformConfig:
@@ -153,7 +187,7 @@ def run(text: str, registry: Registry, file: str = "<stdin>") -> tuple[str, list
         diags = (
             unknown_modes(config, registry, file)
             or krm_render.nothing_to_govern([i.obj for i in chunk.items], file)
-            or transform(chunk.items, config, registry)
+            or _relocated(transform(chunk.items, config, registry), chunk)
         )
         if not config.modes():
             diags.append(

@@ -6,20 +6,23 @@ data.values, `istio` data.mesh; Linkerd's `linkerd-config` data.values) or the b
 YAML). Inline, the value is a mapping, or the ConfigMap's string pasted as is. Every bad input is a
 located error: a missing file at the option naming it, a bad document inside the file where it is.
 
-After loading, a mesh's options hold `values` / `meshConfig` as mappings and `valuesAt` /
-`meshConfigAt` (["file", line, col]: where the value came from, for later located errors); the
-`*File` keys are gone. Modes read only that (they never open files).
+After loading, a mesh's options hold `values` / `meshConfig` as mappings, `valuesAt` /
+`meshConfigAt` (["file", line, col]: where the value came from) and `valuesOrigin` /
+`meshConfigOrigin` (an Origin: where each key inside it is, so a problem found later, at any
+front end, is reported at the user's own key); the `*File` keys are gone. Modes read only that
+(they never open files).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from meshform.diagnostics import Diagnostic, Level, MeshformError
 from meshform.model.schema import json_path
+from meshform.modes.injection import Origin
 from meshform.yamlio.reader import Document, Path
 
 
@@ -71,7 +74,8 @@ def _version(mesh: str, opts: Mapping[str, Any]) -> list[Diagnostic]:
         if injection.wanted_version(mesh, opts) is not None:
             injection.version_for(mesh, opts)
     except MeshformError as exc:
-        return list(exc.diagnostics)
+        key, path = injection.VERSION_PATHS[mesh]
+        return [located(opts, key, path, d.code, d.message, d.hint) for d in exc.diagnostics]
     return _typed(mesh, opts)
 
 
@@ -82,13 +86,35 @@ def _typed(mesh: str, options: Mapping[str, Any]) -> list[Diagnostic]:
         return []
     from meshform.modes import istio_inject
 
-    found = []
-    for key, message in istio_inject.input_problems(options):
-        at = options.get(f"{key}At")
-        file, line, col = at if isinstance(at, list) and len(at) == 3 else (f"modeOptions.{mesh}.{key}", 0, 0)
-        hint = "give the value the type Istio's Values / MeshConfig declare for it, as istioctl would need"
-        found.append(Diagnostic(file, line, col, Level.ERROR, "MF322", message, hint=hint))
-    return found
+    hint = "give the value the type Istio's Values / MeshConfig declare for it, as istioctl would need"
+    return [
+        located(options, key, path, "MF322", message, hint)
+        for key, path, message in istio_inject.input_problems(options)
+    ]
+
+
+def located(
+    options: Mapping[str, Any],
+    key: str,
+    path: Sequence[str | int],
+    code: str,
+    message: str,
+    hint: str = "",
+    level: Level = Level.ERROR,
+    ref: str = "",
+) -> Diagnostic:
+    """A diagnostic at the user's own key `path` inside the loaded input `key` (values, meshConfig)
+    of a mesh's `options`; at the input as a whole where its Origin is unknown."""
+    origin = options.get(f"{key}Origin")
+    if isinstance(origin, Origin):
+        file, line, col, note = origin.locate(path)
+        # An inline value's keys as if they were the options' own (a text's too): a front end that
+        # read the options without positions (krm) relocates by this path.
+        where = json_path((*origin.outer, *path)) if origin.outer or not origin.file else ""
+        return Diagnostic(file, line, col, level, code, message + note, where, ref, hint)
+    at = options.get(f"{key}At")
+    file, line, col = at if isinstance(at, list) and len(at) == 3 else (f"modeOptions.{key}", 0, 0)
+    return Diagnostic(file, line, col, level, code, message, "", ref, hint)
 
 
 def _load(opts: dict[str, Any], spec: Input, doc: Document, at: Path) -> list[Diagnostic]:
@@ -105,7 +131,8 @@ def _load(opts: dict[str, Any], spec: Input, doc: Document, at: Path) -> list[Di
     except MeshformError as exc:
         return list(exc.diagnostics)
     opts[spec.inline] = value
-    opts[f"{spec.inline}At"] = list(origin)
+    opts[f"{spec.inline}At"] = [origin.file or origin.doc.file, *origin.at]
+    opts[f"{spec.inline}Origin"] = origin
     return []
 
 
@@ -114,9 +141,7 @@ def _error(doc: Document, path: Path, code: str, message: str) -> Diagnostic:
     return Diagnostic(doc.file, line, col, Level.ERROR, code, message, json_path(path))
 
 
-def _from_file(
-    name: Any, spec: Input, doc: Document, at: Path
-) -> tuple[dict[str, Any], tuple[str, int, int]]:
+def _from_file(name: Any, spec: Input, doc: Document, at: Path) -> tuple[dict[str, Any], Origin]:
     from meshform.yamlio.reader import read_file
 
     if not isinstance(name, str) or not name:
@@ -132,22 +157,22 @@ def _from_file(
     docs = [d for d in read_file(path) if d.data is not None]  # located MF00x inside the file
     if len(docs) != 1:
         message = f"{spec.file} {path!r} must hold one document (found {len(docs)})"
-        raise MeshformError([Diagnostic(path, 1, 1, Level.ERROR, "MF322", message)])
+        line, col = docs[1].position(()) if docs else (1, 1)  # at the one too many
+        raise MeshformError([Diagnostic(path, line, col, Level.ERROR, "MF322", message)])
     return _value(docs[0], spec)
 
 
-def _from_inline(
-    raw: Any, spec: Input, doc: Document, at: Path
-) -> tuple[dict[str, Any], tuple[str, int, int]]:
+def _from_inline(raw: Any, spec: Input, doc: Document, at: Path) -> tuple[dict[str, Any], Origin]:
     line, col = doc.position(at)
     if isinstance(raw, Mapping):
-        return dict(raw), (doc.file, line, col)
+        return dict(raw), Origin(doc, at, at=(line, col), outer=at)
     if isinstance(raw, str):
-        return _parse_text(raw, doc.file, line, f"{spec.inline}"), (doc.file, line, col)
+        value, origin = _parse_text(raw, doc, at, spec.inline)
+        return value, replace(origin, outer=at)
     raise MeshformError([_error(doc, at, "MF322", f"{spec.inline} must be a mapping or its text")])
 
 
-def _value(doc: Document, spec: Input) -> tuple[dict[str, Any], tuple[str, int, int]]:
+def _value(doc: Document, spec: Input) -> tuple[dict[str, Any], Origin]:
     """The input from a file's one document: a ConfigMap's data key (text), or the bare mapping."""
     data = doc.data
     line, col = doc.position(())
@@ -157,7 +182,7 @@ def _value(doc: Document, spec: Input) -> tuple[dict[str, Any], tuple[str, int, 
         if "apiVersion" in data and "kind" in data:  # another object (a Secret, a Deployment), not a value
             message = f"{_shape(spec)}, not a {data.get('kind')!s:.40}"
             raise MeshformError([_error(doc, ("kind",), "MF322", message)])
-        return data, (doc.file, line, col)
+        return data, Origin(doc, at=(line, col))
     held = data.get("data")
     key = next((k for k in spec.data_keys if isinstance(held, dict) and k in held), None)
     if key is None or not isinstance(held, dict):
@@ -165,11 +190,10 @@ def _value(doc: Document, spec: Input) -> tuple[dict[str, Any], tuple[str, int, 
         raise MeshformError(
             [_error(doc, ("data",) if "data" in data else (), "MF322", f"ConfigMap has no {keys}")]
         )
-    line, col = doc.position(("data", key))
     text = held[key]
     if not isinstance(text, str):
         raise MeshformError([_error(doc, ("data", key), "MF322", f"data.{key} must be a string")])
-    return _parse_text(text, doc.file, line, f"data.{key}"), (doc.file, line, col)
+    return _parse_text(text, doc, ("data", key), f"data.{key}")
 
 
 def _shape(spec: Input) -> str:
@@ -177,25 +201,70 @@ def _shape(spec: Input) -> str:
     return f"{spec.file}: expected the ConfigMap (data.{keys}) or the bare {spec.inline} mapping"
 
 
-def _parse_text(text: str, file: str, line: int, what: str) -> dict[str, Any]:
-    """A ConfigMap value's text (JSON or YAML) as a mapping. Its own errors are reported at the
-    value's line in `file`, plus their line inside the text."""
+def _parse_text(text: str, doc: Document, at: Path, what: str) -> tuple[dict[str, Any], Origin]:
+    """A value's text (JSON or YAML: a ConfigMap's data key, or an inline string at `at` in `doc`)
+    as a mapping, and where its keys are in the file. Its own errors are reported at the value's
+    line in the file, plus their line inside the text."""
     from meshform.yamlio.reader import load_documents
 
+    line, col = doc.position(at)
+    shift = _verbatim_shift(doc.text, line, col, text)
     try:
-        docs = [d for d in load_documents(text, f"{file} {what}") if d.data is not None]
+        docs = [d for d in load_documents(text, f"{doc.file} {what}") if d.data is not None]
     except MeshformError as exc:
-        raise MeshformError([_shifted(d, file, line, what) for d in exc.diagnostics]) from None
+        raise MeshformError(
+            [_shifted(d, doc.file, (line, col), shift, what) for d in exc.diagnostics]
+        ) from None
     if len(docs) != 1 or not isinstance(docs[0].data, dict):
-        raise MeshformError([Diagnostic(file, line, 1, Level.ERROR, "MF322", f"{what} must be one mapping")])
+        raise MeshformError(
+            [Diagnostic(doc.file, line, col, Level.ERROR, "MF322", f"{what} must be one mapping")]
+        )
     found: dict[str, Any] = docs[0].data
-    return found
+    return found, Origin(docs[0], (), doc.file, shift, (line, col), what)
 
 
-def _shifted(found: Diagnostic, file: str, line: int, what: str) -> Diagnostic:
+def _verbatim_shift(file_text: str, line: int, column: int, text: str) -> tuple[int, int] | None:
+    """(lines, columns) from a position in `text` to the file's, where `text` stands verbatim in the
+    file at the key at `line`:`column`: on that line (a one-line plain or single-quoted string, as kubectl
+    prints `values: '{"global": ...}'`), or as a block scalar below it (`values: |`), every line
+    indented alike. None otherwise (escapes, folding: only the key's line is known)."""
+    if not file_text:
+        return None
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    here = file_text.split("\n", line)[line - 1] if len(lines) == 1 and line >= 1 else ""
+    start = here.find(":", column - 1) + 1  # after the key
+    if start and lines[0] and here[start:].count(lines[0]) == 1:
+        return line - 1, here.index(lines[0], start)
+    below = file_text.split("\n", line + len(lines))[line : line + len(lines)]
+    first = next((i for i, each in enumerate(lines) if each.strip()), None)
+    if len(below) != len(lines) or first is None:
+        return None
+    indent = len(below[first]) - len(below[first].lstrip(" "))
+    pad = " " * indent
+    same = all(b == pad + t if t else not b.strip() for b, t in zip(below, lines, strict=True))
+    return (line, indent) if same and indent else None
+
+
+def _shifted(
+    found: Diagnostic, file: str, at: tuple[int, int], shift: tuple[int, int] | None, what: str
+) -> Diagnostic:
+    """An error inside a value's text, at its place in the file when the text stands there verbatim
+    (`shift`), else at the value (`at`) with its line inside the text said."""
+    if shift is not None and found.line:
+        line, col = found.line + shift[0], max(found.col, 1) + shift[1]
+        return replace(found, file=file, line=line, col=col, message=f"{what}: {found.message}")
     inner = f" (line {found.line} of {what})" if found.line else ""
     return Diagnostic(
-        file, line, 1, found.level, found.code, f"{what}: {found.message}{inner}", found.path, hint=found.hint
+        file,
+        at[0],
+        at[1],
+        found.level,
+        found.code,
+        f"{what}: {found.message}{inner}",
+        found.path,
+        hint=found.hint,
     )
 
 

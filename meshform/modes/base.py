@@ -309,6 +309,11 @@ class Enrollment:
     # own containers (Istio's probes). Recorded with the prior values, so un-injection restores them.
     container_fields: dict[str, dict[str, Any]] = field(default_factory=dict)
     policy: dict[str, Any] = field(default_factory=dict)  # the neutral policy (context JSON), recorded
+    # A CronJob's spec.jobTemplate.metadata keys (the Jobs' own): where `istioctl kube-inject` reads
+    # and writes a CronJob's pod metadata. Set there too (recorded, removed exactly), so the offline
+    # injector sees the pre-injected pod as injected, as the webhook does on the pod template.
+    job_labels: dict[str, str] = field(default_factory=dict)
+    job_annotations: dict[str, Any] = field(default_factory=dict)
 
     def is_empty(self) -> bool:
         return not (
@@ -347,6 +352,9 @@ class Finding:
     message: str
     field: str = ""
     annotation: str = ""  # the pod template annotation it is about, where it is located
+    # (input, path in it) inside a loaded injector input (modeOptions.<mesh>.values / meshConfig):
+    # located at that key of the file or inline value the user wrote.
+    value: tuple[str, tuple[str | int, ...]] | None = None
 
 
 class Mode(Protocol):

@@ -7,10 +7,38 @@ YAML mapping in the sandbox (meshform.modes.templating), which the mode merges i
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from meshform.diagnostics import Diagnostic, Level, MeshformError
+from meshform.yamlio.reader import Document, Path, Position
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where one loaded injector input is: the document holding it (the values file, the options'
+    own document for an inline mapping, or the text of a ConfigMap's data key) and the value's path
+    in it. `shift` maps a position in that document to the file's (a ConfigMap's data.values text:
+    its lines inside the file for a block scalar, else the data key's own position)."""
+
+    doc: Document
+    base: Path = ()
+    file: str = ""  # the file the positions are in ("": doc.file)
+    shift: tuple[int, int] | None = (0, 0)  # (lines, columns) added; None: always `at`
+    at: Position = (1, 1)  # where the value starts in the file
+    what: str = ""  # "data.values" when the text is a ConfigMap's, for "(line N of data.values)"
+    outer: Path = ()  # an inline value's path in the options' document (() for a file)
+
+    def locate(self, path: Sequence[str | int]) -> tuple[str, int, int, str]:
+        """(file, line, col, note) of the key at `path` inside the value (its nearest known parent
+        when the key is not in the document, e.g. a default)."""
+        line, col = self.doc.position((*self.base, *path))
+        file = self.file or self.doc.file
+        if self.shift is None:
+            return file, self.at[0], self.at[1], f" (line {line} of {self.what})" if self.what else ""
+        return file, line + self.shift[0], col + self.shift[1], ""
+
 
 # Per mesh: the injector input and the path in it that names the mesh version (Istio's values carry
 # the proxy image tag, global.tag). Absent, the mesh's newest template set is used.

@@ -130,9 +130,9 @@ class IstioMode:
         yield from policy_findings(ctx)
         if ctx.strategy == SIDECAR:
             for key, problem in istio_inject.override_problems(ctx.pod_annotations, ctx.options):
-                yield Finding("MF323", "error", problem, annotation=key)
-            for problem in istio_inject.install_problems(ctx.options, ctx.pod_annotations):
-                yield Finding("MF323", "error", problem, "modeOptions")
+                yield Finding("MF323", "error", problem, "annotations", annotation=key)
+            for given, path, problem in istio_inject.install_problems(ctx.options, ctx.pod_annotations):
+                yield Finding("MF323", "error", problem, "modeOptions", value=(given, path))
 
 
 def policy_findings(ctx: EnrollContext) -> Iterator[Finding]:

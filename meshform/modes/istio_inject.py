@@ -124,9 +124,9 @@ _UINT32, _INT32 = 2**32, 2**31
 _DIGITS = re.compile(r"-?[0-9]+")
 
 
-def input_problems(options: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
-    """(input key, message) per value in the user's `values` / `meshConfig` that Istio's injector
-    cannot unmarshal into its Values / MeshConfig types (protojson: a string field takes only a
+def input_problems(options: Mapping[str, Any]) -> Iterator[tuple[str, tuple[str, ...], str]]:
+    """(input key, path in it, message) per value in the user's `values` / `meshConfig` that Istio's
+    injector cannot unmarshal into its Values / MeshConfig types (protojson: a string field takes only a
     string, an integer a number or its digits, a bool field a bool, a message or struct a mapping,
     null leaves the default). The type of each key is the one of meshform's defaults for the version
     (ProxyConfig's for meshConfig.defaultConfig); keys meshform does not read are not checked."""
@@ -141,17 +141,22 @@ def input_problems(options: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
     for key, expected in schema.items():
         given = options.get(key)
         if isinstance(given, Mapping):
-            yield from ((key, message) for message in _typed(expected, given, (key,)))
+            yield from ((key, path[1:], message) for path, message in _typed(expected, given, (key,)))
     mesh = options.get("meshConfig")
     if isinstance(mesh, Mapping):
         try:
             proxy_config.decode(mesh.get("defaultConfig"), version)
         except proxy_config.ProxyConfigError as exc:
-            yield "meshConfig", f"meshConfig defaultConfig: {exc}; Istio refuses to unmarshal it"
+            yield (
+                "meshConfig",
+                ("defaultConfig",),
+                f"meshConfig defaultConfig: {exc}; Istio refuses to unmarshal it",
+            )
         else:
             for problem in proxy_config.problems(_default_config(mesh, version)):
                 yield (
                     "meshConfig",
+                    ("defaultConfig",),
                     f"meshConfig defaultConfig: {problem} (Istio's mesh validation refuses it)",
                 )
 
@@ -200,21 +205,28 @@ _NULL_REFUSED = frozenset(
 )
 
 
-def _typed(expected: Any, given: Any, path: tuple[str, ...]) -> Iterator[str]:
+def _typed(expected: Any, given: Any, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], str]]:
+    """(path, message) per value of `given` not of the type of `expected`'s (path[0] names the input)."""
     if given is None:
         if path in _NULL_REFUSED:
             yield (
-                f"values {'.'.join(path[1:])} is null; Istio's injector template cannot use a null "
-                "there (istioctl fails, or writes <nil> into the pod): give it a value, or leave the "
-                "key out for the default"
+                path,
+                (
+                    f"values {'.'.join(path[1:])} is null; Istio's injector template cannot use a null "
+                    "there (istioctl fails, or writes <nil> into the pod): give it a value, or leave the "
+                    "key out for the default"
+                ),
             )
         return
     wanted = _type_wanted(expected, given, path)
     if wanted is not None:
         shown = json.dumps(given)[:60] if not isinstance(given, str) else repr(given[:60])
         yield (
-            f"{path[0]} {'.'.join(path[1:])} is {shown} ({type(given).__name__}); Istio's injector "
-            f"reads {wanted} there and refuses to unmarshal anything else"
+            path,
+            (
+                f"{path[0]} {'.'.join(path[1:])} is {shown} ({type(given).__name__}); Istio's injector "
+                f"reads {wanted} there and refuses to unmarshal anything else"
+            ),
         )
     elif isinstance(expected, Mapping) and isinstance(given, Mapping):
         for name, value in given.items():
@@ -378,28 +390,49 @@ def override_problems(
     yield from _prometheus_problems(annotations, _status_port(_proxy_override(annotations, version), {}))
 
 
-def install_problems(options: Mapping[str, Any], annotations: Mapping[str, Any]) -> Iterator[str]:
-    """What the cluster's values and meshConfig (with this pod's annotations) make the injector do
-    that meshform does not reproduce, in words (MF323): refused, never silently left out. See
-    TEMPLATE_READS for every input of the injector's template and what meshform does with it."""
+def install_problems(
+    options: Mapping[str, Any], annotations: Mapping[str, Any]
+) -> Iterator[tuple[str, tuple[str | int, ...], str]]:
+    """(input, path in it, message) per thing the cluster's values and meshConfig (with this pod's
+    annotations) make the injector do that meshform does not reproduce (MF323): refused, never
+    silently left out, located at the user's value. See TEMPLATE_READS for every input of the
+    injector's template and what meshform does with it."""
     version, values, mesh = _install(options)
     cni = (values.get("pilot") or {}).get("cni") or {}
     if cni.get("enabled") and cni.get("provider") == "multus":
-        yield "values.pilot.cni.provider multus (the injector adds k8s.v1.cni.cncf.io/networks) " + _LABELS
+        message = "values.pilot.cni.provider multus (the injector adds k8s.v1.cni.cncf.io/networks) "
+        yield "values", ("pilot", "cni", "provider"), message + _LABELS
     if ((values.get("pilot") or {}).get("env") or {}).get("COMPLIANCE_POLICY"):
-        yield "values.pilot.env.COMPLIANCE_POLICY (the proxy's COMPLIANCE_POLICY, GODEBUG) " + _LABELS
-    tracer = ((values.get("global") or {}).get("proxy") or {}).get("tracer")
-    if tracer == "datadog" and "apm.datadoghq.com/env" in annotations:
-        yield "annotation apm.datadoghq.com/env with values.global.proxy.tracer datadog " + _LABELS
-    if tracer == "lightstep" and _tracing_tls(mesh, annotations, version):
-        yield "ProxyConfig tracing.tlsSettings with values.global.proxy.tracer lightstep " + _LABELS
-    for provider in mesh.get("extensionProviders") or []:
+        message = "values.pilot.env.COMPLIANCE_POLICY (the proxy's COMPLIANCE_POLICY, GODEBUG) "
+        yield "values", ("pilot", "env", "COMPLIANCE_POLICY"), message + _LABELS
+    tracer = ("global", "proxy", "tracer")
+    traced = ((values.get("global") or {}).get("proxy") or {}).get("tracer")
+    if traced == "datadog" and "apm.datadoghq.com/env" in annotations:
+        yield (
+            "values",
+            tracer,
+            "annotation apm.datadoghq.com/env with values.global.proxy.tracer datadog " + _LABELS,
+        )
+    if traced == "lightstep" and _tracing_tls(mesh, annotations, version):
+        yield (
+            "values",
+            tracer,
+            "ProxyConfig tracing.tlsSettings with values.global.proxy.tracer lightstep " + _LABELS,
+        )
+    for i, provider in enumerate(mesh.get("extensionProviders") or []):
         otel = provider.get("opentelemetry") if isinstance(provider, Mapping) else None
         if (
             isinstance(otel, Mapping)
             and otel.get("serviceAttributeEnrichment") == "OTEL_SEMANTIC_CONVENTIONS"
         ):
-            yield "meshConfig OpenTelemetry serviceAttributeEnrichment (OTEL_RESOURCE_ATTRIBUTES) " + _LABELS
+            message = "meshConfig OpenTelemetry serviceAttributeEnrichment (OTEL_RESOURCE_ATTRIBUTES) "
+            where: tuple[str | int, ...] = (
+                "extensionProviders",
+                i,
+                "opentelemetry",
+                "serviceAttributeEnrichment",
+            )
+            yield "meshConfig", where, message + _LABELS
             break
 
 
@@ -649,9 +682,13 @@ def _proxy_image_type(proxy: Mapping[str, Any]) -> str:
     return _text(image.get("imageType")) if isinstance(image, Mapping) else ""
 
 
+# One encoder for every call: json.dumps with options builds a new JSONEncoder each time.
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def _go_json(value: Any) -> str:
     """JSON as Go's encoding/json writes it: compact, with <, > and & escaped."""
-    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    text = _COMPACT.encode(value)
     for char, escape in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
         text = text.replace(char, escape)
     return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
@@ -793,7 +830,26 @@ def enroll(ctx: EnrollContext) -> Enrollment:
             enrollment.leading_containers = [sidecar]
         else:
             enrollment.containers = [sidecar]
+    if ctx.kind == "CronJob":
+        enrollment.job_labels = _for_kube_inject(ctx.pod_labels, enrollment.labels)
+        enrollment.job_annotations = _for_kube_inject(annotations, enrollment.annotations)
     return enrollment
+
+
+def _for_kube_inject(own: Mapping[str, Any], injected: Mapping[str, Any]) -> dict[str, Any]:
+    """A CronJob's pod labels or annotations that go on its spec.jobTemplate.metadata too: Istio's
+    (a key of an `...istio.io/` domain: the pod's own overrides and Istio's markers) and every key
+    the injection adds or changes. `istioctl kube-inject` reads and writes a CronJob's pod metadata
+    there (pkg/kube/inject IntoObject: `case *batch.CronJob: metadata =
+    &job.Spec.JobTemplate.ObjectMeta`), while the webhook, which injects the pods, reads the pod
+    template's: with both, each sees the pod as injected (sidecar.istio.io/status), and a second
+    injection by either changes nothing."""
+    after = {**own, **injected}
+    return {
+        k: v
+        for k, v in after.items()
+        if v is not None and (str(k).partition("/")[0].endswith("istio.io") or own.get(k) != v)
+    }
 
 
 _INSTALLS: dict[tuple[int, int], tuple[Any, Any, str, dict[str, Any], dict[str, Any]]] = {}
@@ -1113,24 +1169,34 @@ def _sanitized(key: str) -> str:
     return _UNSAFE.sub("_", key)
 
 
-def _prometheus_value(annotations: Mapping[str, Any], key: str) -> tuple[str, str] | None:
-    wanted = _sanitized(key)
-    for k, value in annotations.items():
-        if "prometheus" in k and _sanitized(k) == wanted:
-            return k, str(value)
+# (sanitized key, key, value) of a pod's annotations that may be Prometheus' ones, in their order:
+# sanitized once per pod, then looked up by the sanitized keys the injector asks for.
+Scraping = list[tuple[str, str, Any]]
+_SCRAPE, _PATH, _PORT = (_sanitized(f"prometheus.io/{key}") for key in ("scrape", "path", "port"))
+
+
+def _scraping(annotations: Mapping[str, Any]) -> Scraping:
+    return [(_sanitized(k), k, v) for k, v in annotations.items() if "prometheus" in k]
+
+
+def _prometheus_value(scraping: Scraping, wanted: str) -> tuple[str, str] | None:
+    """The first annotation whose sanitized key is `wanted` (a sanitized key), as the injector finds it."""
+    for sanitized, key, value in scraping:
+        if sanitized == wanted:
+            return key, str(value)
     return None
 
 
-def _scrapes(annotations: Mapping[str, Any]) -> bool:
-    found = _prometheus_value(annotations, "prometheus.io/scrape")
+def _scrapes(scraping: Scraping) -> bool:
+    found = _prometheus_value(scraping, _SCRAPE)
     if found is None:
         return True
     parsed = _flag({"x": found[1]}, "x")
     return True if parsed is None else parsed
 
 
-def _merges(annotations: Mapping[str, Any], mesh: Mapping[str, Any]) -> bool:
-    if not _scrapes(annotations):
+def _merges(annotations: Mapping[str, Any], scraping: Scraping, mesh: Mapping[str, Any]) -> bool:
+    if not _scrapes(scraping):
         return False
     found = _flag(annotations, "prometheus.istio.io/merge-metrics")
     return found if found is not None else mesh.get("enablePrometheusMerge", True) is not False
@@ -1143,8 +1209,9 @@ def _prometheus_problems(annotations: Mapping[str, Any], status_port: int) -> It
             f"annotation {SCRAPE_TARGETS} is not pre-injected by meshform; use enrollment labels",
         )
         return
-    found = _prometheus_value(annotations, "prometheus.io/port")
-    if found is None or not _scrapes(annotations) or found[1] == str(status_port):
+    scraping = _scraping(annotations)
+    found = _prometheus_value(scraping, _PORT)
+    if found is None or not _scrapes(scraping) or found[1] == str(status_port):
         return
     port = found[1]
     if not (port.isdigit() and 1 <= int(port) <= 65535):
@@ -1163,20 +1230,21 @@ def _prometheus(
     enrollment: Enrollment, annotations: Mapping[str, Any], mesh: Mapping[str, Any], sidecar: dict[str, Any]
 ) -> None:
     """Metrics merge: the app's scrape settings move into the proxy, Prometheus scrapes the agent."""
-    if not _merges(annotations, mesh):
+    scraping = _scraping(annotations)
+    if not _merges(annotations, scraping, mesh):
         return
     target = str(_status_port(mesh["defaultConfig"], {}))
-    port = _prometheus_value(annotations, "prometheus.io/port")
+    port = _prometheus_value(scraping, _PORT)
     if port is not None and port[1] == target:
         return
     scrape = {
-        key: (found[1] if (found := _prometheus_value(annotations, f"prometheus.io/{key}")) else "")
-        for key in ("scrape", "path", "port")
+        key: (found[1] if (found := _prometheus_value(scraping, wanted)) else "")
+        for key, wanted in (("scrape", _SCRAPE), ("path", _PATH), ("port", _PORT))
     }
     if any(scrape.values()):
         sidecar.setdefault("env", []).append({"name": PROMETHEUS_ENV, "value": _go_json(scrape)})
-    for key in list(annotations):
-        if "prometheus" in key and _sanitized(key) in _PROMETHEUS_SANITIZED:
+    for sanitized, key, _ in scraping:
+        if sanitized in _PROMETHEUS_SANITIZED:
             enrollment.annotations[key] = None
     enrollment.annotations.update(
         {

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
-from functools import lru_cache
 from typing import Any
 
 import yaml
@@ -159,20 +158,42 @@ _NUMBER11 = re.compile(
     r"^(?:[-+]?0b[01_]+|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?|"
     r"[-+]?[0-9]+_[0-9_]*(?:\.[0-9_]*)?|<<|=)$"
 )
-_LEADING_ZERO = re.compile(r"[\s:\[{,-][-+]?0[0-9_oObB]")
+# A plain number with a leading zero: `[\s:\[{,-][-+]?0[0-9_oObB]` (see _leading_zero).
+_ZERO_LED = re.compile(r"0(?=[0-9_oObB])")
+_BEFORE_PLAIN = frozenset("[{,:-")  # with whitespace: what may stand before a plain scalar
 _EXPONENT = re.compile(r"[0-9.][eE][-+]?[0-9]")
 _FLOW_ODD_STARTS = ("|", ">", "?")
+_PLAIN_END = re.compile(r"[ \t]*(?:$|[#,\]}:])", re.MULTILINE)
 
 
-@lru_cache(maxsize=256)
-def _plain_pattern(word: str) -> re.Pattern[str]:
-    return re.compile(rf"(?:^|[\s\[{{,:-]){re.escape(word)}(?=[ \t]*(?:$|[#,\]}}:]))", re.MULTILINE)
+def _opener(char: str) -> bool:
+    """May a plain scalar start right after this character (whitespace, or one of [ { , : -)?"""
+    return char.isspace() or char in _BEFORE_PLAIN
 
 
 def _plain_in(word: str, text: str) -> bool:
-    """Does the word appear unquoted (a plain scalar) somewhere in the text? Quoted, it is a string to
-    every reader and nothing is ambiguous."""
-    return _plain_pattern(word).search(text) is not None
+    r"""Does the word appear unquoted (a plain scalar) somewhere in the text? Quoted, it is a string to
+    every reader and nothing is ambiguous. What `(?:^|[\s\[{,:-])word(?=[ \t]*(?:$|[#,\]}:]))`
+    (multiline) finds, led by the word itself (str.find): a pattern led by a character class is tried
+    at every blank of the text, and was most of the fast reader's second look."""
+    at = text.find(word)
+    while at >= 0:
+        if (at == 0 or _opener(text[at - 1])) and _PLAIN_END.match(text, at + len(word)):
+            return True
+        at = text.find(word, at + 1)
+    return False
+
+
+def _leading_zero(text: str) -> bool:
+    r"""Is there a plain number with a leading zero (YAML 1.1 octal, 1.2 `0o`): what
+    `[\s:\[{,-][-+]?0[0-9_oObB]` finds, looked for from each such `0` back, for the reason above."""
+    for match in _ZERO_LED.finditer(text):
+        at = match.start()
+        if at >= 1 and _opener(text[at - 1]):
+            return True
+        if at >= 2 and text[at - 1] in "+-" and _opener(text[at - 2]):
+            return True
+    return False
 
 
 def _maybe_plain_indicator(node: str, text: str) -> bool:
@@ -197,34 +218,68 @@ def _strings(data: Any) -> Iterator[str]:
             yield node
 
 
+# First characters of a string that may read as a YAML 1.1 number, timestamp or merge key, and of one
+# that may be a plain scalar starting with an indicator (see _maybe_plain_indicator).
+_NUMBER_FIRST = frozenset("0123456789+-<=")
+_INDICATOR_FIRST = frozenset(_FLOW_ODD_STARTS)
+
+
 def _suspicious(data: Any, text: str) -> bool:
+    """Does yaml-rs' data show anything YAML 1.1 could read otherwise (see above)? One walk: the exact
+    types yaml-rs builds (str, dict, list, int, float, bool) are told apart by type() first, every
+    string is judged by its first character before any pattern runs; other types (a datetime with
+    `dates`, a mapping or sequence as a key) take the general path."""
     stack, has_int, has_float = [data], False, False
+    flow: bool | None = None  # "{" or "[" in the text: asked once, when a string needs it
     while stack:
         node = stack.pop()
-        if isinstance(node, dict):
+        t = type(node)
+        if t is str:
+            if node in _BOOL11:
+                if _plain_in(node, text):
+                    return True
+            elif node:
+                first = node[0]
+                if first in _NUMBER_FIRST:
+                    if (_NUMBER11.match(node) or is_timestamp(node)) and _plain_in(node, text):
+                        return True
+                elif first in _INDICATOR_FIRST:
+                    if flow is None:
+                        flow = "{" in text or "[" in text
+                    if flow:
+                        return True
+        elif t is dict:
             if None in node:  # `: value` (YAML 1.2 reads a null key, libyaml refuses) or `null: value`
                 return True
-            stack.extend(node.keys())
-            stack.extend(node.values())
-        elif isinstance(node, list):
             stack.extend(node)
-        elif isinstance(node, str):
-            if (
-                node in _BOOL11
-                or (node[:1] in "0123456789+-<=" and (_NUMBER11.match(node) or is_timestamp(node)))
-            ) and _plain_in(node, text):
-                return True
-            if _maybe_plain_indicator(node, text):
-                return True
-        elif isinstance(node, bool):
-            continue
-        elif isinstance(node, int):
+            stack.extend(node.values())
+        elif t is list:
+            stack.extend(node)
+        elif t is int:
             has_int = True
-        elif isinstance(node, float):
+        elif t is float:
             has_float = True
-        elif isinstance(node, frozenset | tuple):  # a mapping or sequence as a key: libyaml refuses it
+        elif t is not bool and node is not None and _odd(node, text):
             return True
-    return bool((has_int and _LEADING_ZERO.search(text)) or (has_float and _EXPONENT.search(text)))
+    return bool((has_int and _leading_zero(text)) or (has_float and _EXPONENT.search(text)))
+
+
+def _odd(node: Any, text: str) -> bool:
+    """_suspicious for a node of any other type: a subclass of the types above is judged as they are
+    (its children by a walk of their own), a mapping or sequence as a key is refused by libyaml."""
+    if isinstance(node, str):  # an exact copy of a subclass is judged by the walk above
+        return _suspicious(str(node), text)
+    if isinstance(node, dict):
+        return _suspicious(dict(node), text)
+    if isinstance(node, list):
+        return _suspicious(list(node), text)
+    if isinstance(node, bool):
+        return False
+    if isinstance(node, int):
+        return _leading_zero(text)
+    if isinstance(node, float):
+        return bool(_EXPONENT.search(text))
+    return isinstance(node, frozenset | tuple)
 
 
 def _yaml_rs() -> Any:

@@ -10,7 +10,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-_SEPARATOR = re.compile(r"(?:^|(?<=\r))(?:---(?:[ \t][^\r\n]*)?|\.\.\.)(?:\r\n|\r|\n|\Z)", re.MULTILINE)
+# A separator line, matched where a line starts: `(?:^|(?<=\r))` (multiline) before this, as _separators
+# finds it.
+_SEPARATOR = re.compile(r"(?:---(?:[ \t][^\r\n]*)?|\.\.\.)(?:\r\n|\r|\n|\Z)")
+_MARKER = re.compile(r"---|\.\.\.")
 _CONTENT = re.compile(r"^[^\S\r\n]*[^\s#]", re.MULTILINE)  # a line holding more than a comment
 # A `---` line that carries the start of its document (`--- {kind: Deployment, ...}`, `--- !!map`,
 # `--- |`): anything after the marker but white space and a comment.
@@ -31,7 +34,7 @@ def split(text: str) -> Iterator[tuple[int, str, str]]:
     (the separator is then ""): the document's text is then read exactly as YAML reads it, and it
     starts with its own `---` (see `opens_with_separator`)."""
     start, sep, pos, line = 1, "", 0, 1
-    for match in _SEPARATOR.finditer(text):
+    for match in _separators(text):
         if _opens_with_directives(text, pos, match):
             continue  # `%YAML 1.1` / `%TAG` lines and their `---` open the document that follows
         yield start, sep, text[pos : match.start()]
@@ -43,6 +46,20 @@ def split(text: str) -> Iterator[tuple[int, str, str]]:
         sep, pos = match.group(), match.end()
         start = line if sep.endswith(("\n", "\r")) else line + 1
     yield start, sep, text[pos:]
+
+
+def _separators(text: str) -> Iterator[re.Match[str]]:
+    """Every separator line, in order, as a pattern led by `^` would find them, but led by the marker
+    itself: a pattern that starts with an assertion is tried at every character of the stream."""
+    at = 0
+    while (found := _MARKER.search(text, at)) is not None:
+        start = found.start()
+        match = _SEPARATOR.match(text, start) if start == 0 or text[start - 1] in "\r\n" else None
+        if match is None:
+            at = start + 1
+            continue
+        yield match
+        at = match.end()
 
 
 def _opens_with_directives(text: str, pos: int, match: re.Match[str]) -> bool:

@@ -226,11 +226,13 @@ _KIND = re.compile(r"^kind:[ \t]*[\"']?([A-Za-z0-9]+)", re.MULTILINE)
 _OURS = ("meshform.dev/", "-meshform-envoy", "app.kubernetes.io/managed-by: meshform")
 
 
-def wanted(kinds: frozenset[str] | None, text: str, markers: tuple[str, ...] = ()) -> bool:
+def wanted(kinds: frozenset[str] | None, text: str, markers: tuple[str, ...] = ()) -> bool | None:
     """Must this document be parsed into data? Yes for the kinds asked for, for anything whose kind
     cannot be seen at a glance (flow style, JSON, Lists), for anything meshform wrote into or that
-    mentions one of `markers`, and for anything not provably well-formed; every other document passes
-    through as its own text.
+    mentions one of `markers`; every other document passes through as its own text. None: yaml-rs
+    cannot say (absent, or the text is one it might read differently): the caller parses the document
+    with the reference reader and decides by the kind it reads (_kind_wanted), so every engine passes
+    through, and refuses, the same documents.
 
     The glance (a `kind:` line) only decides quickly that a document is wanted: one it says is not
     wanted is read by yaml-rs before it passes, since the line can lie (`kind: "Deploy\x6dent"`, a
@@ -245,7 +247,11 @@ def wanted(kinds: frozenset[str] | None, text: str, markers: tuple[str, ...] = (
     from meshform.yamlio.fast import kind_of
 
     kind = kind_of(text)
-    return kind is NotImplemented or not isinstance(kind, str) or kind in kinds or kind.endswith(WRAPPERS)
+    return None if kind is NotImplemented else _kind_wanted(kinds, kind)
+
+
+def _kind_wanted(kinds: frozenset[str], kind: object) -> bool:
+    return not isinstance(kind, str) or kind in kinds or kind.endswith(WRAPPERS)
 
 
 def line_ending(text: str) -> str:
@@ -269,10 +275,15 @@ def load_text(
     for line, sep, doc_text in split(text):
         if len(chunks) == MAX_DOCUMENTS:
             raise _fail(file, line, 1, "MF004", f"more than {MAX_DOCUMENTS} documents in one input")
-        if is_blank(doc_text) or not wanted(kinds, doc_text, markers):
+        verdict = None if is_blank(doc_text) else wanted(kinds, doc_text, markers)
+        if verdict is False or is_blank(doc_text):
             chunks.append(Chunk(file, line, doc_text, None, sep=sep, newline=newline))
             continue
         data, indent, by_rs = _parse(doc_text, file, line, engine)
+        unasked = kinds is not None and isinstance(data, dict) and not _kind_wanted(kinds, data.get("kind"))
+        if verdict is None and unasked:  # read by the reference reader: well-formed, of no kind asked for
+            chunks.append(Chunk(file, line, doc_text, None, sep=sep, newline=newline))
+            continue
         if isinstance(data, list):  # objects inside it would pass ungoverned: no reader takes it as objects
             raise _fail(
                 file,

@@ -119,31 +119,65 @@ def block_ok(s: str) -> bool:
 
 
 def _mapping(out: list[str], m: dict[Any, Any], ind: str, lead: str) -> None:
+    # The hot loop of every output: plain str, dict and list (what the readers build) are told apart by
+    # their exact type first, and a line is one f-string; subclasses (PlainStr, ruamel's) take the
+    # general path below, which decides exactly as _sequence does.
+    inner = ind + "  "
     for k, v in m.items():
-        head = lead + format_scalar(k) + ":"
-        lead = ind
-        if isinstance(v, dict) and v:
-            out.append(head)
-            _mapping(out, v, ind + "  ", ind + "  ")
-        elif isinstance(v, list) and v:
-            out.append(head)
-            _sequence(out, v, ind, ind)
-        elif isinstance(v, str) and _block_ok(v):
-            _block(out, head + " ", v, ind + "  ")
+        key = _format_str(k) if type(k) is str else format_scalar(k)
+        t = type(v)
+        if t is str:
+            if "\n" in v and _block_ok(v):
+                _block(out, f"{lead}{key}: ", v, inner)
+            else:
+                out.append(f"{lead}{key}: {_format_str(v)}")
+        elif t is dict:
+            if v:
+                out.append(f"{lead}{key}:")
+                _mapping(out, v, inner, inner)
+            else:
+                out.append(f"{lead}{key}: {{}}")
+        elif t is list:
+            if v:
+                out.append(f"{lead}{key}:")
+                _sequence(out, v, ind, ind)
+            else:
+                out.append(f"{lead}{key}: []")
+        elif t is int:
+            out.append(f"{lead}{key}: {v}")
         else:
-            out.append(head + " " + _flow_empty_or_scalar(v))
+            _other(out, f"{lead}{key}:", v, ind, inner)
+        lead = ind
+
+
+def _other(out: list[str], head: str, v: Any, ind: str, inner: str) -> None:
+    """A mapping's value of any other type (a subclass, a scalar), after `head` (`key:`)."""
+    if isinstance(v, dict) and v:
+        out.append(head)
+        _mapping(out, v, inner, inner)
+    elif isinstance(v, list) and v:
+        out.append(head)
+        _sequence(out, v, ind, ind)
+    elif isinstance(v, str) and _block_ok(v):
+        _block(out, head + " ", v, inner)
+    else:
+        out.append(head + " " + _flow_empty_or_scalar(v))
 
 
 def _sequence(out: list[str], seq: list[Any], ind: str, lead: str) -> None:
+    inner = ind + "  "
     for v in seq:
         head = lead + "- "
         lead = ind
-        if isinstance(v, dict) and v:
-            _mapping(out, v, ind + "  ", head)
+        t = type(v)
+        if t is str and "\n" not in v:
+            out.append(head + _format_str(v))
+        elif (t is dict or isinstance(v, dict)) and v:
+            _mapping(out, v, inner, head)
         elif isinstance(v, list) and v:
-            _sequence(out, v, ind + "  ", head)
+            _sequence(out, v, inner, head)
         elif isinstance(v, str) and _block_ok(v):
-            _block(out, head, v, ind + "  ")
+            _block(out, head, v, inner)
         else:
             out.append(head + _flow_empty_or_scalar(v))
 
