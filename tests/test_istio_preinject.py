@@ -593,7 +593,7 @@ WRONG_TYPES = [
     ("values.json", ("global", "proxy", "startupProbe"), None),
     # ProxyConfig values in meshConfig.defaultConfig, as protobuf JSON reads them
     ("mesh.yaml", ("defaultConfig", "concurrency"), "lots"),
-    ("mesh.yaml", ("defaultConfig", "tracing"), {"sampling": "high"}),
+    ("mesh.yaml", ("defaultConfig", "tracing", "sampling"), "high"),
     ("mesh.yaml", ("defaultConfig", "drainDuration"), "1.5s"),
     ("mesh.yaml", ("defaultConfig", "discoveryAddress"), "istiod"),
 ]

@@ -147,16 +147,18 @@ def input_problems(options: Mapping[str, Any]) -> Iterator[tuple[str, tuple[str,
         try:
             proxy_config.decode(mesh.get("defaultConfig"), version)
         except proxy_config.ProxyConfigError as exc:
-            yield (
-                "meshConfig",
-                ("defaultConfig",),
-                f"meshConfig defaultConfig: {exc}; Istio refuses to unmarshal it",
-            )
+            at = tuple(part for part in exc.where.split(".") if part and not part.endswith("]"))
+            message = f"meshConfig defaultConfig: {exc}; Istio refuses to unmarshal it"
+            yield "meshConfig", ("defaultConfig", *at), message
         else:
             for problem in proxy_config.problems(_default_config(mesh, version)):
+                field = problem.split(" ")[0].rstrip(":").split(".")[0]  # problems name their field first
+                given = mesh.get("defaultConfig")
                 yield (
                     "meshConfig",
-                    ("defaultConfig",),
+                    ("defaultConfig", field)
+                    if isinstance(given, Mapping) and field in given
+                    else ("defaultConfig",),
                     f"meshConfig defaultConfig: {problem} (Istio's mesh validation refuses it)",
                 )
 

@@ -56,7 +56,10 @@ _HEADER_FALLBACKS = ("forwardedClientCert", "requestId", "attemptCount", "server
 
 
 class ProxyConfigError(ValueError):
-    """A value Istio's unmarshal refuses; str() says where (a dotted field path) and why."""
+    """A value Istio's unmarshal refuses; str() says where and why, `where` is the dotted path of
+    the field it is in (JSON names)."""
+
+    where: str = ""
 
 
 class Schema:
@@ -124,7 +127,11 @@ def _message(s: Schema, name: str, given: Any, path: str) -> dict[str, Any]:
             for other in s.messages[name]:
                 if other[4] == oneof:
                     out.pop(other[0], None)
-        out[json_name] = _field(s, kind, repeated, found, where)
+        try:
+            out[json_name] = _field(s, kind, repeated, found, where)
+        except ProxyConfigError as exc:
+            exc.where = exc.where or where  # the innermost field that holds the value
+            raise
     return out
 
 
