@@ -3,7 +3,7 @@
 Both outputs are read as YAML; what Go's serializer adds to any object it writes back (zero-value
 stubs a Kubernetes API server treats as absent: `status: {}` or of zeros, `creationTimestamp: null`,
 an empty `resources: {}` / `strategy: {}` / `updateStrategy: {}`, a StatefulSet's `serviceName: ""`,
-a List's `metadata: {}`) is dropped from istioctl's side, and
+a List's `metadata: {}`, a gRPC probe's `service: null`) is dropped from istioctl's side, and
 meshform's own `meshform.dev/status` from meshform's. Every other difference is returned by path.
 """
 
@@ -19,6 +19,8 @@ MESHFORM_STATUS = "meshform.dev/status"
 _GO_STUBS = frozenset(
     {"status", "creationTimestamp", "resources", "strategy", "updateStrategy", "serviceName"}
 )
+# Pointer fields Go writes as null when unset (no omitempty): a gRPC probe's `service`.
+_GO_NULLS = frozenset({"service"})
 
 
 def _zero(value: Any) -> bool:
@@ -36,7 +38,9 @@ def _without_stubs(value: Any) -> Any:
         return {
             k: _without_stubs(v)
             for k, v in value.items()
-            if not (k in _GO_STUBS and _zero(v)) and not (k == "metadata" and v == {})
+            if not (k in _GO_STUBS and _zero(v))
+            and not (k == "metadata" and v == {})
+            and not (k in _GO_NULLS and v is None)
         }
     if isinstance(value, list):
         return [_without_stubs(v) for v in value]

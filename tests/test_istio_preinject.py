@@ -84,6 +84,15 @@ def installs(istioctl: str, tmp_path_factory: pytest.TempPathFactory) -> dict[st
             *("--set", "values.global.imagePullSecrets[1]=bazSecret"),
             *("--set", "values.global.variant=distroless"),
             *("--set", "meshConfig.defaultConfig.image.imageType=debug"),
+            # a defaultConfig for proxy.istio.io/config to merge over (proxy-config-merge.yaml)
+            *("--set", "meshConfig.defaultConfig.proxyMetadata.A=install"),
+            *("--set", "meshConfig.defaultConfig.proxyMetadata.B=install"),
+            *("--set", "meshConfig.defaultConfig.tracing.sampling=5"),
+            *("--set", "meshConfig.defaultConfig.tracing.zipkin.address=zipkin.install:9411"),
+            *("--set", "meshConfig.defaultConfig.concurrency=0"),
+            *("--set", "meshConfig.defaultConfig.holdApplicationUntilProxyStarts=true"),
+            *("--set", "meshConfig.defaultConfig.extraStatTags[0]=tag_a"),
+            *("--set", "meshConfig.defaultConfig.proxyHeaders.server.value=install"),
         ),
     }
 
@@ -502,6 +511,8 @@ def test_a_version_meshform_knows_is_matched_by_its_minor(tmp_path: Path) -> Non
         ("status.sidecar.istio.io/port: abc", "must be a port from 0 to 65535"),
         ("sidecar.istio.io/proxyCPU: lots", "must be a resource quantity"),
         ("prometheus.io/port: '15090'", "reserved for Istio"),
+        ("proxy.istio.io/config: 'drainDuration: 1.5s'", "durations to seconds precision"),
+        ("proxy.istio.io/config: 'concurrency: 1.5'", "concurrency must be a whole number"),
     ],
 )
 def test_an_override_meshform_cannot_reproduce_is_refused_located(
@@ -577,10 +588,34 @@ WRONG_TYPES = [
     ("values.json", ("sidecarInjectorWebhook", "rewriteAppHTTPProbe"), "true"),
     ("mesh.yaml", ("defaultConfig", "statusPort"), "status"),
     ("mesh.yaml", ("enablePrometheusMerge",), "yes"),
+    # a null the injector's template prints or dereferences (istioctl fails)
+    ("values.json", ("global", "proxy", "privileged"), None),
+    ("values.json", ("global", "proxy", "startupProbe"), None),
+    # ProxyConfig values in meshConfig.defaultConfig, as protobuf JSON reads them
+    ("mesh.yaml", ("defaultConfig", "concurrency"), "lots"),
+    ("mesh.yaml", ("defaultConfig", "tracing", "sampling"), "high"),
+    ("mesh.yaml", ("defaultConfig", "drainDuration"), "1.5s"),
+    ("mesh.yaml", ("defaultConfig", "discoveryAddress"), "istiod"),
 ]
 RIGHT_TYPES = [
     ("values.json", ("global", "proxy", "statusPort"), "15020"),  # protojson takes an integer's digits
     ("values.json", ("global", "sts", "servicePort"), "0"),
+    # a null the template tests first is no value, not meshform's default
+    ("values.json", ("global", "proxy", "resources"), None),
+    ("values.json", ("global", "proxy", "lifecycle"), None),
+    ("values.json", ("global", "proxy", "seccompProfile"), None),
+    ("values.json", ("global", "imagePullSecrets"), None),
+    ("values.json", ("global", "hub"), None),
+    ("values.json", ("global", "proxy", "resources", "limits"), None),
+    ("values.json", ("global", "proxy", "startupProbe", "enabled"), None),
+    ("values.json", ("pilot", "env"), None),
+    ("values.json", ("sidecarInjectorWebhook", "rewriteAppHTTPProbe"), None),  # typed: false
+    # a null in the meshConfig is not set: the default (protobuf JSON)
+    ("mesh.yaml", ("trustDomain",), None),
+    ("mesh.yaml", ("defaultConfig", "concurrency"), None),
+    # unknown and reserved defaultConfig fields are dropped; explicit zeros kept
+    ("mesh.yaml", ("defaultConfig", "parentShutdownDuration"), "60s"),
+    ("mesh.yaml", ("defaultConfig", "holdApplicationUntilProxyStarts"), False),
 ]
 
 
@@ -636,6 +671,31 @@ def test_an_input_value_of_a_type_istioctl_takes_is_taken(
     assert all_differences(ours, kube_inject(istioctl, tmp_path, True, text)) == []
 
 
+NULLS_PRINTED = [
+    ("global", "proxy", "logLevel"),
+    ("global", "proxy", "statusPort"),
+    ("global", "tag"),
+    ("global", "istioNamespace"),
+]
+
+
+@pytest.mark.parametrize("path", NULLS_PRINTED, ids=[".".join(p) for p in NULLS_PRINTED])
+def test_a_null_istioctl_would_print_into_the_pod_is_mf322(
+    istioctl: str, installs: dict[str, Path], tmp_path: Path, path: tuple[str, ...]
+) -> None:
+    """Where Istio's template prints a value, a null comes out as Go's "<nil>" / "<no value>"
+    (--proxyLogLevel=<nil>, an image tagged <nil>): istioctl writes that broken pod, meshform
+    refuses the input instead (MF322), as it refuses the nulls istioctl fails on."""
+    _with(installs["default"], tmp_path, "values.json", path, None)
+    text = (FIXTURES / "probes.yaml").read_text()
+    theirs = kube_inject(istioctl, tmp_path, True, text)
+    assert "<nil>" in theirs or "<no value>" in theirs
+    cfg = config(tmp_path, True, "values.json", "mesh.yaml")
+    code, out, err = invoke("transform", "--config", str(cfg), "-", stdin=text.encode())
+    assert (code, out) == (1, "")
+    assert "error MF322" in err and ".".join(path) + " is null" in err, err
+
+
 # ------------------------------------------------------------------ pod annotations Istio validates
 
 HOSTILE = [
@@ -649,11 +709,64 @@ HOSTILE = [
     ("traffic.sidecar.istio.io/includeOutboundIPRanges", "10.0.0.0"),
     ("traffic.sidecar.istio.io/excludeOutboundIPRanges", "10.0.0.0/33"),
     ("prometheus.istio.io/merge-metrics", "yes"),
+    ("status.sidecar.istio.io/port", "+15020"),  # Atoi takes a sign, Istio's ParseUint check does not
+    ("status.sidecar.istio.io/port", ""),
+    ("status.sidecar.istio.io/port", "1_5020"),
+    ("status.sidecar.istio.io/port", "0x3aac"),
+    ("status.sidecar.istio.io/port", "15020.0"),
+    ("status.sidecar.istio.io/port", "15020\x1f"),  # Python's strip() trims U+001F, Go's TrimSpace not
     ("proxy.istio.io/config", "concurrency: lots"),
     ("proxy.istio.io/config", "statusPort: [1]"),
+    # ProxyConfig values protobuf JSON refuses, at any depth (the unknown fields around them do not help)
+    ("proxy.istio.io/config", "concurrency: 1.5"),
+    ("proxy.istio.io/config", "concurrency: 4294967296"),
+    ("proxy.istio.io/config", "holdApplicationUntilProxyStarts: 'true'"),
+    ("proxy.istio.io/config", "tracing: []"),
+    ("proxy.istio.io/config", "tracing: {sampling: high}"),
+    ("proxy.istio.io/config", "tracing: {zipkin: {address: 9411}, bogus: 1}"),
+    ("proxy.istio.io/config", "interceptionMode: BOGUS"),
+    ("proxy.istio.io/config", "drainDuration: 5"),
+    ("proxy.istio.io/config", "drainDuration: 5x"),
+    ("proxy.istio.io/config", "proxyMetadata: {A: 1}"),
+    ("proxy.istio.io/config", "extraStatTags: a"),
+    ("proxy.istio.io/config", "- statusPort: 15021"),
+    ("proxy.istio.io/config", "just text"),
+    # well-typed ProxyConfigs Istio's validation (ValidateMeshConfigProxyConfig) refuses
+    ("proxy.istio.io/config", "drainDuration: 1.5s"),
+    ("proxy.istio.io/config", "drainDuration: 0s"),
+    ("proxy.istio.io/config", "statusPort: 0"),
+    ("proxy.istio.io/config", "proxyAdminPort: 70000"),
+    ("proxy.istio.io/config", "configPath: ''"),
+    ("proxy.istio.io/config", "serviceCluster: ''"),
+    ("proxy.istio.io/config", "controlPlaneAuthPolicy: INHERIT"),
+    ("proxy.istio.io/config", "discoveryAddress: istiod"),
+    ("proxy.istio.io/config", "discoveryAddress: ''"),
+    ("proxy.istio.io/config", "discoveryAddress: 'istiod.123:15012'"),
+    ("proxy.istio.io/config", "statsdUdpAddress: 'statsd:0'"),
+    ("proxy.istio.io/config", "tracing: {zipkin: {}}"),
+    ("proxy.istio.io/config", "tracing: {zipkin: {address: 'zip_kin:9411'}}"),
+    ("proxy.istio.io/config", "tracing: {lightstep: {address: 'ls.example:443'}}"),
+    ("proxy.istio.io/config", "tracing: {tlsSettings: {mode: MUTUAL}}"),
+    ("proxy.istio.io/config", "privateKeyProvider: {}"),
+    ("proxy.istio.io/config", "privateKeyProvider: {cryptomb: {pollDelay: 0s}}"),
 ]
 ACCEPTED = [
     ("status.sidecar.istio.io/port", "15021"),
+    ("status.sidecar.istio.io/port", " 15020 "),  # more spellings in status-port-spellings.yaml
+    ("status.sidecar.istio.io/port", "0015020"),
+    ("proxy.istio.io/config", "notAField: 1\nparentShutdownDuration: 60s\nconcurrency: 0"),
+    (
+        "proxy.istio.io/config",
+        "drainDuration: 1h2m3s\nfileFlushInterval: 1500us\nterminationDrainDuration: 2.5s",
+    ),
+    ("proxy.istio.io/config", "tracing: {sampling: 1e-7, customTags: {a: null}}"),
+    ("proxy.istio.io/config", "extraStatTags: [null, b]\nproxyMetadata: {A: null}"),
+    ("proxy.istio.io/config", "interceptionMode: 0\nconcurrency: ' 3'"),
+    ("proxy.istio.io/config", "drainDuration: 2m\ndiscoveryAddress: 'istiod.istio-system.svc:+15012'"),
+    ("proxy.istio.io/config", "discoveryAddress: '[fd00::1]:15012'\nstatsdUdpAddress: '10.0.0.1:8125'"),
+    ("proxy.istio.io/config", "tracing: {datadog: {address: '$(HOST_IP):8126'}}"),
+    ("proxy.istio.io/config", "tracing: {zipkin: {address: 'Zipkin.Tracing:9411'}}"),
+    ("proxy.istio.io/config", "privateKeyProvider: {qat: {pollDelay: 10ms}}"),
     ("traffic.sidecar.istio.io/excludeOutboundPorts", " 25, 587"),
     ("traffic.sidecar.istio.io/includeOutboundIPRanges", "10.0.0.0/8,fd00::/8"),
     ("prometheus.istio.io/merge-metrics", "F"),

@@ -129,7 +129,7 @@ class IstioMode:
         yield from sidecar_findings(self.facts, ctx)
         yield from policy_findings(ctx)
         if ctx.strategy == SIDECAR:
-            for key, problem in istio_inject.override_problems(ctx.pod_annotations):
+            for key, problem in istio_inject.override_problems(ctx.pod_annotations, ctx.options):
                 yield Finding("MF323", "error", problem, "annotations", annotation=key)
             for given, path, problem in istio_inject.install_problems(ctx.options, ctx.pod_annotations):
                 yield Finding("MF323", "error", problem, "modeOptions", value=(given, path))

@@ -27,9 +27,10 @@ import marshal
 import os
 import re
 from collections.abc import Iterator, Mapping
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
+from meshform.modes import istio_proxy_config as proxy_config
 from meshform.modes.base import EnrollContext, Enrollment
 
 MESH = "istio"
@@ -131,22 +132,93 @@ def input_problems(options: Mapping[str, Any]) -> Iterator[tuple[str, tuple[str,
     (ProxyConfig's for meshConfig.defaultConfig); keys meshform does not read are not checked."""
     from meshform.modes import injection
 
-    defaults = _defaults(injection.version_for(MESH, options))
+    version = injection.version_for(MESH, options)
+    defaults = _defaults(version)
     schema = {
         "values": defaults["values"],
-        "meshConfig": _merged(
-            {**defaults["meshConfig"], "defaultConfig": dict(_PROXY_DEFAULTS)}, defaults["meshConfig"]
-        ),
+        "meshConfig": {k: v for k, v in defaults["meshConfig"].items() if k != "defaultConfig"},
     }
     for key, expected in schema.items():
         given = options.get(key)
         if isinstance(given, Mapping):
             yield from ((key, path[1:], message) for path, message in _typed(expected, given, (key,)))
+    mesh = options.get("meshConfig")
+    if isinstance(mesh, Mapping):
+        try:
+            proxy_config.decode(mesh.get("defaultConfig"), version)
+        except proxy_config.ProxyConfigError as exc:
+            at = tuple(part for part in exc.where.split(".") if part and not part.endswith("]"))
+            message = f"meshConfig defaultConfig: {exc}; Istio refuses to unmarshal it"
+            yield "meshConfig", ("defaultConfig", *at), message
+        else:
+            for problem in proxy_config.problems(_default_config(mesh, version)):
+                field = problem.split(" ")[0].rstrip(":").split(".")[0]  # problems name their field first
+                given = mesh.get("defaultConfig")
+                yield (
+                    "meshConfig",
+                    ("defaultConfig", field)
+                    if isinstance(given, Mapping) and field in given
+                    else ("defaultConfig",),
+                    f"meshConfig defaultConfig: {problem} (Istio's mesh validation refuses it)",
+                )
+
+
+# Values whose null istioctl refuses (the template dereferences a null mapping, or a null lands in a
+# typed field: a null privileged, readiness* or startupProbe.failureThreshold) or prints into the pod
+# as Go's "<nil>" / "<no value>" (--proxyLogLevel=<nil>, an image tag <nil>, istiod.<no value>.svc):
+# MF322, meshform does not write such a pod. Any other null is no value, as the injector reads it
+# (no resources, no startup probe, an empty hub, no probe rewrite, ...).
+_NULL_REFUSED = frozenset(
+    ("values", *path.split("."))
+    for path in (
+        "global",
+        "global.logging",
+        "global.logging.level",
+        "global.multiCluster",
+        "global.proxy",
+        "global.proxy.clusterDomain",
+        "global.proxy.componentLogLevel",
+        "global.proxy.excludeIPRanges",
+        "global.proxy.excludeInboundPorts",
+        "global.proxy.excludeOutboundPorts",
+        "global.proxy.includeIPRanges",
+        "global.proxy.includeInboundPorts",
+        "global.proxy.includeOutboundPorts",
+        "global.proxy.logLevel",
+        "global.proxy.privileged",
+        "global.proxy.readinessFailureThreshold",
+        "global.proxy.readinessInitialDelaySeconds",
+        "global.proxy.readinessPeriodSeconds",
+        "global.proxy.startupProbe",
+        "global.proxy.startupProbe.failureThreshold",
+        "global.proxy.statusPort",
+        "global.proxy_init",
+        "global.sds",
+        "global.sds.token",
+        "global.sds.token.aud",
+        "global.sts",
+        "global.tag",
+        "global.istioNamespace",
+        "global.pilotCertProvider",
+        "pilot",
+        "pilot.cni",
+        "revision",
+    )
+)
 
 
 def _typed(expected: Any, given: Any, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], str]]:
     """(path, message) per value of `given` not of the type of `expected`'s (path[0] names the input)."""
     if given is None:
+        if path in _NULL_REFUSED:
+            yield (
+                path,
+                (
+                    f"values {'.'.join(path[1:])} is null; Istio's injector template cannot use a null "
+                    "there (istioctl fails, or writes <nil> into the pod): give it a value, or leave the "
+                    "key out for the default"
+                ),
+            )
         return
     wanted = _type_wanted(expected, given, path)
     if wanted is not None:
@@ -188,29 +260,42 @@ def _type_wanted(expected: Any, given: Any, path: tuple[str, ...]) -> str | None
     return None if isinstance(given, str) else "a string"
 
 
-def _merged(base: Any, over: Any) -> Any:
+def _merged(base: Any, over: Any, null_is_unset: bool = False) -> Any:
     """`over` on top of `base`, mappings merged key by key (the injector's values are a full tree;
-    a user's partial one fills from the defaults)."""
+    a user's partial one fills from the defaults). A key of the values `over` sets to null has no
+    value, as the injector reads a null (and Helm's null removes a default): it is not filled from
+    `base`. In the meshConfig (`null_is_unset`), protobuf JSON takes a null as not set: the default."""
     if isinstance(base, Mapping) and isinstance(over, Mapping):
         out = dict(base)
         for key, value in over.items():
-            out[key] = _merged(base.get(key), value)
+            out[key] = _merged(base.get(key), value, null_is_unset)
         return out
-    return base if over is None else over
+    return base if over is None and null_is_unset else over
 
 
-def _proxy_override(annotations: Mapping[str, Any]) -> dict[str, Any]:
-    """The pod's proxy.istio.io/config as data ({} when absent or unreadable: findings report that)."""
+def _proxy_override(annotations: Mapping[str, Any], version: str) -> dict[str, Any]:
+    """The pod's proxy.istio.io/config as Istio unmarshals it ({} when absent or refused: findings
+    report that)."""
     raw = annotations.get(PROXY_CONFIG)
     if not isinstance(raw, str):
         return {}
+    try:
+        return _annotation_proxy_config(raw, version)
+    except proxy_config.ProxyConfigError:
+        return {}
+
+
+@lru_cache(maxsize=256)
+def _annotation_proxy_config(raw: str, version: str) -> dict[str, Any]:
+    """proxy.istio.io/config decoded (ApplyYAML: YAML to JSON, then protobuf JSON); shared by every
+    pod with the same text, so never changed by its callers. Raises ProxyConfigError."""
     import yaml
 
     try:
         found = yaml.safe_load(raw)
-    except yaml.YAMLError:
-        return {}
-    return found if isinstance(found, dict) else {}
+    except yaml.YAMLError as exc:
+        raise proxy_config.ProxyConfigError(f"is not YAML ({str(exc).splitlines()[0]})") from None
+    return proxy_config.decode(found, version)
 
 
 def _uint(text: str, bits: int) -> bool:
@@ -220,8 +305,8 @@ def _uint(text: str, bits: int) -> bool:
 
 def _ports(text: str) -> bool:
     """Istio's parsePorts: empty, or comma-separated ports (each trimmed) of 0..65535."""
-    text = text.strip()
-    return not text or all(_uint(port.strip(), 16) for port in text.split(","))
+    text = _go_trim_space(text)
+    return not text or all(_uint(_go_trim_space(port), 16) for port in text.split(","))
 
 
 def _cidrs(text: str) -> bool:
@@ -247,7 +332,7 @@ _ANNOTATION_RULES: dict[str, tuple[Any, str]] = {
         lambda v: v in ("REDIRECT", "TPROXY", "NONE"),
         "REDIRECT, TPROXY or NONE",
     ),
-    "status.sidecar.istio.io/port": (lambda v: _uint(v.strip(), 16), "a port from 0 to 65535"),
+    "status.sidecar.istio.io/port": (lambda v: _uint(_go_trim_space(v), 16), "a port from 0 to 65535"),
     "readiness.status.sidecar.istio.io/initialDelaySeconds": (lambda v: _uint(v, 32), "a whole number"),
     "readiness.status.sidecar.istio.io/periodSeconds": (lambda v: _uint(v, 32), "a whole number"),
     "readiness.status.sidecar.istio.io/failureThreshold": (lambda v: _uint(v, 32), "a whole number"),
@@ -260,25 +345,36 @@ _ANNOTATION_RULES: dict[str, tuple[Any, str]] = {
 }
 
 
-def override_problems(annotations: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
-    """(annotation, message) per pod annotation meshform cannot pre-inject as the injector would
-    (MF323), so the front ends locate each at the user's own annotation."""
+def override_problems(
+    annotations: Mapping[str, Any], options: Mapping[str, Any]
+) -> Iterator[tuple[str, str]]:
+    """(annotation, what is wrong in words) per pod annotation meshform cannot pre-inject as the
+    injector would, or that Istio refuses (MF323, located at that annotation)."""
+    from meshform.modes import injection
+
+    version = injection.version_for(MESH, options)
     for key in UNSUPPORTED:
         if key in annotations:
             yield key, f"annotation {key} is not pre-injected by meshform; use enrollment labels for this pod"
     raw = annotations.get(PROXY_CONFIG)
     if raw is not None:
-        import yaml
-
         try:
-            found = yaml.safe_load(raw) if isinstance(raw, str) else None
-        except yaml.YAMLError:
-            found = None
-        if not isinstance(found, dict):
-            yield PROXY_CONFIG, f"annotation {PROXY_CONFIG} must hold a ProxyConfig mapping (YAML or JSON)"
-        else:
-            for _, message in _typed(dict(_PROXY_DEFAULTS), found, ("meshConfig", "defaultConfig")):
-                yield PROXY_CONFIG, f"annotation {PROXY_CONFIG}: {message}"
+            given = _annotation_proxy_config(str(raw), version)
+        except proxy_config.ProxyConfigError as exc:
+            yield (
+                PROXY_CONFIG,
+                (
+                    f"annotation {PROXY_CONFIG} must hold a ProxyConfig mapping (YAML or JSON) with the "
+                    f"types Istio declares: {exc} (istioctl refuses the pod: could not parse proxy config)"
+                ),
+            )
+        else:  # Istio validates the annotation over its DefaultProxyConfig, not the mesh's
+            applied = proxy_config.merged(proxy_config.default_proxy_config(), given, version)
+            for problem in proxy_config.problems(applied):
+                yield (
+                    PROXY_CONFIG,
+                    f"annotation {PROXY_CONFIG}: {problem} (Istio's validation refuses the pod)",
+                )
     for key, (valid, wanted) in _ANNOTATION_RULES.items():
         if key in annotations and not valid(str(annotations[key])):
             yield (
@@ -293,7 +389,7 @@ def override_problems(annotations: Mapping[str, Any]) -> Iterator[tuple[str, str
     ):
         if key in annotations and _quantity(annotations[key]) is None:
             yield key, f"annotation {key} must be a resource quantity, not {annotations[key]!r}"
-    yield from _prometheus_problems(annotations, _status_port(_proxy_override(annotations), {}))
+    yield from _prometheus_problems(annotations, _status_port(_proxy_override(annotations, version), {}))
 
 
 def install_problems(
@@ -303,7 +399,7 @@ def install_problems(
     annotations) make the injector do that meshform does not reproduce (MF323): refused, never
     silently left out, located at the user's value. See TEMPLATE_READS for every input of the
     injector's template and what meshform does with it."""
-    _, values, mesh = _install(options)
+    version, values, mesh = _install(options)
     cni = (values.get("pilot") or {}).get("cni") or {}
     if cni.get("enabled") and cni.get("provider") == "multus":
         message = "values.pilot.cni.provider multus (the injector adds k8s.v1.cni.cncf.io/networks) "
@@ -319,7 +415,7 @@ def install_problems(
             tracer,
             "annotation apm.datadoghq.com/env with values.global.proxy.tracer datadog " + _LABELS,
         )
-    if traced == "lightstep" and _tracing_tls(mesh, annotations):
+    if traced == "lightstep" and _tracing_tls(mesh, annotations, version):
         yield (
             "values",
             tracer,
@@ -342,8 +438,8 @@ def install_problems(
             break
 
 
-def _tracing_tls(mesh: Mapping[str, Any], annotations: Mapping[str, Any]) -> bool:
-    proxy = _merged(mesh.get("defaultConfig") or {}, _proxy_override(annotations))
+def _tracing_tls(mesh: Mapping[str, Any], annotations: Mapping[str, Any], version: str) -> bool:
+    proxy = proxy_config.merged(mesh["defaultConfig"], _proxy_override(annotations, version), version)
     return bool((proxy.get("tracing") or {}).get("tlsSettings"))
 
 
@@ -533,14 +629,31 @@ def _status_port(proxy: Mapping[str, Any], mesh_default: Mapping[str, Any]) -> i
 
 
 def _exclude_inbound(status_port: str, excluded: str) -> str:
-    """The excluded inbound ports with the status port added (unless 0, or already there)."""
-    port = status_port.strip()
+    """Istio's excludeInboundPort: the excluded inbound ports with the (trimmed) status port added,
+    unless 0 or already there; Istio compares it with each port as written, before trimming."""
+    port = _go_trim_space(status_port)
     if not port or port == "0":
         return excluded
-    ports = [p.strip() for p in excluded.split(",")]
-    if port in ports:
+    if port in excluded.split(","):
         return excluded
-    return ",".join([p for p in ports if p] + [port])
+    return ",".join([p for p in map(_go_trim_space, excluded.split(",")) if p] + [port])
+
+
+# Go's unicode.IsSpace below U+0100 and the Unicode spaces above (strings.TrimSpace trims them);
+# Python's str.strip() trims more (U+001C..U+001F), so it is not used where Go's trim decides.
+_GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000" + "".join(
+    map(chr, range(0x2000, 0x200B))
+)
+
+
+def _go_trim_space(text: str) -> str:
+    return text.strip(_GO_SPACE)
+
+
+def _go_atoi(text: str) -> int:
+    """Go's strconv.Atoi as the probe rewrite uses it: an optional sign and digits, nothing around
+    them; anything else is an error, which Istio logs and then uses the port 0."""
+    return int(text) if re.fullmatch(r"[+-]?[0-9]+", text) else 0
 
 
 def _image(v: Mapping[str, Any], name: str, annotations: Mapping[str, Any], image_type: str) -> str:
@@ -561,7 +674,7 @@ def _image(v: Mapping[str, Any], name: str, annotations: Mapping[str, Any], imag
                 break
         if image_type != "default":
             tag = f"{tag}-{image_type}"
-    return f"{v.get('hub')}/{name}:{tag}"
+    return f"{_text(v.get('hub'))}/{name}:{tag}"
 
 
 def _proxy_image_type(proxy: Mapping[str, Any]) -> str:
@@ -645,86 +758,6 @@ def _resources(annotations: Mapping[str, Any], v: Mapping[str, Any]) -> dict[str
     return out
 
 
-_PROXY_DEFAULTS = {
-    "configPath": "./etc/istio/proxy",
-    "binaryPath": "/usr/local/bin/envoy",
-    "serviceCluster": "istio-proxy",
-    "drainDuration": "45s",
-    "terminationDrainDuration": "5s",
-    "discoveryAddress": "istiod.istio-system.svc:15012",
-    "proxyAdminPort": 15000,
-    "statNameLength": 189,
-    "statusPort": DEFAULT_STATUS_PORT,
-    "controlPlaneAuthPolicy": "MUTUAL_TLS",
-    "concurrency": 2,
-    "interceptionMode": "REDIRECT",
-}
-
-
-# ProxyConfig's fields in declaration order (istio.io/api mesh/v1alpha1/proxy.proto): the order its
-# JSON form writes them in.
-_PROXY_FIELDS = (
-    "configPath",
-    "binaryPath",
-    "serviceCluster",
-    "drainDuration",
-    "discoveryAddress",
-    "discoveryRefreshDelay",
-    "zipkinAddress",
-    "statsdUdpAddress",
-    "proxyAdminPort",
-    "availabilityZone",
-    "controlPlaneAuthPolicy",
-    "customConfigFile",
-    "statNameLength",
-    "concurrency",
-    "proxyBootstrapTemplatePath",
-    "interceptionMode",
-    "tracing",
-    "envoyMetricsServiceAddress",
-    "sds",
-    "envoyAccessLogService",
-    "envoyMetricsService",
-    "proxyMetadata",
-    "statusPort",
-    "extraStatTags",
-    "gatewayTopology",
-    "terminationDrainDuration",
-    "meshId",
-    "readinessProbe",
-    "proxyStatsMatcher",
-    "holdApplicationUntilProxyStarts",
-    "caCertificatesPem",
-    "image",
-    "runtimeValues",
-    "privateKeyProvider",
-    "proxyHeaders",
-    "fileFlushInterval",
-    "fileFlushMinSizeKb",
-    "statsCompression",
-    "connectionSettings",
-    "tracingServiceName",
-)
-
-
-_PROXY_RANK = {name: i for i, name in enumerate(_PROXY_FIELDS)}
-_ABSENT = object()
-
-
-def _proxy_config_json(proxy: Mapping[str, Any]) -> str:
-    """PROXY_CONFIG: the proxy's settings that differ from Istio's defaults (the injector leaves the
-    defaults out to keep the pod small), fields in declaration order, map keys sorted."""
-    rank = _PROXY_RANK
-    kept = {
-        k: dict(sorted(v.items()))
-        if isinstance(v, Mapping) and k in ("proxyMetadata", "runtimeValues")
-        else v
-        for k, v in sorted(proxy.items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0]))
-        if _PROXY_DEFAULTS.get(k, _ABSENT) != v and v not in (None, {}, [], "", False, 0)
-    }
-    return _go_json(kept) if kept else "{}"
-
-
 def _flag(annotations: Mapping[str, Any], key: str) -> bool | None:
     """An annotation read as Go's strconv.ParseBool (None when absent or not a boolean)."""
     raw = annotations.get(key)
@@ -745,7 +778,7 @@ def enroll(ctx: EnrollContext) -> Enrollment:
     """The Enrollment that turns ctx's pod into the pod Istio's injector makes of it."""
     version, values, installed = _install(ctx.options)
     annotations = {str(k): v for k, v in ctx.pod_annotations.items()}
-    proxy = _merged(installed.get("defaultConfig") or {}, _proxy_override(annotations))
+    proxy = proxy_config.merged(installed["defaultConfig"], _proxy_override(annotations, version), version)
     mesh = {**installed, "defaultConfig": proxy}
     spec = ctx.pod_spec
     native = _native(ctx, annotations)
@@ -762,7 +795,9 @@ def enroll(ctx: EnrollContext) -> Enrollment:
     )
     skeleton = _SKELETONS.get(key)
     if skeleton is None:
-        skeleton = _skeleton(key, version, {**_template_values(ctx, values, mesh, native), "pod": pod})
+        skeleton = _skeleton(
+            key, version, {**_template_values(ctx, version, values, mesh, native), "pod": pod}
+        )
     rendered = _bind(skeleton, pod)
     enrollment = Enrollment(
         labels=rendered.get("labels") or {}, annotations=rendered.get("annotations") or {}
@@ -834,12 +869,23 @@ def _install(options: Mapping[str, Any]) -> tuple[str, dict[str, Any], dict[str,
         version = injection.version_for(MESH, options)
         defaults = _defaults(version)
         values = _merged(defaults["values"], given_values)
-        mesh = _merged(defaults["meshConfig"], given_mesh)
+        mesh = _merged(defaults["meshConfig"], given_mesh, null_is_unset=True)
+        mesh["defaultConfig"] = _default_config(given_mesh, version)
         if len(_INSTALLS) > 64:  # skeletons are keyed by an install's identity: they go with it
             _INSTALLS.clear()
             _SKELETONS.clear()
         found = _INSTALLS[key] = (given_values, given_mesh, version, values, mesh)
     return found[2], found[3], found[4]
+
+
+def _default_config(given_mesh: Mapping[str, Any], version: str) -> Mapping[str, Any]:
+    """meshConfig.defaultConfig merged over Istio's DefaultProxyConfig as ApplyMeshConfig does
+    (refused input is MF322 before any pod is enrolled)."""
+    try:
+        given = proxy_config.decode(given_mesh.get("defaultConfig"), version)
+    except proxy_config.ProxyConfigError:
+        given = {}
+    return proxy_config.merged(proxy_config.default_proxy_config(), given, version)
 
 
 def _native(ctx: EnrollContext, annotations: Mapping[str, Any]) -> bool:
@@ -855,7 +901,7 @@ def _native(ctx: EnrollContext, annotations: Mapping[str, Any]) -> bool:
 
 
 def _template_values(
-    ctx: EnrollContext, values: Mapping[str, Any], mesh: Mapping[str, Any], native: bool
+    ctx: EnrollContext, version: str, values: Mapping[str, Any], mesh: Mapping[str, Any], native: bool
 ) -> dict[str, Any]:
     v: Mapping[str, Any] = values["global"]
     proxy: Mapping[str, Any] = mesh["defaultConfig"]
@@ -925,12 +971,14 @@ def _template_values(
             )
             and not native,
             "status_port": status_port,
+            # Istio writes this argument as a plain YAML scalar: its trailing blanks do not survive
+            "drain_debug_port": f"--debug-port={status_port}".rstrip(" \t"),
             "localhost_inbound": ((mesh.get("inboundTrafficPolicy") or {}).get("mode") == "LOCALHOST"),
             "ca_address": str(
                 v.get("caAddress")
                 or f"istiod{'-' + revision if revision else ''}.{v.get('istioNamespace')}.svc:15012"
             ),
-            "proxy_config_json": _proxy_config_json(proxy),
+            "proxy_config_json": proxy_config.to_json(proxy, version),
             "mesh_id": str(v.get("meshID") or trust),
             "trust_domain": trust,
             "metadata": metadata,
@@ -1216,7 +1264,8 @@ def _rewrites_probes(annotations: Mapping[str, Any], values: Mapping[str, Any]) 
     found = _flag(annotations, "sidecar.istio.io/rewriteAppHTTPProbers")
     if found is not None:
         return found
-    return (values.get("sidecarInjectorWebhook") or {}).get("rewriteAppHTTPProbe", True) is not False
+    # Istio reads the typed values: a null (or a null sidecarInjectorWebhook) is false, no rewrite
+    return (values.get("sidecarInjectorWebhook") or {}).get("rewriteAppHTTPProbe") is True
 
 
 def _action_json(action: Mapping[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
@@ -1288,12 +1337,11 @@ def _rewrite_probes(
 ) -> None:
     # Probes move to the pod's status.sidecar.istio.io/port, else to the statusPort of the mesh's
     # defaultConfig with the pod's proxy.istio.io/config applied (kube-inject applies it before the
-    # rewrite), not to a fixed 15020; MF323 has refused an annotation that is not a number.
+    # rewrite), not to a fixed 15020. The annotation is read with Go's Atoi, untrimmed: " 15021"
+    # passes Istio's validation (it trims) but not Atoi, and Istio then rewrites to port 0.
     target = _status_port(mesh["defaultConfig"], {})
-    try:
-        port = int(str(annotations.get("status.sidecar.istio.io/port", target)))
-    except ValueError:
-        port = target
+    given = annotations.get("status.sidecar.istio.io/port")
+    port = target if given is None else _go_atoi(str(given))
     probers: dict[str, Any] = {}
     every = [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]
     for container in every:
