@@ -28,7 +28,7 @@ from meshform.yamlio.reader import Document
 
 @dataclass(frozen=True)
 class SidecarTemplate:
-    source: str  # path as written, for messages
+    source: str  # path from where meshform runs (written relative to the modes file), for messages
     text: str
     native: bool
     values: Mapping[str, Any] = field(default_factory=dict)
@@ -38,10 +38,11 @@ class SidecarTemplate:
 class PolicyTemplate:
     """Objects carrying some of the policy features in a user-defined mode (`modes[].policy[]`)."""
 
-    source: str  # path as written, for messages
+    source: str  # path from where meshform runs (written relative to the modes file), for messages
     text: str
     features: tuple[str, ...]
     values: Mapping[str, Any] = field(default_factory=dict)
+    written: str = ""  # path as the modes file writes it, for the capability list
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,14 @@ def _values(ctx: EnrollContext, sidecar: SidecarTemplate) -> dict[str, Any]:
 
 def _template(doc: Document, index: int, raw: dict[str, Any], base: str) -> SidecarTemplate:
     text = _read(doc, ("modes", index, "sidecar", "template"), raw["template"], base)
-    return SidecarTemplate(raw["template"], text, bool(raw.get("native", True)), dict(raw.get("values", {})))
+    source = _shown(doc, raw["template"])
+    return SidecarTemplate(source, text, bool(raw.get("native", True)), dict(raw.get("values", {})))
+
+
+def _shown(doc: Document, rel: str) -> str:
+    """A template's path as the user can open it from where they run meshform (it is written relative
+    to the modes file): for messages."""
+    return os.path.normpath(os.path.join(os.path.dirname(doc.file), rel))
 
 
 def _policy_templates(
@@ -160,7 +168,8 @@ def _policy_templates(
                 raise MeshformError([Diagnostic(doc.file, line, col, Level.ERROR, "MF301", message)])
             claimed[feature] = i
         text = _read(doc, (*where, "template"), t["template"], base)
-        out.append(PolicyTemplate(t["template"], text, tuple(t["features"]), dict(t.get("values", {}))))
+        shown, values = _shown(doc, t["template"]), dict(t.get("values", {}))
+        out.append(PolicyTemplate(shown, text, tuple(t["features"]), values, written=t["template"]))
     return tuple(out)
 
 
@@ -202,7 +211,7 @@ def _read(doc: Document, path: tuple[str | int, ...], rel: str, base: str) -> st
 
 def _capabilities(templates: tuple[PolicyTemplate, ...]) -> dict[str, Capability]:
     """What the modes file's templates carry; every other feature is unsupported."""
-    return {f: Capability(Support.YES, f"template {t.source}") for t in templates for f in t.features}
+    return {f: Capability(Support.YES, f"template {t.written}") for t in templates for f in t.features}
 
 
 def _namespace_required(raw: dict[str, Any]) -> tuple[NamespaceTrap, ...]:

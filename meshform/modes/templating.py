@@ -74,20 +74,44 @@ def render_text(text: str, values: Mapping[str, Any], source: str, max_output: i
     template = _compile(text, source)
     try:
         with budget():
-            out = "".join(_bounded(template.generate(**values), source, max_output))
+            return "".join(_bounded(template.generate(**values), source, max_output))
+    except MeshformError as exc:  # the output budget, said by _bounded: at the line that overran it
+        raise _at_line(exc, _template_line(exc)) from None
     except TemplateLimit as exc:
-        raise _over_budget(source, str(exc)) from None
+        raise _at_line(_over_budget(source, str(exc)), _template_line(exc)) from None
     except RecursionError:
         raise _over_budget(source, "recursion deeper than Python allows (a macro calling itself?)") from None
     except MemoryError:
         raise _over_budget(source, "it needs more memory than a template may use") from None
     except SecurityError as exc:
-        raise _fail(source, f"template refused by the sandbox: {exc}") from None
+        raise _at_line(
+            _fail(source, f"template refused by the sandbox: {exc}"), _template_line(exc)
+        ) from None
     except TemplateError as exc:
-        raise _fail(source, f"template error: {exc}") from None
+        raise _at_line(_fail(source, f"template error: {exc}"), _template_line(exc)) from None
     except (ArithmeticError, TypeError, ValueError, OverflowError) as exc:
-        raise _fail(source, f"template failed: {type(exc).__name__}: {exc}") from None
-    return out
+        message = f"template failed: {type(exc).__name__}: {exc}"
+        if "no loader for this environment" in str(exc):  # {% include %}, {% import %}, {% extends %}
+            message = "include, import and extends are not allowed: a template is one self-contained file"
+        raise _at_line(_fail(source, message), _template_line(exc)) from None
+
+
+def _template_line(exc: BaseException) -> int:
+    """The template line the error was raised at: Jinja rewrites a failing render's traceback so the
+    template's own frames carry its file name (`<template>` for one made from a string) and line; 0
+    when no template frame is on it."""
+    line, tb = 0, exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<template>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def _at_line(exc: MeshformError, line: int) -> MeshformError:
+    if not line:
+        return exc
+    return MeshformError([replace(d, line=line, col=1) if not d.line else d for d in exc.diagnostics])
 
 
 def _bounded(chunks: Any, source: str, limit: int) -> Any:
