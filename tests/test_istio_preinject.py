@@ -610,6 +610,14 @@ RIGHT_TYPES = [
     ("values.json", ("global", "proxy", "startupProbe", "enabled"), None),
     ("values.json", ("pilot", "env"), None),
     ("values.json", ("sidecarInjectorWebhook", "rewriteAppHTTPProbe"), None),  # typed: false
+    # a Kubernetes object / free map the cluster gives is its whole value: meshform's defaults never
+    # fill inside it (no limits the cluster removed, no resources at all for {})
+    ("values.json", ("global", "proxy", "resources"), {"requests": {"cpu": "1"}}),
+    ("values.json", ("global", "proxy", "resources"), {"requests": {"cpu": "1"}, "limits": None}),
+    ("values.json", ("global", "proxy", "resources"), {}),
+    ("values.json", ("global", "proxy", "resources", "limits"), {"memory": "2Gi"}),
+    ("values.json", ("global", "proxy", "lifecycle"), {"preStop": {"exec": {"command": ["sleep", "5"]}}}),
+    ("values.json", ("global", "proxy", "seccompProfile"), {"type": "RuntimeDefault"}),
     # a null in the meshConfig is not set: the default (protobuf JSON)
     ("mesh.yaml", ("trustDomain",), None),
     ("mesh.yaml", ("defaultConfig", "concurrency"), None),
@@ -661,7 +669,9 @@ def test_an_input_value_istioctl_cannot_unmarshal_is_mf322(
     assert f"{tmp_path / name}:{where}: error MF322" in err and ".".join(path[1:] or path) in err, err
 
 
-@pytest.mark.parametrize(("name", "path", "value"), RIGHT_TYPES, ids=[".".join(p) for _, p, _ in RIGHT_TYPES])
+@pytest.mark.parametrize(
+    ("name", "path", "value"), RIGHT_TYPES, ids=[f"{'.'.join(p)}={json.dumps(v)}" for _, p, v in RIGHT_TYPES]
+)
 def test_an_input_value_of_a_type_istioctl_takes_is_taken(
     istioctl: str, installs: dict[str, Path], tmp_path: Path, name: str, path: tuple[str, ...], value: Any
 ) -> None:

@@ -260,15 +260,31 @@ def _type_wanted(expected: Any, given: Any, path: tuple[str, ...]) -> str | None
     return None if isinstance(given, str) else "a string"
 
 
-def _merged(base: Any, over: Any, null_is_unset: bool = False) -> Any:
-    """`over` on top of `base`, mappings merged key by key (the injector's values are a full tree;
-    a user's partial one fills from the defaults). A key of the values `over` sets to null has no
-    value, as the injector reads a null (and Helm's null removes a default): it is not filled from
-    `base`. In the meshConfig (`null_is_unset`), protobuf JSON takes a null as not set: the default."""
-    if isinstance(base, Mapping) and isinstance(over, Mapping):
+# Values whose type in Istio's values.proto is a Kubernetes object or a free map (ResourceRequirements,
+# SeccompProfile, Lifecycle, pilot.env): the one the cluster gives is the whole value its template
+# reads. The ConfigMap's values are Helm's merge already, so `resources: {requests: {cpu: "1"}}` means
+# no limits and `resources: {}` none at all: meshform's defaults never fill inside them.
+_WHOLE = frozenset(
+    {
+        ("global", "proxy", "resources"),
+        ("global", "proxy", "seccompProfile"),
+        ("global", "proxy", "lifecycle"),
+        ("global", "proxy_init", "resources"),
+        ("pilot", "env"),
+    }
+)
+
+
+def _merged(base: Any, over: Any, null_is_unset: bool = False, path: tuple[str, ...] = ()) -> Any:
+    """`over` on top of `base`, Istio's own (message) mappings merged key by key: a key the values
+    leave out altogether takes meshform's default, a key they give is theirs (a `_WHOLE` map whole,
+    never filled from `base`). A key of the values `over` sets to null has no value, as the injector
+    reads a null (and Helm's null removes a default): it is not filled from `base`. In the meshConfig
+    (`null_is_unset`), protobuf JSON takes a null as not set: the default."""
+    if isinstance(base, Mapping) and isinstance(over, Mapping) and path not in _WHOLE:
         out = dict(base)
         for key, value in over.items():
-            out[key] = _merged(base.get(key), value, null_is_unset)
+            out[key] = _merged(base.get(key), value, null_is_unset, (*path, str(key)))
         return out
     return base if over is None and null_is_unset else over
 
