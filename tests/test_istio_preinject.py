@@ -843,3 +843,39 @@ def test_a_values_file_that_is_no_configmap_nor_value_is_mf322(
     code, out, err = invoke("transform", "--config", str(cfg), "-", stdin=b"apiVersion: v1\nkind: Pod\n")
     assert (code, out) == (1, "")
     assert "error MF322" in err and message in err and where in err, err
+
+
+# --------------------------------------------------------------------- values that are not Istio's
+
+
+def test_values_with_none_of_istios_keys_are_refused_as_istioctl_fails_on_them(
+    istioctl: str, installs: dict[str, Path], tmp_path: Path
+) -> None:
+    """A mapping with no key of Istio's Values (a typo of `global` alone, another file read as
+    YAML): istioctl's template renders a pod it cannot unmarshal; meshform refuses the values, at
+    them, with the key it probably means."""
+    for each in ("inject-config.yaml", "mesh.yaml"):
+        (tmp_path / each).write_text((installs["default"] / each).read_text())
+    (tmp_path / "values.json").write_text('{"globl": {"tag": "1.31.4"}}')
+    text = (FIXTURES / "kinds.yaml").read_text()
+    assert kube_inject_run(istioctl, tmp_path, text).returncode != 0
+    cfg = config(tmp_path, True, "values.json", "mesh.yaml")
+    code, out, err = invoke("transform", "--config", str(cfg), "-", stdin=text.encode())
+    assert (code, out) == (1, "")
+    assert f"{tmp_path / 'values.json'}:1:1: error MF322" in err and "did you mean 'global'?" in err, err
+
+
+def test_an_unknown_top_level_values_key_is_ignored_as_istioctl_ignores_it_with_a_warning(
+    istioctl: str, installs: dict[str, Path], tmp_path: Path
+) -> None:
+    """istioctl drops a key its Values do not have, silently: meshform injects the same pod and warns
+    (MF336) at the key, once, with the key it probably means."""
+    _with(installs["default"], tmp_path, "values.json", ("globl",), {"tag": "1.29.0"})
+    text = (FIXTURES / "kinds.yaml").read_text()
+    cfg = config(tmp_path, True, "values.json", "mesh.yaml")
+    code, out, err = invoke("transform", "--config", str(cfg), "-", stdin=text.encode())
+    assert code == 0, err
+    assert all_differences(out, kube_inject(istioctl, tmp_path, True, text)) == []
+    where = key_position((tmp_path / "values.json").read_text(), ("globl",), 2)
+    warning = f"{tmp_path / 'values.json'}:{where}: warning MF336 values key 'globl'"
+    assert err.count(warning) == 1 and "did you mean 'global'?" in err, err

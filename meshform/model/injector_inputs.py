@@ -87,8 +87,9 @@ def _typed(mesh: str, options: Mapping[str, Any]) -> list[Diagnostic]:
     from meshform.modes import istio_inject
 
     hint = "give the value the type Istio's Values / MeshConfig declare for it, as istioctl would need"
+    whole = "give the injector's values: the istio-sidecar-injector ConfigMap or its data.values"
     return [
-        located(options, key, path, "MF322", message, hint)
+        located(options, key, path, "MF322", message, hint if path else whole)
         for key, path, message in istio_inject.input_problems(options)
     ]
 

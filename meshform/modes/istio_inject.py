@@ -142,6 +142,17 @@ def input_problems(options: Mapping[str, Any]) -> Iterator[tuple[str, tuple[str,
         given = options.get(key)
         if isinstance(given, Mapping):
             yield from ((key, path[1:], message) for path, message in _typed(expected, given, (key,)))
+    keys = [key for key, alone in foreign_values(options) if alone]
+    if keys:
+        from meshform.suggest import did_you_mean
+
+        shown = ", ".join(f"{k!r:.60}{did_you_mean(k, VALUES_KEYS)}" for k in keys[:3])
+        message = (
+            "values hold none of Istio's values keys (global, pilot, sidecarInjectorWebhook, revision, ...), "
+            f"only {shown}{', ...' if len(keys) > 3 else ''}: not the injector's values "
+            "(istioctl kube-inject fails on them)"
+        )
+        yield "values", (), message
     mesh = options.get("meshConfig")
     if isinstance(mesh, Mapping):
         try:
@@ -161,6 +172,48 @@ def input_problems(options: Mapping[str, Any]) -> Iterator[tuple[str, tuple[str,
                     else ("defaultConfig",),
                     f"meshConfig defaultConfig: {problem} (Istio's mesh validation refuses it)",
                 )
+
+
+# The fields of Istio's Values (operator/pkg/apis/values_types.proto, message Values) by their JSON
+# names (protojson takes a field's proto name too: istio_cni). Unmarshalling drops any other key.
+VALUES_KEYS = frozenset(
+    {
+        "cni",
+        "gateways",
+        "global",
+        "pilot",
+        "ztunnel",
+        "telemetry",
+        "sidecarInjectorWebhook",
+        "istio_cni",
+        "istioCni",
+        "revision",
+        "ownerName",
+        "meshConfig",
+        "base",
+        "istiodRemote",
+        "revisionTags",
+        "defaultRevision",
+        "profile",
+        "compatibilityVersion",
+        "experimental",
+        "gatewayClasses",
+    }
+)
+
+
+def foreign_values(options: Mapping[str, Any]) -> Iterator[tuple[str, bool]]:
+    """(key, alone) per top-level key of the user's `values` that is none of Istio's Values fields.
+    `alone`: the values hold no Istio key at all, so they are not Istio's values (a ConfigMap's other
+    data, another file): `istioctl kube-inject` fails on them (its template renders a broken pod).
+    Otherwise Istio drops the key silently, as a typo (`globl:`) would be dropped."""
+    given = options.get("values")
+    if not isinstance(given, Mapping) or not given:
+        return
+    alone = not any(str(key) in VALUES_KEYS for key in given)
+    for key in given:
+        if str(key) not in VALUES_KEYS:
+            yield str(key), alone
 
 
 # Values whose null istioctl refuses (the template dereferences a null mapping, or a null lands in a
