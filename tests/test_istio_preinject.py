@@ -97,13 +97,15 @@ def installs(istioctl: str, tmp_path_factory: pytest.TempPathFactory) -> dict[st
     }
 
 
-def kube_inject_run(istioctl: str, inputs: Path, text: str, native: bool = True) -> Any:
+def kube_inject_run(
+    istioctl: str, inputs: Path, text: str, native: bool = True, revision: str = "default"
+) -> Any:
     """`istioctl kube-inject` of `text` with the install's bare inputs (never a cluster: --revision)."""
     return subprocess.run(
         [
             *(istioctl, "kube-inject", "--injectConfigFile", str(inputs / "inject-config.yaml")),
             *("--meshConfigFile", str(inputs / "mesh.yaml"), "--valuesFile", str(inputs / "values.json")),
-            *("--revision", "default", "-f", "-"),
+            *("--revision", revision, "-f", "-"),
         ],
         input=text,
         capture_output=True,
@@ -879,3 +881,25 @@ def test_an_unknown_top_level_values_key_is_ignored_as_istioctl_ignores_it_with_
     where = key_position((tmp_path / "values.json").read_text(), ("globl",), 2)
     warning = f"{tmp_path / 'values.json'}:{where}: warning MF336 values key 'globl'"
     assert err.count(warning) == 1 and "did you mean 'global'?" in err, err
+
+
+@pytest.mark.parametrize("native", [False, True], ids=["classic", "native"])
+def test_a_revision_in_the_options_is_the_injectors_as_kube_inject_revision_takes_it(
+    istioctl: str, installs: dict[str, Path], native: bool
+) -> None:
+    """modeOptions.istio.revision with enrollment sidecar: the pod's istio.io/rev and the status
+    record's revision are that revision's, as `istioctl kube-inject --revision canary` writes them
+    (and as enrollment labels label the pod), not the default's."""
+    inputs, text = installs["default"], (FIXTURES / "kinds.yaml").read_text()
+    cfg = config(inputs, native, "istio-sidecar-injector.yaml", "istio.yaml")
+    doc = yaml.safe_load(cfg.read_text())
+    doc["spec"]["modeOptions"]["istio"]["revision"] = "canary"
+    canary = inputs / f"meshform-canary-{native}.yaml"  # beside the inputs it names
+    canary.write_text(yaml.safe_dump(doc))
+    ours = preinject(canary, text)
+    theirs = kube_inject_run(istioctl, inputs, text, native, revision="canary")
+    assert theirs.returncode == 0, theirs.stderr
+    assert all_differences(ours, theirs.stdout) == []
+    pod = documents(ours)[0]  # the bare Pod
+    assert pod["metadata"]["annotations"]["istio.io/rev"] == "canary"
+    assert json.loads(pod["metadata"]["annotations"]["sidecar.istio.io/status"])["revision"] == "canary"

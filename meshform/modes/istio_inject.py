@@ -882,7 +882,7 @@ def enroll(ctx: EnrollContext) -> Enrollment:
         "containers": None if native else [PROXY],
         "volumes": [v["name"] for v in volumes] or None,
         "imagePullSecrets": list(rendered.get("pullSecrets") or []) or None,
-        "revision": str(values.get("revision") or "default"),
+        "revision": _injector_revision(ctx.options, values),
     }
     enrollment.annotations[STATUS] = _go_json(status)
     enrollment.leading_volumes = volumes
@@ -957,6 +957,14 @@ def _default_config(given_mesh: Mapping[str, Any], version: str) -> Mapping[str,
     return proxy_config.merged(proxy_config.default_proxy_config(), given, version)
 
 
+def _injector_revision(options: Mapping[str, Any], values: Mapping[str, Any]) -> str:
+    """The revision of the injector that injects the pod (its template's `.Revision`: the pod's
+    istio.io/rev and the status record's revision): modeOptions.istio.revision, as `istioctl
+    kube-inject --revision` takes it, else the one the values' istiod runs as, else "default". The
+    values' own `revision` still names the istiod the proxy talks to (caAddress), as in Istio."""
+    return str(options.get("revision") or values.get("revision") or "default")
+
+
 def _native(ctx: EnrollContext, annotations: Mapping[str, Any]) -> bool:
     """Native sidecar: the pod's sidecar.istio.io/nativeSidecar, else modeOptions.istio.nativeSidecar,
     default true. That is what the cluster's injector does by default: istiod's ENABLE_NATIVE_SIDECARS
@@ -1024,7 +1032,7 @@ def _template_values(
         "v": v,
         "p": {
             "hbone": (proxy.get("proxyMetadata") or {}).get("ISTIO_META_ENABLE_HBONE") == "true",
-            "revision": revision or "default",
+            "revision": _injector_revision(ctx.options, values),
             "native": native,
             "image": _image(v, str(vp.get("image") or "proxyv2"), a, _proxy_image_type(proxy)),
             "init_image": _image(v, str((v.get("proxy_init") or {}).get("image") or "proxyv2"), a, ""),
