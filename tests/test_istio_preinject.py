@@ -903,3 +903,48 @@ def test_a_revision_in_the_options_is_the_injectors_as_kube_inject_revision_take
     pod = documents(ours)[0]  # the bare Pod
     assert pod["metadata"]["annotations"]["istio.io/rev"] == "canary"
     assert json.loads(pod["metadata"]["annotations"]["sidecar.istio.io/status"])["revision"] == "canary"
+
+
+def _without_native_option(cfg: Path) -> Path:
+    doc = yaml.safe_load(cfg.read_text())
+    del doc["spec"]["modeOptions"]["istio"]["nativeSidecar"]
+    out = cfg.with_name("meshform-cluster-native.yaml")
+    out.write_text(yaml.safe_dump(doc))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("setting", "native"), [("false", False), ("true", True), (False, False), ("off", False)]
+)
+def test_the_clusters_enable_native_sidecars_decides_the_default(
+    istioctl: str, installs: dict[str, Path], tmp_path: Path, setting: Any, native: bool
+) -> None:
+    """istiod takes ENABLE_NATIVE_SIDECARS from pilot.env (in the injector's values): without
+    modeOptions.istio.nativeSidecar meshform injects what istiod with that setting injects (an unknown
+    value is classic, as istiod reads it), compared with kube-inject run with that environment."""
+    _with(installs["default"], tmp_path, "values.json", NATIVE_PATH, setting)
+    text = (FIXTURES / "probes.yaml").read_text()
+    ours = preinject(_without_native_option(config(tmp_path, True, "values.json", "mesh.yaml")), text)
+    assert all_differences(ours, kube_inject(istioctl, tmp_path, native, text)) == []
+
+
+NATIVE_PATH = ("pilot", "env", "ENABLE_NATIVE_SIDECARS")
+
+
+@pytest.mark.parametrize(("setting", "option"), [("false", True), ("true", False)])
+def test_a_native_sidecar_option_against_the_clusters_setting_is_a_located_warning(
+    istioctl: str, installs: dict[str, Path], tmp_path: Path, setting: str, option: bool
+) -> None:
+    """The option still wins (it is the user's word), but the pod is not what the cluster's istiod
+    would make: MF337 at the values' setting, once."""
+    _with(installs["default"], tmp_path, "values.json", NATIVE_PATH, setting)
+    text = (FIXTURES / "kinds.yaml").read_text()
+    cfg = config(tmp_path, option, "values.json", "mesh.yaml")
+    code, out, err = invoke("transform", "--config", str(cfg), "-", stdin=text.encode())
+    assert code == 0, err
+    assert all_differences(out, kube_inject(istioctl, tmp_path, option, text)) == []
+    where = key_position((tmp_path / "values.json").read_text(), NATIVE_PATH, 2)
+    assert err.count(f"{tmp_path / 'values.json'}:{where}: warning MF337") == 1, err
+    quiet = config(tmp_path, setting == "true", "values.json", "mesh.yaml")
+    code, _, err = invoke("transform", "--config", str(quiet), "-", stdin=text.encode())
+    assert code == 0 and "MF337" not in err, err

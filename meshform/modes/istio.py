@@ -134,6 +134,10 @@ class IstioMode:
             for given, path, problem in istio_inject.install_problems(ctx.options, ctx.pod_annotations):
                 yield Finding("MF323", "error", problem, "modeOptions", value=(given, path))
             yield from _foreign_values(ctx)
+            conflict = istio_inject.native_conflict(ctx.options)
+            if conflict is not None:
+                at = ("values", istio_inject.NATIVE_ENV)
+                yield Finding("MF337", "warning", conflict, "modeOptions", value=at)
 
 
 def _foreign_values(ctx: EnrollContext) -> Iterator[Finding]:

@@ -967,14 +967,48 @@ def _injector_revision(options: Mapping[str, Any], values: Mapping[str, Any]) ->
 
 def _native(ctx: EnrollContext, annotations: Mapping[str, Any]) -> bool:
     """Native sidecar: the pod's sidecar.istio.io/nativeSidecar, else modeOptions.istio.nativeSidecar,
-    default true. That is what the cluster's injector does by default: istiod's ENABLE_NATIVE_SIDECARS
-    is "auto", native when the pod's node runs Kubernetes >= 1.33 (the sidecar feature's GA). Offline
-    `istioctl kube-inject` sees no node and injects classic sidecars unless ENABLE_NATIVE_SIDECARS=true:
-    nativeSidecar: false reproduces that (and older nodes)."""
+    else the cluster's istiod setting (cluster_native), else true. istiod's ENABLE_NATIVE_SIDECARS
+    defaults to "auto": native when the pod's node runs Kubernetes >= 1.33 (the sidecar feature's
+    GA). Offline `istioctl kube-inject` sees no node and injects classic sidecars unless
+    ENABLE_NATIVE_SIDECARS=true: nativeSidecar: false reproduces that (and older nodes)."""
     found = annotations.get("sidecar.istio.io/nativeSidecar")
     if found is not None:
         return str(found) != "false"
-    return ctx.options.get("nativeSidecar", True) is not False
+    if "nativeSidecar" in ctx.options:
+        return ctx.options["nativeSidecar"] is not False
+    cluster = cluster_native(ctx.options)
+    return True if cluster is None else cluster
+
+
+NATIVE_ENV = ("pilot", "env", "ENABLE_NATIVE_SIDECARS")
+
+
+def cluster_native(options: Mapping[str, Any]) -> bool | None:
+    """What the values' `pilot.env.ENABLE_NATIVE_SIDECARS` (istiod's own environment: the chart puts
+    pilot.env there) makes istiod do: "true" native, "false" classic, "auto" or absent None (the
+    node decides); any other value classic, as istiod reads it ("Unknown value ..., defaulting to
+    false")."""
+    env = ((options.get("values") or {}).get("pilot") or {}).get("env")
+    raw = env.get(NATIVE_ENV[-1]) if isinstance(env, Mapping) else None
+    if raw is None:
+        return None
+    text = _text(raw)  # the chart quotes the value: a YAML true is "true"
+    return None if text == "auto" else text == "true"
+
+
+def native_conflict(options: Mapping[str, Any]) -> str | None:
+    """The message when modeOptions.istio.nativeSidecar says otherwise than the cluster's istiod
+    setting (the option is followed), else None."""
+    given, cluster = options.get("nativeSidecar"), cluster_native(options)
+    if not isinstance(given, bool) or cluster is None or given == cluster:
+        return None
+    raw = _text(((options.get("values") or {}).get("pilot") or {}).get("env", {}).get(NATIVE_ENV[-1]))
+    kind = "native" if given else "classic"
+    return (
+        f"modeOptions.istio.nativeSidecar {_text(given)}, but the cluster's values set "
+        f"pilot.env.ENABLE_NATIVE_SIDECARS {raw!r} (istiod injects {'native' if cluster else 'classic'} "
+        f"sidecars): injecting {kind} sidecars as the option says"
+    )
 
 
 def _template_values(
