@@ -331,6 +331,22 @@ DOCS: dict[str, CodeDoc] = {
         "The injector would refuse the pod, or inject a sidecar other than the one meshform wrote.",
         "k8s/web.yaml:14:9: error MF323 sidecar.istio.io/proxyCPU 'lots' is not a quantity",
     ),
+    "MF336": _d(
+        "A top-level key of Istio's injector values (valuesFile / values) is none of the fields of "
+        "Istio's Values (a typo such as `globl:`); the message names the key it probably means.",
+        "Istio's injector drops keys it does not know without a word, as istioctl does: the setting the "
+        "user meant is not read, and the sidecar is the one the rest of the values make.",
+        "istio-values.yaml:2:1: warning MF336 values key 'globl' is not one of Istio's values (did you "
+        "mean 'global'?); Istio's injector ignores it",
+    ),
+    "MF337": _d(
+        "modeOptions.istio.nativeSidecar says otherwise than the cluster's own setting, "
+        "`pilot.env.ENABLE_NATIVE_SIDECARS` in the injector values; the option wins.",
+        "istiod decides native or classic sidecars from that setting: the pre-injected pod is not the one "
+        "the cluster's webhook would make.",
+        "istio-values.yaml:40:7: warning MF337 modeOptions.istio.nativeSidecar false, but the cluster's "
+        "values set pilot.env.ENABLE_NATIVE_SIDECARS true: injecting classic sidecars as the option says",
+    ),
     "MF350": _d(
         "Under linkerd with enrollment sidecar (pre-injection), the workload's pods use hostNetwork; "
         "`linkerd inject` refuses such pods (its webhook skips them).",

@@ -180,6 +180,18 @@ CODES: dict[str, Code] = {
             "enrollment `labels`, so the mesh's own webhook injects it",
         ),
         Code(
+            "MF336",
+            "injector-values-unknown-key",
+            "spell the key as Istio's Values name it (global, pilot, sidecarInjectorWebhook, revision, ...), "
+            "or remove it: Istio's injector ignores it",
+        ),
+        Code(
+            "MF337",
+            "injector-native-sidecar-conflict",
+            "drop modeOptions.istio.nativeSidecar to follow the cluster's pilot.env.ENABLE_NATIVE_SIDECARS, "
+            "or change that setting in the values to what the cluster's istiod runs with",
+        ),
+        Code(
             "MF350",
             "linkerd-host-network",
             "Linkerd refuses hostNetwork pods: enroll it by labels (it stays unmeshed) or pick another mode",

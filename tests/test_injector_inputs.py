@@ -47,7 +47,22 @@ def _indent(text: str) -> str:
     return "".join(f"    {line}\n" for line in text.splitlines())
 
 
-@pytest.mark.parametrize("form", ["configmap", "bare-json", "bare-yaml", "inline", "inline-text"])
+FORMS = [
+    "configmap",
+    "bare-json",
+    "bare-yaml",
+    "inline",
+    "inline-text",
+    "inline-configmap",
+    "inline-configmap-text",
+]
+
+
+def _configmap(name: str, key: str, text: str) -> dict[str, object]:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {key: text}}
+
+
+@pytest.mark.parametrize("form", FORMS)
 def test_every_form_of_the_values_gives_the_same_data(tmp_path: Path, form: str) -> None:
     body = json.dumps(VALUES, indent=2)
     if form == "configmap":
@@ -61,12 +76,78 @@ def test_every_form_of_the_values_gives_the_same_data(tmp_path: Path, form: str)
         option = "      valuesFile: v.yaml\n"
     elif form == "inline":
         option = "      values:\n        global: {hub: docker.io/istio, proxy: {logLevel: warning}}\n"
-    else:
+    elif form == "inline-text":
         option = f"      values: {json.dumps(json.dumps(VALUES))}\n"
+    elif form == "inline-configmap":  # the ConfigMap itself, pasted as a mapping
+        option = "      values:\n" + _indent(_indent(yaml.safe_dump(_configmap("i", "values", body))))
+    else:  # ... or as its text
+        text = yaml.safe_dump(_configmap("i", "values", body))
+        option = f"      values: {json.dumps(text)}\n"
     options = _resolve(_app(tmp_path, option))["istio"]
     assert isinstance(options, dict)
     assert options["values"] == VALUES
     assert "valuesFile" not in options and options["valuesAt"][0].endswith((".yaml", ".json"))
+
+
+@pytest.mark.parametrize("as_text", [False, True], ids=["mapping", "text"])
+@pytest.mark.parametrize(
+    ("mesh", "key", "data_key", "value"),
+    [
+        ("istio", "values", "values", VALUES),
+        ("istio", "meshConfig", "mesh", {"trustDomain": "corp.example", "defaultConfig": {"concurrency": 2}}),
+        ("linkerd", "values", "values", {"linkerdVersion": "edge-26.8.3", "proxy": {"logLevel": "debug"}}),
+    ],
+)
+def test_an_inline_configmap_is_read_as_the_file_form_is(
+    tmp_path: Path, mesh: str, key: str, data_key: str, value: dict[str, object], as_text: bool
+) -> None:
+    """The ConfigMap pasted inline (a mapping or its text) gives its data key's value, not the
+    ConfigMap itself taken for a bare value (which silently left the defaults in force)."""
+    cm = _configmap("c", data_key, json.dumps(value))
+    inline = json.dumps(yaml.safe_dump(cm)) if as_text else json.dumps(cm)
+    app = tmp_path / "app.yaml"
+    app.write_text(f"spec:\n  modeOptions:\n    {mesh}:\n      {key}: {inline}\n")
+    (tmp_path / "cm.yaml").write_text(yaml.safe_dump(cm))
+    (tmp_path / "file.yaml").write_text(f"spec:\n  modeOptions:\n    {mesh}:\n      {key}File: cm.yaml\n")
+    inline_opts, file_opts = _resolve_mesh(app, mesh), _resolve_mesh(tmp_path / "file.yaml", mesh)
+    assert inline_opts[key] == file_opts[key] == value
+
+
+def _resolve_mesh(app: Path, mesh: str) -> dict[str, object]:
+    found = _resolve(app)[mesh]
+    assert isinstance(found, dict)
+    return found
+
+
+@pytest.mark.parametrize(
+    ("option", "message", "where"),
+    [
+        # a bad value inside the pasted ConfigMap: located at its own key in the options' file
+        (
+            "      values:\n        kind: ConfigMap\n        data:\n          values: '{\"global\": [1,'\n",
+            "MF002 data.values",
+            (7, 34),  # the end of the text, where it stands in the file
+        ),
+        (
+            "      values:\n        kind: ConfigMap\n        data: {other: x}\n",
+            "ConfigMap has no data.values",
+            (6, 9),
+        ),
+        ("      values:\n        kind: ConfigMap\n        data: {values: 5}\n", "must be a string", (6, 16)),
+        (
+            "      values: 'kind: ConfigMap\n\n        data: {other: x}'\n",
+            "ConfigMap has no data.values",
+            (4, 7),
+        ),
+        ("      values:\n        apiVersion: v1\n        kind: Secret\n", "not a Secret", (6, 9)),
+    ],
+)
+def test_a_bad_inline_configmap_is_located(
+    tmp_path: Path, option: str, message: str, where: tuple[int, int]
+) -> None:
+    name, line, col, code, found = _error(tmp_path, option)
+    wanted, _, message = message.rpartition(" ") if message.startswith("MF0") else ("MF322", "", message)
+    assert (name, code) == ("app.yaml", wanted) and message in found and (line, col) == where, found
 
 
 def _error(tmp_path: Path, option: str) -> tuple[str, int, int, str, str]:

@@ -97,13 +97,15 @@ def installs(istioctl: str, tmp_path_factory: pytest.TempPathFactory) -> dict[st
     }
 
 
-def kube_inject_run(istioctl: str, inputs: Path, text: str, native: bool = True) -> Any:
+def kube_inject_run(
+    istioctl: str, inputs: Path, text: str, native: bool = True, revision: str = "default"
+) -> Any:
     """`istioctl kube-inject` of `text` with the install's bare inputs (never a cluster: --revision)."""
     return subprocess.run(
         [
             *(istioctl, "kube-inject", "--injectConfigFile", str(inputs / "inject-config.yaml")),
             *("--meshConfigFile", str(inputs / "mesh.yaml"), "--valuesFile", str(inputs / "values.json")),
-            *("--revision", "default", "-f", "-"),
+            *("--revision", revision, "-f", "-"),
         ],
         input=text,
         capture_output=True,
@@ -610,6 +612,14 @@ RIGHT_TYPES = [
     ("values.json", ("global", "proxy", "startupProbe", "enabled"), None),
     ("values.json", ("pilot", "env"), None),
     ("values.json", ("sidecarInjectorWebhook", "rewriteAppHTTPProbe"), None),  # typed: false
+    # a Kubernetes object / free map the cluster gives is its whole value: meshform's defaults never
+    # fill inside it (no limits the cluster removed, no resources at all for {})
+    ("values.json", ("global", "proxy", "resources"), {"requests": {"cpu": "1"}}),
+    ("values.json", ("global", "proxy", "resources"), {"requests": {"cpu": "1"}, "limits": None}),
+    ("values.json", ("global", "proxy", "resources"), {}),
+    ("values.json", ("global", "proxy", "resources", "limits"), {"memory": "2Gi"}),
+    ("values.json", ("global", "proxy", "lifecycle"), {"preStop": {"exec": {"command": ["sleep", "5"]}}}),
+    ("values.json", ("global", "proxy", "seccompProfile"), {"type": "RuntimeDefault"}),
     # a null in the meshConfig is not set: the default (protobuf JSON)
     ("mesh.yaml", ("trustDomain",), None),
     ("mesh.yaml", ("defaultConfig", "concurrency"), None),
@@ -661,7 +671,9 @@ def test_an_input_value_istioctl_cannot_unmarshal_is_mf322(
     assert f"{tmp_path / name}:{where}: error MF322" in err and ".".join(path[1:] or path) in err, err
 
 
-@pytest.mark.parametrize(("name", "path", "value"), RIGHT_TYPES, ids=[".".join(p) for _, p, _ in RIGHT_TYPES])
+@pytest.mark.parametrize(
+    ("name", "path", "value"), RIGHT_TYPES, ids=[f"{'.'.join(p)}={json.dumps(v)}" for _, p, v in RIGHT_TYPES]
+)
 def test_an_input_value_of_a_type_istioctl_takes_is_taken(
     istioctl: str, installs: dict[str, Path], tmp_path: Path, name: str, path: tuple[str, ...], value: Any
 ) -> None:
@@ -833,3 +845,106 @@ def test_a_values_file_that_is_no_configmap_nor_value_is_mf322(
     code, out, err = invoke("transform", "--config", str(cfg), "-", stdin=b"apiVersion: v1\nkind: Pod\n")
     assert (code, out) == (1, "")
     assert "error MF322" in err and message in err and where in err, err
+
+
+# --------------------------------------------------------------------- values that are not Istio's
+
+
+def test_values_with_none_of_istios_keys_are_refused_as_istioctl_fails_on_them(
+    istioctl: str, installs: dict[str, Path], tmp_path: Path
+) -> None:
+    """A mapping with no key of Istio's Values (a typo of `global` alone, another file read as
+    YAML): istioctl's template renders a pod it cannot unmarshal; meshform refuses the values, at
+    them, with the key it probably means."""
+    for each in ("inject-config.yaml", "mesh.yaml"):
+        (tmp_path / each).write_text((installs["default"] / each).read_text())
+    (tmp_path / "values.json").write_text('{"globl": {"tag": "1.31.4"}}')
+    text = (FIXTURES / "kinds.yaml").read_text()
+    assert kube_inject_run(istioctl, tmp_path, text).returncode != 0
+    cfg = config(tmp_path, True, "values.json", "mesh.yaml")
+    code, out, err = invoke("transform", "--config", str(cfg), "-", stdin=text.encode())
+    assert (code, out) == (1, "")
+    assert f"{tmp_path / 'values.json'}:1:1: error MF322" in err and "did you mean 'global'?" in err, err
+
+
+def test_an_unknown_top_level_values_key_is_ignored_as_istioctl_ignores_it_with_a_warning(
+    istioctl: str, installs: dict[str, Path], tmp_path: Path
+) -> None:
+    """istioctl drops a key its Values do not have, silently: meshform injects the same pod and warns
+    (MF336) at the key, once, with the key it probably means."""
+    _with(installs["default"], tmp_path, "values.json", ("globl",), {"tag": "1.29.0"})
+    text = (FIXTURES / "kinds.yaml").read_text()
+    cfg = config(tmp_path, True, "values.json", "mesh.yaml")
+    code, out, err = invoke("transform", "--config", str(cfg), "-", stdin=text.encode())
+    assert code == 0, err
+    assert all_differences(out, kube_inject(istioctl, tmp_path, True, text)) == []
+    where = key_position((tmp_path / "values.json").read_text(), ("globl",), 2)
+    warning = f"{tmp_path / 'values.json'}:{where}: warning MF336 values key 'globl'"
+    assert err.count(warning) == 1 and "did you mean 'global'?" in err, err
+
+
+@pytest.mark.parametrize("native", [False, True], ids=["classic", "native"])
+def test_a_revision_in_the_options_is_the_injectors_as_kube_inject_revision_takes_it(
+    istioctl: str, installs: dict[str, Path], native: bool
+) -> None:
+    """modeOptions.istio.revision with enrollment sidecar: the pod's istio.io/rev and the status
+    record's revision are that revision's, as `istioctl kube-inject --revision canary` writes them
+    (and as enrollment labels label the pod), not the default's."""
+    inputs, text = installs["default"], (FIXTURES / "kinds.yaml").read_text()
+    cfg = config(inputs, native, "istio-sidecar-injector.yaml", "istio.yaml")
+    doc = yaml.safe_load(cfg.read_text())
+    doc["spec"]["modeOptions"]["istio"]["revision"] = "canary"
+    canary = inputs / f"meshform-canary-{native}.yaml"  # beside the inputs it names
+    canary.write_text(yaml.safe_dump(doc))
+    ours = preinject(canary, text)
+    theirs = kube_inject_run(istioctl, inputs, text, native, revision="canary")
+    assert theirs.returncode == 0, theirs.stderr
+    assert all_differences(ours, theirs.stdout) == []
+    pod = documents(ours)[0]  # the bare Pod
+    assert pod["metadata"]["annotations"]["istio.io/rev"] == "canary"
+    assert json.loads(pod["metadata"]["annotations"]["sidecar.istio.io/status"])["revision"] == "canary"
+
+
+def _without_native_option(cfg: Path) -> Path:
+    doc = yaml.safe_load(cfg.read_text())
+    del doc["spec"]["modeOptions"]["istio"]["nativeSidecar"]
+    out = cfg.with_name("meshform-cluster-native.yaml")
+    out.write_text(yaml.safe_dump(doc))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("setting", "native"), [("false", False), ("true", True), (False, False), ("off", False)]
+)
+def test_the_clusters_enable_native_sidecars_decides_the_default(
+    istioctl: str, installs: dict[str, Path], tmp_path: Path, setting: Any, native: bool
+) -> None:
+    """istiod takes ENABLE_NATIVE_SIDECARS from pilot.env (in the injector's values): without
+    modeOptions.istio.nativeSidecar meshform injects what istiod with that setting injects (an unknown
+    value is classic, as istiod reads it), compared with kube-inject run with that environment."""
+    _with(installs["default"], tmp_path, "values.json", NATIVE_PATH, setting)
+    text = (FIXTURES / "probes.yaml").read_text()
+    ours = preinject(_without_native_option(config(tmp_path, True, "values.json", "mesh.yaml")), text)
+    assert all_differences(ours, kube_inject(istioctl, tmp_path, native, text)) == []
+
+
+NATIVE_PATH = ("pilot", "env", "ENABLE_NATIVE_SIDECARS")
+
+
+@pytest.mark.parametrize(("setting", "option"), [("false", True), ("true", False)])
+def test_a_native_sidecar_option_against_the_clusters_setting_is_a_located_warning(
+    istioctl: str, installs: dict[str, Path], tmp_path: Path, setting: str, option: bool
+) -> None:
+    """The option still wins (it is the user's word), but the pod is not what the cluster's istiod
+    would make: MF337 at the values' setting, once."""
+    _with(installs["default"], tmp_path, "values.json", NATIVE_PATH, setting)
+    text = (FIXTURES / "kinds.yaml").read_text()
+    cfg = config(tmp_path, option, "values.json", "mesh.yaml")
+    code, out, err = invoke("transform", "--config", str(cfg), "-", stdin=text.encode())
+    assert code == 0, err
+    assert all_differences(out, kube_inject(istioctl, tmp_path, option, text)) == []
+    where = key_position((tmp_path / "values.json").read_text(), NATIVE_PATH, 2)
+    assert err.count(f"{tmp_path / 'values.json'}:{where}: warning MF337") == 1, err
+    quiet = config(tmp_path, setting == "true", "values.json", "mesh.yaml")
+    code, _, err = invoke("transform", "--config", str(quiet), "-", stdin=text.encode())
+    assert code == 0 and "MF337" not in err, err

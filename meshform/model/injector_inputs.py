@@ -87,8 +87,9 @@ def _typed(mesh: str, options: Mapping[str, Any]) -> list[Diagnostic]:
     from meshform.modes import istio_inject
 
     hint = "give the value the type Istio's Values / MeshConfig declare for it, as istioctl would need"
+    whole = "give the injector's values: the istio-sidecar-injector ConfigMap or its data.values"
     return [
-        located(options, key, path, "MF322", message, hint)
+        located(options, key, path, "MF322", message, hint if path else whole)
         for key, path, message in istio_inject.input_problems(options)
     ]
 
@@ -163,13 +164,37 @@ def _from_file(name: Any, spec: Input, doc: Document, at: Path) -> tuple[dict[st
 
 
 def _from_inline(raw: Any, spec: Input, doc: Document, at: Path) -> tuple[dict[str, Any], Origin]:
+    """An inline value: a mapping or its text, either one the bare value or the ConfigMap (read
+    exactly as a file's one document is)."""
     line, col = doc.position(at)
     if isinstance(raw, Mapping):
-        return dict(raw), Origin(doc, at, at=(line, col), outer=at)
+        held = _held(raw, spec, doc, at)
+        if held is None:
+            return dict(raw), Origin(doc, at, at=(line, col), outer=at)
+        value, origin = _parse_text(raw["data"][held[-1]], doc, held, f"data.{held[-1]}")
+        return value, replace(origin, outer=held)
     if isinstance(raw, str):
         value, origin = _parse_text(raw, doc, at, spec.inline)
+        try:
+            held = _held(value, spec, origin.doc, ())
+            if held is not None:  # the ConfigMap's text: its data key's text, located in the file
+                inner, within = _parse_text(value["data"][held[-1]], origin.doc, held, f"data.{held[-1]}")
+                return inner, _nested(origin, within, f"{spec.inline} data.{held[-1]}")
+        except MeshformError as exc:
+            raise MeshformError(
+                [_shifted(d, doc.file, (line, col), origin.shift, spec.inline) for d in exc.diagnostics]
+            ) from None
         return value, replace(origin, outer=at)
     raise MeshformError([_error(doc, at, "MF322", f"{spec.inline} must be a mapping or its text")])
+
+
+def _nested(outer: Origin, inner: Origin, what: str) -> Origin:
+    """Where a text's keys are in the file when that text is itself inside a text (a ConfigMap's
+    data.values pasted as an inline string): both shifts added, else the outer value's place."""
+    if outer.shift is None or inner.shift is None:
+        return Origin(inner.doc, inner.base, outer.file or outer.doc.file, None, outer.at, what, outer.outer)
+    shift = (outer.shift[0] + inner.shift[0], outer.shift[1] + inner.shift[1])
+    return Origin(inner.doc, inner.base, outer.file or outer.doc.file, shift, outer.at, what, outer.outer)
 
 
 def _value(doc: Document, spec: Input) -> tuple[dict[str, Any], Origin]:
@@ -178,22 +203,30 @@ def _value(doc: Document, spec: Input) -> tuple[dict[str, Any], Origin]:
     line, col = doc.position(())
     if not isinstance(data, dict):
         raise MeshformError([Diagnostic(doc.file, line, col, Level.ERROR, "MF322", _shape(spec))])
+    held = _held(data, spec, doc, ())
+    if held is None:
+        return data, Origin(doc, at=(line, col))
+    return _parse_text(data["data"][held[-1]], doc, held, f"data.{held[-1]}")
+
+
+def _held(data: Mapping[str, Any], spec: Input, doc: Document, base: Path) -> Path | None:
+    """The path (from `base`, where `data` is in `doc`) of the ConfigMap data key holding the input's
+    text; None when `data` is the bare value. MF322, located, when it is another object, or a
+    ConfigMap without that key as a string."""
     if data.get("kind") != "ConfigMap":
         if "apiVersion" in data and "kind" in data:  # another object (a Secret, a Deployment), not a value
             message = f"{_shape(spec)}, not a {data.get('kind')!s:.40}"
-            raise MeshformError([_error(doc, ("kind",), "MF322", message)])
-        return data, Origin(doc, at=(line, col))
+            raise MeshformError([_error(doc, (*base, "kind"), "MF322", message)])
+        return None
     held = data.get("data")
     key = next((k for k in spec.data_keys if isinstance(held, dict) and k in held), None)
     if key is None or not isinstance(held, dict):
         keys = " or ".join(f"data.{k}" for k in spec.data_keys)
-        raise MeshformError(
-            [_error(doc, ("data",) if "data" in data else (), "MF322", f"ConfigMap has no {keys}")]
-        )
-    text = held[key]
-    if not isinstance(text, str):
-        raise MeshformError([_error(doc, ("data", key), "MF322", f"data.{key} must be a string")])
-    return _parse_text(text, doc, ("data", key), f"data.{key}")
+        where = (*base, "data") if "data" in data else base
+        raise MeshformError([_error(doc, where, "MF322", f"ConfigMap has no {keys}")])
+    if not isinstance(held[key], str):
+        raise MeshformError([_error(doc, (*base, "data", key), "MF322", f"data.{key} must be a string")])
+    return (*base, "data", key)
 
 
 def _shape(spec: Input) -> str:

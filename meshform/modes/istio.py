@@ -133,6 +133,23 @@ class IstioMode:
                 yield Finding("MF323", "error", problem, "annotations", annotation=key)
             for given, path, problem in istio_inject.install_problems(ctx.options, ctx.pod_annotations):
                 yield Finding("MF323", "error", problem, "modeOptions", value=(given, path))
+            yield from _foreign_values(ctx)
+            conflict = istio_inject.native_conflict(ctx.options)
+            if conflict is not None:
+                at = ("values", istio_inject.NATIVE_ENV)
+                yield Finding("MF337", "warning", conflict, "modeOptions", value=at)
+
+
+def _foreign_values(ctx: EnrollContext) -> Iterator[Finding]:
+    """MF336 per top-level key of the values that Istio's Values do not have: Istio drops it
+    silently, so a misspelt key (`globl:`) would leave the cluster's setting unread."""
+    from meshform.suggest import did_you_mean
+
+    for key, alone in istio_inject.foreign_values(ctx.options):
+        if not alone:  # values with no Istio key at all are MF322 when they are loaded
+            meant = did_you_mean(key, istio_inject.VALUES_KEYS)
+            message = f"values key {key!r} is not one of Istio's values{meant}; Istio's injector ignores it"
+            yield Finding("MF336", "warning", message, "modeOptions", value=("values", (key,)))
 
 
 def policy_findings(ctx: EnrollContext) -> Iterator[Finding]:

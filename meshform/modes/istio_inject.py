@@ -142,6 +142,17 @@ def input_problems(options: Mapping[str, Any]) -> Iterator[tuple[str, tuple[str,
         given = options.get(key)
         if isinstance(given, Mapping):
             yield from ((key, path[1:], message) for path, message in _typed(expected, given, (key,)))
+    keys = [key for key, alone in foreign_values(options) if alone]
+    if keys:
+        from meshform.suggest import did_you_mean
+
+        shown = ", ".join(f"{k!r:.60}{did_you_mean(k, VALUES_KEYS)}" for k in keys[:3])
+        message = (
+            "values hold none of Istio's values keys (global, pilot, sidecarInjectorWebhook, revision, ...), "
+            f"only {shown}{', ...' if len(keys) > 3 else ''}: not the injector's values "
+            "(istioctl kube-inject fails on them)"
+        )
+        yield "values", (), message
     mesh = options.get("meshConfig")
     if isinstance(mesh, Mapping):
         try:
@@ -161,6 +172,48 @@ def input_problems(options: Mapping[str, Any]) -> Iterator[tuple[str, tuple[str,
                     else ("defaultConfig",),
                     f"meshConfig defaultConfig: {problem} (Istio's mesh validation refuses it)",
                 )
+
+
+# The fields of Istio's Values (operator/pkg/apis/values_types.proto, message Values) by their JSON
+# names (protojson takes a field's proto name too: istio_cni). Unmarshalling drops any other key.
+VALUES_KEYS = frozenset(
+    {
+        "cni",
+        "gateways",
+        "global",
+        "pilot",
+        "ztunnel",
+        "telemetry",
+        "sidecarInjectorWebhook",
+        "istio_cni",
+        "istioCni",
+        "revision",
+        "ownerName",
+        "meshConfig",
+        "base",
+        "istiodRemote",
+        "revisionTags",
+        "defaultRevision",
+        "profile",
+        "compatibilityVersion",
+        "experimental",
+        "gatewayClasses",
+    }
+)
+
+
+def foreign_values(options: Mapping[str, Any]) -> Iterator[tuple[str, bool]]:
+    """(key, alone) per top-level key of the user's `values` that is none of Istio's Values fields.
+    `alone`: the values hold no Istio key at all, so they are not Istio's values (a ConfigMap's other
+    data, another file): `istioctl kube-inject` fails on them (its template renders a broken pod).
+    Otherwise Istio drops the key silently, as a typo (`globl:`) would be dropped."""
+    given = options.get("values")
+    if not isinstance(given, Mapping) or not given:
+        return
+    alone = not any(str(key) in VALUES_KEYS for key in given)
+    for key in given:
+        if str(key) not in VALUES_KEYS:
+            yield str(key), alone
 
 
 # Values whose null istioctl refuses (the template dereferences a null mapping, or a null lands in a
@@ -260,15 +313,31 @@ def _type_wanted(expected: Any, given: Any, path: tuple[str, ...]) -> str | None
     return None if isinstance(given, str) else "a string"
 
 
-def _merged(base: Any, over: Any, null_is_unset: bool = False) -> Any:
-    """`over` on top of `base`, mappings merged key by key (the injector's values are a full tree;
-    a user's partial one fills from the defaults). A key of the values `over` sets to null has no
-    value, as the injector reads a null (and Helm's null removes a default): it is not filled from
-    `base`. In the meshConfig (`null_is_unset`), protobuf JSON takes a null as not set: the default."""
-    if isinstance(base, Mapping) and isinstance(over, Mapping):
+# Values whose type in Istio's values.proto is a Kubernetes object or a free map (ResourceRequirements,
+# SeccompProfile, Lifecycle, pilot.env): the one the cluster gives is the whole value its template
+# reads. The ConfigMap's values are Helm's merge already, so `resources: {requests: {cpu: "1"}}` means
+# no limits and `resources: {}` none at all: meshform's defaults never fill inside them.
+_WHOLE = frozenset(
+    {
+        ("global", "proxy", "resources"),
+        ("global", "proxy", "seccompProfile"),
+        ("global", "proxy", "lifecycle"),
+        ("global", "proxy_init", "resources"),
+        ("pilot", "env"),
+    }
+)
+
+
+def _merged(base: Any, over: Any, null_is_unset: bool = False, path: tuple[str, ...] = ()) -> Any:
+    """`over` on top of `base`, Istio's own (message) mappings merged key by key: a key the values
+    leave out altogether takes meshform's default, a key they give is theirs (a `_WHOLE` map whole,
+    never filled from `base`). A key of the values `over` sets to null has no value, as the injector
+    reads a null (and Helm's null removes a default): it is not filled from `base`. In the meshConfig
+    (`null_is_unset`), protobuf JSON takes a null as not set: the default."""
+    if isinstance(base, Mapping) and isinstance(over, Mapping) and path not in _WHOLE:
         out = dict(base)
         for key, value in over.items():
-            out[key] = _merged(base.get(key), value, null_is_unset)
+            out[key] = _merged(base.get(key), value, null_is_unset, (*path, str(key)))
         return out
     return base if over is None and null_is_unset else over
 
@@ -813,7 +882,7 @@ def enroll(ctx: EnrollContext) -> Enrollment:
         "containers": None if native else [PROXY],
         "volumes": [v["name"] for v in volumes] or None,
         "imagePullSecrets": list(rendered.get("pullSecrets") or []) or None,
-        "revision": str(values.get("revision") or "default"),
+        "revision": _injector_revision(ctx.options, values),
     }
     enrollment.annotations[STATUS] = _go_json(status)
     enrollment.leading_volumes = volumes
@@ -888,16 +957,58 @@ def _default_config(given_mesh: Mapping[str, Any], version: str) -> Mapping[str,
     return proxy_config.merged(proxy_config.default_proxy_config(), given, version)
 
 
+def _injector_revision(options: Mapping[str, Any], values: Mapping[str, Any]) -> str:
+    """The revision of the injector that injects the pod (its template's `.Revision`: the pod's
+    istio.io/rev and the status record's revision): modeOptions.istio.revision, as `istioctl
+    kube-inject --revision` takes it, else the one the values' istiod runs as, else "default". The
+    values' own `revision` still names the istiod the proxy talks to (caAddress), as in Istio."""
+    return str(options.get("revision") or values.get("revision") or "default")
+
+
 def _native(ctx: EnrollContext, annotations: Mapping[str, Any]) -> bool:
     """Native sidecar: the pod's sidecar.istio.io/nativeSidecar, else modeOptions.istio.nativeSidecar,
-    default true. That is what the cluster's injector does by default: istiod's ENABLE_NATIVE_SIDECARS
-    is "auto", native when the pod's node runs Kubernetes >= 1.33 (the sidecar feature's GA). Offline
-    `istioctl kube-inject` sees no node and injects classic sidecars unless ENABLE_NATIVE_SIDECARS=true:
-    nativeSidecar: false reproduces that (and older nodes)."""
+    else the cluster's istiod setting (cluster_native), else true. istiod's ENABLE_NATIVE_SIDECARS
+    defaults to "auto": native when the pod's node runs Kubernetes >= 1.33 (the sidecar feature's
+    GA). Offline `istioctl kube-inject` sees no node and injects classic sidecars unless
+    ENABLE_NATIVE_SIDECARS=true: nativeSidecar: false reproduces that (and older nodes)."""
     found = annotations.get("sidecar.istio.io/nativeSidecar")
     if found is not None:
         return str(found) != "false"
-    return ctx.options.get("nativeSidecar", True) is not False
+    if "nativeSidecar" in ctx.options:
+        return ctx.options["nativeSidecar"] is not False
+    cluster = cluster_native(ctx.options)
+    return True if cluster is None else cluster
+
+
+NATIVE_ENV = ("pilot", "env", "ENABLE_NATIVE_SIDECARS")
+
+
+def cluster_native(options: Mapping[str, Any]) -> bool | None:
+    """What the values' `pilot.env.ENABLE_NATIVE_SIDECARS` (istiod's own environment: the chart puts
+    pilot.env there) makes istiod do: "true" native, "false" classic, "auto" or absent None (the
+    node decides); any other value classic, as istiod reads it ("Unknown value ..., defaulting to
+    false")."""
+    env = ((options.get("values") or {}).get("pilot") or {}).get("env")
+    raw = env.get(NATIVE_ENV[-1]) if isinstance(env, Mapping) else None
+    if raw is None:
+        return None
+    text = _text(raw)  # the chart quotes the value: a YAML true is "true"
+    return None if text == "auto" else text == "true"
+
+
+def native_conflict(options: Mapping[str, Any]) -> str | None:
+    """The message when modeOptions.istio.nativeSidecar says otherwise than the cluster's istiod
+    setting (the option is followed), else None."""
+    given, cluster = options.get("nativeSidecar"), cluster_native(options)
+    if not isinstance(given, bool) or cluster is None or given == cluster:
+        return None
+    raw = _text(((options.get("values") or {}).get("pilot") or {}).get("env", {}).get(NATIVE_ENV[-1]))
+    kind = "native" if given else "classic"
+    return (
+        f"modeOptions.istio.nativeSidecar {_text(given)}, but the cluster's values set "
+        f"pilot.env.ENABLE_NATIVE_SIDECARS {raw!r} (istiod injects {'native' if cluster else 'classic'} "
+        f"sidecars): injecting {kind} sidecars as the option says"
+    )
 
 
 def _template_values(
@@ -955,7 +1066,7 @@ def _template_values(
         "v": v,
         "p": {
             "hbone": (proxy.get("proxyMetadata") or {}).get("ISTIO_META_ENABLE_HBONE") == "true",
-            "revision": revision or "default",
+            "revision": _injector_revision(ctx.options, values),
             "native": native,
             "image": _image(v, str(vp.get("image") or "proxyv2"), a, _proxy_image_type(proxy)),
             "init_image": _image(v, str((v.get("proxy_init") or {}).get("image") or "proxyv2"), a, ""),
