@@ -39,9 +39,7 @@ from meshform.core.workloads import (
     template_path,
 )
 from meshform.diagnostics import Diagnostic, Level
-from meshform.model import injector_inputs, policy_record
 from meshform.model.config import OPT_OUT, TransformConfig
-from meshform.model.policy_checks import dropped_values
 from meshform.model.schema import json_path
 from meshform.model.workload_kinds import group_of
 from meshform.modes import Registry
@@ -91,6 +89,14 @@ class Plan:
 
     mode: Mode
     strategy: str
+
+
+def _policy_problem(context: Any) -> str | None:
+    """Why a recorded traffic policy could not have come from a model (meshform.model.policy_record,
+    which reads the application model's checks: imported only for a record that carries a policy)."""
+    from meshform.model import policy_record
+
+    return policy_record.problem(context)
 
 
 class Transformer:
@@ -339,7 +345,7 @@ class Transformer:
         except status.StatusError as exc:
             self._bad_status(item, "MF250", str(exc))
             return None
-        bad_policy = policy_record.problem(record.policy["context"]) if record and record.policy else None
+        bad_policy = _policy_problem(record.policy["context"]) if record and record.policy else None
         if bad_policy:
             self._bad_status(
                 item, "MF250", f"records a traffic policy the model could not declare ({bad_policy})"
@@ -610,6 +616,8 @@ class Transformer:
         annotation it is about (if it names one)."""
         if found.value is not None:
             ref = resource_ref(item.obj)
+            from meshform.model import injector_inputs  # a finding's location: only when there is one
+
             return injector_inputs.located(
                 options, *found.value, found.code, found.message, level=Level(found.level), ref=ref
             )
@@ -663,6 +671,9 @@ class Transformer:
     ) -> PolicyContext:
         """What `mode` can enforce of the recorded policy; the rest is an error when the policy was
         declared strict, a warning under best-effort, as in `render`."""
+        # the model's checks (and the application model they read): only for a record with a policy
+        from meshform.model.policy_checks import dropped_values
+
         usable = enforceable(declared, mode)
         lost = sorted(set(declared.policy.features()) - set(usable.policy.features()))
         strict = (self.config.policy_enforcement or recorded.get("enforcement", "strict")) == "strict"
