@@ -106,6 +106,8 @@ class NamespaceIndex:
 
     def enrolling(self, ns: str, registry: Registry) -> list[ModeFacts]:
         """Modes whose data plane this namespace injects into every pod that does not opt out."""
+        if ns not in self.namespaces:  # what `enrolls` asks first: no mode to look at (most workloads)
+            return []
         return [m.facts for m in registry.modes.values() if self.enrolls(ns, m.facts)]
 
     def conflicts(
