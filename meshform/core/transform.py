@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from meshform.core import foreign, identity, owned, provenance, shapes, status
-from meshform.core.namespaces import NamespaceIndex
+from meshform.core.namespaces import Governed, NamespaceIndex, Written
 from meshform.core.policy import (
     attach,
     enforceable,
@@ -117,6 +117,8 @@ class Transformer:
             for key in mode.facts.owned_keys:
                 self.owners.setdefault(key, mode.facts)
         self.added: set[tuple[str, ...]] = set()  # objects enrollments added in this run
+        # records this run wrote, by id of their pod template: the namespace rules need not read them
+        self.written: dict[int, Written] = {}
         self.by_ref: owned.Index | None = None
         self.peer_modes: dict[str, Mode | None] = {}  # a dependent component → its workloads' mode
         # (namespace, one selector pair) → Services, so matching a workload costs a few look-ups
@@ -153,7 +155,7 @@ class Transformer:
                 self._not_a_workload(item)
         # other meshes reaching a pod: _enroll opts it out, or says why it cannot (MF253, MF254)
         self.diagnostics += self.namespaces.conflicts(
-            self.items, self.registry, other_meshes=False, kinds=self.kinds
+            self.items, self.registry, other_meshes=False, kinds=self.kinds, written=self.written
         )
         return self.diagnostics
 
@@ -604,7 +606,9 @@ class Transformer:
             return False
         if enrollment.is_empty() and not kept:
             return False
-        status.apply(template, mode.facts.name, plan.strategy, enrollment, kept, job_template(item.obj))
+        name, strategy = mode.facts.name, plan.strategy
+        text = status.apply(template, name, strategy, enrollment, kept, job_template(item.obj))
+        self.written[id(template)] = Written(text, Governed(name, strategy))
         self._rewire(services, ports, enrollment, mode)
         item.added = enrollment.objects
         if not enrollment.is_empty():
