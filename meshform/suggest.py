@@ -3,12 +3,13 @@ and options."""
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 
 def closest(word: str, known: Iterable[str], limit: int = 3) -> list[str]:
     """Known names that look like `word` (case ignored), best first; [] when none is close."""
+    import difflib  # only a misspelt name gets here: not imported by every run
+
     names = list(dict.fromkeys(known))
     by_folded = {n.casefold(): n for n in reversed(names)}
     found = difflib.get_close_matches(word.casefold(), list(by_folded), n=limit, cutoff=0.7)

@@ -16,7 +16,10 @@ import jsonschema
 import pytest
 import yaml
 from conftest import ROOT, run_cli
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from meshform.core import shapes
 from meshform.core.govern import GovernOptions
 from meshform.core.transform import Transformer
 from meshform.core.workloads import pod_template
@@ -410,3 +413,42 @@ def _every_mode(tmp_path: Path) -> Path:
     path = tmp_path / "every-mode.yaml"
     path.write_text("---\n".join(dump_document(d) for d in docs))
     return path
+
+
+# ------------------------------------------------------------------- the quick answer agrees
+
+
+def _agree(obj: Any, where: str) -> None:
+    for shape in (*shapes.BY_KIND.values(), shapes.OTHER, shapes._workload_shape(("spec", "template"))):
+        assert shape.ok(obj) == (not list(shape(obj, ()))), where
+    full = [
+        *shapes.scalar(obj.get("apiVersion"), ("apiVersion",)),
+        *shapes.scalar(obj.get("kind"), ("kind",)),
+        *shapes.shape_of(obj)(obj, ()),
+    ]
+    assert list(shapes.problems(obj)) == full, where
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_the_quick_answer_agrees_with_the_problems_found(seed: str) -> None:
+    """shapes.Shape.ok (the fast path every object takes) says "no problem" exactly when the full
+    check finds none, for every shape (Kubernetes' kinds, any other object, a custom workload kind),
+    on every mutant of the fuzzer's seeds: each field as every other JSON type, a null list item."""
+    for doc in _seeds(seed):
+        _agree(doc, "seed")
+        for where, mutant in mutants(doc):
+            _agree(mutant, where)
+        for path in list(_paths(doc))[1:]:
+            if isinstance(path[-1], int):  # an item of a list as null: an error, not an absent item
+                _agree(_replaced(doc, path, None), f"{list(path)}=null")
+
+
+@given(
+    kind=st.sampled_from(["Pod", "Deployment", "CronJob", "Service", "ConfigMap"]),
+    api=st.none() | st.integers() | st.text(max_size=2) | st.lists(st.none(), max_size=1),
+    labels=st.none()
+    | st.dictionaries(st.text(max_size=2), st.none() | st.integers() | st.just([]), max_size=2),
+)
+@settings(max_examples=200, deadline=None)
+def test_the_quick_answer_agrees_on_keys_and_scalars(kind: str, api: Any, labels: Any) -> None:
+    _agree({"apiVersion": api, "kind": kind, "metadata": {"labels": labels}}, f"{api!r} {labels!r}")

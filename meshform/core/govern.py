@@ -11,10 +11,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from meshform.core import admission, shapes, status
+from meshform.core.contexts import contexts
 from meshform.core.expand import Expansion, Unit
 from meshform.core.identity import problems as identity_problems
 from meshform.core.identity import service_account
-from meshform.core.policy import attach, contexts, enforceable, has_policy
+from meshform.core.policy import attach, enforceable, has_policy
 from meshform.core.workloads import job_template, pod_owner, pod_template
 from meshform.diagnostics import Diagnostic, Level
 from meshform.model import injector_inputs

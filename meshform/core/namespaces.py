@@ -55,13 +55,51 @@ class Pod:
     @classmethod
     def recorded(cls, obj: Any, template: dict[str, Any], record: status.Record | None) -> Pod:
         """The pod of a workload whose record (None: none, or malformed) the caller has read already."""
+        if record is None:
+            return cls.governed(obj, template, None)
+        return cls.governed(obj, template, Governed(record.mode, record.strategy))
+
+    @classmethod
+    def governed(cls, obj: Any, template: dict[str, Any], governed: Governed | None) -> Pod:
+        """The pod of a workload whose record says `governed` (None: no record, or a malformed one)."""
         meta = template.get("metadata")
         ns = _keys(obj, "metadata").get("namespace", "") if isinstance(obj, dict) else ""
         spec = template.get("spec")
         host = isinstance(spec, dict) and spec.get("hostNetwork") is True
         annotations = _keys(meta, "annotations")
-        pre_injected = record.mode if record is not None and record.strategy == SIDECAR else ""
+        pre_injected = governed.mode if governed is not None and governed.strategy == SIDECAR else ""
         return cls(str(ns or ""), _keys(meta, "labels"), annotations, host, pre_injected)
+
+
+@dataclass(frozen=True)
+class Governed:
+    """What a status record says that the namespace rules read: the mode and the strategy."""
+
+    mode: str
+    strategy: str
+
+
+@dataclass(frozen=True)
+class Written:
+    """A status record `transform` has just written on a pod template: its text (the annotation's
+    value, the very string object) and what it says. While the template still holds that same
+    string, the record is known without reading it back: status.apply wrote it from the mode and
+    strategy given here (tests/test_transform_records.py reads every record written back)."""
+
+    text: str
+    governed: Governed
+
+
+def _governed(template: dict[str, Any], written: Mapping[int, Written]) -> Governed | None:
+    """What the template's record says: handed over by the run that wrote it, else read."""
+    found = written.get(id(template))
+    if found is not None:
+        meta = template.get("metadata")
+        annotations = meta.get("annotations") if isinstance(meta, dict) else None
+        if isinstance(annotations, dict) and annotations.get(status.STATUS) is found.text:
+            return found.governed
+    record = _record(template)
+    return None if record is None else Governed(record.mode, record.strategy)
 
 
 def _record(template: dict[str, Any]) -> status.Record | None:
@@ -106,6 +144,8 @@ class NamespaceIndex:
 
     def enrolling(self, ns: str, registry: Registry) -> list[ModeFacts]:
         """Modes whose data plane this namespace injects into every pod that does not opt out."""
+        if ns not in self.namespaces:  # what `enrolls` asks first: no mode to look at (most workloads)
+            return []
         return [m.facts for m in registry.modes.values() if self.enrolls(ns, m.facts)]
 
     def conflicts(
@@ -114,11 +154,13 @@ class NamespaceIndex:
         registry: Registry,
         other_meshes: bool = True,
         kinds: WorkloadKinds = BUILTIN,
+        written: Mapping[int, Written] | None = None,
     ) -> Iterator[Diagnostic]:
         """Namespaces enrolled twice, and every workload carrying meshform's status whose mode the
         cluster would not give it. `other_meshes=False` leaves out other meshes that would reach the pod:
         `transform` opts its pods out of them itself, and where a user's key or a selector keeps it
-        from doing so it says that itself (MF253, MF254)."""
+        from doing so it says that itself (MF253, MF254). `written`: the records this run wrote, by
+        id of their pod template (see Written)."""
         items = list(items)
         for item in items:
             if isinstance(item.obj, dict) and item.obj.get("kind") == "Namespace":
@@ -126,12 +168,12 @@ class NamespaceIndex:
         warned: set[tuple[str, str]] = set()
         for item in items:
             template = pod_template(item.obj, kinds)
-            record = _record(template) if template is not None else None
-            if record is None or template is None:
+            governed = _governed(template, written or {}) if template is not None else None
+            if governed is None or template is None:
                 continue
-            mode = registry.modes.get(record.mode)
+            mode = registry.modes.get(governed.mode)
             if mode is not None:
-                pod = Pod.recorded(item.obj, template, record)  # read once, not again
+                pod = Pod.governed(item.obj, template, governed)  # read once, not again
                 yield from self.workload(item, pod, mode.facts, registry, warned, other_meshes)
 
     def _double_enrollment(self, item: Located, registry: Registry) -> Iterator[Diagnostic]:

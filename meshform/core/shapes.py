@@ -37,6 +37,29 @@ def _wrong(path: Path, expected: str, found: Any) -> Problem:
 Check = Callable[[Any, Path], Iterator[Problem]]
 
 
+class Shape:
+    """A Check (called with a value and its path, it yields the problems) that also answers `ok`:
+    does a value pass, without building a path or a problem? Nearly every object passes, and the
+    generators and path tuples of the full check were most of its cost; the problems are looked for
+    only when `ok` says there are some. Both sides decide alike: each `ok` below mirrors its check
+    line for line (tests/test_shapes.py holds them to it)."""
+
+    __slots__ = ("check", "ok")
+
+    def __init__(self, check: Check, ok: Callable[[Any], bool]) -> None:
+        self.check, self.ok = check, ok
+
+    def __call__(self, value: Any, path: Path) -> Iterator[Problem]:
+        return self.check(value, path)
+
+
+def _ok_of(shape: Check) -> Callable[[Any], bool]:
+    """`ok` of a Shape; of any other Check, whether it finds no problem."""
+    if isinstance(shape, Shape):
+        return shape.ok
+    return lambda value: next(iter(shape(value, ())), None) is None
+
+
 def _dotted(path: Path) -> str:
     out = ""
     for part in path:
@@ -44,14 +67,22 @@ def _dotted(path: Path) -> str:
     return out or "the object"
 
 
-def scalar(value: Any, path: Path) -> Iterator[Problem]:
+def _scalar(value: Any, path: Path) -> Iterator[Problem]:
     if isinstance(value, dict | list):
         yield _wrong(path, "a single value", value)
 
 
-def fields(**shapes: Check) -> Check:
+def _scalar_ok(value: Any) -> bool:
+    return not isinstance(value, dict | list)
+
+
+scalar = Shape(_scalar, _scalar_ok)
+
+
+def fields(**shapes: Check) -> Shape:
     """A mapping (or null); of its fields, those named are checked."""
     named = tuple(shapes.items())
+    named_ok = tuple((key, _ok_of(shape)) for key, shape in named)
 
     def check(value: Any, path: Path) -> Iterator[Problem]:
         if value is None:
@@ -64,11 +95,23 @@ def fields(**shapes: Check) -> Check:
             if child is not None:
                 yield from shape(child, (*path, key))
 
-    return check
+    def ok(value: Any) -> bool:
+        if value is None:
+            return True
+        if not isinstance(value, dict):
+            return False
+        for key, shape_ok in named_ok:
+            child = value.get(key)
+            if child is not None and not shape_ok(child):
+                return False
+        return True
+
+    return Shape(check, ok)
 
 
-def list_of(shape: Check, what: str) -> Check:
+def list_of(shape: Check, what: str) -> Shape:
     """A list (or null) whose every item is `what` (a null item is not absent: it is an error)."""
+    item_ok = _ok_of(shape)
 
     def check(value: Any, path: Path) -> Iterator[Problem]:
         if value is None:
@@ -82,18 +125,36 @@ def list_of(shape: Check, what: str) -> Check:
             else:
                 yield from shape(item, (*path, i))
 
-    return check
+    def ok(value: Any) -> bool:
+        if value is None:
+            return True
+        if not isinstance(value, list):
+            return False
+        return all(item is not None and item_ok(item) for item in value)
+
+    return Shape(check, ok)
 
 
-def keys(value: Any, path: Path) -> Iterator[Problem]:
-    """Labels, annotations, a selector: a mapping of key to a single value."""
+def _keys(value: Any, path: Path) -> Iterator[Problem]:
     if value is None:
         return
     if not isinstance(value, dict):
         yield _wrong(path, "a mapping of key to value", value)
         return
     for key, item in value.items():
-        yield from scalar(item, (*path, str(key)))
+        yield from _scalar(item, (*path, str(key)))
+
+
+def _keys_ok(value: Any) -> bool:
+    if value is None:
+        return True
+    if not isinstance(value, dict):
+        return False
+    return not any(isinstance(item, dict | list) for item in value.values())
+
+
+# Labels, annotations, a selector: a mapping of key to a single value.
+keys = Shape(_keys, _keys_ok)
 
 
 META = fields(name=scalar, namespace=scalar, labels=keys, annotations=keys)
@@ -122,7 +183,7 @@ SELECTOR = fields(
 )
 TEMPLATE = fields(metadata=META, spec=POD_SPEC)
 CONTROLLER_SPEC = fields(selector=SELECTOR, template=TEMPLATE)
-BY_KIND: dict[str, Check] = {
+BY_KIND: dict[str, Shape] = {
     "Pod": fields(metadata=META, spec=POD_SPEC),
     **dict.fromkeys(
         ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job"),
@@ -141,16 +202,17 @@ OTHER = fields(metadata=META)  # any other object: the core reads its kind, name
 
 
 @lru_cache(maxsize=64)
-def _workload_shape(template: tuple[str, ...]) -> Check:
+def _workload_shape(template: tuple[str, ...]) -> Shape:
     """The shape of a workload kind that is not Kubernetes' own: its metadata, its pod template at
     `template`, and the LabelSelector next to it."""
     level: dict[str, Check] = {"selector": SELECTOR, template[-1]: TEMPLATE}
     for key in reversed(template[:-1]):
         level = {key: fields(**level)}
-    return fields(**{"metadata": META, **level})
+    top: dict[str, Check] = {"metadata": META, **level}
+    return fields(**top)
 
 
-def shape_of(obj: dict[str, Any], kinds: WorkloadKinds = BUILTIN) -> Check:
+def shape_of(obj: dict[str, Any], kinds: WorkloadKinds = BUILTIN) -> Shape:
     """The check for an object: by its workload kind's template path, or by Kubernetes' own kinds."""
     kind = obj.get("kind")
     kind = kind if isinstance(kind, str) else ""
@@ -163,9 +225,12 @@ def shape_of(obj: dict[str, Any], kinds: WorkloadKinds = BUILTIN) -> Check:
 def problems(obj: dict[str, Any], kinds: WorkloadKinds = BUILTIN) -> Iterator[Problem]:
     """Every field of the object the core reads whose type is wrong. (The meshform.dev/status record
     inside an annotation is parsed, and refused in words, by meshform.core.status.)"""
+    shape = shape_of(obj, kinds)
+    if _scalar_ok(obj.get("apiVersion")) and _scalar_ok(obj.get("kind")) and shape.ok(obj):
+        return  # the common case, decided without a path or a problem built (Shape)
     for key in ("apiVersion", "kind"):
         yield from scalar(obj.get(key), (key,))
-    yield from shape_of(obj, kinds)(obj, ())
+    yield from shape(obj, ())
 
 
 def checked(items: Iterable[Item], kinds: WorkloadKinds = BUILTIN) -> tuple[list[Item], list[Diagnostic]]:

@@ -309,8 +309,9 @@ def apply(
     enrollment: Enrollment,
     carried: Mapping[str, Any] = _EMPTY,
     job: dict[str, Any] | None = None,
-) -> None:
-    """Add an enrollment to a pod template (already un-governed) and record it in the status annotation.
+) -> str:
+    """Add an enrollment to a pod template (already un-governed) and record it in the status annotation;
+    returns the record's text (the annotation's value).
 
     `carried` are labels an earlier record says meshform added, which stayed because a selector needs
     them (see `remove`): they go into this record with their original prior values, so un-governing
@@ -354,7 +355,9 @@ def apply(
     if job is not None and (enrollment.job_labels or enrollment.job_annotations):
         record.update(_apply_job(job, enrollment))
     record["created"] = created
-    annotations[STATUS] = _RECORD_JSON.encode(record)
+    text: str = _RECORD_JSON.encode(record)
+    annotations[STATUS] = text
+    return text
 
 
 def _apply_job(job: dict[str, Any], enrollment: Enrollment) -> dict[str, Any]:

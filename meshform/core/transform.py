@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from meshform.core import foreign, identity, owned, provenance, shapes, status
-from meshform.core.namespaces import NamespaceIndex
+from meshform.core.namespaces import Governed, NamespaceIndex, Written
 from meshform.core.policy import (
     attach,
     enforceable,
@@ -39,9 +39,7 @@ from meshform.core.workloads import (
     template_path,
 )
 from meshform.diagnostics import Diagnostic, Level
-from meshform.model import injector_inputs, policy_record
 from meshform.model.config import OPT_OUT, TransformConfig
-from meshform.model.policy_checks import dropped_values
 from meshform.model.schema import json_path
 from meshform.model.workload_kinds import group_of
 from meshform.modes import Registry
@@ -93,6 +91,14 @@ class Plan:
     strategy: str
 
 
+def _policy_problem(context: Any) -> str | None:
+    """Why a recorded traffic policy could not have come from a model (meshform.model.policy_record,
+    which reads the application model's checks: imported only for a record that carries a policy)."""
+    from meshform.model import policy_record
+
+    return policy_record.problem(context)
+
+
 class Transformer:
     """One run over one set of objects."""
 
@@ -111,6 +117,8 @@ class Transformer:
             for key in mode.facts.owned_keys:
                 self.owners.setdefault(key, mode.facts)
         self.added: set[tuple[str, ...]] = set()  # objects enrollments added in this run
+        # records this run wrote, by id of their pod template: the namespace rules need not read them
+        self.written: dict[int, Written] = {}
         self.by_ref: owned.Index | None = None
         self.peer_modes: dict[str, Mode | None] = {}  # a dependent component → its workloads' mode
         # (namespace, one selector pair) → Services, so matching a workload costs a few look-ups
@@ -147,7 +155,7 @@ class Transformer:
                 self._not_a_workload(item)
         # other meshes reaching a pod: _enroll opts it out, or says why it cannot (MF253, MF254)
         self.diagnostics += self.namespaces.conflicts(
-            self.items, self.registry, other_meshes=False, kinds=self.kinds
+            self.items, self.registry, other_meshes=False, kinds=self.kinds, written=self.written
         )
         return self.diagnostics
 
@@ -339,7 +347,7 @@ class Transformer:
         except status.StatusError as exc:
             self._bad_status(item, "MF250", str(exc))
             return None
-        bad_policy = policy_record.problem(record.policy["context"]) if record and record.policy else None
+        bad_policy = _policy_problem(record.policy["context"]) if record and record.policy else None
         if bad_policy:
             self._bad_status(
                 item, "MF250", f"records a traffic policy the model could not declare ({bad_policy})"
@@ -598,7 +606,9 @@ class Transformer:
             return False
         if enrollment.is_empty() and not kept:
             return False
-        status.apply(template, mode.facts.name, plan.strategy, enrollment, kept, job_template(item.obj))
+        name, strategy = mode.facts.name, plan.strategy
+        text = status.apply(template, name, strategy, enrollment, kept, job_template(item.obj))
+        self.written[id(template)] = Written(text, Governed(name, strategy))
         self._rewire(services, ports, enrollment, mode)
         item.added = enrollment.objects
         if not enrollment.is_empty():
@@ -610,6 +620,8 @@ class Transformer:
         annotation it is about (if it names one)."""
         if found.value is not None:
             ref = resource_ref(item.obj)
+            from meshform.model import injector_inputs  # a finding's location: only when there is one
+
             return injector_inputs.located(
                 options, *found.value, found.code, found.message, level=Level(found.level), ref=ref
             )
@@ -663,6 +675,9 @@ class Transformer:
     ) -> PolicyContext:
         """What `mode` can enforce of the recorded policy; the rest is an error when the policy was
         declared strict, a warning under best-effort, as in `render`."""
+        # the model's checks (and the application model they read): only for a record with a policy
+        from meshform.model.policy_checks import dropped_values
+
         usable = enforceable(declared, mode)
         lost = sorted(set(declared.policy.features()) - set(usable.policy.features()))
         strict = (self.config.policy_enforcement or recorded.get("enforcement", "strict")) == "strict"

@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from meshform.frontends.atomic import write_file
-from meshform.frontends.outdir import Entry, write_dir
 from meshform.yamlio.writer import dump_document, dump_json, dump_stream
+
+if TYPE_CHECKING:
+    from meshform.frontends.outdir import Entry
+
+# Writing a file (frontends.atomic: tempfile, shutil, ~3 ms to import) and a directory of objects
+# (frontends.outdir) are imported where they are used: most runs write to stdout.
 
 FORMATS = ("yaml", "json")
 
@@ -26,6 +30,8 @@ def write_stream(text: str, output: str) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
     else:
+        from meshform.frontends.atomic import write_file
+
         write_file(output, text.encode("utf-8"))
 
 
@@ -35,12 +41,16 @@ def render_stream(objects: list[dict[str, Any]], fmt: str) -> str:
 
 def json_entries(entries: list[Entry]) -> list[Entry]:
     """The same objects, each as a JSON document of its own."""
+    from meshform.frontends.outdir import Entry
+
     return [Entry(e.obj, dump_json([e.obj]), e.file, e.line) for e in entries]
 
 
 def write_objects(objects: list[dict[str, Any]], directory: str, fmt: str, origin: str) -> list[str]:
     """Each object to its own file in `directory` (see frontends.outdir), all or nothing; `origin`
     is the file the objects came from, for diagnostics. Raises MeshformError."""
+    from meshform.frontends.outdir import Entry, write_dir
+
     entries = [Entry(obj, _dump(obj, fmt), origin, 0) for obj in objects]
     return write_dir(entries, directory, f".{fmt}")
 

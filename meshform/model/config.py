@@ -13,7 +13,7 @@ from types import MappingProxyType
 from typing import Any
 
 from meshform.diagnostics import Diagnostic, Level, MeshformError, json_type, listing
-from meshform.model import injector_inputs, schema, workload_kinds
+from meshform.model import schema, workload_kinds
 from meshform.model.workload_kinds import BUILTIN, WorkloadKinds
 from meshform.suggest import did_you_mean
 from meshform.yamlio.reader import Document
@@ -148,6 +148,8 @@ def from_document(doc: Document) -> TransformConfig:
     ungovernable = list(workload_kinds.ungovernable(doc, rules, kinds))
     if ungovernable:
         raise MeshformError(ungovernable)
+    from meshform.model import injector_inputs  # the injectors' input files: only a config file names them
+
     return TransformConfig(
         mode=spec.get("mode"),
         enrollment=spec.get("enrollment"),

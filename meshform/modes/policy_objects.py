@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from decimal import Decimal
 from typing import Any
 
 from meshform.modes.base import EnrollContext, Finding
@@ -67,7 +66,11 @@ def percent_text(percent: float) -> str:
 def int_or_string_percent(percent: float) -> int | str:
     """10.0 → 10, 2.5 → "2.5", 1e-05 → "0.00001": Kubernetes' int-or-string, the form Kuma takes
     decimals in (plain notation, every digit the model carried)."""
-    return int(percent) if percent == int(percent) else format(Decimal(repr(percent)), "f")
+    if percent == int(percent):
+        return int(percent)
+    from decimal import Decimal  # ~1 ms to import, in every run that loads the modes: only here
+
+    return format(Decimal(repr(percent)), "f")
 
 
 def on_services(ctx: PolicyContext, keys: Mapping[str, str]) -> dict[str, dict[str, str]]:
