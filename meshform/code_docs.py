@@ -521,7 +521,9 @@ DOCS: dict[str, CodeDoc] = {
     ),
     "MF606": _d(
         "The mesh never injects pods in this namespace (e.g. kube-system).",
-        "The workload cannot be governed where it is.",
+        "The workload cannot be governed where it is. Under enrollment labels it is an error (the label "
+        "does nothing); under istio with enrollment sidecar it is a warning and the workload is left "
+        "unchanged, as `istioctl kube-inject` and the webhook skip it.",
         "k8s/web.yaml:5:3: error MF606 istio never injects pods in namespace kube-system (system namespace)",
     ),
     "MF607": _d(

@@ -22,7 +22,7 @@ from meshform.model.application import Application
 from meshform.model.policy_checks import refused_dependents
 from meshform.model.semantics import COMPONENTS, Locator, effective_mode, effective_strategy, options_for
 from meshform.modes import Registry
-from meshform.modes.base import EnrollContext, Enrollment, Finding, Mode, ModeFacts
+from meshform.modes.base import EnrollContext, Enrollment, Finding, Mode, ModeFacts, skips_pod
 from meshform.policy.context import PolicyContext
 from meshform.yamlio.reader import Path
 
@@ -127,7 +127,7 @@ def _govern_one(
     ctx = _context(app, choice, template, opts, usable)
     base = (*COMPONENTS, unit.component.index)
     diags = [_finding(f, at, unit, base, ctx.options) for f in mode.findings(ctx)]
-    skipped = mode.facts.sidecar and template["spec"].get("hostNetwork") is True
+    skipped = skips_pod(mode.facts, choice.strategy, template["spec"], ctx.namespace)
     enrollment = Enrollment() if skipped else mode.enroll(ctx)
     if app.owns_namespace:
         enrollment.opt_out_of(mode.facts.name, ns_modes)

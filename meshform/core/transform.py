@@ -45,7 +45,16 @@ from meshform.model.policy_checks import dropped_values
 from meshform.model.schema import json_path
 from meshform.model.workload_kinds import group_of
 from meshform.modes import Registry
-from meshform.modes.base import SIDECAR, EnrollContext, Enrollment, Finding, Mode, ModeFacts, Port
+from meshform.modes.base import (
+    SIDECAR,
+    EnrollContext,
+    Enrollment,
+    Finding,
+    Mode,
+    ModeFacts,
+    Port,
+    skips_pod,
+)
 from meshform.objects import Item, resource_ref
 from meshform.policy.context import Peer, PolicyContext, context_from_json
 from meshform.policy.records import ALLOW_DEPENDENTS, L7_FEATURES
@@ -576,7 +585,7 @@ class Transformer:
             ctx = self._context(item, template, mode, plan.strategy, declared, usable, owner)
             ports = ctx.ports
             self.diagnostics += (self._finding(item, f, ctx.options) for f in mode.findings(ctx))
-            if not (mode.facts.sidecar and template["spec"].get("hostNetwork") is True):
+            if not skips_pod(mode.facts, plan.strategy, template["spec"], ctx.namespace):
                 enrollment = mode.enroll(ctx)
                 ns = str(_meta(item.obj).get("namespace", ""))
                 enrollment.opt_out_of(mode.facts.name, self.namespaces.enrolling(ns, self.registry))

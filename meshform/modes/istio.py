@@ -48,6 +48,7 @@ FACTS = ModeFacts(
     opt_out_labels={"sidecar.istio.io/inject": "false"},
     # the injector lowercases the value; y/yes/true/on inject, and any other non-empty value does not
     opt_out_also={"sidecar.istio.io/inject": ("false", "n", "no", "off")},
+    injector_ignores=ISTIO_IGNORED_NAMESPACES,
     native_sidecar=True,  # Istio >= 1.27 injects native sidecars on Kubernetes >= 1.29
     control_plane=(
         "MutatingWebhookConfiguration app=sidecar-injector (istio.io/rev, istio.io/tag)",
