@@ -81,3 +81,139 @@ def test_labels_enrollment_in_an_ignored_namespace_stays_an_error() -> None:
     text = POD.format(namespace="kube-system")
     code, _, err = invoke("transform", "--mode", "istio", "-", stdin=text.encode())
     assert code == 1 and "error MF606 istio never injects pods in namespace kube-system" in err
+
+
+# ------------------------------------------------------------- fields of the wrong type, nameless containers
+
+WORKLOAD = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: web, namespace: shop}}
+spec:
+  selector: {{matchLabels: {{app: web}}}}
+  template:
+    metadata: {{labels: {{app: web}}}}
+    spec:
+      {pod}
+      containers:
+      - name: app
+        image: nginx
+        ports: [{{name: http, containerPort: {port}}}]
+        readinessProbe: {{tcpSocket: {{port: {probe}}}}}
+        lifecycle: {{preStop: {{httpGet: {{path: /q, port: {hook}}}}}}}
+        securityContext: {{runAsUser: {uid}}}
+"""
+GOOD = {"pod": "hostNetwork: false", "port": "8080", "probe": "http", "hook": "8080", "uid": "1000"}
+
+WRONG = [
+    ("pod", 'hostNetwork: "true"', 9, 7, "hostNetwork is a string, not true or false"),
+    ("pod", "securityContext: {runAsUser: '1337'}", 9, 25, "runAsUser is a string"),
+    ("port", '"8080"', 13, 30, "containerPort is a string, not a whole number"),
+    ("probe", "80.5", 14, 38, "port is a number, not a port number or a port name"),
+    ("hook", "8.5", 15, 51, "port is a number, not a port number or a port name"),
+    ("uid", "'1337'", 16, 27, "runAsUser is a string, not a whole number"),
+]
+
+
+@pytest.mark.parametrize(("field", "value", "line", "col", "message"), WRONG)
+def test_a_pod_field_of_a_type_istioctl_cannot_unmarshal_is_a_located_mf150(
+    istioctl: str,
+    installs: dict[str, Path],
+    tmp_path: Path,
+    field: str,
+    value: str,
+    line: int,
+    col: int,
+    message: str,
+) -> None:
+    inputs = installs["default"]
+    text = WORKLOAD.format(**{**GOOD, field: value})
+    theirs = kube_inject_run(istioctl, inputs, text)
+    assert theirs.returncode == 1 and "cannot unmarshal" in theirs.stderr
+    cfg = config(tmp_path, True, str(inputs / "values.json"), str(inputs / "mesh.yaml"))
+    code, out, err = _transform(cfg, text)
+    assert (code, out) == (1, "")
+    found = next(x for x in err.splitlines() if "MF150" in x)
+    assert found.startswith("<stdin>:") and message in found
+    assert found.startswith(f"<stdin>:{line}:{col}:"), found  # at the field's key
+
+
+def test_the_right_types_are_pre_injected(installs: dict[str, Path], tmp_path: Path) -> None:
+    inputs = installs["default"]
+    cfg = config(tmp_path, True, str(inputs / "values.json"), str(inputs / "mesh.yaml"))
+    code, out, err = _transform(cfg, WORKLOAD.format(**GOOD))
+    assert code == 0 and "istio-proxy" in out, err
+
+
+@pytest.mark.parametrize(
+    "mode", [("istio", "sidecar"), ("linkerd", "sidecar"), ("builtin", "sidecar"), ("istio", "labels")]
+)
+def test_a_container_without_a_name_is_refused_located_never_named_none(mode: tuple[str, str]) -> None:
+    text = WORKLOAD.format(**GOOD).replace("      - name: app\n        image: nginx", "      - image: nginx")
+    code, out, err = invoke("transform", "--mode", mode[0], "--enrollment", mode[1], "-", stdin=text.encode())
+    assert (code, out) == (1, "")
+    assert "<stdin>:11:9: error MF150 spec.template.spec.containers[0].name is missing" in err
+    assert "None" not in err
+
+
+# ----------------------------------------------------------- annotations over the API server's 256 KiB
+
+LIMIT = 256 * 1024
+
+
+def _big_pod(filler: int, path: int) -> str:
+    """A valid pod (its annotations under the limit) whose prometheus.io/path Istio's injection
+    replaces (so meshform's record keeps the user's value: the pod's annotations grow by it)."""
+    return (
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: big\n  annotations:\n"
+        f"    example.com/big: {'a' * filler}\n    prometheus.io/scrape: 'true'\n"
+        f"    prometheus.io/path: /{'p' * path}\n"
+        "spec:\n  containers: [{name: app, image: busybox, ports: [{containerPort: 8080}]}]\n"
+    )
+
+
+def test_an_enrollment_that_pushes_the_annotations_over_256_kib_is_a_located_error() -> None:
+    text = _big_pod(161_000, 100_000)
+    size = sum(len(k) + len(v) for k, v in yaml.safe_load(text)["metadata"]["annotations"].items())
+    assert size <= LIMIT  # the API server takes the input
+    code, out, err = invoke(
+        "transform", "--mode", "istio", "--enrollment", "sidecar", "-", stdin=text.encode()
+    )
+    assert (code, out) == (1, "")
+    assert "<stdin>:5:3: error MF172 Pod/big under istio: once enrolled, annotations total" in err
+    # a smaller pod is pre-injected, and its output stays under the limit
+    code, out, err = invoke(
+        "transform",
+        "--mode",
+        "istio",
+        "--enrollment",
+        "sidecar",
+        "-",
+        stdin=_big_pod(1_000, 100_000).encode(),
+    )
+    assert code == 0, err
+    annotations = yaml.safe_load(out)["metadata"]["annotations"]
+    assert sum(len(k) + len(v) for k, v in annotations.items()) <= LIMIT
+
+
+@pytest.mark.parametrize(
+    ("mode", "strategy"), [("istio", "labels"), ("builtin", "sidecar"), ("linkerd", "labels")]
+)
+def test_every_mode_refuses_an_enrollment_over_256_kib(mode: str, strategy: str) -> None:
+    # the record alone (no replaced value) pushes a pod just under the limit over it
+    text = _big_pod(LIMIT - 59 - 10, 1)  # 10 bytes under the limit
+    code, out, err = invoke("transform", "--mode", mode, "--enrollment", strategy, "-", stdin=text.encode())
+    assert (code, out) == (1, ""), err
+    assert f"<stdin>:5:3: error MF172 Pod/big under {mode}: once enrolled" in err
+
+
+def test_render_refuses_a_component_whose_enrollment_exceeds_256_kib(tmp_path: Path) -> None:
+    app = tmp_path / "app.yaml"
+    app.write_text(
+        "apiVersion: meshform.dev/v1alpha1\nkind: Application\nmetadata: {name: shop, namespace: shop}\n"
+        "spec:\n  governanceMode: istio\n  components:\n  - name: web\n    image: ghcr.io/example/web:1\n"
+        f"    annotations:\n      example.com/big: {'a' * (LIMIT - 15 - 10)}\n"
+    )
+    code, out, err = invoke("render", str(app))
+    assert (code, out) == (1, ""), err
+    assert "error MF172 component 'web' under istio: once enrolled" in err

@@ -17,7 +17,7 @@ from meshform.core.identity import service_account
 from meshform.core.policy import attach, contexts, enforceable, has_policy
 from meshform.core.workloads import job_template, pod_owner, pod_template
 from meshform.diagnostics import Diagnostic, Level
-from meshform.model import injector_inputs
+from meshform.model import apiserver, injector_inputs
 from meshform.model.application import Application
 from meshform.model.policy_checks import refused_dependents
 from meshform.model.semantics import COMPONENTS, Locator, effective_mode, effective_strategy, options_for
@@ -143,6 +143,11 @@ def _govern_one(
     if enrollment.is_empty():
         return [], diags
     status.apply(template, mode.facts.name, choice.strategy, enrollment, job=job_template(unit.workload))
+    too_big = apiserver.annotations_too_big((template.get("metadata") or {}).get("annotations") or {})
+    if too_big:  # the component's annotations with the mesh's and meshform's record
+        message = f"component {unit.component.name!r} under {mode.facts.name}: once enrolled, {too_big}"
+        path = (*base, "annotations") if unit.component.annotations else base
+        return [], [*diags, at.error(path, "MF172", message)]
     for service in unit.services:  # every version says the same of a shared Service: re-applying is exact
         name = service["metadata"]["name"]
         labels = enrollment.service_labels.get(name, {})

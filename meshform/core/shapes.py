@@ -49,6 +49,29 @@ def scalar(value: Any, path: Path) -> Iterator[Problem]:
         yield _wrong(path, "a single value", value)
 
 
+def boolean(value: Any, path: Path) -> Iterator[Problem]:
+    """A Go bool (`hostNetwork: "true"` is a string: Kubernetes and istioctl cannot unmarshal it)."""
+    if not isinstance(value, bool):
+        yield _wrong(path, "true or false", value)
+
+
+def integer(value: Any, path: Path) -> Iterator[Problem]:
+    """A Go integer (a port number, a user ID): neither a string nor a fraction."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        yield _wrong(path, "a whole number", value)
+
+
+def int_or_string(value: Any, path: Path) -> Iterator[Problem]:
+    """Kubernetes' IntOrString (a probe's port: a number, or a container port's name)."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        yield _wrong(path, "a port number or a port name", value)
+
+
+def text(value: Any, path: Path) -> Iterator[Problem]:
+    if not isinstance(value, str):
+        yield _wrong(path, "a string", value)
+
+
 def fields(**shapes: Check) -> Check:
     """A mapping (or null); of its fields, those named are checked."""
     named = tuple(shapes.items())
@@ -63,6 +86,18 @@ def fields(**shapes: Check) -> Check:
             child = value.get(key)
             if child is not None:
                 yield from shape(child, (*path, key))
+
+    return check
+
+
+def required(name: str, shape: Check, why: str) -> Check:
+    """Like `shape`, and the mapping must have the field `name` (a null or missing one is refused:
+    `why` says who needs it)."""
+
+    def check(value: Any, path: Path) -> Iterator[Problem]:
+        if isinstance(value, dict) and value.get(name) is None:
+            yield Problem((*path, name), f"{_dotted((*path, name))} is missing: {why}")
+        yield from shape(value, path)
 
     return check
 
@@ -98,21 +133,39 @@ def keys(value: Any, path: Path) -> Iterator[Problem]:
 
 META = fields(name=scalar, namespace=scalar, labels=keys, annotations=keys)
 NAMED = fields(name=scalar)
-PROBE = fields(httpGet=fields(path=scalar, port=scalar, scheme=scalar))
-CONTAINER = fields(
-    name=scalar,
-    ports=list_of(fields(name=scalar, containerPort=scalar, protocol=scalar), "a port mapping"),
-    env=list_of(fields(name=scalar, value=scalar), "an env mapping"),
-    readinessProbe=PROBE,
-    livenessProbe=PROBE,
-    startupProbe=PROBE,
+# The fields an injector reads (Istio rewrites probes and hooks by their ports, skips hostNetwork pods,
+# reads the user IDs): typed as Kubernetes types them, so a quoted number is refused here as the API
+# server and `istioctl kube-inject` refuse it, not injected.
+HANDLER = fields(
+    httpGet=fields(path=scalar, port=int_or_string, scheme=scalar),
+    tcpSocket=fields(port=int_or_string),
+    grpc=fields(port=integer),
+)
+PROBE = HANDLER
+IDS = {"runAsUser": integer, "runAsGroup": integer, "runAsNonRoot": boolean}
+CONTAINER = required(
+    "name",
+    fields(
+        name=text,
+        ports=list_of(
+            fields(name=scalar, containerPort=integer, hostPort=integer, protocol=scalar), "a port mapping"
+        ),
+        env=list_of(fields(name=scalar, value=scalar), "an env mapping"),
+        readinessProbe=PROBE,
+        livenessProbe=PROBE,
+        startupProbe=PROBE,
+        lifecycle=fields(postStart=HANDLER, preStop=HANDLER),
+        securityContext=fields(**IDS),
+    ),
+    "Kubernetes requires every container's name",
 )
 POD_SPEC = fields(
     containers=list_of(CONTAINER, "a container mapping"),
     initContainers=list_of(CONTAINER, "a container mapping"),
     volumes=list_of(NAMED, "a volume mapping"),
     imagePullSecrets=list_of(NAMED, "a mapping with a name"),
-    hostNetwork=scalar,
+    hostNetwork=boolean,
+    securityContext=fields(**IDS, fsGroup=integer),
 )
 SELECTOR = fields(
     matchLabels=keys,

@@ -39,7 +39,7 @@ from meshform.core.workloads import (
     template_path,
 )
 from meshform.diagnostics import Diagnostic, Level
-from meshform.model import injector_inputs, policy_record
+from meshform.model import apiserver, injector_inputs, policy_record
 from meshform.model.config import OPT_OUT, TransformConfig
 from meshform.model.policy_checks import dropped_values
 from meshform.model.schema import json_path
@@ -608,11 +608,36 @@ class Transformer:
         if enrollment.is_empty() and not kept:
             return False
         status.apply(template, mode.facts.name, plan.strategy, enrollment, kept, job_template(item.obj))
+        if self._too_big(item, template, mode):
+            return False
         self._rewire(services, ports, enrollment, mode)
         item.added = enrollment.objects
         if not enrollment.is_empty():
             self._identity(item, template, mode.facts, services)
         return True
+
+    def _too_big(self, item: Item, template: dict[str, Any], mode: Mode) -> bool:
+        """Did the enrollment push the pod template's annotations (or, for a CronJob, its
+        jobTemplate's) over what the API server takes? Then a located MF172: the result is never
+        emitted (an error stops the run), so what the user wrote stays as it was."""
+        job = job_template(item.obj)
+        for meta, path in (
+            (_meta(template), (*template_path(item.obj, self.kinds), "metadata", "annotations")),
+            (_meta(job) if job is not None else {}, ("spec", "jobTemplate", "metadata", "annotations")),
+        ):
+            why = apiserver.annotations_too_big(meta.get("annotations") or {})
+            if why:
+                line, col = shapes.locate(item, path)
+                message = (
+                    f"{resource_ref(item.obj)} under {mode.facts.name}: once enrolled, {why} (the mesh's "
+                    "annotations and meshform's status record, which keeps every value the enrollment "
+                    "replaced, are added to yours)"
+                )
+                hint = "shorten or move your largest annotations (a ConfigMap holds more)"
+                diag = item.diagnostic(Level.ERROR, "MF172", message, hint)
+                self.diagnostics.append(replace(diag, line=line, col=col, path=json_path(path)))
+                return True
+        return False
 
     def _finding(self, item: Item, found: Finding, options: Mapping[str, Any]) -> Diagnostic:
         """A mode's finding, at the key inside the injector input it is about, or at the pod template
