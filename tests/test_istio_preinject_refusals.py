@@ -217,3 +217,86 @@ def test_render_refuses_a_component_whose_enrollment_exceeds_256_kib(tmp_path: P
     code, out, err = invoke("render", str(app))
     assert (code, out) == (1, ""), err
     assert "error MF172 component 'web' under istio: once enrolled" in err
+
+
+# ------------------------------------------- the pod's own istio-proxy, proxy.istio.io/overrides
+
+CUSTOM = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: cust, namespace: shop}}
+spec:
+  selector: {{matchLabels: {{app: cust}}}}
+  template:
+    metadata:
+      labels: {{app: cust}}
+      annotations: {annotations}
+    spec:
+      containers:
+      - name: app
+        image: nginx
+      - name: {name}
+        image: auto
+        resources: {{requests: {{cpu: 300m}}}}
+"""
+
+
+@pytest.mark.parametrize("name", ["istio-proxy", "istio-init"])
+def test_a_pods_own_istio_container_is_refused_with_labels_advice_where_istioctl_merges_it(
+    istioctl: str, installs: dict[str, Path], tmp_path: Path, name: str
+) -> None:
+    inputs = installs["default"]
+    text = CUSTOM.format(annotations="{}", name=name)
+    if name == "istio-proxy":  # Istio's documented customisation: istioctl merges it into its proxy
+        theirs = kube_inject_run(istioctl, inputs, text)
+        assert theirs.returncode == 0, theirs.stderr
+        pod = next(d for d in yaml.safe_load_all(theirs.stdout) if d)["spec"]["template"]["spec"]
+        proxy = next(c for c in pod["initContainers"] if c["name"] == "istio-proxy")
+        assert proxy["resources"]["requests"]["cpu"] == "300m"
+    cfg = config(tmp_path, True, str(inputs / "values.json"), str(inputs / "mesh.yaml"))
+    code, out, err = _transform(cfg, text)
+    assert (code, out) == (1, "")
+    assert f"<stdin>:14:9: error MF323 cust has its own {name} container" in err
+    assert "hint: use enrollment labels" in err and "rename" not in err and "MF255" not in err
+    # the webhook merges it: enrollment labels takes the pod as it is
+    code, out, err = invoke("transform", "--mode", "istio", "-", stdin=text.encode())
+    assert code == 0, err
+
+
+OVERRIDDEN = [
+    # (annotation, native, refused): Istio merges only what its template injects, where it injects it
+    ('{"containers":[{"name":"istio-proxy","image":"x"}]}', False, True),
+    ('{"containers":[{"name":"istio-proxy","image":"x"}]}', True, False),
+    ('{"initContainers":[{"name":"istio-proxy","image":"x"}]}', True, True),
+    ('{"initContainers":[{"name":"istio-init","image":"x"}]}', False, True),
+    ('{"containers":[{"name":"app","image":"x"}]}', False, False),
+    ("not json", False, True),
+]
+
+
+@pytest.mark.parametrize(("overrides", "native", "refused"), OVERRIDDEN)
+def test_proxy_istio_io_overrides_is_refused_located_where_istioctl_applies_it(
+    istioctl: str, installs: dict[str, Path], tmp_path: Path, overrides: str, native: bool, refused: bool
+) -> None:
+    inputs = installs["default"]
+    text = CUSTOM.format(annotations=f"{{proxy.istio.io/overrides: '{overrides}'}}", name="worker")
+    theirs = kube_inject_run(istioctl, inputs, text, native)
+    if overrides != "not json":
+        assert theirs.returncode == 0, theirs.stderr
+        images = [
+            c["image"]
+            for d in yaml.safe_load_all(theirs.stdout)
+            if d
+            for key in ("containers", "initContainers")
+            for c in d["spec"]["template"]["spec"].get(key, [])
+        ]
+        assert ("x" in images) is refused  # istioctl applied it exactly where meshform refuses
+    else:
+        assert theirs.returncode == 1
+    cfg = config(tmp_path, native, str(inputs / "values.json"), str(inputs / "mesh.yaml"))
+    code, out, err = _transform(cfg, text)
+    if refused:
+        assert (code, out) == (1, "")
+        assert "<stdin>:9:47: error MF323 annotation proxy.istio.io/overrides" in err, err
+    else:
+        assert code == 0 and "istio-proxy" in out, err

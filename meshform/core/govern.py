@@ -162,7 +162,7 @@ def _govern_one(
 def _located(at: Locator, path: Path, found: Finding) -> Diagnostic:
     """A mode's finding at `path`; one about an annotation at the annotation's value (the user wrote
     the value; the key only says which)."""
-    diag = at.error(path, found.code, found.message, Level(found.level))
+    diag = at.error(path, found.code, found.message, Level(found.level), found.hint)
     key = at.doc.positions.get(path)
     if not found.annotation or key is None or not at.doc.text:
         return diag

@@ -647,7 +647,11 @@ class Transformer:
             return injector_inputs.located(
                 options, *found.value, found.code, found.message, level=Level(found.level), ref=ref
             )
-        diag = item.diagnostic(Level(found.level), found.code, found.message)
+        diag = item.diagnostic(Level(found.level), found.code, found.message, found.hint)
+        if found.pod_path:
+            path = (*template_path(item.obj, self.kinds), *found.pod_path)
+            line, col = shapes.locate(item, path)
+            return replace(diag, line=line, col=col, path=json_path(path))
         if not found.annotation:
             return diag
         path = (*template_path(item.obj, self.kinds), "metadata", "annotations", found.annotation)

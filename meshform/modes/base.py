@@ -358,6 +358,10 @@ class Finding:
     # (input, path in it) inside a loaded injector input (modeOptions.<mesh>.values / meshConfig):
     # located at that key of the file or inline value the user wrote.
     value: tuple[str, tuple[str | int, ...]] | None = None
+    # the field of the workload's pod template it is about (("spec", "containers", 0, "name")),
+    # where `transform` locates it; and a fix hint of its own, where the code's is not the fix
+    pod_path: tuple[str | int, ...] = ()
+    hint: str = ""
 
 
 class Mode(Protocol):

@@ -134,6 +134,29 @@ class IstioMode:
                 yield Finding("MF323", "error", problem, "annotations", annotation=key)
             for given, path, problem in istio_inject.install_problems(ctx.options, ctx.pod_annotations):
                 yield Finding("MF323", "error", problem, "modeOptions", value=(given, path))
+            own = istio_inject.own_container(ctx.pod_spec)
+            if own is not None:
+                name = ctx.pod_spec[own[1]][own[2]]["name"]
+                yield Finding(
+                    "MF323",
+                    "error",
+                    f"{ctx.workload_name} has its own {name} container (Istio's \"customizing "
+                    'injection": istioctl and the webhook merge it into the one they inject); meshform '
+                    "does not pre-inject that merge",
+                    pod_path=(*own, "name"),
+                    hint=f"use enrollment labels (istiod's webhook merges your {name}), or remove the "
+                    "container to get the stock one",
+                )
+            problem = istio_inject.overrides_problem(ctx.pod_annotations, istio_inject.native_of(ctx))
+            if problem:
+                yield Finding(
+                    "MF323",
+                    "error",
+                    problem,
+                    annotation=istio_inject.OVERRIDES,
+                    hint=f"remove {istio_inject.OVERRIDES}, or use enrollment labels (the webhook "
+                    "applies it)",
+                )
 
 
 def policy_findings(ctx: EnrollContext) -> Iterator[Finding]:

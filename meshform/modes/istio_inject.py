@@ -774,8 +774,60 @@ def _flag(annotations: Mapping[str, Any], key: str) -> bool | None:
 # ------------------------------------------------------------------------------------------- enroll
 
 
+def own_container(spec: Mapping[str, Any]) -> tuple[str, str, int] | None:
+    """Where the pod's own container named like one Istio injects is (("spec", "containers", 2)),
+    if it has one: `istio-proxy` is Istio's documented way to customise the injected proxy, and the
+    injector merges any container of the pod named like one of its template's into it
+    (reapplyOverwrittenContainers). meshform does not reproduce that merge: refused as MF323."""
+    for field in ("containers", "initContainers"):
+        for i, container in enumerate(spec.get(field) or ()):
+            if isinstance(container, Mapping) and container.get("name") in ISTIO_CONTAINERS:
+                return ("spec", field, i)
+    return None
+
+
+OVERRIDES = "proxy.istio.io/overrides"
+
+
+def overrides_problem(annotations: Mapping[str, Any], native: bool) -> str:
+    """Why the pod's proxy.istio.io/overrides (the containers Istio remembers a pod's own istio-proxy
+    by, and merges over what it injects) keeps meshform from pre-injecting it; "" when Istio would
+    not apply it either (it merges only containers its template injects, in the list it injects
+    them in: a classic proxy in `containers`, a native one and istio-init in `initContainers`)."""
+    raw = annotations.get(OVERRIDES)
+    if raw is None:
+        return ""
+    try:
+        given = json.loads(str(raw))
+    except ValueError:
+        given = None
+    if not isinstance(given, dict) or any(
+        not isinstance(given.get(k) or [], list) for k in ("containers", "initContainers")
+    ):
+        return (
+            f"annotation {OVERRIDES} must be JSON of containers and initContainers lists "
+            "(istioctl refuses it)"
+        )
+    injected = {
+        "containers": set() if native else {PROXY},
+        "initContainers": (ISTIO_CONTAINERS if native else ISTIO_CONTAINERS - {PROXY}),
+    }
+    for field, names in injected.items():
+        for container in given.get(field) or []:
+            name = container.get("name") if isinstance(container, dict) else None
+            if name in names:
+                return (
+                    f"annotation {OVERRIDES} customises the injected {name} (in {field}), which Istio "
+                    "merges into the container it injects; meshform does not pre-inject that merge"
+                )
+    return ""
+
+
 def enroll(ctx: EnrollContext) -> Enrollment:
-    """The Enrollment that turns ctx's pod into the pod Istio's injector makes of it."""
+    """The Enrollment that turns ctx's pod into the pod Istio's injector makes of it (nothing for a
+    pod meshform refuses to pre-inject: its own istio-proxy or proxy.istio.io/overrides, MF323)."""
+    if own_container(ctx.pod_spec) is not None or overrides_problem(ctx.pod_annotations, native_of(ctx)):
+        return Enrollment()
     version, values, installed = _install(ctx.options)
     annotations = {str(k): v for k, v in ctx.pod_annotations.items()}
     proxy = proxy_config.merged(installed["defaultConfig"], _proxy_override(annotations, version), version)
@@ -886,6 +938,11 @@ def _default_config(given_mesh: Mapping[str, Any], version: str) -> Mapping[str,
     except proxy_config.ProxyConfigError:
         given = {}
     return proxy_config.merged(proxy_config.default_proxy_config(), given, version)
+
+
+def native_of(ctx: EnrollContext) -> bool:
+    """Does this pod get a native sidecar (see _native)?"""
+    return _native(ctx, {str(k): v for k, v in ctx.pod_annotations.items()})
 
 
 def _native(ctx: EnrollContext, annotations: Mapping[str, Any]) -> bool:
