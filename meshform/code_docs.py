@@ -326,8 +326,9 @@ DOCS: dict[str, CodeDoc] = {
     ),
     "MF323": _d(
         "A mesh annotation that overrides the injector has a value the mesh does not accept, or an "
-        "annotation or install setting (values, meshConfig) makes the injector do what meshform's "
-        "pre-injection does not reproduce.",
+        "annotation or install setting (values, meshConfig, a customised data.config of the "
+        "istio-sidecar-injector ConfigMap, a pod's own istio-proxy container) makes the injector do "
+        "what meshform's pre-injection does not reproduce.",
         "The injector would refuse the pod, or inject a sidecar other than the one meshform wrote.",
         "k8s/web.yaml:14:9: error MF323 sidecar.istio.io/proxyCPU 'lots' is not a quantity",
     ),

@@ -6,6 +6,7 @@ diagnostic where meshform declines."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -300,3 +301,85 @@ def test_proxy_istio_io_overrides_is_refused_located_where_istioctl_applies_it(
         assert "<stdin>:9:47: error MF323 annotation proxy.istio.io/overrides" in err, err
     else:
         assert code == 0 and "istio-proxy" in out, err
+
+
+# ------------------------------- the cluster's injector config (istio-sidecar-injector data.config)
+
+
+def _injector_map(inputs: Path, where: Path, change: Any) -> Path:
+    """The install's istio-sidecar-injector ConfigMap (as `kubectl get -o yaml` prints it) with its
+    data.config changed by `change` (a function of the parsed config)."""
+    cm = yaml.safe_load((inputs / "istio-sidecar-injector.yaml").read_text())
+    config = yaml.safe_load(cm["data"]["config"])
+    change(config)
+    cm["data"]["config"] = yaml.safe_dump(config)
+    path = where / "istio-sidecar-injector.yaml"
+    path.write_text(yaml.safe_dump(cm))
+    (where / "inject-config.yaml").write_text(cm["data"]["config"])
+    return path
+
+
+def _add_env(config: dict[str, Any]) -> None:
+    config["templates"]["sidecar"] = config["templates"]["sidecar"].replace(
+        "  {{- end }}\n    env:\n",
+        '  {{- end }}\n    env:\n    - name: CUSTOM_FROM_TEMPLATE\n      value: "yes"\n',
+        1,
+    )
+
+
+CUSTOMISED = [
+    (_add_env, "templates.sidecar is not Istio 1.31's stock template"),
+    (lambda c: c.update(policy="disabled"), "data.config policy differs"),
+    (lambda c: c.update(neverInjectSelector=[{"matchLabels": {"a": "b"}}]), "neverInjectSelector differs"),
+    (lambda c: c.update(alwaysInjectSelector=[{"matchLabels": {"a": "b"}}]), "alwaysInjectSelector differs"),
+    (lambda c: c.update(injectedAnnotations={"x.io/y": "z"}), "injectedAnnotations differs"),
+    (lambda c: c.update(defaultTemplates=["sidecar", "spire"]), "defaultTemplates differs"),
+    (lambda c: c["templates"].pop("sidecar"), "templates.sidecar is not"),
+]
+
+
+@pytest.mark.parametrize(("change", "message"), CUSTOMISED)
+def test_a_customised_injector_config_is_refused_located_in_the_configmap(
+    installs: dict[str, Path], tmp_path: Path, change: Any, message: str
+) -> None:
+    inputs = installs["default"]
+    values = _injector_map(inputs, tmp_path, change)
+    cfg = config(tmp_path, True, str(values), str(inputs / "mesh.yaml"))
+    code, out, err = _transform(cfg, WORKLOAD.format(**GOOD))
+    assert (code, out) == (1, "")
+    assert f"{values}:" in err and "error MF323" in err and message in err, err
+    assert "hint: use enrollment labels" in err
+
+
+def test_the_stock_injector_config_istioctl_generates_is_accepted(
+    installs: dict[str, Path], tmp_path: Path
+) -> None:
+    # the ConfigMaps `istioctl manifest generate` writes (default and CNI installs): meshform's stored
+    # stock config is the built istioctl's
+    for name in ("default", "cni", "extras"):
+        inputs = installs[name]
+        cfg = config(tmp_path, True, str(inputs / "istio-sidecar-injector.yaml"), str(inputs / "istio.yaml"))
+        code, out, err = _transform(cfg, WORKLOAD.format(**GOOD))
+        assert code == 0 and "istio-proxy" in out and "MF323" not in err, err
+
+
+def test_a_template_meshform_never_renders_may_differ(
+    istioctl: str, installs: dict[str, Path], tmp_path: Path
+) -> None:
+    inputs = installs["default"]
+    values = _injector_map(inputs, tmp_path, lambda c: c["templates"].update(gateway="{}"))
+    cfg = config(tmp_path, True, str(values), str(inputs / "mesh.yaml"))
+    code, _, err = _transform(cfg, WORKLOAD.format(**GOOD))
+    assert code == 0 and "MF323" not in err, err
+
+
+def test_the_refused_template_change_is_one_istioctl_would_inject(
+    istioctl: str, installs: dict[str, Path], tmp_path: Path
+) -> None:
+    # the refusal is not spurious: the cluster's injector puts the customisation in the pod
+    inputs = installs["default"]
+    _injector_map(inputs, tmp_path, _add_env)
+    for name in ("values.json", "mesh.yaml"):
+        (tmp_path / name).write_text((inputs / name).read_text())
+    theirs = kube_inject_run(istioctl, tmp_path, WORKLOAD.format(**GOOD))
+    assert theirs.returncode == 0 and "CUSTOM_FROM_TEMPLATE" in theirs.stdout, theirs.stderr

@@ -116,6 +116,60 @@ def _defaults(version: str) -> dict[str, Any]:
     return loaded
 
 
+@cache
+def _stock_config(version: str) -> dict[str, Any]:
+    import yaml
+
+    from meshform.resources import mesh_template
+
+    loaded: dict[str, Any] = yaml.safe_load(mesh_template(MESH, version, "injector-config.yaml"))
+    return loaded
+
+
+# keys of the injector's data.config that decide whether and how a pod is injected, compared as data
+# (a null and an empty list or mapping read alike, as Go's zero values)
+_CONFIG_KEYS = (
+    "policy",
+    "defaultTemplates",
+    "alwaysInjectSelector",
+    "neverInjectSelector",
+    "injectedAnnotations",
+)
+
+
+def config_problems(config: Mapping[str, Any], version: str) -> Iterator[tuple[tuple[str, ...], str]]:
+    """(path in data.config, message) per setting of the cluster's istio-sidecar-injector data.config
+    that differs from the stock config of `version` (templates/istio/<version>/injector-config.yaml,
+    what `istioctl manifest generate` writes) in a way that changes a sidecar injection: meshform
+    renders its own copy of the stock templates, so such a cluster's webhook injects another pod."""
+    import hashlib
+
+    stock = _stock_config(version)
+    # a key left out is not judged: a ConfigMap trimmed to what the user meant to give (its values)
+    for key in (k for k in _CONFIG_KEYS if k in config):
+        if (config.get(key) or None) != (stock.get(key) or None):
+            yield (
+                (key,),
+                (
+                    f"the injector's data.config {key} differs from Istio {version}'s stock config "
+                    f"({stock.get(key)!r}): meshform pre-injects with the stock one"
+                ),
+            )
+    templates = config.get("templates")
+    if "templates" not in config:
+        return
+    for name, digest in (stock.get("templates") or {}).items():
+        text = templates.get(name) if isinstance(templates, Mapping) else None
+        if not isinstance(text, str) or hashlib.sha256(text.encode()).hexdigest() != digest:
+            yield (
+                (("templates", name) if text is not None else ("templates",)),
+                (
+                    f"the injector's data.config templates.{name} is not Istio {version}'s stock "
+                    "template (customised): meshform pre-injects with its own copy of the stock one"
+                ),
+            )
+
+
 # ---------------------------------------------------------------------------------- input types
 
 # google.protobuf.Value fields: any scalar unmarshals (Istio's global.tag may be 1.31 or "1.31-dev").
