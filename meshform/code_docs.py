@@ -488,6 +488,15 @@ DOCS: dict[str, CodeDoc] = {
         "reads files it must not.",
         "<stdin>:1:1: error MF436 data.app '../../base/deployment.yaml' leads outside the kustomization",
     ),
+    "MF437": _d(
+        "A CronJob `istioctl kube-inject` injected carries Istio annotations on its pod template that "
+        "kube-inject did not read (it reads a CronJob's from spec.jobTemplate.metadata).",
+        "meshform takes the injection off and injects again from the pod template, as istiod's webhook "
+        "injects the CronJob's pods: its sidecar differs from the one kube-inject wrote (e.g. its "
+        "resources), which is said rather than done silently.",
+        "k8s/cron.yaml:1:1: warning MF437 CronJob/batch/nightly was injected by istioctl kube-inject, "
+        "which ... ignored the pod template's sidecar.istio.io/proxyCPU",
+    ),
     "MF501": _d(
         "The command line is wrong: an unknown option or command, a missing argument.",
         "meshform does nothing rather than guess; the message suggests the closest option or command.",

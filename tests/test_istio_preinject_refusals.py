@@ -383,3 +383,44 @@ def test_the_refused_template_change_is_one_istioctl_would_inject(
         (tmp_path / name).write_text((inputs / name).read_text())
     theirs = kube_inject_run(istioctl, tmp_path, WORKLOAD.format(**GOOD))
     assert theirs.returncode == 0 and "CUSTOM_FROM_TEMPLATE" in theirs.stdout, theirs.stderr
+
+
+# ------------------------------------------------------------- istioctl kube-inject's own CronJob output
+
+CRONJOB = """\
+apiVersion: batch/v1
+kind: CronJob
+metadata: {{name: nightly, namespace: batch}}
+spec:
+  schedule: "0 2 * * *"
+  jobTemplate:
+    spec:
+      template:
+        metadata:
+          labels: {{app: nightly}}
+          annotations: {annotations}
+        spec:
+          restartPolicy: OnFailure
+          containers: [{{name: job, image: busybox}}]
+"""
+
+
+def test_kube_injects_cronjob_is_not_re_injected_silently_with_overrides_it_ignored(
+    istioctl: str, installs: dict[str, Path], tmp_path: Path
+) -> None:
+    inputs = installs["default"]
+    cfg = config(tmp_path, True, str(inputs / "values.json"), str(inputs / "mesh.yaml"))
+    ignored = kube_inject_run(
+        istioctl, inputs, CRONJOB.format(annotations="{sidecar.istio.io/proxyCPU: 50m}")
+    )
+    assert ignored.returncode == 0, ignored.stderr
+    code, out, err = _transform(cfg, ignored.stdout)
+    assert code == 0 and "cpu: 50m" in out, err  # the pod template's override, as the webhook reads it
+    assert "<stdin>:1:1: warning MF437 CronJob/batch/nightly was injected by istioctl kube-inject" in err
+    assert "ignored the pod template's sidecar.istio.io/proxyCPU" in err
+    # without an override kube-inject ignored, nothing to say; meshform's own output neither
+    plain = kube_inject_run(istioctl, inputs, CRONJOB.format(annotations="{}"))
+    code, out, err = _transform(cfg, plain.stdout)
+    assert code == 0 and "MF437" not in err, err
+    code, _, err = _transform(cfg, out)
+    assert code == 0 and "MF437" not in err, err

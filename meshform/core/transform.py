@@ -102,6 +102,18 @@ class Plan:
     strategy: str
 
 
+def _reinjected(item: Item, ignored: list[str]) -> Diagnostic:
+    """MF437: a CronJob `istioctl kube-inject` injected without the pod template's Istio overrides
+    is injected again, with them: the output differs from kube-inject's (not silently)."""
+    return item.diagnostic(
+        Level.WARNING,
+        "MF437",
+        f"{resource_ref(item.obj)} was injected by istioctl kube-inject, which reads a CronJob's Istio "
+        f"annotations from spec.jobTemplate.metadata and so ignored the pod template's "
+        f"{', '.join(ignored)}: meshform injects it again with them, as istiod's webhook injects its pods",
+    )
+
+
 class Transformer:
     """One run over one set of objects."""
 
@@ -333,7 +345,10 @@ class Transformer:
         if record is not None:
             self._drop_stale(record, item, by_ref)
         if not fresh:  # on a fresh workload adopt would change nothing (adopts said so)
+            ignored = foreign.kube_inject_ignored(item.obj, template)
             foreign.adopt(item.obj, template, item.parent)
+            if ignored and plan.strategy == SIDECAR and plan.mode.facts.name == "istio":
+                self.diagnostics.append(_reinjected(item, ignored))
         policy = record.policy if record is not None else None
         applied = self._enroll(item, template, plan, services, kept, holders, by_ref, policy)
         item.changed = applied if fresh else item.obj != before
