@@ -143,30 +143,35 @@ HANDLER = fields(
 )
 PROBE = HANDLER
 IDS = {"runAsUser": integer, "runAsGroup": integer, "runAsNonRoot": boolean}
-CONTAINER = required(
-    "name",
-    fields(
-        name=text,
-        ports=list_of(
-            fields(name=scalar, containerPort=integer, hostPort=integer, protocol=scalar), "a port mapping"
-        ),
-        env=list_of(fields(name=scalar, value=scalar), "an env mapping"),
-        readinessProbe=PROBE,
-        livenessProbe=PROBE,
-        startupProbe=PROBE,
-        lifecycle=fields(postStart=HANDLER, preStop=HANDLER),
-        securityContext=fields(**IDS),
+CONTAINER = fields(
+    name=text,
+    ports=list_of(
+        fields(name=scalar, containerPort=integer, hostPort=integer, protocol=scalar), "a port mapping"
     ),
-    "Kubernetes requires every container's name",
+    env=list_of(fields(name=scalar, value=scalar), "an env mapping"),
+    readinessProbe=PROBE,
+    livenessProbe=PROBE,
+    startupProbe=PROBE,
+    lifecycle=fields(postStart=HANDLER, preStop=HANDLER),
+    securityContext=fields(**IDS),
 )
-POD_SPEC = fields(
-    containers=list_of(CONTAINER, "a container mapping"),
-    initContainers=list_of(CONTAINER, "a container mapping"),
-    volumes=list_of(NAMED, "a volume mapping"),
-    imagePullSecrets=list_of(NAMED, "a mapping with a name"),
-    hostNetwork=boolean,
-    securityContext=fields(**IDS, fsGroup=integer),
-)
+
+
+def _pod_spec(container: Check) -> Check:
+    return fields(
+        containers=list_of(container, "a container mapping"),
+        initContainers=list_of(container, "a container mapping"),
+        volumes=list_of(NAMED, "a volume mapping"),
+        imagePullSecrets=list_of(NAMED, "a mapping with a name"),
+        hostNetwork=boolean,
+        securityContext=fields(**IDS, fsGroup=integer),
+    )
+
+
+# Kubernetes' own pods need every container's name; a workload kind of another API may default it
+# (Knative names a Service's one container itself), so there it is only typed.
+POD_SPEC = _pod_spec(required("name", CONTAINER, "Kubernetes requires every container's name"))
+EXTENSION_POD_SPEC = _pod_spec(CONTAINER)
 SELECTOR = fields(
     matchLabels=keys,
     matchExpressions=list_of(
@@ -197,7 +202,10 @@ OTHER = fields(metadata=META)  # any other object: the core reads its kind, name
 def _workload_shape(template: tuple[str, ...]) -> Check:
     """The shape of a workload kind that is not Kubernetes' own: its metadata, its pod template at
     `template`, and the LabelSelector next to it."""
-    level: dict[str, Check] = {"selector": SELECTOR, template[-1]: TEMPLATE}
+    level: dict[str, Check] = {
+        "selector": SELECTOR,
+        template[-1]: fields(metadata=META, spec=EXTENSION_POD_SPEC),
+    }
     for key in reversed(template[:-1]):
         level = {key: fields(**level)}
     return fields(**{"metadata": META, **level})
