@@ -326,8 +326,9 @@ DOCS: dict[str, CodeDoc] = {
     ),
     "MF323": _d(
         "A mesh annotation that overrides the injector has a value the mesh does not accept, or an "
-        "annotation or install setting (values, meshConfig) makes the injector do what meshform's "
-        "pre-injection does not reproduce.",
+        "annotation or install setting (values, meshConfig, a customised data.config of the "
+        "istio-sidecar-injector ConfigMap, a pod's own istio-proxy container) makes the injector do "
+        "what meshform's pre-injection does not reproduce.",
         "The injector would refuse the pod, or inject a sidecar other than the one meshform wrote.",
         "k8s/web.yaml:14:9: error MF323 sidecar.istio.io/proxyCPU 'lots' is not a quantity",
     ),
@@ -503,6 +504,15 @@ DOCS: dict[str, CodeDoc] = {
         "reads files it must not.",
         "<stdin>:1:1: error MF436 data.app '../../base/deployment.yaml' leads outside the kustomization",
     ),
+    "MF437": _d(
+        "A CronJob `istioctl kube-inject` injected carries Istio annotations on its pod template that "
+        "kube-inject did not read (it reads a CronJob's from spec.jobTemplate.metadata).",
+        "meshform takes the injection off and injects again from the pod template, as istiod's webhook "
+        "injects the CronJob's pods: its sidecar differs from the one kube-inject wrote (e.g. its "
+        "resources), which is said rather than done silently.",
+        "k8s/cron.yaml:1:1: warning MF437 CronJob/batch/nightly was injected by istioctl kube-inject, "
+        "which ... ignored the pod template's sidecar.istio.io/proxyCPU",
+    ),
     "MF501": _d(
         "The command line is wrong: an unknown option or command, a missing argument.",
         "meshform does nothing rather than guess; the message suggests the closest option or command.",
@@ -537,7 +547,9 @@ DOCS: dict[str, CodeDoc] = {
     ),
     "MF606": _d(
         "The mesh never injects pods in this namespace (e.g. kube-system).",
-        "The workload cannot be governed where it is.",
+        "The workload cannot be governed where it is. Under enrollment labels it is an error (the label "
+        "does nothing); under istio with enrollment sidecar it is a warning and the workload is left "
+        "unchanged, as `istioctl kube-inject` and the webhook skip it.",
         "k8s/web.yaml:5:3: error MF606 istio never injects pods in namespace kube-system (system namespace)",
     ),
     "MF607": _d(

@@ -273,6 +273,12 @@ CODES: dict[str, Code] = {
             "krm-generator",
             "give the generator's ConfigMap data.app, a model file inside the kustomization",
         ),
+        Code(
+            "MF437",
+            "kube-inject-cronjob-reinjected",
+            "put the overrides on spec.jobTemplate.metadata too if kube-inject must see them; or accept "
+            "meshform's injection, which is the webhook's",
+        ),
         Code("MF501", "usage", "see --help"),
         Code("MF601", "namespace-two-meshes", "keep one mesh's namespace key"),
         Code("MF602", "namespace-injection-disabled", "enable injection on the namespace"),

@@ -168,6 +168,29 @@ def marker_metadata(obj: Any, template: dict[str, Any]) -> list[dict[str, Any]]:
 # ------------------------------------------------------------------------------------------------ istio
 
 
+def kube_inject_ignored(obj: Any, template: dict[str, Any]) -> list[str]:
+    """The Istio annotations of a CronJob's pod template that `istioctl kube-inject` did not read
+    when it injected it: kube-inject takes a CronJob's pod metadata from spec.jobTemplate.metadata
+    (its status is there, not on the pod template), so a pod template override it ignored (a key of
+    an `...istio.io/` domain the Job template lacks or holds otherwise) makes a re-injection, which
+    reads the pod template as the webhook does, differ from kube-inject's. [] for anything else."""
+    if not isinstance(obj, dict) or obj.get("kind") != "CronJob":
+        return []
+    metas = marker_metadata(obj, template)
+    own = (metas[0].get("annotations") if metas and metas[0] is template.get("metadata") else None) or {}
+    job = (metas[-1].get("annotations") if len(metas) == 2 else None) or {}
+    if (
+        not isinstance(own, dict)
+        or not isinstance(job, dict)
+        or ISTIO_STATUS not in job
+        or ISTIO_STATUS in own
+    ):
+        return []
+    return sorted(
+        str(k) for k, v in own.items() if str(k).partition("/")[0].endswith("istio.io") and job.get(k) != v
+    )
+
+
 def _restore_probes(spec: dict[str, Any], probers_json: str | None) -> None:
     """Istio rewrote app probes to /app-health/<c>/<kind> and httpGet/tcpSocket lifecycle hooks to
     /app-lifecycle/<c>/<kind> on the agent, in init containers (native sidecars) and containers alike,

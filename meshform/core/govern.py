@@ -18,12 +18,12 @@ from meshform.core.identity import service_account
 from meshform.core.policy import attach, enforceable, has_policy
 from meshform.core.workloads import job_template, pod_owner, pod_template
 from meshform.diagnostics import Diagnostic, Level
-from meshform.model import injector_inputs
+from meshform.model import apiserver, injector_inputs
 from meshform.model.application import Application
 from meshform.model.policy_checks import refused_dependents
 from meshform.model.semantics import COMPONENTS, Locator, effective_mode, effective_strategy, options_for
 from meshform.modes import Registry
-from meshform.modes.base import EnrollContext, Enrollment, Finding, Mode, ModeFacts
+from meshform.modes.base import EnrollContext, Enrollment, Finding, Mode, ModeFacts, skips_pod
 from meshform.policy.context import PolicyContext
 from meshform.yamlio.reader import Path
 
@@ -128,7 +128,7 @@ def _govern_one(
     ctx = _context(app, choice, template, opts, usable)
     base = (*COMPONENTS, unit.component.index)
     diags = [_finding(f, at, unit, base, ctx.options) for f in mode.findings(ctx)]
-    skipped = mode.facts.sidecar and template["spec"].get("hostNetwork") is True
+    skipped = skips_pod(mode.facts, choice.strategy, template["spec"], ctx.namespace)
     enrollment = Enrollment() if skipped else mode.enroll(ctx)
     if app.owns_namespace:
         enrollment.opt_out_of(mode.facts.name, ns_modes)
@@ -144,6 +144,11 @@ def _govern_one(
     if enrollment.is_empty():
         return [], diags
     status.apply(template, mode.facts.name, choice.strategy, enrollment, job=job_template(unit.workload))
+    too_big = apiserver.annotations_too_big((template.get("metadata") or {}).get("annotations") or {})
+    if too_big:  # the component's annotations with the mesh's and meshform's record
+        message = f"component {unit.component.name!r} under {mode.facts.name}: once enrolled, {too_big}"
+        path = (*base, "annotations") if unit.component.annotations else base
+        return [], [*diags, at.error(path, "MF172", message)]
     for service in unit.services:  # every version says the same of a shared Service: re-applying is exact
         name = service["metadata"]["name"]
         labels = enrollment.service_labels.get(name, {})
@@ -158,7 +163,7 @@ def _govern_one(
 def _located(at: Locator, path: Path, found: Finding) -> Diagnostic:
     """A mode's finding at `path`; one about an annotation at the annotation's value (the user wrote
     the value; the key only says which)."""
-    diag = at.error(path, found.code, found.message, Level(found.level))
+    diag = at.error(path, found.code, found.message, Level(found.level), found.hint)
     key = at.doc.positions.get(path)
     if not found.annotation or key is None or not at.doc.text:
         return diag

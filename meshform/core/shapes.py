@@ -79,6 +79,43 @@ def _scalar_ok(value: Any) -> bool:
 scalar = Shape(_scalar, _scalar_ok)
 
 
+def _boolean(value: Any, path: Path) -> Iterator[Problem]:
+    if not isinstance(value, bool):
+        yield _wrong(path, "true or false", value)
+
+
+def _integer_ok(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _integer(value: Any, path: Path) -> Iterator[Problem]:
+    if not _integer_ok(value):
+        yield _wrong(path, "a whole number", value)
+
+
+def _int_or_string_ok(value: Any) -> bool:
+    return isinstance(value, int | str) and not isinstance(value, bool)
+
+
+def _int_or_string(value: Any, path: Path) -> Iterator[Problem]:
+    if not _int_or_string_ok(value):
+        yield _wrong(path, "a port number or a port name", value)
+
+
+def _text(value: Any, path: Path) -> Iterator[Problem]:
+    if not isinstance(value, str):
+        yield _wrong(path, "a string", value)
+
+
+# A Go bool (`hostNetwork: "true"` is a string: Kubernetes and istioctl cannot unmarshal it).
+boolean = Shape(_boolean, lambda value: isinstance(value, bool))
+# A Go integer (a port number, a user ID): neither a string nor a fraction.
+integer = Shape(_integer, _integer_ok)
+# Kubernetes' IntOrString (a probe's port: a number, or a container port's name).
+int_or_string = Shape(_int_or_string, _int_or_string_ok)
+text = Shape(_text, lambda value: isinstance(value, str))
+
+
 def fields(**shapes: Check) -> Shape:
     """A mapping (or null); of its fields, those named are checked."""
     named = tuple(shapes.items())
@@ -105,6 +142,22 @@ def fields(**shapes: Check) -> Shape:
             if child is not None and not shape_ok(child):
                 return False
         return True
+
+    return Shape(check, ok)
+
+
+def required(name: str, shape: Check, why: str) -> Shape:
+    """Like `shape`, and the mapping must have the field `name` (a null or missing one is refused:
+    `why` says who needs it)."""
+    shape_ok = _ok_of(shape)
+
+    def check(value: Any, path: Path) -> Iterator[Problem]:
+        if isinstance(value, dict) and value.get(name) is None:
+            yield Problem((*path, name), f"{_dotted((*path, name))} is missing: {why}")
+        yield from shape(value, path)
+
+    def ok(value: Any) -> bool:
+        return not (isinstance(value, dict) and value.get(name) is None) and shape_ok(value)
 
     return Shape(check, ok)
 
@@ -159,22 +212,45 @@ keys = Shape(_keys, _keys_ok)
 
 META = fields(name=scalar, namespace=scalar, labels=keys, annotations=keys)
 NAMED = fields(name=scalar)
-PROBE = fields(httpGet=fields(path=scalar, port=scalar, scheme=scalar))
+# The fields an injector reads (Istio rewrites probes and hooks by their ports, skips hostNetwork pods,
+# reads the user IDs): typed as Kubernetes types them, so a quoted number is refused here as the API
+# server and `istioctl kube-inject` refuse it, not injected.
+HANDLER = fields(
+    httpGet=fields(path=scalar, port=int_or_string, scheme=scalar),
+    tcpSocket=fields(port=int_or_string),
+    grpc=fields(port=integer),
+)
+PROBE = HANDLER
+IDS = {"runAsUser": integer, "runAsGroup": integer, "runAsNonRoot": boolean}
 CONTAINER = fields(
-    name=scalar,
-    ports=list_of(fields(name=scalar, containerPort=scalar, protocol=scalar), "a port mapping"),
+    name=text,
+    ports=list_of(
+        fields(name=scalar, containerPort=integer, hostPort=integer, protocol=scalar), "a port mapping"
+    ),
     env=list_of(fields(name=scalar, value=scalar), "an env mapping"),
     readinessProbe=PROBE,
     livenessProbe=PROBE,
     startupProbe=PROBE,
+    lifecycle=fields(postStart=HANDLER, preStop=HANDLER),
+    securityContext=fields(**IDS),
 )
-POD_SPEC = fields(
-    containers=list_of(CONTAINER, "a container mapping"),
-    initContainers=list_of(CONTAINER, "a container mapping"),
-    volumes=list_of(NAMED, "a volume mapping"),
-    imagePullSecrets=list_of(NAMED, "a mapping with a name"),
-    hostNetwork=scalar,
-)
+
+
+def _pod_spec(container: Check) -> Check:
+    return fields(
+        containers=list_of(container, "a container mapping"),
+        initContainers=list_of(container, "a container mapping"),
+        volumes=list_of(NAMED, "a volume mapping"),
+        imagePullSecrets=list_of(NAMED, "a mapping with a name"),
+        hostNetwork=boolean,
+        securityContext=fields(**IDS, fsGroup=integer),
+    )
+
+
+# Kubernetes' own pods need every container's name; a workload kind of another API may default it
+# (Knative names a Service's one container itself), so there it is only typed.
+POD_SPEC = _pod_spec(required("name", CONTAINER, "Kubernetes requires every container's name"))
+EXTENSION_POD_SPEC = _pod_spec(CONTAINER)
 SELECTOR = fields(
     matchLabels=keys,
     matchExpressions=list_of(
@@ -205,7 +281,10 @@ OTHER = fields(metadata=META)  # any other object: the core reads its kind, name
 def _workload_shape(template: tuple[str, ...]) -> Shape:
     """The shape of a workload kind that is not Kubernetes' own: its metadata, its pod template at
     `template`, and the LabelSelector next to it."""
-    level: dict[str, Check] = {"selector": SELECTOR, template[-1]: TEMPLATE}
+    level: dict[str, Check] = {
+        "selector": SELECTOR,
+        template[-1]: fields(metadata=META, spec=EXTENSION_POD_SPEC),
+    }
     for key in reversed(template[:-1]):
         level = {key: fields(**level)}
     top: dict[str, Check] = {"metadata": META, **level}

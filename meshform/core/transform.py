@@ -39,11 +39,21 @@ from meshform.core.workloads import (
     template_path,
 )
 from meshform.diagnostics import Diagnostic, Level
+from meshform.model import apiserver
 from meshform.model.config import OPT_OUT, TransformConfig
 from meshform.model.schema import json_path
 from meshform.model.workload_kinds import group_of
 from meshform.modes import Registry
-from meshform.modes.base import SIDECAR, EnrollContext, Enrollment, Finding, Mode, ModeFacts, Port
+from meshform.modes.base import (
+    SIDECAR,
+    EnrollContext,
+    Enrollment,
+    Finding,
+    Mode,
+    ModeFacts,
+    Port,
+    skips_pod,
+)
 from meshform.objects import Item, resource_ref
 from meshform.policy.context import Peer, PolicyContext, context_from_json
 from meshform.policy.records import ALLOW_DEPENDENTS, L7_FEATURES
@@ -97,6 +107,18 @@ def _policy_problem(context: Any) -> str | None:
     from meshform.model import policy_record
 
     return policy_record.problem(context)
+
+
+def _reinjected(item: Item, ignored: list[str]) -> Diagnostic:
+    """MF437: a CronJob `istioctl kube-inject` injected without the pod template's Istio overrides
+    is injected again, with them: the output differs from kube-inject's (not silently)."""
+    return item.diagnostic(
+        Level.WARNING,
+        "MF437",
+        f"{resource_ref(item.obj)} was injected by istioctl kube-inject, which reads a CronJob's Istio "
+        f"annotations from spec.jobTemplate.metadata and so ignored the pod template's "
+        f"{', '.join(ignored)}: meshform injects it again with them, as istiod's webhook injects its pods",
+    )
 
 
 class Transformer:
@@ -332,7 +354,10 @@ class Transformer:
         if record is not None:
             self._drop_stale(record, item, by_ref)
         if not fresh:  # on a fresh workload adopt would change nothing (adopts said so)
+            ignored = foreign.kube_inject_ignored(item.obj, template)
             foreign.adopt(item.obj, template, item.parent)
+            if ignored and plan.strategy == SIDECAR and plan.mode.facts.name == "istio":
+                self.diagnostics.append(_reinjected(item, ignored))
         policy = record.policy if record is not None else None
         applied = self._enroll(item, template, plan, services, kept, holders, by_ref, policy)
         item.changed = applied if fresh else item.obj != before
@@ -584,7 +609,7 @@ class Transformer:
             ctx = self._context(item, template, mode, plan.strategy, declared, usable, owner)
             ports = ctx.ports
             self.diagnostics += (self._finding(item, f, ctx.options) for f in mode.findings(ctx))
-            if not (mode.facts.sidecar and template["spec"].get("hostNetwork") is True):
+            if not skips_pod(mode.facts, plan.strategy, template["spec"], ctx.namespace):
                 enrollment = mode.enroll(ctx)
                 ns = str(_meta(item.obj).get("namespace", ""))
                 enrollment.opt_out_of(mode.facts.name, self.namespaces.enrolling(ns, self.registry))
@@ -609,11 +634,36 @@ class Transformer:
         name, strategy = mode.facts.name, plan.strategy
         text = status.apply(template, name, strategy, enrollment, kept, job_template(item.obj))
         self.written[id(template)] = Written(text, Governed(name, strategy))
+        if self._too_big(item, template, mode):
+            return False
         self._rewire(services, ports, enrollment, mode)
         item.added = enrollment.objects
         if not enrollment.is_empty():
             self._identity(item, template, mode.facts, services)
         return True
+
+    def _too_big(self, item: Item, template: dict[str, Any], mode: Mode) -> bool:
+        """Did the enrollment push the pod template's annotations (or, for a CronJob, its
+        jobTemplate's) over what the API server takes? Then a located MF172: the result is never
+        emitted (an error stops the run), so what the user wrote stays as it was."""
+        job = job_template(item.obj)
+        for meta, path in (
+            (_meta(template), (*template_path(item.obj, self.kinds), "metadata", "annotations")),
+            (_meta(job) if job is not None else {}, ("spec", "jobTemplate", "metadata", "annotations")),
+        ):
+            why = apiserver.annotations_too_big(meta.get("annotations") or {})
+            if why:
+                line, col = shapes.locate(item, path)
+                message = (
+                    f"{resource_ref(item.obj)} under {mode.facts.name}: once enrolled, {why} (the mesh's "
+                    "annotations and meshform's status record, which keeps every value the enrollment "
+                    "replaced, are added to yours)"
+                )
+                hint = "shorten or move your largest annotations (a ConfigMap holds more)"
+                diag = item.diagnostic(Level.ERROR, "MF172", message, hint)
+                self.diagnostics.append(replace(diag, line=line, col=col, path=json_path(path)))
+                return True
+        return False
 
     def _finding(self, item: Item, found: Finding, options: Mapping[str, Any]) -> Diagnostic:
         """A mode's finding, at the key inside the injector input it is about, or at the pod template
@@ -625,7 +675,11 @@ class Transformer:
             return injector_inputs.located(
                 options, *found.value, found.code, found.message, level=Level(found.level), ref=ref
             )
-        diag = item.diagnostic(Level(found.level), found.code, found.message)
+        diag = item.diagnostic(Level(found.level), found.code, found.message, found.hint)
+        if found.pod_path:
+            path = (*template_path(item.obj, self.kinds), *found.pod_path)
+            line, col = shapes.locate(item, path)
+            return replace(diag, line=line, col=col, path=json_path(path))
         if not found.annotation:
             return diag
         path = (*template_path(item.obj, self.kinds), "metadata", "annotations", found.annotation)

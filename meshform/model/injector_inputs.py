@@ -84,13 +84,24 @@ def _typed(mesh: str, options: Mapping[str, Any]) -> list[Diagnostic]:
     located where that input came from (its `<input>At`)."""
     if mesh != "istio":
         return []
-    from meshform.modes import istio_inject
+    from meshform.modes import injection, istio_inject
 
     hint = "give the value the type Istio's Values / MeshConfig declare for it, as istioctl would need"
     whole = "give the injector's values: the istio-sidecar-injector ConfigMap or its data.values"
-    return [
+    typed = [
         located(options, key, path, "MF322", message, hint if path else whole)
         for key, path, message in istio_inject.input_problems(options)
+    ]
+    config = options.get("injectorConfig")
+    if typed or not isinstance(config, Mapping):
+        return typed
+    hint = (
+        "use enrollment labels (the cluster's webhook injects with its own config), or remove the "
+        "customisation from the ConfigMap's data.config"
+    )
+    return [
+        located(options, "injectorConfig", path, "MF323", message, hint)
+        for path, message in istio_inject.config_problems(config, injection.version_for(mesh, options))
     ]
 
 
@@ -123,17 +134,19 @@ def _load(opts: dict[str, Any], spec: Input, doc: Document, at: Path) -> list[Di
         where = (*at, spec.file)
         return [_error(doc, where, "MF322", f"give {spec.file} or {spec.inline}, not both")]
     try:
+        companions: dict[str, tuple[dict[str, Any], Origin]] = {}
         if spec.file in opts:
-            value, origin = _from_file(opts.pop(spec.file), spec, doc, (*at, spec.file))
+            value, origin, companions = _from_file(opts.pop(spec.file), spec, doc, (*at, spec.file))
         elif spec.inline in opts:
             value, origin = _from_inline(opts[spec.inline], spec, doc, (*at, spec.inline))
         else:
             return []
     except MeshformError as exc:
         return list(exc.diagnostics)
-    opts[spec.inline] = value
-    opts[f"{spec.inline}At"] = [origin.file or origin.doc.file, *origin.at]
-    opts[f"{spec.inline}Origin"] = origin
+    for key, (found, source) in {spec.inline: (value, origin), **companions}.items():
+        opts[key] = found
+        opts[f"{key}At"] = [source.file or source.doc.file, *source.at]
+        opts[f"{key}Origin"] = source
     return []
 
 
@@ -142,7 +155,9 @@ def _error(doc: Document, path: Path, code: str, message: str) -> Diagnostic:
     return Diagnostic(doc.file, line, col, Level.ERROR, code, message, json_path(path))
 
 
-def _from_file(name: Any, spec: Input, doc: Document, at: Path) -> tuple[dict[str, Any], Origin]:
+def _from_file(
+    name: Any, spec: Input, doc: Document, at: Path
+) -> tuple[dict[str, Any], Origin, dict[str, tuple[dict[str, Any], Origin]]]:
     from meshform.yamlio.reader import read_file
 
     if not isinstance(name, str) or not name:
@@ -160,7 +175,8 @@ def _from_file(name: Any, spec: Input, doc: Document, at: Path) -> tuple[dict[st
         message = f"{spec.file} {path!r} must hold one document (found {len(docs)})"
         line, col = docs[1].position(()) if docs else (1, 1)  # at the one too many
         raise MeshformError([Diagnostic(path, line, col, Level.ERROR, "MF322", message)])
-    return _value(docs[0], spec)
+    value, origin = _value(docs[0], spec)
+    return value, origin, _companions(docs[0], spec)
 
 
 def _from_inline(raw: Any, spec: Input, doc: Document, at: Path) -> tuple[dict[str, Any], Origin]:
@@ -227,6 +243,21 @@ def _held(data: Mapping[str, Any], spec: Input, doc: Document, base: Path) -> Pa
     if not isinstance(held[key], str):
         raise MeshformError([_error(doc, (*base, "data", key), "MF322", f"data.{key} must be a string")])
     return (*base, "data", key)
+
+
+def _companions(doc: Document, spec: Input) -> dict[str, tuple[dict[str, Any], Origin]]:
+    """The other data keys of an input's ConfigMap the injector reads with it, parsed: the
+    istio-sidecar-injector's data.config next to its data.values (its injection templates and policy,
+    which meshform does not render but must not silently ignore: compared with the version's stock
+    config once the version is known)."""
+    data = doc.data
+    held = data.get("data") if isinstance(data, dict) and data.get("kind") == "ConfigMap" else None
+    if spec.inline != "values" or not isinstance(held, dict) or "config" not in held:
+        return {}
+    text = held["config"]
+    if not isinstance(text, str):
+        raise MeshformError([_error(doc, ("data", "config"), "MF322", "data.config must be a string")])
+    return {"injectorConfig": _parse_text(text, doc, ("data", "config"), "data.config")}
 
 
 def _shape(spec: Input) -> str:

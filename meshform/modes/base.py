@@ -118,6 +118,9 @@ class ModeFacts:
     restart_on_switch: bool = True
     sidecar: bool = True  # runs a per-pod proxy: hostNetwork pods and UDP ports escape it
     native_sidecar: bool = False  # the proxy runs as a native sidecar, so Jobs complete
+    # Namespaces whose pods the mesh's injector code itself never injects (Istio's IgnoredNamespaces,
+    # checked by both the webhook and `istioctl kube-inject`): pre-injection skips them as it does.
+    injector_ignores: tuple[str, ...] = ()
     control_plane: tuple[str, ...] = ()  # signals `verify` reads, in words
     owned_keys: tuple[str, ...] = ()  # every label/annotation key the mode writes in any variant
     # Pod keys the mode's traffic policy adds besides (Consul's service metadata): meshform's when its
@@ -355,6 +358,10 @@ class Finding:
     # (input, path in it) inside a loaded injector input (modeOptions.<mesh>.values / meshConfig):
     # located at that key of the file or inline value the user wrote.
     value: tuple[str, tuple[str | int, ...]] | None = None
+    # the field of the workload's pod template it is about (("spec", "containers", 0, "name")),
+    # where `transform` locates it; and a fix hint of its own, where the code's is not the fix
+    pod_path: tuple[str | int, ...] = ()
+    hint: str = ""
 
 
 class Mode(Protocol):
@@ -378,6 +385,17 @@ class Mode(Protocol):
         ...
 
 
+def skips_pod(facts: ModeFacts, strategy: str, pod_spec: Mapping[str, Any], namespace: str) -> bool:
+    """Does the mesh's injector leave this pod alone (so meshform enrolls nothing)? Every sidecar
+    injector skips hostNetwork pods; a pre-injection also skips the namespaces the injector's own
+    code ignores (under labels the label is still written, and MF606 says it does nothing)."""
+    if not facts.sidecar:
+        return False
+    return pod_spec.get("hostNetwork") is True or (
+        strategy == SIDECAR and namespace in facts.injector_ignores
+    )
+
+
 def sidecar_findings(facts: ModeFacts, ctx: EnrollContext) -> Iterator[Finding]:
     """The traps every per-pod proxy shares: hostNetwork, UDP, Jobs with classic sidecars."""
     if not facts.sidecar:
@@ -388,6 +406,14 @@ def sidecar_findings(facts: ModeFacts, ctx: EnrollContext) -> Iterator[Finding]:
             "warning",
             f"{facts.name} skips hostNetwork pods; {ctx.workload_name} stays unmeshed",
             "spec.hostNetwork",
+        )
+    elif ctx.strategy == SIDECAR and ctx.namespace in facts.injector_ignores:
+        yield Finding(
+            "MF606",
+            "warning",
+            f"{facts.name} never injects pods in namespace {ctx.namespace} (its injector ignores that "
+            f"namespace): {ctx.workload_name} is not pre-injected and stays unmeshed",
+            "metadata.namespace",
         )
     for port in ctx.ports:
         if port.protocol == "udp":

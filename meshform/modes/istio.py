@@ -48,6 +48,7 @@ FACTS = ModeFacts(
     opt_out_labels={"sidecar.istio.io/inject": "false"},
     # the injector lowercases the value; y/yes/true/on inject, and any other non-empty value does not
     opt_out_also={"sidecar.istio.io/inject": ("false", "n", "no", "off")},
+    injector_ignores=ISTIO_IGNORED_NAMESPACES,
     native_sidecar=True,  # Istio >= 1.27 injects native sidecars on Kubernetes >= 1.29
     control_plane=(
         "MutatingWebhookConfiguration app=sidecar-injector (istio.io/rev, istio.io/tag)",
@@ -133,6 +134,29 @@ class IstioMode:
                 yield Finding("MF323", "error", problem, "annotations", annotation=key)
             for given, path, problem in istio_inject.install_problems(ctx.options, ctx.pod_annotations):
                 yield Finding("MF323", "error", problem, "modeOptions", value=(given, path))
+            own = istio_inject.own_container(ctx.pod_spec)
+            if own is not None:
+                name = ctx.pod_spec[own[1]][own[2]]["name"]
+                yield Finding(
+                    "MF323",
+                    "error",
+                    f"{ctx.workload_name} has its own {name} container (Istio's \"customizing "
+                    'injection": istioctl and the webhook merge it into the one they inject); meshform '
+                    "does not pre-inject that merge",
+                    pod_path=(*own, "name"),
+                    hint=f"use enrollment labels (istiod's webhook merges your {name}), or remove the "
+                    "container to get the stock one",
+                )
+            problem = istio_inject.overrides_problem(ctx.pod_annotations, istio_inject.native_of(ctx))
+            if problem:
+                yield Finding(
+                    "MF323",
+                    "error",
+                    problem,
+                    annotation=istio_inject.OVERRIDES,
+                    hint=f"remove {istio_inject.OVERRIDES}, or use enrollment labels (the webhook "
+                    "applies it)",
+                )
             yield from _foreign_values(ctx)
             conflict = istio_inject.native_conflict(ctx.options)
             if conflict is not None:

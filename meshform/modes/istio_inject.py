@@ -116,6 +116,60 @@ def _defaults(version: str) -> dict[str, Any]:
     return loaded
 
 
+@cache
+def _stock_config(version: str) -> dict[str, Any]:
+    import yaml
+
+    from meshform.resources import mesh_template
+
+    loaded: dict[str, Any] = yaml.safe_load(mesh_template(MESH, version, "injector-config.yaml"))
+    return loaded
+
+
+# keys of the injector's data.config that decide whether and how a pod is injected, compared as data
+# (a null and an empty list or mapping read alike, as Go's zero values)
+_CONFIG_KEYS = (
+    "policy",
+    "defaultTemplates",
+    "alwaysInjectSelector",
+    "neverInjectSelector",
+    "injectedAnnotations",
+)
+
+
+def config_problems(config: Mapping[str, Any], version: str) -> Iterator[tuple[tuple[str, ...], str]]:
+    """(path in data.config, message) per setting of the cluster's istio-sidecar-injector data.config
+    that differs from the stock config of `version` (templates/istio/<version>/injector-config.yaml,
+    what `istioctl manifest generate` writes) in a way that changes a sidecar injection: meshform
+    renders its own copy of the stock templates, so such a cluster's webhook injects another pod."""
+    import hashlib
+
+    stock = _stock_config(version)
+    # a key left out is not judged: a ConfigMap trimmed to what the user meant to give (its values)
+    for key in (k for k in _CONFIG_KEYS if k in config):
+        if (config.get(key) or None) != (stock.get(key) or None):
+            yield (
+                (key,),
+                (
+                    f"the injector's data.config {key} differs from Istio {version}'s stock config "
+                    f"({stock.get(key)!r}): meshform pre-injects with the stock one"
+                ),
+            )
+    templates = config.get("templates")
+    if "templates" not in config:
+        return
+    for name, digest in (stock.get("templates") or {}).items():
+        text = templates.get(name) if isinstance(templates, Mapping) else None
+        if not isinstance(text, str) or hashlib.sha256(text.encode()).hexdigest() != digest:
+            yield (
+                (("templates", name) if text is not None else ("templates",)),
+                (
+                    f"the injector's data.config templates.{name} is not Istio {version}'s stock "
+                    "template (customised): meshform pre-injects with its own copy of the stock one"
+                ),
+            )
+
+
 # ---------------------------------------------------------------------------------- input types
 
 # google.protobuf.Value fields: any scalar unmarshals (Istio's global.tag may be 1.31 or "1.31-dev").
@@ -843,8 +897,60 @@ def _flag(annotations: Mapping[str, Any], key: str) -> bool | None:
 # ------------------------------------------------------------------------------------------- enroll
 
 
+def own_container(spec: Mapping[str, Any]) -> tuple[str, str, int] | None:
+    """Where the pod's own container named like one Istio injects is (("spec", "containers", 2)),
+    if it has one: `istio-proxy` is Istio's documented way to customise the injected proxy, and the
+    injector merges any container of the pod named like one of its template's into it
+    (reapplyOverwrittenContainers). meshform does not reproduce that merge: refused as MF323."""
+    for field in ("containers", "initContainers"):
+        for i, container in enumerate(spec.get(field) or ()):
+            if isinstance(container, Mapping) and container.get("name") in ISTIO_CONTAINERS:
+                return ("spec", field, i)
+    return None
+
+
+OVERRIDES = "proxy.istio.io/overrides"
+
+
+def overrides_problem(annotations: Mapping[str, Any], native: bool) -> str:
+    """Why the pod's proxy.istio.io/overrides (the containers Istio remembers a pod's own istio-proxy
+    by, and merges over what it injects) keeps meshform from pre-injecting it; "" when Istio would
+    not apply it either (it merges only containers its template injects, in the list it injects
+    them in: a classic proxy in `containers`, a native one and istio-init in `initContainers`)."""
+    raw = annotations.get(OVERRIDES)
+    if raw is None:
+        return ""
+    try:
+        given = json.loads(str(raw))
+    except ValueError:
+        given = None
+    if not isinstance(given, dict) or any(
+        not isinstance(given.get(k) or [], list) for k in ("containers", "initContainers")
+    ):
+        return (
+            f"annotation {OVERRIDES} must be JSON of containers and initContainers lists "
+            "(istioctl refuses it)"
+        )
+    injected = {
+        "containers": set() if native else {PROXY},
+        "initContainers": (ISTIO_CONTAINERS if native else ISTIO_CONTAINERS - {PROXY}),
+    }
+    for field, names in injected.items():
+        for container in given.get(field) or []:
+            name = container.get("name") if isinstance(container, dict) else None
+            if name in names:
+                return (
+                    f"annotation {OVERRIDES} customises the injected {name} (in {field}), which Istio "
+                    "merges into the container it injects; meshform does not pre-inject that merge"
+                )
+    return ""
+
+
 def enroll(ctx: EnrollContext) -> Enrollment:
-    """The Enrollment that turns ctx's pod into the pod Istio's injector makes of it."""
+    """The Enrollment that turns ctx's pod into the pod Istio's injector makes of it (nothing for a
+    pod meshform refuses to pre-inject: its own istio-proxy or proxy.istio.io/overrides, MF323)."""
+    if own_container(ctx.pod_spec) is not None or overrides_problem(ctx.pod_annotations, native_of(ctx)):
+        return Enrollment()
     version, values, installed = _install(ctx.options)
     annotations = {str(k): v for k, v in ctx.pod_annotations.items()}
     proxy = proxy_config.merged(installed["defaultConfig"], _proxy_override(annotations, version), version)
@@ -963,6 +1069,11 @@ def _injector_revision(options: Mapping[str, Any], values: Mapping[str, Any]) ->
     kube-inject --revision` takes it, else the one the values' istiod runs as, else "default". The
     values' own `revision` still names the istiod the proxy talks to (caAddress), as in Istio."""
     return str(options.get("revision") or values.get("revision") or "default")
+
+
+def native_of(ctx: EnrollContext) -> bool:
+    """Does this pod get a native sidecar (see _native)?"""
+    return _native(ctx, {str(k): v for k, v in ctx.pod_annotations.items()})
 
 
 def _native(ctx: EnrollContext, annotations: Mapping[str, Any]) -> bool:
