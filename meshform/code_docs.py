@@ -369,14 +369,18 @@ DOCS: dict[str, CodeDoc] = {
     "MF352": _d(
         "The linkerd-config values meshform pre-injects from cannot render the proxy: Linkerd's chart "
         "refuses a value (an unknown proxyInit.iptablesMode, a value of the wrong type, no "
-        "identityTrustAnchorsPEM, a tracing collector without endpoint), or enrollment sidecar was given "
-        "no values at all. A pod annotation the values cannot serve, such as close-wait-timeout without "
-        "proxyInit.runAsRoot, is MF353 at that annotation.",
+        "identityTrustAnchorsPEM, a tracing collector without endpoint), a value makes a pod Kubernetes "
+        "or the proxy refuses (the rules MF353 applies to the config.linkerd.io annotation overriding "
+        "it: a port outside 1-65535, a negative or root proxy.uid, an image name with a line break, a "
+        "request above its limit), or enrollment sidecar was given no values at all. A problem of the "
+        "values is said once, at the key in the values file, before any workload is enrolled. A pod "
+        "annotation the values cannot serve, such as close-wait-timeout without proxyInit.runAsRoot, is "
+        "MF353 at that annotation.",
         "The proxy Linkerd's webhook writes depends on these values (trust anchor, ports, images, init "
         "mode); meshform writes what `linkerd inject` writes from them or nothing, never a sidecar built "
         "from guessed values.",
-        "k8s/web.yaml:1:1: error MF352 linkerd values (values from linkerd-config.yaml:9) for Deployment "
-        'web: unsupported value "bpf" for proxyInit.iptablesMode (valid: "nft", "legacy")',
+        'linkerd-config.yaml:40:7: error MF352 linkerd values: unsupported value "bpf" for '
+        'proxyInit.iptablesMode (valid: "nft", "legacy")',
         "Give the cluster's own values: `kubectl -n linkerd get configmap linkerd-config -o yaml > "
         "linkerd-config.yaml` and set modeOptions.linkerd.valuesFile to that file. Without any values the "
         "message says so: `enrollment sidecar of Deployment web needs the cluster's linkerd-config`.",

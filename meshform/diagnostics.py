@@ -204,7 +204,8 @@ CODES: dict[str, Code] = {
         Code(
             "MF352",
             "linkerd-values",
-            "fix the linkerd-config values: Linkerd's chart refuses to render the proxy with them",
+            "fix the linkerd-config value: Linkerd's chart refuses to render the proxy with it, or the "
+            "pod it makes could not run",
         ),
         Code(
             "MF353",
