@@ -420,6 +420,20 @@ DOCS: dict[str, CodeDoc] = {
         "k8s/web.yaml:9:40: warning MF355 config.linkerd.io/proxy-admin-port: not an annotation Linkerd "
         "reads (did you mean config.linkerd.io/admin-port?); Linkerd injects as if it were not there",
     ),
+    "MF356": _d(
+        "Under istio with enrollment sidecar, a CIDR or port list of the injector values "
+        "(global.proxy.excludeIPRanges, includeIPRanges, excludeInboundPorts, includeInboundPorts, "
+        "excludeOutboundPorts) that a pod gets is not such a list. As the pod annotation of the same "
+        "name (traffic.sidecar.istio.io/...) Istio refuses it (MF323); as a value Istio passes it to "
+        "istio-iptables unchecked.",
+        "The pod is written as Istio's webhook would write it, but its traffic redirection (istio-init "
+        "or the CNI plugin) cannot read the list and the pod does not start. A value Istio's template "
+        "cannot write at all (a double quote, a control character) is MF322, an error.",
+        'istio-sidecar-injector.yaml:51:7: warning MF356 values global.proxy.excludeIPRanges "10.0.0.0" '
+        "is not comma-separated CIDRs: Istio passes it to istio-iptables unchecked (as the annotation "
+        "traffic.sidecar.istio.io/excludeOutboundIPRanges it refuses the pod), and the pod's traffic "
+        "redirection fails to start",
+    ),
     "MF401": _d(
         "A hostNetwork workload is under a mode its mesh does not apply to hostNetwork pods.",
         "The workload would look governed but carry no mesh traffic.",

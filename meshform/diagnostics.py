@@ -225,6 +225,12 @@ CODES: dict[str, Code] = {
             "spell the annotation as Linkerd does (see the did-you-mean), or remove it: Linkerd does not "
             "read it",
         ),
+        Code(
+            "MF356",
+            "istio-values-list",
+            "give the value the comma-separated CIDRs or ports Istio's annotation of the same name takes "
+            "(or * where it allows it)",
+        ),
         Code("MF401", "host-network", "sidecar meshes skip hostNetwork pods; use kubernetes-native for it"),
         Code("MF402", "udp-port", "sidecars do not proxy UDP; the port bypasses the mesh"),
         Code(
