@@ -493,8 +493,9 @@ def as_text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def check(values: Mapping[str, Any]) -> None:
-    """Raise ValuesError where Linkerd's chart would refuse to render these values."""
+def check(values: Mapping[str, Any], anchors: bool = True) -> None:
+    """Raise ValuesError where Linkerd's chart would refuse to render these values. `anchors` False
+    leaves out the missing trust anchors (what enrolling a pod needs, not a value of the input)."""
     proxy = values.get("proxy") or {}
     if proxy.get("logHTTPHeaders") not in ("insecure", "off", "", None):
         raise ValuesError("proxy.logHTTPHeaders must be one of: insecure | off", ("proxy", "logHTTPHeaders"))
@@ -502,7 +503,11 @@ def check(values: Mapping[str, Any]) -> None:
     if mode not in ("nft", "legacy"):
         message = f'unsupported value "{mode}" for proxyInit.iptablesMode (valid: "nft", "legacy")'
         raise ValuesError(message, ("proxyInit", "iptablesMode"))
-    if not values.get("identityTrustAnchorsPEM") and not proxy.get("loadTrustBundleFromConfigMap"):
+    if (
+        anchors
+        and not values.get("identityTrustAnchorsPEM")
+        and not proxy.get("loadTrustBundleFromConfigMap")
+    ):
         raise ValuesError("identityTrustAnchorsPEM is missing: the proxy needs the identity trust anchors")
     for key in ("additionalEnv", "experimentalEnv"):
         entries = proxy.get(key)
