@@ -370,14 +370,18 @@ DOCS: dict[str, CodeDoc] = {
     "MF352": _d(
         "The linkerd-config values meshform pre-injects from cannot render the proxy: Linkerd's chart "
         "refuses a value (an unknown proxyInit.iptablesMode, a value of the wrong type, no "
-        "identityTrustAnchorsPEM, a tracing collector without endpoint), or enrollment sidecar was given "
-        "no values at all. A pod annotation the values cannot serve, such as close-wait-timeout without "
-        "proxyInit.runAsRoot, is MF353 at that annotation.",
+        "identityTrustAnchorsPEM, a tracing collector without endpoint), a value makes a pod Kubernetes "
+        "or the proxy refuses (the rules MF353 applies to the config.linkerd.io annotation overriding "
+        "it: a port outside 1-65535, a negative or root proxy.uid, an image name with a line break, a "
+        "request above its limit), or enrollment sidecar was given no values at all. A problem of the "
+        "values is said once, at the key in the values file, before any workload is enrolled. A pod "
+        "annotation the values cannot serve, such as close-wait-timeout without proxyInit.runAsRoot, is "
+        "MF353 at that annotation.",
         "The proxy Linkerd's webhook writes depends on these values (trust anchor, ports, images, init "
         "mode); meshform writes what `linkerd inject` writes from them or nothing, never a sidecar built "
         "from guessed values.",
-        "k8s/web.yaml:1:1: error MF352 linkerd values (values from linkerd-config.yaml:9) for Deployment "
-        'web: unsupported value "bpf" for proxyInit.iptablesMode (valid: "nft", "legacy")',
+        'linkerd-config.yaml:40:7: error MF352 linkerd values: unsupported value "bpf" for '
+        'proxyInit.iptablesMode (valid: "nft", "legacy")',
         "Give the cluster's own values: `kubectl -n linkerd get configmap linkerd-config -o yaml > "
         "linkerd-config.yaml` and set modeOptions.linkerd.valuesFile to that file. Without any values the "
         "message says so: `enrollment sidecar of Deployment web needs the cluster's linkerd-config`.",
@@ -416,6 +420,20 @@ DOCS: dict[str, CodeDoc] = {
         "probably means.",
         "k8s/web.yaml:9:40: warning MF355 config.linkerd.io/proxy-admin-port: not an annotation Linkerd "
         "reads (did you mean config.linkerd.io/admin-port?); Linkerd injects as if it were not there",
+    ),
+    "MF356": _d(
+        "Under istio with enrollment sidecar, a CIDR or port list of the injector values "
+        "(global.proxy.excludeIPRanges, includeIPRanges, excludeInboundPorts, includeInboundPorts, "
+        "excludeOutboundPorts) that a pod gets is not such a list. As the pod annotation of the same "
+        "name (traffic.sidecar.istio.io/...) Istio refuses it (MF323); as a value Istio passes it to "
+        "istio-iptables unchecked.",
+        "The pod is written as Istio's webhook would write it, but its traffic redirection (istio-init "
+        "or the CNI plugin) cannot read the list and the pod does not start. A value Istio's template "
+        "cannot write at all (a double quote, a control character) is MF322, an error.",
+        'istio-sidecar-injector.yaml:51:7: warning MF356 values global.proxy.excludeIPRanges "10.0.0.0" '
+        "is not comma-separated CIDRs: Istio passes it to istio-iptables unchecked (as the annotation "
+        "traffic.sidecar.istio.io/excludeOutboundIPRanges it refuses the pod), and the pod's traffic "
+        "redirection fails to start",
     ),
     "MF401": _d(
         "A hostNetwork workload is under a mode its mesh does not apply to hostNetwork pods.",

@@ -204,7 +204,8 @@ CODES: dict[str, Code] = {
         Code(
             "MF352",
             "linkerd-values",
-            "fix the linkerd-config values: Linkerd's chart refuses to render the proxy with them",
+            "fix the linkerd-config value: Linkerd's chart refuses to render the proxy with it, or the "
+            "pod it makes could not run",
         ),
         Code(
             "MF353",
@@ -223,6 +224,12 @@ CODES: dict[str, Code] = {
             "linkerd-annotation-unknown",
             "spell the annotation as Linkerd does (see the did-you-mean), or remove it: Linkerd does not "
             "read it",
+        ),
+        Code(
+            "MF356",
+            "istio-values-list",
+            "give the value the comma-separated CIDRs or ports Istio's annotation of the same name takes "
+            "(or * where it allows it)",
         ),
         Code("MF401", "host-network", "sidecar meshes skip hostNetwork pods; use kubernetes-native for it"),
         Code("MF402", "udp-port", "sidecars do not proxy UDP; the port bypasses the mesh"),

@@ -81,7 +81,15 @@ def _version(mesh: str, opts: Mapping[str, Any]) -> list[Diagnostic]:
 
 def _typed(mesh: str, options: Mapping[str, Any]) -> list[Diagnostic]:
     """MF322 per value of the mesh's (loaded) injector inputs that its injector refuses for its type,
-    located where that input came from (its `<input>At`)."""
+    located where that input came from (its `<input>At`); for Linkerd, MF352 per value its chart
+    refuses or the pod could not run with, once per input at the key."""
+    if mesh == "linkerd":
+        from meshform.modes import linkerd_inject
+
+        return [
+            located(options, key, path, "MF352", message)
+            for key, path, message in linkerd_inject.input_problems(options)
+        ]
     if mesh != "istio":
         return []
     from meshform.modes import injection, istio_inject

@@ -162,6 +162,9 @@ class IstioMode:
             if conflict is not None:
                 at = ("values", istio_inject.NATIVE_ENV)
                 yield Finding("MF337", "warning", conflict, "modeOptions", value=at)
+            values = ctx.options.get("values")
+            for where, problem in istio_inject.value_list_problems(values or {}, ctx.pod_annotations):
+                yield Finding("MF356", "warning", problem, "modeOptions", value=("values", where))
 
 
 def _foreign_values(ctx: EnrollContext) -> Iterator[Finding]:

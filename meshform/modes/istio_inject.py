@@ -207,7 +207,13 @@ def input_problems(options: Mapping[str, Any]) -> Iterator[tuple[str, tuple[str,
             "(istioctl kube-inject fails on them)"
         )
         yield "values", (), message
+
+    values = options.get("values")
+    if isinstance(values, Mapping):
+        yield from (("values", path, message) for path, message in template_text_problems(values))
     mesh = options.get("meshConfig")
+    if isinstance(mesh, Mapping):
+        yield from _mesh_problems(mesh, version)
     if isinstance(mesh, Mapping):
         try:
             proxy_config.decode(mesh.get("defaultConfig"), version)
@@ -268,6 +274,105 @@ def foreign_values(options: Mapping[str, Any]) -> Iterator[tuple[str, bool]]:
     for key in given:
         if str(key) not in VALUES_KEYS:
             yield str(key), alone
+
+
+def _mesh_problems(mesh: Mapping[str, Any], version: str) -> Iterator[tuple[str, tuple[str, ...], str]]:
+    """The first MeshConfig field outside defaultConfig Istio refuses to unmarshal (an unknown enum
+    value, a bad duration, a wrong type), at that field. The fields the values' types check
+    (meshform's defaults: trustDomain, enablePrometheusMerge) are left to them."""
+    typed = _defaults(version)["meshConfig"]
+    rest = {k: v for k, v in mesh.items() if k != "defaultConfig" and k not in typed}
+    try:
+        proxy_config.decode_mesh(rest, version)
+    except proxy_config.ProxyConfigError as exc:
+        at = tuple(part for part in exc.where.split(".") if part and not part.endswith("]"))
+        message = f"meshConfig {exc}; Istio refuses to unmarshal it (istioctl: failed to convert to proto)"
+        yield "meshConfig", at, message
+
+
+# The values Istio's injection template writes into its YAML as text, by where: inside a double-quoted
+# scalar (`- "{{ .Values.global.proxy.excludeIPRanges }}"`, the proxy image built from hub, image and
+# tag) or after other text in a plain one (`- --proxyLogLevel={{ ... }}`). The rendered YAML is then
+# read: a value that breaks that scalar makes istioctl fail ("failed applying injection overlay"), and
+# one YAML reads differently (a line break folded to a space, an escape, a comment) is written as
+# something else than given. meshform renders values as data, so it checks them here (MF322).
+_TEMPLATE_TEXT: dict[tuple[str, ...], bool] = {
+    **{
+        ("global", "proxy", name): True
+        for name in (
+            "excludeIPRanges",
+            "includeIPRanges",
+            "excludeInboundPorts",
+            "includeInboundPorts",
+            "excludeOutboundPorts",
+            "includeOutboundPorts",
+            "image",
+        )
+    },
+    **{("global", name): True for name in ("hub", "tag", "meshID", "network", "trustDomain")},
+    ("global", "multiCluster", "clusterName"): True,
+    ("global", "proxy_init", "image"): True,
+    **{
+        ("global", "proxy", name): False
+        for name in ("logLevel", "componentLogLevel", "clusterDomain", "outlierLogPath")
+    },
+    **{
+        ("global", name): False
+        for name in ("istioNamespace", "caAddress", "pilotCertProvider", "trustBundleName", "imagePullPolicy")
+    },
+    ("global", "logging", "level"): False,
+    ("global", "sds", "token", "aud"): False,
+}
+
+
+def template_text_problems(values: Mapping[str, Any]) -> Iterator[tuple[tuple[str, ...], str]]:
+    """(path, message) per text value of `values` that Istio's injection template cannot write as
+    given (see _TEMPLATE_TEXT): istioctl refuses it, or writes something else."""
+    for path, quoted in _TEMPLATE_TEXT.items():
+        node = _value_at(values, path)
+        if not isinstance(node, str):
+            continue  # absent, or of another type (_typed says so)
+        written = _as_template_writes(node, quoted)
+        name = f"values {'.'.join(path)}"
+        if written is None:
+            yield (
+                path,
+                (
+                    f"{name} {node[:60]!r} breaks the YAML Istio's injection template writes it into "
+                    "(a double quote, a control character): istioctl refuses these values"
+                ),
+            )
+        elif written != node:
+            yield (
+                path,
+                (
+                    f"{name} {node[:60]!r} is written by Istio's injection template as {written[:60]!r} "
+                    "(YAML reads the text it is put into: a line break folds, an escape or a comment "
+                    "changes it): give the value as it should reach the pod"
+                ),
+            )
+
+
+def _value_at(values: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    """The value at `path` in nested mappings (None where a key is absent or a parent no mapping)."""
+    node: Any = values
+    for key in path:
+        node = node.get(key) if isinstance(node, Mapping) else None
+    return node
+
+
+def _as_template_writes(text: str, quoted: bool) -> str | None:
+    """`text` as Istio's template writes it (None: the YAML it makes does not parse)."""
+    import yaml
+
+    line = f'- "{text}"' if quoted else f"- x{text}"
+    try:
+        found = yaml.safe_load(line)
+    except yaml.YAMLError:
+        return None
+    if not (isinstance(found, list) and len(found) == 1 and isinstance(found[0], str)):
+        return None
+    return found[0] if quoted else found[0][1:]
 
 
 # Values whose null istioctl refuses (the template dereferences a null mapping, or a null lands in a
@@ -513,6 +618,39 @@ def override_problems(
         if key in annotations and _quantity(annotations[key]) is None:
             yield key, f"annotation {key} must be a resource quantity, not {annotations[key]!r}"
     yield from _prometheus_problems(annotations, _status_port(_proxy_override(annotations, version), {}))
+
+
+# The values a pod annotation overrides that Istio validates when it is the annotation (the rules of
+# _ANNOTATION_RULES), but passes to istio-iptables unchecked as a value: the pod's init container (or
+# the CNI plugin) then fails on a list it cannot read.
+_VALUE_LISTS: dict[tuple[str, ...], str] = {
+    ("global", "proxy", "excludeIPRanges"): "traffic.sidecar.istio.io/excludeOutboundIPRanges",
+    ("global", "proxy", "includeIPRanges"): "traffic.sidecar.istio.io/includeOutboundIPRanges",
+    ("global", "proxy", "excludeInboundPorts"): "traffic.sidecar.istio.io/excludeInboundPorts",
+    ("global", "proxy", "includeInboundPorts"): "traffic.sidecar.istio.io/includeInboundPorts",
+    ("global", "proxy", "excludeOutboundPorts"): "traffic.sidecar.istio.io/excludeOutboundPorts",
+}
+
+
+def value_list_problems(
+    values: Mapping[str, Any], annotations: Mapping[str, Any]
+) -> Iterator[tuple[tuple[str, ...], str]]:
+    """(path, message) per CIDR or port list of the values this pod gets (no annotation of its own
+    overrides it) that is not such a list: a warning, as Istio does not check the values either."""
+    for path, annotation in _VALUE_LISTS.items():
+        node = _value_at(values, path)
+        if not isinstance(node, str) or annotation in annotations:
+            continue
+        valid, wanted = _ANNOTATION_RULES[annotation]
+        if not valid(node) and _as_template_writes(node, True) == node:  # else MF322 already
+            name = f"values {'.'.join(path)} {node[:60]!r}"
+            yield (
+                path,
+                (
+                    f"{name} is not {wanted}: Istio passes it to istio-iptables unchecked (as the annotation "
+                    f"{annotation} it refuses the pod), and the pod's traffic redirection fails to start"
+                ),
+            )
 
 
 def install_problems(

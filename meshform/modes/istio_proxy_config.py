@@ -111,6 +111,15 @@ def decode(given: Any, version: str) -> dict[str, Any]:
     return _message(schema(version), PROXY_CONFIG, given, "")
 
 
+MESH_CONFIG = "istio.mesh.v1alpha1.MeshConfig"
+
+
+def decode_mesh(given: Mapping[str, Any], version: str) -> dict[str, Any]:
+    """The MeshConfig fields outside defaultConfig that meshform's schema holds, as Istio unmarshals
+    them (unknown fields dropped, as Istio does). Raises ProxyConfigError for what Istio refuses."""
+    return _message(schema(version), MESH_CONFIG, given, "")
+
+
 def _message(s: Schema, name: str, given: Any, path: str) -> dict[str, Any]:
     if not isinstance(given, Mapping):
         raise ProxyConfigError(f"{path or 'the ProxyConfig'} must be a mapping, not {_shown(given)}")

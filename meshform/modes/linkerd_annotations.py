@@ -349,3 +349,73 @@ def _requests_over_limits(annotations: Mapping[str, str], values: Mapping[str, A
                     notes.append(Note(key, annotations[key], why, REFUSED))
                     break
     return notes
+
+
+# The linkerd-config values each annotation above overrides: the same value there makes the same pod,
+# so it gets the same check (Linkerd's chart writes either into the pod as it is).
+VALUE_KEYS: dict[tuple[str, ...], str] = {
+    ("proxy", "ports", "control"): "control-port",
+    ("proxy", "ports", "inbound"): "inbound-port",
+    ("proxy", "ports", "admin"): "admin-port",
+    ("proxy", "ports", "outbound"): "outbound-port",
+    ("proxy", "uid"): "proxy-uid",
+    ("proxy", "gid"): "proxy-gid",
+    ("proxyInit", "ignoreInboundPorts"): "skip-inbound-ports",
+    ("proxyInit", "ignoreOutboundPorts"): "skip-outbound-ports",
+    ("proxyInit", "skipSubnets"): "skip-subnets",
+    ("proxy", "requireIdentityOnInboundPorts"): "proxy-require-identity-inbound-ports",
+    ("proxy", "image", "name"): "proxy-image",
+    ("proxy", "image", "version"): "proxy-version",
+    ("proxy", "image", "pullPolicy"): "image-pull-policy",
+    ("proxy", "logLevel"): "proxy-log-level",
+    ("proxy", "outboundConnectTimeout"): "proxy-outbound-connect-timeout",
+    ("proxy", "inboundConnectTimeout"): "proxy-inbound-connect-timeout",
+    ("proxy", "outboundDiscoveryCacheUnusedTimeout"): "proxy-outbound-discovery-cache-unused-timeout",
+    ("proxy", "inboundDiscoveryCacheUnusedTimeout"): "proxy-inbound-discovery-cache-unused-timeout",
+    ("proxy", "shutdownGracePeriod"): "shutdown-grace-period",
+    ("proxy", "additionalEnv"): "proxy-additional-env",
+}
+
+
+def value_problems(values: Mapping[str, Any]) -> list[tuple[tuple[str, ...], str]]:
+    """(path, why) per value the user's linkerd-config `values` set that the pod could not run with:
+    the checks `problems` applies to the annotation overriding that value (MF353's rules), at the key."""
+    import json
+
+    from meshform.modes.linkerd_values import as_text
+
+    found = []
+    for path, name in VALUE_KEYS.items():
+        node: Any = values
+        for key in path:
+            node = node.get(key) if isinstance(node, Mapping) else None
+        if node is None or isinstance(node, (Mapping, bool)):
+            continue  # absent, or of another type: the type check says so
+        if isinstance(node, list):
+            text = json.dumps(node) if name == "proxy-additional-env" else ""
+        else:
+            text = as_text(node)
+        why = _refusal(name, text, debug=False)
+        if why:
+            found.append((path, f"{'.'.join(path)}: {text[:60]!r}: {why}"))
+    proxy = values.get("proxy")
+    resources = proxy.get("resources") if isinstance(proxy, Mapping) else None
+    if not isinstance(resources, Mapping):
+        return found
+    for resource in _RESOURCES:
+        bounds = resources.get(resource)
+        if not isinstance(bounds, Mapping):
+            continue
+        amounts = {
+            b: quantity(as_text(bounds.get(b))) for b in ("request", "limit") if bounds.get(b) is not None
+        }
+        for bound, amount in amounts.items():
+            if amount is not None and amount < 0:
+                path = ("proxy", "resources", resource, bound)
+                found.append((path, f"{'.'.join(path)}: a negative amount, which Kubernetes refuses"))
+        request, limit = amounts.get("request"), amounts.get("limit")
+        if request is not None and limit is not None and request > limit:
+            path = ("proxy", "resources", resource, "request")
+            why = f"the proxy's {resource} request {bounds['request']} is above its limit {bounds['limit']}"
+            found.append((path, f"{why}, which Kubernetes refuses"))
+    return found

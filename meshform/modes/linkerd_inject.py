@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -133,13 +133,22 @@ def install(values: Mapping[str, Any], version: str) -> Install:
     hit = _INSTALLS.get(id(values))
     if hit is not None and hit[0] is values and hit[1] == version:
         return hit[2]
-    merged = with_defaults(values, version)
-    linkerd_values.check(merged)
+    merged = checked(values, version)
+    for path, why in linkerd_annotations.value_problems(values)[:1]:
+        raise ValuesError(f"{why}; no pod is pre-injected with it", path)
     found = Install(merged, json.dumps(merged, sort_keys=True))
     if len(_INSTALLS) >= 16:
         _INSTALLS.clear()
     _INSTALLS[id(values)] = (values, version, found)  # holding `values` keeps its id from being reused
     return found
+
+
+def checked(values: Mapping[str, Any], version: str) -> dict[str, Any]:
+    """The values over the chart defaults, as Linkerd's chart would render them. Raises ValuesError
+    (with the path of the value) where it would not."""
+    merged = with_defaults(values, version)
+    linkerd_values.check(merged)
+    return merged
 
 
 def with_defaults(values: Mapping[str, Any], version: str) -> dict[str, Any]:
@@ -157,7 +166,8 @@ def _same_types(defaults: Any, given: Any, path: str) -> None:
     for kind, words in kinds:
         if isinstance(defaults, kind):
             if not isinstance(given, kind) or (kind is int and isinstance(given, bool)):
-                raise ValuesError(f"{path or 'values'} must be {words}, not {given!r:.40}")
+                message = f"{path or 'values'} must be {words}, not {given!r:.40}"
+                raise ValuesError(message, tuple(path.split(".")) if path else ())
             break
     if isinstance(defaults, dict):
         for key, value in defaults.items():
@@ -500,3 +510,23 @@ def _sha256(text: str) -> str:
     import hashlib
 
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def input_problems(options: Mapping[str, Any]) -> Iterator[tuple[str, tuple[str, ...], str]]:
+    """("values", path in them, message) per problem of the user's linkerd-config `values` (in
+    `options`, loaded): a type or a chart refusal (ValuesError), or a value the pod could not run with
+    (the rules of its config.linkerd.io annotation, meshform.modes.linkerd_annotations). Said once per
+    input, at the key, before any workload is enrolled. No values: nothing (enrolling says they are
+    needed)."""
+    from meshform.modes import injection
+
+    given = options.get("values")
+    if not isinstance(given, Mapping) or not given:
+        return
+    try:  # the trust anchors are said when a pod is enrolled (MF352 "needs the cluster's linkerd-config")
+        linkerd_values.check(with_defaults(given, injection.version_for("linkerd", options)), anchors=False)
+    except ValuesError as exc:
+        yield "values", exc.path, f"linkerd values: {exc}"
+        return
+    for path, why in linkerd_annotations.value_problems(given):
+        yield "values", path, f"linkerd values: {why}; no pod is pre-injected with it"

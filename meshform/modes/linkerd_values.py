@@ -46,7 +46,12 @@ class Note:
 
 
 class ValuesError(ValueError):
-    """Values Linkerd's chart refuses to render (its `fail` calls); the message says which and why."""
+    """Values Linkerd's chart refuses to render (its `fail` calls); the message says which and why,
+    `path` where in the values (() when the values as a whole)."""
+
+    def __init__(self, message: str, path: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 # ------------------------------------------------------------------------------------ Go's parsers
@@ -488,15 +493,21 @@ def as_text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def check(values: Mapping[str, Any]) -> None:
-    """Raise ValuesError where Linkerd's chart would refuse to render these values."""
+def check(values: Mapping[str, Any], anchors: bool = True) -> None:
+    """Raise ValuesError where Linkerd's chart would refuse to render these values. `anchors` False
+    leaves out the missing trust anchors (what enrolling a pod needs, not a value of the input)."""
     proxy = values.get("proxy") or {}
     if proxy.get("logHTTPHeaders") not in ("insecure", "off", "", None):
-        raise ValuesError("proxy.logHTTPHeaders must be one of: insecure | off")
+        raise ValuesError("proxy.logHTTPHeaders must be one of: insecure | off", ("proxy", "logHTTPHeaders"))
     mode = (values.get("proxyInit") or {}).get("iptablesMode") or "legacy"
     if mode not in ("nft", "legacy"):
-        raise ValuesError(f'unsupported value "{mode}" for proxyInit.iptablesMode (valid: "nft", "legacy")')
-    if not values.get("identityTrustAnchorsPEM") and not proxy.get("loadTrustBundleFromConfigMap"):
+        message = f'unsupported value "{mode}" for proxyInit.iptablesMode (valid: "nft", "legacy")'
+        raise ValuesError(message, ("proxyInit", "iptablesMode"))
+    if (
+        anchors
+        and not values.get("identityTrustAnchorsPEM")
+        and not proxy.get("loadTrustBundleFromConfigMap")
+    ):
         raise ValuesError("identityTrustAnchorsPEM is missing: the proxy needs the identity trust anchors")
     for key in ("additionalEnv", "experimentalEnv"):
         entries = proxy.get(key)
@@ -504,7 +515,8 @@ def check(values: Mapping[str, Any]) -> None:
             isinstance(entries, list)
             and all(isinstance(e, dict) and isinstance(e.get("name"), str) for e in entries)
         ):
-            raise ValuesError(f"proxy.{key} must be a list of environment variables (each with a name)")
+            message = f"proxy.{key} must be a list of environment variables (each with a name)"
+            raise ValuesError(message, ("proxy", key))
     tracing = proxy.get("tracing") or {}
     if tracing.get("enabled"):
         collector = tracing.get("collector") or {}
@@ -515,4 +527,4 @@ def check(values: Mapping[str, Any]) -> None:
             ("proxy.tracing.collector.meshIdentity.namespace", identity.get("namespace")),
         ):
             if not present:
-                raise ValuesError(f"{name} must be set if proxy tracing is enabled")
+                raise ValuesError(f"{name} must be set if proxy tracing is enabled", tuple(name.split(".")))
