@@ -12,6 +12,8 @@ record is *true* of the workload it sits on is meshform.core.provenance's job.
 from __future__ import annotations
 
 import json
+import re
+import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
@@ -34,6 +36,13 @@ _EMPTY: Mapping[str, Any] = MappingProxyType({})
 # The encoders of the record and of the priors in it, built once (json.dumps with options builds one a call)
 _RECORD_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
 _PRIOR_JSON = json.JSONEncoder(separators=(",", ":"))
+# A written value's digest: crc32 of its canonical JSON. It detects a hand edit, not an attacker (a
+# forged record is provenance's business); `default=str` so a value YAML typed oddly (a date) digests.
+_DIGEST_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+# "written" keys: <family>/<key> for labels and annotations, <family>/<container>/<name> for env and fields
+_KEYED = ("labels", "annotations")
+_CONTAINED = ("env", "fields")
+_DIGEST = re.compile(r"^[0-9a-f]{8}$")
 
 
 def _empty() -> Mapping[str, Any]:
@@ -75,6 +84,9 @@ class Record:
     job_labels: Mapping[str, Any] = field(default_factory=_empty)
     job_annotations: Mapping[str, Any] = field(default_factory=_empty)
     job_created: tuple[str, ...] = ()
+    # "labels/<key>", "annotations/<key>", "env/<container>/<var>", "fields/<container>/<field>" →
+    # digest of the value meshform wrote there (absent in records of meshform before 0.1.x: not checked)
+    written: Mapping[str, str] = field(default_factory=_empty)
 
     def names(self, field_name: str) -> tuple[str, ...]:
         """The names recorded under one of LISTS (spelled as in the JSON)."""
@@ -127,6 +139,17 @@ def _created(value: Any) -> bool:
     )
 
 
+def _written(value: Any) -> bool:
+    if not _text_map(value):
+        return False
+    for key, digested in value.items():
+        family, _, rest = key.partition("/")
+        named = rest.partition("/")[::2] if family in _CONTAINED else (rest, "-")
+        if family not in _KEYED + _CONTAINED or not all(named) or not _DIGEST.match(str(digested)):
+            return False
+    return True
+
+
 def _policy(value: Any) -> bool:
     return (
         isinstance(value, dict)
@@ -159,6 +182,11 @@ _FIELDS: dict[str, tuple[str, Callable[[Any], bool], str]] = {
     "jobLabels": ("job_labels", _text_map, "an object of jobTemplate label → prior value"),
     "jobAnnotations": ("job_annotations", _text_map, "an object of jobTemplate annotation → prior value"),
     "jobCreated": ("job_created", _created, f"a list of distinct names from {', '.join(sorted(CREATED))}"),
+    "written": (
+        "written",
+        _written,
+        'an object of "labels|annotations/<key>" or "env|fields/<container>/<name>" → 8 hex digits',
+    ),
 }
 
 
@@ -355,9 +383,76 @@ def apply(
     if job is not None and (enrollment.job_labels or enrollment.job_annotations):
         record.update(_apply_job(job, enrollment))
     record["created"] = created
+    written = {
+        f"{family}/{key}": digest(_written_at(template, family, key)[1])
+        for family in (*_KEYED, *_CONTAINED)
+        for key in _entries(record.get(family))
+    }
+    if written:
+        record["written"] = written
     text: str = _RECORD_JSON.encode(record)
     annotations[STATUS] = text
     return text
+
+
+def _entries(recorded: Mapping[str, Any] | None) -> list[str]:
+    """A record field's entries as "written" names them: `key`, or `container/name` (env, fields)."""
+    out = []
+    for key, value in (recorded or {}).items():
+        if isinstance(value, Mapping):
+            out += [f"{key}/{name}" for name in value]
+        else:
+            out.append(key)
+    return out
+
+
+def digest(value: Any) -> str:
+    """8 hex digits naming a value meshform wrote (None: the key or field is absent)."""
+    return f"{zlib.crc32(_DIGEST_JSON.encode(value).encode()):08x}"
+
+
+def _written_at(template: dict[str, Any], family: str, key: str) -> tuple[tuple[str | int, ...], Any]:
+    """Where an entry of "written" is in the pod template (as far as it is there) and its value now
+    (None: absent)."""
+    if family in _KEYED:
+        keys = (template.get("metadata") or {}).get(family)
+        return ("metadata", family, key), keys.get(key) if isinstance(keys, dict) else None
+    container, _, name = key.partition("/")
+    spec = template.get("spec") or {}
+    for list_name in ("containers",) if family == "env" else ("initContainers", "containers"):
+        items = spec.get(list_name)
+        for i, item in enumerate(items if isinstance(items, list) else ()):
+            if not isinstance(item, dict) or item.get("name") != container:
+                continue
+            if family == "fields":
+                return ("spec", list_name, i, name), item.get(name)
+            env = item.get("env")
+            for j, entry in enumerate(env if isinstance(env, list) else ()):
+                if isinstance(entry, dict) and entry.get("name") == name:
+                    return ("spec", list_name, i, "env", j, "value"), entry.get("value")
+            return ("spec", list_name, i, "env"), None
+    return ("spec",), None
+
+
+def edited(template: dict[str, Any], record: Record) -> tuple[tuple[str | int, ...], str] | None:
+    """The first value the record says meshform wrote that is not what it wrote any more (a hand
+    edit, which removing on the record's word would silently undo): its path in the pod template and
+    its name ("annotation prometheus.io/port", "field livenessProbe of container app", ...).
+    None when every digest holds, or the record keeps none (written by an older meshform)."""
+    for entry, expected in record.written.items():
+        family, _, key = entry.partition("/")
+        path, value = _written_at(template, family, key)
+        if digest(value) != expected:
+            return path, _entry_name(family, key)
+    return None
+
+
+def _entry_name(family: str, key: str) -> str:
+    if family in _KEYED:
+        return f"{family[:-1]} {key}"
+    container, _, name = key.partition("/")
+    what = "env variable" if family == "env" else "field"
+    return f"{what} {name} of container {container}"
 
 
 def _apply_job(job: dict[str, Any], enrollment: Enrollment) -> dict[str, Any]:
