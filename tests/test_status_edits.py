@@ -222,3 +222,53 @@ def test_a_record_without_digests_is_read_as_before(sidecar: tuple[Path, str]) -
 def test_a_malformed_written_field_is_mf250(written: Any) -> None:
     with pytest.raises(status.StatusError, match="field 'written' must be"):
         status.parse(json.dumps({"mode": "istio", "written": written}))
+
+
+def test_an_edited_service_target_port_is_mf251_at_it() -> None:
+    """builtin points a Service's targetPort at its proxy: a targetPort edited since is not undone."""
+    code, builtin, err = _run(rendered_example(EXAMPLES[0], "kubernetes-native"), "--mode", "builtin")
+    assert code == 0, err
+    docs = list(yaml.safe_load_all(builtin))
+    service = next(
+        d for d in docs if d["kind"] == "Service" and status.STATUS in d["metadata"]["annotations"]
+    )
+    port = service["spec"]["ports"][0]
+    port["targetPort"] = 18080
+    code, out, err = _run(yaml.safe_dump_all(docs, sort_keys=False), "--mode", "kubernetes-native")
+    assert (code, out) == (1, "")
+    name = f"Service/{service['metadata']['namespace']}/{service['metadata']['name']}"
+    assert f"error MF251 {name}: the targetPort of port {port['name']} is not what" in err
+    assert "[$.spec.ports[0].targetPort]" in err
+
+
+CRONJOB = """\
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: tick, namespace: shop}
+spec:
+  schedule: "*/5 * * * *"
+  jobTemplate:
+    spec:
+      template:
+        metadata:
+          labels: {app: tick}
+        spec:
+          restartPolicy: OnFailure
+          containers:
+          - {name: app, image: tick:1}
+"""
+
+
+def test_an_edited_job_template_annotation_is_mf251_at_it(sidecar: tuple[Path, str]) -> None:
+    """Istio's keys meshform also writes on a CronJob's spec.jobTemplate.metadata are checked too."""
+    cfg, _ = sidecar
+    code, injected, err = _run(CRONJOB, "--config", str(cfg))
+    assert code == 0, err
+    doc = yaml.safe_load(injected)
+    annotations = doc["spec"]["jobTemplate"]["metadata"]["annotations"]
+    key = next(k for k in annotations if k != "sidecar.istio.io/status")
+    annotations[key] = "edited"
+    code, out, err = _run(yaml.safe_dump(doc, sort_keys=False), "--mode", "kubernetes-native")
+    assert (code, out) == (1, "")
+    assert f"error MF251 CronJob/shop/tick: the jobTemplate annotation {key} is not what" in err
+    assert f"[$.spec.jobTemplate.metadata.annotations.{key}]" in err

@@ -39,8 +39,9 @@ _PRIOR_JSON = json.JSONEncoder(separators=(",", ":"))
 # A written value's digest: crc32 of its canonical JSON. It detects a hand edit, not an attacker (a
 # forged record is provenance's business); `default=str` so a value YAML typed oddly (a date) digests.
 _DIGEST_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
-# "written" keys: <family>/<key> for labels and annotations, <family>/<container>/<name> for env and fields
-_KEYED = ("labels", "annotations")
+# "written" keys: <family>/<key> for labels, annotations (a CronJob's jobTemplate's too) and a Service's
+# targetPorts, <family>/<container>/<name> for env and fields
+_KEYED = ("labels", "annotations", "jobLabels", "jobAnnotations", "targetPorts")
 _CONTAINED = ("env", "fields")
 _DIGEST = re.compile(r"^[0-9a-f]{8}$")
 
@@ -84,8 +85,9 @@ class Record:
     job_labels: Mapping[str, Any] = field(default_factory=_empty)
     job_annotations: Mapping[str, Any] = field(default_factory=_empty)
     job_created: tuple[str, ...] = ()
-    # "labels/<key>", "annotations/<key>", "env/<container>/<var>", "fields/<container>/<field>" →
-    # digest of the value meshform wrote there (absent in records of meshform before 0.1.x: not checked)
+    # "labels/<key>", "annotations/<key>", "jobLabels/<key>", "jobAnnotations/<key>", "targetPorts/<port>",
+    # "env/<container>/<var>", "fields/<container>/<field>" → digest of the value meshform wrote there
+    # (records of an older meshform have none: nothing is checked)
     written: Mapping[str, str] = field(default_factory=_empty)
 
     def names(self, field_name: str) -> tuple[str, ...]:
@@ -185,7 +187,7 @@ _FIELDS: dict[str, tuple[str, Callable[[Any], bool], str]] = {
     "written": (
         "written",
         _written,
-        'an object of "labels|annotations/<key>" or "env|fields/<container>/<name>" → 8 hex digits',
+        'an object of "<field>/<key>" or "env|fields/<container>/<name>" → 8 hex digits',
     ),
 }
 
@@ -383,27 +385,28 @@ def apply(
     if job is not None and (enrollment.job_labels or enrollment.job_annotations):
         record.update(_apply_job(job, enrollment))
     record["created"] = created
-    written = {
-        f"{family}/{key}": digest(_written_at(template, family, key)[1])
-        for family in (*_KEYED, *_CONTAINED)
-        for key in _entries(record.get(family))
-    }
-    if written:
-        record["written"] = written
+    _record_written(record, template, job)
     text: str = _RECORD_JSON.encode(record)
     annotations[STATUS] = text
     return text
 
 
-def _entries(recorded: Mapping[str, Any] | None) -> list[str]:
+def _record_written(record: dict[str, Any], obj: dict[str, Any], job: dict[str, Any] | None = None) -> None:
+    """Add to a record the digest of every value it will put its prior back over."""
+    written = {
+        f"{family}/{key}": digest(_written_at(obj, family, key, job).value)
+        for family in (*_KEYED, *_CONTAINED)
+        for key in _entries(record.get(family), family in _CONTAINED)
+    }
+    if written:
+        record["written"] = written
+
+
+def _entries(recorded: Mapping[str, Any] | None, nested: bool) -> list[str]:
     """A record field's entries as "written" names them: `key`, or `container/name` (env, fields)."""
-    out = []
-    for key, value in (recorded or {}).items():
-        if isinstance(value, Mapping):
-            out += [f"{key}/{name}" for name in value]
-        else:
-            out.append(key)
-    return out
+    if not nested:
+        return list(recorded or ())
+    return [f"{container}/{name}" for container, names in (recorded or {}).items() for name in names]
 
 
 def digest(value: Any) -> str:
@@ -411,48 +414,67 @@ def digest(value: Any) -> str:
     return f"{zlib.crc32(_DIGEST_JSON.encode(value).encode()):08x}"
 
 
-def _written_at(template: dict[str, Any], family: str, key: str) -> tuple[tuple[str | int, ...], Any]:
-    """Where an entry of "written" is in the pod template (as far as it is there) and its value now
-    (None: absent)."""
-    if family in _KEYED:
-        keys = (template.get("metadata") or {}).get(family)
-        return ("metadata", family, key), keys.get(key) if isinstance(keys, dict) else None
+@dataclass(frozen=True)
+class Written:
+    """Where a value a record's "written" names is (a path in the pod template or Service, or in the
+    CronJob's jobTemplate when `in_job`; as far as it is there), its value now (None: absent), and
+    its name in words."""
+
+    path: tuple[str | int, ...]
+    value: Any
+    name: str
+    in_job: bool = False
+
+
+def _written_at(obj: dict[str, Any], family: str, key: str, job: dict[str, Any] | None = None) -> Written:
+    """One entry of "written" (`family`/`key`) found in `obj` (or `job`, a CronJob's jobTemplate)."""
+    if family in ("jobLabels", "jobAnnotations"):
+        field_name = "labels" if family == "jobLabels" else "annotations"
+        keys = ((job or {}).get("metadata") or {}).get(field_name)
+        value = keys.get(key) if isinstance(keys, dict) else None
+        return Written(("metadata", field_name, key), value, f"jobTemplate {field_name[:-1]} {key}", True)
+    if family in ("labels", "annotations"):
+        keys = (obj.get("metadata") or {}).get(family)
+        value = keys.get(key) if isinstance(keys, dict) else None
+        return Written(("metadata", family, key), value, f"{family[:-1]} {key}")
+    spec = obj.get("spec") or {}
+    if family == "targetPorts":
+        ports = spec.get("ports")
+        for i, port in enumerate(ports if isinstance(ports, list) else ()):
+            if isinstance(port, dict) and port.get("name") == key:
+                return Written(
+                    ("spec", "ports", i, "targetPort"), port.get("targetPort"), f"targetPort of port {key}"
+                )
+        return Written(("spec", "ports"), None, f"targetPort of port {key}")
     container, _, name = key.partition("/")
-    spec = template.get("spec") or {}
+    what = f"{'env variable' if family == 'env' else 'field'} {name} of container {container}"
     for list_name in ("containers",) if family == "env" else ("initContainers", "containers"):
         items = spec.get(list_name)
         for i, item in enumerate(items if isinstance(items, list) else ()):
             if not isinstance(item, dict) or item.get("name") != container:
                 continue
             if family == "fields":
-                return ("spec", list_name, i, name), item.get(name)
+                return Written(("spec", list_name, i, name), item.get(name), what)
             env = item.get("env")
             for j, entry in enumerate(env if isinstance(env, list) else ()):
                 if isinstance(entry, dict) and entry.get("name") == name:
-                    return ("spec", list_name, i, "env", j, "value"), entry.get("value")
-            return ("spec", list_name, i, "env"), None
-    return ("spec",), None
+                    return Written(("spec", list_name, i, "env", j, "value"), entry.get("value"), what)
+            return Written(("spec", list_name, i, "env"), None, what)
+    return Written(("spec",), None, what)
 
 
-def edited(template: dict[str, Any], record: Record) -> tuple[tuple[str | int, ...], str] | None:
-    """The first value the record says meshform wrote that is not what it wrote any more (a hand
-    edit, which removing on the record's word would silently undo): its path in the pod template and
-    its name ("annotation prometheus.io/port", "field livenessProbe of container app", ...).
-    None when every digest holds, or the record keeps none (written by an older meshform)."""
+def edited(obj: dict[str, Any], record: Record, job: dict[str, Any] | None = None) -> Written | None:
+    """The first value the record of a pod template (or a Service) says meshform wrote that is not
+    what it wrote any more: a hand edit, which removing on the record's word would silently undo
+    ("annotation prometheus.io/port", "field livenessProbe of container app", ...). `job` is a
+    CronJob's spec.jobTemplate. None when every digest holds, or the record keeps none (written by an
+    older meshform)."""
     for entry, expected in record.written.items():
         family, _, key = entry.partition("/")
-        path, value = _written_at(template, family, key)
-        if digest(value) != expected:
-            return path, _entry_name(family, key)
+        found = _written_at(obj, family, key, job)
+        if digest(found.value) != expected:
+            return found
     return None
-
-
-def _entry_name(family: str, key: str) -> str:
-    if family in _KEYED:
-        return f"{family[:-1]} {key}"
-    container, _, name = key.partition("/")
-    what = "env variable" if family == "env" else "field"
-    return f"{what} {name} of container {container}"
 
 
 def _apply_job(job: dict[str, Any], enrollment: Enrollment) -> dict[str, Any]:
@@ -665,6 +687,7 @@ def apply_service(
         record["annotations"] = _set_keys(meta["annotations"], annotations, _EMPTY)
     if created:
         record["created"] = created
+    _record_written(record, service)
     meta["annotations"][STATUS] = _RECORD_JSON.encode(record)
 
 
