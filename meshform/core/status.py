@@ -394,7 +394,7 @@ def apply(
 def _record_written(record: dict[str, Any], obj: dict[str, Any], job: dict[str, Any] | None = None) -> None:
     """Add to a record the digest of every value it will put its prior back over."""
     written = {
-        f"{family}/{key}": digest(_written_at(obj, family, key, job).value)
+        f"{family}/{key}": digest(_written_at(obj, family, key, job)[1])
         for family in (*_KEYED, *_CONTAINED)
         for key in _entries(record.get(family), family in _CONTAINED)
     }
@@ -426,41 +426,54 @@ class Written:
     in_job: bool = False
 
 
-def _written_at(obj: dict[str, Any], family: str, key: str, job: dict[str, Any] | None = None) -> Written:
-    """One entry of "written" (`family`/`key`) found in `obj` (or `job`, a CronJob's jobTemplate)."""
-    if family in ("jobLabels", "jobAnnotations"):
-        field_name = "labels" if family == "jobLabels" else "annotations"
-        keys = ((job or {}).get("metadata") or {}).get(field_name)
-        value = keys.get(key) if isinstance(keys, dict) else None
-        return Written(("metadata", field_name, key), value, f"jobTemplate {field_name[:-1]} {key}", True)
-    if family in ("labels", "annotations"):
-        keys = (obj.get("metadata") or {}).get(family)
-        value = keys.get(key) if isinstance(keys, dict) else None
-        return Written(("metadata", family, key), value, f"{family[:-1]} {key}")
+_Found = tuple[tuple[str | int, ...], Any]  # (path, as far as it is there; the value now, None: absent)
+
+
+def _written_at(obj: dict[str, Any], family: str, key: str, job: dict[str, Any] | None = None) -> _Found:
+    """One entry of "written" (`family`/`key`) found in `obj` (or `job`, a CronJob's jobTemplate,
+    for the job families). Plain tuples: apply runs this for every entry of every workload."""
+    if family in _KEYED and family != "targetPorts":
+        on_job = family.startswith("job")
+        field_name = family[3:].lower() if on_job else family
+        keys = ((job if on_job else obj) or {}).get("metadata") or {}
+        keys = keys.get(field_name) if isinstance(keys, dict) else None
+        return ("metadata", field_name, key), keys.get(key) if isinstance(keys, dict) else None
     spec = obj.get("spec") or {}
     if family == "targetPorts":
         ports = spec.get("ports")
         for i, port in enumerate(ports if isinstance(ports, list) else ()):
             if isinstance(port, dict) and port.get("name") == key:
-                return Written(
-                    ("spec", "ports", i, "targetPort"), port.get("targetPort"), f"targetPort of port {key}"
-                )
-        return Written(("spec", "ports"), None, f"targetPort of port {key}")
+                return ("spec", "ports", i, "targetPort"), port.get("targetPort")
+        return ("spec", "ports"), None
     container, _, name = key.partition("/")
-    what = f"{'env variable' if family == 'env' else 'field'} {name} of container {container}"
     for list_name in ("containers",) if family == "env" else ("initContainers", "containers"):
         items = spec.get(list_name)
         for i, item in enumerate(items if isinstance(items, list) else ()):
             if not isinstance(item, dict) or item.get("name") != container:
                 continue
             if family == "fields":
-                return Written(("spec", list_name, i, name), item.get(name), what)
+                return ("spec", list_name, i, name), item.get(name)
             env = item.get("env")
             for j, entry in enumerate(env if isinstance(env, list) else ()):
                 if isinstance(entry, dict) and entry.get("name") == name:
-                    return Written(("spec", list_name, i, "env", j, "value"), entry.get("value"), what)
-            return Written(("spec", list_name, i, "env"), None, what)
-    return Written(("spec",), None, what)
+                    return ("spec", list_name, i, "env", j, "value"), entry.get("value")
+            return ("spec", list_name, i, "env"), None
+    return ("spec",), None
+
+
+def _entry_name(family: str, key: str) -> str:
+    """An entry of "written" in words: "annotation prometheus.io/port", "field livenessProbe of
+    container app", "jobTemplate label x", "targetPort of port http"."""
+    if family == "targetPorts":
+        return f"targetPort of port {key}"
+    if family in _KEYED:
+        return (
+            f"jobTemplate {family[3:-1].lower()} {key}"
+            if family.startswith("job")
+            else f"{family[:-1]} {key}"
+        )
+    container, _, name = key.partition("/")
+    return f"{'env variable' if family == 'env' else 'field'} {name} of container {container}"
 
 
 def edited(obj: dict[str, Any], record: Record, job: dict[str, Any] | None = None) -> Written | None:
@@ -471,9 +484,9 @@ def edited(obj: dict[str, Any], record: Record, job: dict[str, Any] | None = Non
     older meshform)."""
     for entry, expected in record.written.items():
         family, _, key = entry.partition("/")
-        found = _written_at(obj, family, key, job)
-        if digest(found.value) != expected:
-            return found
+        path, value = _written_at(obj, family, key, job)
+        if digest(value) != expected:
+            return Written(path, value, _entry_name(family, key), family.startswith("job"))
     return None
 
 
