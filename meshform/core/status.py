@@ -12,6 +12,8 @@ record is *true* of the workload it sits on is meshform.core.provenance's job.
 from __future__ import annotations
 
 import json
+import re
+import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
@@ -34,6 +36,14 @@ _EMPTY: Mapping[str, Any] = MappingProxyType({})
 # The encoders of the record and of the priors in it, built once (json.dumps with options builds one a call)
 _RECORD_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
 _PRIOR_JSON = json.JSONEncoder(separators=(",", ":"))
+# A written value's digest: crc32 of its canonical JSON. It detects a hand edit, not an attacker (a
+# forged record is provenance's business); `default=str` so a value YAML typed oddly (a date) digests.
+_DIGEST_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+# "written" keys: <family>/<key> for labels, annotations (a CronJob's jobTemplate's too) and a Service's
+# targetPorts, <family>/<container>/<name> for env and fields
+_KEYED = ("labels", "annotations", "jobLabels", "jobAnnotations", "targetPorts")
+_CONTAINED = ("env", "fields")
+_DIGEST = re.compile(r"^[0-9a-f]{8}$")
 
 
 def _empty() -> Mapping[str, Any]:
@@ -75,6 +85,10 @@ class Record:
     job_labels: Mapping[str, Any] = field(default_factory=_empty)
     job_annotations: Mapping[str, Any] = field(default_factory=_empty)
     job_created: tuple[str, ...] = ()
+    # "labels/<key>", "annotations/<key>", "jobLabels/<key>", "jobAnnotations/<key>", "targetPorts/<port>",
+    # "env/<container>/<var>", "fields/<container>/<field>" → digest of the value meshform wrote there
+    # (records of an older meshform have none: nothing is checked)
+    written: Mapping[str, str] = field(default_factory=_empty)
 
     def names(self, field_name: str) -> tuple[str, ...]:
         """The names recorded under one of LISTS (spelled as in the JSON)."""
@@ -127,6 +141,17 @@ def _created(value: Any) -> bool:
     )
 
 
+def _written(value: Any) -> bool:
+    if not _text_map(value):
+        return False
+    for key, digested in value.items():
+        family, _, rest = key.partition("/")
+        named = rest.partition("/")[::2] if family in _CONTAINED else (rest, "-")
+        if family not in _KEYED + _CONTAINED or not all(named) or not _DIGEST.match(str(digested)):
+            return False
+    return True
+
+
 def _policy(value: Any) -> bool:
     return (
         isinstance(value, dict)
@@ -159,6 +184,11 @@ _FIELDS: dict[str, tuple[str, Callable[[Any], bool], str]] = {
     "jobLabels": ("job_labels", _text_map, "an object of jobTemplate label → prior value"),
     "jobAnnotations": ("job_annotations", _text_map, "an object of jobTemplate annotation → prior value"),
     "jobCreated": ("job_created", _created, f"a list of distinct names from {', '.join(sorted(CREATED))}"),
+    "written": (
+        "written",
+        _written,
+        'an object of "<field>/<key>" or "env|fields/<container>/<name>" → 8 hex digits',
+    ),
 }
 
 
@@ -355,9 +385,109 @@ def apply(
     if job is not None and (enrollment.job_labels or enrollment.job_annotations):
         record.update(_apply_job(job, enrollment))
     record["created"] = created
+    _record_written(record, template, job)
     text: str = _RECORD_JSON.encode(record)
     annotations[STATUS] = text
     return text
+
+
+def _record_written(record: dict[str, Any], obj: dict[str, Any], job: dict[str, Any] | None = None) -> None:
+    """Add to a record the digest of every value it will put its prior back over."""
+    written = {
+        f"{family}/{key}": digest(_written_at(obj, family, key, job)[1])
+        for family in (*_KEYED, *_CONTAINED)
+        for key in _entries(record.get(family), family in _CONTAINED)
+    }
+    if written:
+        record["written"] = written
+
+
+def _entries(recorded: Mapping[str, Any] | None, nested: bool) -> list[str]:
+    """A record field's entries as "written" names them: `key`, or `container/name` (env, fields)."""
+    if not nested:
+        return list(recorded or ())
+    return [f"{container}/{name}" for container, names in (recorded or {}).items() for name in names]
+
+
+def digest(value: Any) -> str:
+    """8 hex digits naming a value meshform wrote (None: the key or field is absent)."""
+    return f"{zlib.crc32(_DIGEST_JSON.encode(value).encode()):08x}"
+
+
+@dataclass(frozen=True)
+class Written:
+    """Where a value a record's "written" names is (a path in the pod template or Service, or in the
+    CronJob's jobTemplate when `in_job`; as far as it is there), its value now (None: absent), and
+    its name in words."""
+
+    path: tuple[str | int, ...]
+    value: Any
+    name: str
+    in_job: bool = False
+
+
+_Found = tuple[tuple[str | int, ...], Any]  # (path, as far as it is there; the value now, None: absent)
+
+
+def _written_at(obj: dict[str, Any], family: str, key: str, job: dict[str, Any] | None = None) -> _Found:
+    """One entry of "written" (`family`/`key`) found in `obj` (or `job`, a CronJob's jobTemplate,
+    for the job families). Plain tuples: apply runs this for every entry of every workload."""
+    if family in _KEYED and family != "targetPorts":
+        on_job = family.startswith("job")
+        field_name = family[3:].lower() if on_job else family
+        keys = ((job if on_job else obj) or {}).get("metadata") or {}
+        keys = keys.get(field_name) if isinstance(keys, dict) else None
+        return ("metadata", field_name, key), keys.get(key) if isinstance(keys, dict) else None
+    spec = obj.get("spec") or {}
+    if family == "targetPorts":
+        ports = spec.get("ports")
+        for i, port in enumerate(ports if isinstance(ports, list) else ()):
+            if isinstance(port, dict) and port.get("name") == key:
+                return ("spec", "ports", i, "targetPort"), port.get("targetPort")
+        return ("spec", "ports"), None
+    container, _, name = key.partition("/")
+    for list_name in ("containers",) if family == "env" else ("initContainers", "containers"):
+        items = spec.get(list_name)
+        for i, item in enumerate(items if isinstance(items, list) else ()):
+            if not isinstance(item, dict) or item.get("name") != container:
+                continue
+            if family == "fields":
+                return ("spec", list_name, i, name), item.get(name)
+            env = item.get("env")
+            for j, entry in enumerate(env if isinstance(env, list) else ()):
+                if isinstance(entry, dict) and entry.get("name") == name:
+                    return ("spec", list_name, i, "env", j, "value"), entry.get("value")
+            return ("spec", list_name, i, "env"), None
+    return ("spec",), None
+
+
+def _entry_name(family: str, key: str) -> str:
+    """An entry of "written" in words: "annotation prometheus.io/port", "field livenessProbe of
+    container app", "jobTemplate label x", "targetPort of port http"."""
+    if family == "targetPorts":
+        return f"targetPort of port {key}"
+    if family in _KEYED:
+        return (
+            f"jobTemplate {family[3:-1].lower()} {key}"
+            if family.startswith("job")
+            else f"{family[:-1]} {key}"
+        )
+    container, _, name = key.partition("/")
+    return f"{'env variable' if family == 'env' else 'field'} {name} of container {container}"
+
+
+def edited(obj: dict[str, Any], record: Record, job: dict[str, Any] | None = None) -> Written | None:
+    """The first value the record of a pod template (or a Service) says meshform wrote that is not
+    what it wrote any more: a hand edit, which removing on the record's word would silently undo
+    ("annotation prometheus.io/port", "field livenessProbe of container app", ...). `job` is a
+    CronJob's spec.jobTemplate. None when every digest holds, or the record keeps none (written by an
+    older meshform)."""
+    for entry, expected in record.written.items():
+        family, _, key = entry.partition("/")
+        path, value = _written_at(obj, family, key, job)
+        if digest(value) != expected:
+            return Written(path, value, _entry_name(family, key), family.startswith("job"))
+    return None
 
 
 def _apply_job(job: dict[str, Any], enrollment: Enrollment) -> dict[str, Any]:
@@ -570,6 +700,7 @@ def apply_service(
         record["annotations"] = _set_keys(meta["annotations"], annotations, _EMPTY)
     if created:
         record["created"] = created
+    _record_written(record, service)
     meta["annotations"][STATUS] = _RECORD_JSON.encode(record)
 
 

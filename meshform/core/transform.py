@@ -383,6 +383,11 @@ class Transformer:
             if found:
                 self._bad_status(item, "MF251", found)
                 return None
+            edit = status.edited(template, record, job_template(item.obj))
+            if edit is not None:
+                base = ("spec", "jobTemplate") if edit.in_job else template_path(item.obj, self.kinds)
+                self._edited(item, base, edit)
+                return None
         service_records = []
         for svc in services if self.recorded else ():
             if id(svc) not in self.recorded:
@@ -397,6 +402,10 @@ class Transformer:
             found = provenance.service_problem(svc_record, svc.obj, self.registry)
             if found:
                 self._bad_status(svc, "MF251", found)
+                return None
+            edit = status.edited(svc.obj, svc_record)
+            if edit is not None:
+                self._edited(svc, (), edit)
                 return None
             service_records.append((svc, svc_record))
         return record, service_records
@@ -425,6 +434,22 @@ class Transformer:
         )
         line, col = shapes.locate(item, where)  # at the annotation itself
         self.diagnostics.append(replace(found, line=line, col=col, path=json_path(where)))
+
+    def _edited(self, item: Item, base: tuple[str | int, ...], edit: status.Written) -> None:
+        """A value meshform wrote that the user has changed since: removing on the record's word
+        would put the prior back over the user's edit, so nothing is changed (MF251, at the value)."""
+        diag = item.diagnostic(
+            Level.ERROR,
+            "MF251",
+            f"{resource_ref(item.obj)}: the {edit.name} is not what meshform wrote there, so its "
+            f"{status.STATUS} annotation is not true of the workload any more (switching or a re-run "
+            "would put back the value from before meshform over your edit); nothing was changed",
+            "put back what meshform wrote, or make the change in the un-injected source and run "
+            "meshform again",
+        )
+        where = (*base, *edit.path)
+        line, col = shapes.locate(item, where)
+        self.diagnostics.append(replace(diag, line=line, col=col, path=json_path(where)))
 
     def _bad_marker(self, item: Item, template: dict[str, Any]) -> bool:
         """Report (located) a foreign injector's marker that cannot be that injector's: adoption would
