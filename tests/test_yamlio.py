@@ -225,3 +225,16 @@ def test_the_positioned_reader_resolves_scalars_with_ruamels_own_yaml_1_2_table(
         return {k: [(str(tag), rx.pattern, rx.flags) for tag, rx in v] for k, v in table.items()}
 
     assert shape(located._implicit()) == shape(VersionedResolver(version=(1, 2)).versioned_resolver)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(['"', "\\", "a", " ", "\n", "\t", "\x85", "\u2028", "é", "{", ":"])))
+def test_double_quoting_by_replace_is_the_escape_table(text: str) -> None:
+    """The writer escapes a string that has only quotes and backslashes to escape with str.replace
+    (JSON in an annotation is most of them): the same text as its per-character escape table, and
+    read back as the string by YAML 1.1 and 1.2."""
+    from meshform.yamlio import writer
+
+    quoted = writer._double_quoted(text)
+    assert quoted == '"' + writer._NEEDS_ESCAPE.sub(writer._escape, text) + '"'
+    assert yaml.safe_load("k: " + quoted)["k"] == text

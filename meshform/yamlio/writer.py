@@ -57,6 +57,8 @@ def _escape(match: re.Match[str]) -> str:
 
 
 def _double_quoted(s: str) -> str:
+    if _UNPRINTABLE.search(s) is None:  # only quotes and backslashes to escape (JSON in an annotation)
+        return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
     return '"' + _NEEDS_ESCAPE.sub(_escape, s) + '"'
 
 
